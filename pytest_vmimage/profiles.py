@@ -1,0 +1,188 @@
+"""Profiles: which edition of the rules a run judges by.
+
+``guide-2016`` (default) follows the 2015/2016 guide where it speaks and
+Microsoft's test tool where the guide is silent; Partner Center rules never fail
+there. ``current`` applies Partner Center rules and the tool's severities.
+``--vm-config FILE`` (TOML) overrides single thresholds::
+
+    [thresholds]
+    linux_os_disk_warn_above_gib = 100
+
+    [image]
+    ssh_intentionally_blocked = false
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+GUIDE_2016 = "guide-2016"
+CURRENT = "current"
+
+_KERNEL_PARAMS = ["console=ttyS0", "earlyprintk=ttyS0", "rootdelay=300"]
+
+# name -> (guide-2016 value, current value, what it means). Every disk size is in GiB.
+THRESHOLDS: dict[str, tuple[Any, Any, str]] = {
+    "linux_os_disk_min_gib": (30, 30, "Linux OS disk: fail below this size"),
+    "linux_os_disk_warn_above_gib": (50, None, "Linux OS disk: warn above this size"),
+    "linux_os_disk_max_gib": (None, 1023, "Linux OS disk: fail above this size"),
+    "windows_os_disk_min_gib": (127, 30, "Windows OS disk: fail below this size"),
+    "windows_os_disk_max_gib": (128, 250, "Windows OS disk: fail above this size"),
+    "data_disk_max_gib": (1023, 1023, "data disk: fail above this size"),
+    "agent_min_version": (None, "2.2.41", "Linux agent: fail below this version"),
+    "agent_warn_if_newer_packaged": (True, False, "Linux agent: warn if the repository has a newer one"),
+    "shell_history_max_bytes": (0, 1024, "shell history: fail above this many bytes"),
+    "python_fail_below": ("2.6", None, "agent's Python: fail below this version"),
+    "python_warn_below": (None, "3.0", "agent's Python: warn below this version"),
+    "openssl_fail_below": ("0.9.8", "0.9.8", "OpenSSL: fail if absent or below this version"),
+    "openssl_warn_below": ("1.0", "1.0", "OpenSSL: warn below this version"),
+    "kernel_params_fail": (
+        _KERNEL_PARAMS,
+        ["console=ttyS0"],
+        "kernel parameters whose absence fails",
+    ),
+    "kernel_params_warn": (
+        [],
+        ["earlyprintk=ttyS0", "rootdelay=300"],
+        "kernel parameters whose absence warns",
+    ),
+    "client_alive_interval": (180, 180, "sshd ClientAliveInterval that passes"),
+    "client_alive_warn_min": (30, 30, "sshd ClientAliveInterval: lowest value that only warns"),
+    "client_alive_warn_max": (235, 235, "sshd ClientAliveInterval: highest value that only warns"),
+    "sas_expiry_business_days": (7, None, "SAS se: at least this many business days from now"),
+    "sas_expiry_calendar_days": (None, 21, "SAS se: at least this many calendar days from now"),
+    "sas_datetime_required": (False, True, "SAS st/se must be full ISO date-times"),
+    "sas_blob_name_chars_result": ("warning", "failed", 'result for space, % or " in a blob name'),
+    "sas_http_result": ("warning", "failed", "result for an http:// SAS URI"),
+    "recommended_sizes_min": (3, 1, "SKU: warn with fewer recommended VM sizes"),
+    "recommended_sizes_max": (3, 6, "SKU: warn with more recommended VM sizes"),
+    "first_partition_min_sector": (2048, 2048, "first partition: start at or after this sector"),
+    "first_partition_result": ("warning", "failed", "result for a first partition below 1 MiB"),
+    "lun_rule": ("unique", "contiguous", "data-disk LUNs: unique integers, or contiguous from 0"),
+    "data_disk_count_stable": (False, True, "data-disk count must not change across versions"),
+    "sku_version_rule": ("raise-patch", "higher", "new SKU version keeps X.Y and raises Z, or is higher"),
+    "sku_id_pc_result": ("warning", "failed", "result for an id breaking Partner Center's id rules"),
+    "rdp_result": ("warning", "failed", "Windows: result when RDP is not enabled/allowed"),
+    "windows_winrm_https_required": (False, True, "Windows: require a WinRM HTTPS listener"),
+}
+
+# Facts about the image that a publisher declares (not thresholds).
+IMAGE_SETTINGS: dict[str, tuple[Any, str]] = {
+    "ssh_intentionally_blocked": (False, "the image blocks SSH on purpose (LNX-014/015 not applicable)"),
+    "base_image_name": ("", "Windows: the declared base image name (WIN-001)"),
+}
+
+PROFILES = (GUIDE_2016, CURRENT)
+
+
+class ConfigError(ValueError):
+    """A --vm-profile or --vm-config problem; the message says what and where."""
+
+
+@dataclass(frozen=True)
+class Profile(Mapping[str, Any]):
+    """Thresholds of one profile, with the config file's overrides applied.
+
+    Read like a mapping: ``profile["data_disk_max_gib"]``. ``image`` holds what
+    the publisher declared about the image (``[image]`` in the config file).
+    """
+
+    name: str
+    thresholds: Mapping[str, Any]
+    image: Mapping[str, Any] = field(default_factory=dict)
+    overridden: tuple[str, ...] = ()
+
+    def __getitem__(self, key: str) -> Any:
+        return self.thresholds[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.thresholds)
+
+    def __len__(self) -> int:
+        return len(self.thresholds)
+
+    @property
+    def is_current(self) -> bool:
+        return self.name == CURRENT
+
+
+def load_profile(name: str, config_path: str | Path | None = None) -> Profile:
+    """Build a profile by name, then apply a TOML config file's overrides."""
+    if name not in PROFILES:
+        raise ConfigError(f"--vm-profile {name!r}: choose one of {', '.join(PROFILES)}")
+    column = 0 if name == GUIDE_2016 else 1
+    thresholds = {key: values[column] for key, values in THRESHOLDS.items()}
+    image = {key: default for key, (default, _) in IMAGE_SETTINGS.items()}
+    overridden: list[str] = []
+    if config_path is not None:
+        data = _read_toml(Path(config_path))
+        unknown_sections = set(data) - {"thresholds", "image"}
+        if unknown_sections:
+            raise ConfigError(
+                f"{config_path}: unknown section(s) {', '.join(sorted(unknown_sections))}; "
+                "use [thresholds] and [image]"
+            )
+        for key, value in _section(data, "thresholds", config_path).items():
+            if key not in THRESHOLDS:
+                raise ConfigError(
+                    f"{config_path}: [thresholds] {key!r} is not a threshold; known: "
+                    f"{', '.join(sorted(THRESHOLDS))}"
+                )
+            thresholds[key] = _checked(config_path, "thresholds", key, value, THRESHOLDS[key][:2])
+            overridden.append(key)
+        for key, value in _section(data, "image", config_path).items():
+            if key not in IMAGE_SETTINGS:
+                raise ConfigError(
+                    f"{config_path}: [image] {key!r} is not known; known: {', '.join(sorted(IMAGE_SETTINGS))}"
+                )
+            image[key] = _checked(config_path, "image", key, value, (IMAGE_SETTINGS[key][0],))
+    return Profile(name, thresholds, image, tuple(overridden))
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"--vm-config {path}: no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"--vm-config {path}: is a directory, not a TOML file") from None
+    except OSError as exc:
+        raise ConfigError(f"--vm-config {path}: cannot read it ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"--vm-config {path}: not valid TOML ({exc})") from None
+
+
+def _section(data: dict, name: str, path: str | Path) -> dict:
+    section = data.get(name, {})
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path}: {name} must be a table, e.g. [{name}]")
+    return section
+
+
+def _checked(path: str | Path, section: str, key: str, value: Any, examples: tuple) -> Any:
+    """A config value must have the type of the built-in values (None means 'off')."""
+    kinds = {type(example) for example in examples if example is not None}
+    if int in kinds:
+        kinds.add(float)
+    if isinstance(value, bool) and bool not in kinds:
+        kinds_ok = False
+    else:
+        kinds_ok = any(isinstance(value, kind) for kind in kinds)
+    if not kinds_ok:
+        wanted = " or ".join(sorted(kind.__name__ for kind in kinds))
+        raise ConfigError(f"{path}: [{section}] {key} = {value!r} has the wrong type; expected {wanted}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+        raise ConfigError(f"{path}: [{section}] {key} = {value!r} must not be negative")
+    if isinstance(value, list) and not all(isinstance(item, str) for item in value):
+        raise ConfigError(f"{path}: [{section}] {key} must be a list of strings")
+    return value

@@ -1,0 +1,1 @@
+"""The requirement suites (installed as ``pytest_vmimage.suites``)."""

@@ -1,0 +1,1 @@
+"""Linux requirements (guide §2), checked on a running VM over SSH."""

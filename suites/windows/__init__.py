@@ -1,0 +1,1 @@
+"""Windows requirements (guide §3), checked on a running VM over WinRM."""
