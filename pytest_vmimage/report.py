@@ -157,4 +157,4 @@ def html_row_cells(report) -> list[str]:
         props.get("required", ""),
     ]
     classes = ["requirement", "vmresult", "actual", "required"]
-    return [f'<td class="col-{cls}">{html.escape(value)}</td>' for cls, value in zip(classes, values)]
+    return [f'<td class="col-{cls}">{html.escape(value)}</td>' for cls, value in zip(classes, values, strict=True)]
