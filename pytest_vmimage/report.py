@@ -115,7 +115,7 @@ class ResultCollector:
             return []
         by_host: dict[str, Counter] = {}
         for outcome in self.outcomes.values():
-            by_host.setdefault(outcome.props.get("host") or "(artifacts)", Counter())[
+            by_host.setdefault(outcome.props.get("host") or "(no target)", Counter())[
                 outcome.props["result"]
             ] += 1
         lines = []
@@ -130,7 +130,7 @@ class ResultCollector:
         ):
             props = outcome.props
             if props["result"] in shown:
-                word = Result(props["result"]).report_word.upper()
+                word = props["result"].replace("_", " ").upper()
                 where = f" [{props['host']}]" if props.get("host") else ""
                 detail = props.get("message") or props.get("actual") or ""
                 lines.append(
