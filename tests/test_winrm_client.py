@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import winrm.transport as winrm_transport
 
 from pytest_vmimage.connect import ConnectError, RemoteCommandError
 from pytest_vmimage.connect.winrm import (
@@ -460,3 +461,11 @@ def test_ntlm_with_a_bad_password(make_winrm_endpoint: MakeEndpoint) -> None:
 
     assert "authentication failed (401)" in str(caught.value)
     assert "Not-The-Password-3" not in str(caught.value)
+
+
+@pytest.mark.skipif(winrm_transport.HAVE_KERBEROS, reason="pykerberos is installed here")
+def test_kerberos_without_its_library_is_a_clean_connect_error(winrm_endpoint: WinRMEndpoint) -> None:
+    settings = endpoint_settings(winrm_endpoint, transport="kerberos")
+
+    with pytest.raises(ConnectError, match=r"^endpoint: WinRM error: .*pykerberos is not installed"):
+        WinRMClient(settings).connect()

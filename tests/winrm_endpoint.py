@@ -527,12 +527,17 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         tls = self.endpoint.tls
-        if tls is not None:
-            try:
-                request = tls.wrap_socket(request, server_side=True)
-            except (ssl.SSLError, OSError):
-                return  # the client refused our certificate
-        super().finish_request(request, client_address)
+        if tls is None:
+            super().finish_request(request, client_address)
+            return
+        try:
+            wrapped = tls.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError):
+            return  # the client refused our certificate
+        try:
+            super().finish_request(wrapped, client_address)
+        finally:
+            wrapped.close()  # shutdown_request() only closes the unwrapped socket
 
 
 class _RequestHandler(http.server.BaseHTTPRequestHandler):
