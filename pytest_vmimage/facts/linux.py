@@ -141,14 +141,17 @@ class LinuxFacts:
         boot would get from that source.
         """
         found: dict[str, list[str]] = {}
-        for path, text in self.files("default_grub").items():
-            variables = parse_shell_assignments(text)
-            params = []
-            for key in ("GRUB_CMDLINE_LINUX", "GRUB_CMDLINE_LINUX_DEFAULT"):
-                if key in variables:
-                    params += variables[key].split()
-            if "GRUB_CMDLINE_LINUX" in variables or "GRUB_CMDLINE_LINUX_DEFAULT" in variables:
-                found[path] = params
+        # grub-mkconfig sources /etc/default/grub, then /etc/default/grub.d/*.cfg in
+        # order: later files may extend earlier values ("$GRUB_CMDLINE_LINUX_DEFAULT ...").
+        defaults = self.files("default_grub")
+        if defaults:
+            variables: dict[str, str] = {}
+            for path in sorted(defaults, key=lambda p: (p != "/etc/default/grub", p)):
+                variables = parse_shell_assignments(defaults[path], variables)
+            keys = ("GRUB_CMDLINE_LINUX", "GRUB_CMDLINE_LINUX_DEFAULT")
+            if any(key in variables for key in keys):
+                where = "/etc/default/grub" + (" (with grub.d)" if len(defaults) > 1 else "")
+                found[where] = [param for key in keys for param in variables.get(key, "").split()]
         grubenv = {}
         for text in self.files("grubenv").values():
             grubenv.update(parse_shell_assignments(text))
@@ -241,9 +244,9 @@ def parse_os_release(text: str) -> dict[str, str]:
 _ASSIGN = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
 
 
-def parse_shell_assignments(text: str) -> dict[str, str]:
+def parse_shell_assignments(text: str, earlier: dict[str, str] | None = None) -> dict[str, str]:
     """``KEY=value`` lines as a shell would read them (quotes, ``$KEY`` of earlier lines)."""
-    values: dict[str, str] = {}
+    values: dict[str, str] = dict(earlier or {})
     for line in text.splitlines():
         match = _ASSIGN.match(line)
         if not match:
