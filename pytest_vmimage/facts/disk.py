@@ -589,7 +589,7 @@ def _parse_dynamic_header(file: _File, offset: int) -> VhdDynamicHeader | None:
     raw = file.pread(offset, 1024) if 0 <= offset < file.length else b""
     if len(raw) < 1024:
         return None
-    _, table, _, entries, block, checksum = struct.unpack(">8sQQIII", raw[8:40])
+    _, table, _, entries, block, checksum = struct.unpack(">QQIIII", raw[8:40])
     computed = ~sum(raw[:36] + b"\0\0\0\0" + raw[40:]) & 0xFFFFFFFF
     name = raw[64:576].decode("utf-16-be", "replace").split("\0")[0]
     return VhdDynamicHeader(
@@ -874,12 +874,14 @@ def _probe(content: _Content, start: int, size: int) -> FsProbe | None:
         tail = head[page - 10 : page] if page <= len(head) else content.read(start + page - 10, 10)
         if tail in (b"SWAPSPACE2", b"SWAP-SPACE"):
             hdr = head[1024:1068]
+            last_page = struct.unpack("<I", hdr[4:8])[0] if tail == b"SWAPSPACE2" else 0
             return FsProbe(
                 "swap",
                 uuid=str(uuid.UUID(bytes=hdr[12:28])) if tail == b"SWAPSPACE2" and any(hdr[12:28]) else "",
                 label=_cstr(hdr[28:44]) if tail == b"SWAPSPACE2" else "",
                 version=tail.decode(),
                 block_size=page,
+                size_bytes=(last_page + 1) * page if last_page else 0,
             )
     if size >= 65536 + 4096:
         sb = content.read(start + 65536, 0x1AB + 256)
@@ -965,14 +967,14 @@ class _Unreadable(Exception):
 
 def _find_root(file: _File, content: _Content, facts: DiskFacts) -> RootFsFacts:
     """The root file system is the one holding /etc/fstab or /etc/os-release."""
+    readable_types = ("ext2", "ext3", "ext4", "xfs")
     candidates: list[int | None] = []
-    if facts.whole_disk_fs is not None:
+    if facts.whole_disk_fs is not None and facts.whole_disk_fs.type in readable_types:
         candidates.append(None)
-    candidates += [
-        p.index for p in facts.partitions if p.content and p.content.type in ("ext2", "ext3", "ext4", "xfs")
-    ]
+    candidates += [p.index for p in facts.partitions if p.content and p.content.type in readable_types]
     reasons: list[str] = []
     for index in candidates[:MAX_ROOT_CANDIDATES]:
+        where = "the whole disk" if index is None else f"partition {index}"
         try:
             reader = _reader_for(file, content, facts, index)
             found = reader.lstat_many(["/etc/fstab", "/etc/os-release"])
@@ -980,9 +982,7 @@ def _find_root(file: _File, content: _Content, facts: DiskFacts) -> RootFsFacts:
             reasons.append(str(exc))
             continue
         except Exception as exc:  # noqa: BLE001 - a corrupt file system is a fact, not a crash
-            reasons.append(
-                f"{'partition ' + str(index) if index else 'whole disk'}: {type(exc).__name__}: {exc}"
-            )
+            reasons.append(f"{where}: {type(exc).__name__}: {exc}")
             continue
         if any(found.values()):
             probe = facts.whole_disk_fs if index is None else _part(facts, index).content
@@ -995,17 +995,24 @@ def _find_root(file: _File, content: _Content, facts: DiskFacts) -> RootFsFacts:
                 root.errors.append(f"reading the root file system stopped: {type(exc).__name__}: {exc}")
             return root
     lvm = [
-        p.index for p in facts.partitions if p.role == "lvm" or (p.content and p.content.type == "lvm2_pv")
+        f"partition {p.index}"
+        for p in facts.partitions
+        if p.role == "lvm" or (p.content and p.content.type == "lvm2_pv")
     ]
+    if facts.whole_disk_fs is not None and facts.whole_disk_fs.type == "lvm2_pv":
+        lvm.append("the whole disk")
     other = [
         f"{p.content.type} on partition {p.index}"
         for p in facts.partitions
-        if p.content and p.content.type not in ("ext2", "ext3", "ext4", "xfs", "swap", "lvm2_pv", "vfat")
+        if p.content and p.content.type not in (*readable_types, "swap", "lvm2_pv", "vfat")
     ]
     if reasons:
         reason = "; ".join(reasons)
     elif lvm:
-        reason = f"no root file system outside LVM (physical volume on partition {', '.join(map(str, lvm))}); logical volumes are not read"
+        reason = (
+            f"no root file system outside LVM (physical volume on {', '.join(lvm)}); "
+            "logical volumes are not read"
+        )
     elif other:
         reason = f"no readable root file system ({', '.join(other)} cannot be read)"
     elif not candidates:
