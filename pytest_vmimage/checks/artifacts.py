@@ -1,0 +1,373 @@
+"""Artifact checks (VHD-001..009, SAS-001..005): pure functions of facts and a profile.
+
+``profile`` is a ``Mapping[str, Any]`` of threshold names to values
+(:data:`pytest_vmimage.profiles.THRESHOLDS`): ``linux_os_disk_min_gib``,
+``linux_os_disk_warn_above_gib``, ``linux_os_disk_max_gib``, ``windows_os_disk_min_gib``,
+``windows_os_disk_max_gib``, ``data_disk_max_gib``, ``shell_history_max_bytes``,
+``first_partition_min_sector``, ``first_partition_result``, ``sas_expiry_business_days``,
+``sas_expiry_calendar_days``, ``sas_datetime_required``, ``sas_blob_name_chars_result``,
+``sas_http_result``. A fact that cannot be determined raises :class:`FactError`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from pytest_vmimage.facts.disk import GIB, MIB, DiskFacts
+from pytest_vmimage.facts.sas import SasFacts
+from pytest_vmimage.verdict import FactError, Result, Verdict
+
+Profile = Mapping[str, Any]
+
+CONVERT = "qemu-img convert -O vpc -o subformat=fixed,force_size=on SOURCE disk.vhd"
+NOT_SPARSE_RATIO = 0.95
+STUB_RESOLV_PREFIXES = ("/run/", "../run/", "../../run/", "/var/run/", "../var/run/")
+GENERALIZED_HOSTNAMES = ("", "localhost", "localhost.localdomain")
+
+
+def _gib(size: int) -> str:
+    return f"{size / GIB:.2f} GiB ({size} bytes)"
+
+
+def _by_result(result: str, actual: str, required: str, message: str) -> Verdict:
+    """A verdict whose severity is a profile value ("warning" or "failed")."""
+    if result == "failed":
+        return Verdict.failed(actual, required, message)
+    return Verdict.warning(actual, required, message)
+
+
+def _combine(findings: list[tuple[Result, str]], required: str, passed: str, fix: str) -> Verdict:
+    if not findings:
+        return Verdict.passed(passed, required, passed)
+    actual = "; ".join(text for _, text in findings)
+    message = f"{actual}. Required: {required}. Fix: {fix}"
+    if any(result == Result.FAILED for result, _ in findings):
+        return Verdict.failed(actual, required, message)
+    return Verdict.warning(actual, required, message)
+
+
+# ---------------------------------------------------------------------------- VHD
+
+
+def check_vhd_valid(disk: DiskFacts, profile: Profile) -> Verdict:
+    """VHD-001: a 512-byte footer at the end, cookie ``conectix``, correct checksum."""
+    required = "a VHD: 512-byte footer at the end of the file, cookie conectix, valid checksum"
+    if disk.format != "vhd" or disk.footer is None:
+        actual = f"{disk.format} file" + (f" ({disk.format_detail})" if disk.format_detail else "")
+        return Verdict.failed(actual, required, f"{actual}, not a VHD. Fix: {CONVERT} (guide §2.1)")
+    footer = disk.footer
+    if footer.location != "end":
+        actual = "no footer at the end of the file (only the copy at offset 0): the file is truncated"
+        return Verdict.failed(actual, required, f"{actual}. Fix: upload or convert again.")
+    if not footer.checksum_ok:
+        actual = f"footer checksum 0x{footer.checksum_stored:08x}, computed 0x{footer.checksum_computed:08x}"
+        return Verdict.failed(actual, required, f"{actual}: the footer is corrupt. Fix: {CONVERT}")
+    actual = f"VHD footer ({footer.creator_application} {footer.creator_version}), checksum OK"
+    return Verdict.passed(actual, required)
+
+
+def check_vhd_fixed(disk: DiskFacts, profile: Profile) -> Verdict:
+    """VHD-002: footer disk type 2 (fixed)."""
+    required = "fixed VHD (footer disk type 2)"
+    if disk.footer is None:
+        return Verdict.not_applicable(f"not a VHD ({disk.format}); see VHD-001", required)
+    footer = disk.footer
+    if footer.disk_type == 2:
+        return Verdict.passed("fixed", required)
+    actual = f"{footer.disk_type_name} VHD (disk type {footer.disk_type})"
+    return Verdict.failed(actual, required, f"{actual}. Fix: {CONVERT} (guide §2.1, §3.4)")
+
+
+def check_vhd_aligned(disk: DiskFacts, profile: Profile) -> Verdict:
+    """VHD-003: virtual size a whole number of MiB; file length = virtual size + 512."""
+    required = "virtual size a multiple of 1 MiB and file length = virtual size + 512"
+    if disk.footer is None:
+        return Verdict.not_applicable(f"not a VHD ({disk.format}); see VHD-001", required)
+    size = disk.footer.current_size
+    problems = []
+    if size % MIB:
+        problems.append(f"virtual size {size} bytes is {size % MIB} bytes past a whole MiB")
+    if disk.apparent_size != size + 512:
+        problems.append(f"file length {disk.apparent_size} is not virtual size + 512 ({size + 512})")
+    if not problems:
+        return Verdict.passed(f"{size // MIB} MiB, file length {disk.apparent_size}", required)
+    actual = "; ".join(problems)
+    rounded = (size + MIB - 1) // MIB * MIB
+    fix = f"resize the raw image to {rounded} bytes (qemu-img resize -f raw) then {CONVERT}"
+    return Verdict.failed(actual, required, f"{actual}. Fix: {fix}")
+
+
+def _size(disk: DiskFacts) -> int:
+    if disk.virtual_size is None:
+        raise FactError(f"{disk.path}: the virtual disk size is unknown ({disk.format})")
+    return disk.virtual_size
+
+
+def check_vhd_os_disk_size(disk: DiskFacts, profile: Profile, os_family: str = "linux") -> Verdict:
+    """VHD-004: OS disk size per OS and profile (sizes in GiB)."""
+    size = _size(disk)
+    gib = size / GIB
+    if os_family == "windows":
+        low, high = profile["windows_os_disk_min_gib"], profile["windows_os_disk_max_gib"]
+        required = f"{low}-{high} GiB (Windows OS disk)"
+        if low <= gib <= high:
+            return Verdict.passed(_gib(size), required)
+        return Verdict.failed(_gib(size), required, f"Windows OS disk is {_gib(size)}; required {required}")
+    low, high = profile["linux_os_disk_min_gib"], profile["linux_os_disk_max_gib"]
+    warn = profile["linux_os_disk_warn_above_gib"]
+    required = f"at least {low} GiB" + (f", at most {high} GiB" if high is not None else "")
+    if gib < low or (high is not None and gib > high):
+        return Verdict.failed(_gib(size), required, f"Linux OS disk is {_gib(size)}; required {required}")
+    if warn is not None and gib > warn:
+        message = f"Linux OS disk is {_gib(size)}: above {warn} GiB is judged case by case (guide §2.1)"
+        return Verdict.warning(_gib(size), f"{required}; {warn} GiB or less recommended", message)
+    return Verdict.passed(_gib(size), required)
+
+
+def check_vhd_data_disk_size(disk: DiskFacts, profile: Profile) -> Verdict:
+    """VHD-005: a data disk is at most ``data_disk_max_gib``."""
+    size, high = _size(disk), profile["data_disk_max_gib"]
+    required = f"at most {high} GiB"
+    if size / GIB <= high:
+        return Verdict.passed(_gib(size), required)
+    return Verdict.failed(
+        _gib(size), required, f"data disk is {_gib(size)}; required {required} (guide §2.1)"
+    )
+
+
+def _layout(disk: DiskFacts) -> None:
+    if not disk.content_readable:
+        raise FactError(f"{disk.path}: partition layout not read: {disk.content_reason}")
+
+
+def check_vhd_partition_layout(
+    disk: DiskFacts, profile: Profile, os_family: str = "linux", disk_role: str = "os"
+) -> Verdict:
+    """VHD-006: no swap partition (fail if /etc/fstab uses it), no LVM (warn), and a Linux
+    OS disk with a single root partition (warn; BIOS-boot/EFI partitions allowed)."""
+    required = "no swap partition, no LVM" + (", one root partition" if disk_role == "os" else "")
+    if os_family != "linux":
+        return Verdict.not_applicable("swap/LVM/root-partition rules are for Linux images", required)
+    _layout(disk)
+    findings: list[tuple[Result, str]] = []
+    root = disk.root_fs
+    for part in disk.partitions:
+        if part.role == "swap" or (part.content and part.content.type == "swap"):
+            where = f"swap partition {part.index}"
+            if not root.readable:
+                findings.append((Result.WARNING, f"{where} (/etc/fstab not readable: {root.reason})"))
+            elif disk.fstab_references(part):
+                spec = disk.fstab_references(part)[0].spec
+                findings.append((Result.FAILED, f"{where} used by /etc/fstab ({spec})"))
+            else:
+                unmatched = _unmatched_swap_lines(disk)
+                hint = (
+                    f"; /etc/fstab swap line(s) {', '.join(unmatched)} match no partition"
+                    if unmatched
+                    else ""
+                )
+                findings.append((Result.WARNING, f"{where} (not in /etc/fstab{hint})"))
+        if part.role == "lvm" or (part.content and part.content.type == "lvm2_pv"):
+            findings.append((Result.WARNING, f"LVM on partition {part.index}"))
+    if disk.whole_disk_fs is not None and disk.whole_disk_fs.type == "lvm2_pv":
+        findings.append((Result.WARNING, "LVM physical volume on the whole disk"))
+    if disk_role == "os":
+        others = [
+            p
+            for p in disk.partitions
+            if p.kind != "extended" and p.role not in ("efi", "bios_boot", "swap", "lvm")
+        ]
+        if len(others) > 1:
+            names = ", ".join(f"{p.index} ({p.content.type if p.content else p.type_name})" for p in others)
+            findings.append((Result.WARNING, f"{len(others)} partitions besides boot/EFI: {names}"))
+    fix = "remove swap and LVM partitions (use the agent's ResourceDisk.EnableSwap) and keep / on one partition (guide §2.4)"
+    return _combine(findings, required, f"{len(disk.partitions)} partition(s), no swap, no LVM", fix)
+
+
+def _unmatched_swap_lines(disk: DiskFacts) -> list[str]:
+    """fstab swap lines naming a device (not a swap file) that no partition here matches."""
+    devices = [
+        e
+        for e in disk.root_fs.fstab
+        if e.fstype == "swap" and (e.spec.startswith("/dev/") or not e.spec.startswith("/"))
+    ]
+    matched = [e for p in disk.partitions for e in disk.fstab_references(p)]
+    return [e.spec for e in devices if e not in matched][:5]
+
+
+def check_vhd_first_mib_free(disk: DiskFacts, profile: Profile) -> Verdict:
+    """VHD-007: the first partition starts at or after ``first_partition_min_sector``."""
+    minimum = profile["first_partition_min_sector"]
+    required = f"first partition at or after sector {minimum} ({minimum * 512 // 1024} KiB)"
+    _layout(disk)
+    table = disk.partition_table
+    if disk.whole_disk_fs is not None:
+        actual = f"{disk.whole_disk_fs.type} file system from byte 0, no partition table"
+        return _by_result(
+            profile["first_partition_result"], actual, required, f"{actual}. Required: {required}"
+        )
+    first = table.first_partition() if table else None
+    if first is None:
+        return Verdict.not_applicable("no partition on the disk", required)
+    actual = f"partition {first.index} starts at sector {first.start_sector}"
+    if first.start_sector >= minimum:
+        return Verdict.passed(actual, required)
+    fix = f"move it: echo '+1M,' | sfdisk --move-data DEVICE -N {first.index}"
+    return _by_result(
+        profile["first_partition_result"], actual, required, f"{actual}. Required: {required}. Fix: {fix}"
+    )
+
+
+def check_vhd_sparse(disk: DiskFacts, profile: Profile) -> Verdict:
+    """VHD-008: the file is stored sparse (allocated size well below its length)."""
+    required = "stored sparse (holes for the zero regions)"
+    length = disk.apparent_size
+    if length == 0:
+        return Verdict.not_applicable("empty file", required)
+    allocated = min(disk.allocated_size, disk.data_bytes if disk.data_bytes is not None else length)
+    actual = f"{allocated} of {length} bytes allocated ({100 * allocated / length:.0f}%)"
+    if allocated < NOT_SPARSE_RATIO * length:
+        return Verdict.passed(actual, required)
+    fix = "fallocate --dig-holes FILE, or cp --sparse=always; upload with a tool that skips empty pages"
+    return Verdict.warning(actual, required, f"{actual}: not sparse. Fix: {fix} (guide §2.1)")
+
+
+def check_vhd_deprovisioned(disk: DiskFacts, profile: Profile) -> Verdict:
+    """VHD-009: no resolv.conf (or a stub symlink), no DHCP leases, a generic hostname, no
+    shell history, no SSH host keys when the agent regenerates them."""
+    required = (
+        "no /etc/resolv.conf (or a stub symlink), no DHCP leases, hostname localhost.localdomain, "
+        "no shell history, no SSH host keys"
+    )
+    root = disk.root_fs
+    if not root.readable:
+        raise FactError(f"{disk.path}: the root file system cannot be read: {root.reason}")
+    findings: list[tuple[Result, str]] = []
+    if root.resolv_conf is not None:
+        target = root.resolv_conf.target
+        if root.resolv_conf.kind != "symlink" or not target.startswith(STUB_RESOLV_PREFIXES):
+            findings.append(
+                (Result.FAILED, "/etc/resolv.conf from the build" + (f" (-> {target})" if target else ""))
+            )
+    if root.dhcp_leases:
+        names = ", ".join(e.path for e in root.dhcp_leases[:5])
+        findings.append((Result.FAILED, f"{len(root.dhcp_leases)} DHCP lease file(s): {names}"))
+    if root.hostname is not None and root.hostname not in GENERALIZED_HOSTNAMES:
+        findings.append((Result.FAILED, f"/etc/hostname is {root.hostname!r}"))
+    limit = profile["shell_history_max_bytes"]
+    for history in root.shell_histories:
+        if history.size > limit:
+            result = Result.FAILED if history.shell else Result.WARNING
+            findings.append((result, f"{history.path} ({history.size} bytes)"))
+    regenerate = (root.waagent_conf or {}).get("Provisioning.RegenerateSshHostKeyPair", "").lower()
+    keys = [k.path for k in root.ssh_host_keys if k.path.endswith("_key")]
+    if keys and regenerate == "y":
+        findings.append((Result.FAILED, f"{len(keys)} SSH host key(s) with RegenerateSshHostKeyPair=y"))
+    fix = "run 'waagent -force -deprovision+user' and 'export HISTSIZE=0' before the final shutdown (guide §2.9)"
+    return _combine(findings, required, "generalized: none of the build residue found", fix)
+
+
+# ---------------------------------------------------------------------------- SAS
+
+
+def check_sas_points_at_vhd(sas: SasFacts, profile: Profile) -> Verdict:
+    """SAS-001: the last path segment ends with .vhd; blob-name characters per profile."""
+    required = 'a blob whose name ends with .vhd, without space, % or "'
+    if not sas.blob_basename.lower().endswith(".vhd"):
+        actual = f"blob {sas.blob_name!r}" if sas.blob_name else "no blob name (a container URI?)"
+        return Verdict.failed(actual, required, f"{actual}: the URI must name the .vhd blob (guide §5.2)")
+    if sas.blob_name_bad_chars:
+        actual = f"blob name {sas.blob_name!r} contains {', '.join(sas.blob_name_bad_chars)}"
+        fix = "rename the blob with letters, digits, '-', '_' and '.' only"
+        return _by_result(profile["sas_blob_name_chars_result"], actual, required, f"{actual}. Fix: {fix}")
+    return Verdict.passed(sas.blob_name, required)
+
+
+def check_sas_permissions(sas: SasFacts, profile: Profile) -> Verdict:
+    """SAS-002: sp as a set: only r and l; r required (fail), l missing (warn)."""
+    required = "sp=rl (read and list only)"
+    perms = set(sas.permissions)
+    extra = sorted(perms - {"r", "l"})
+    actual = f"sp={sas.sp}" if sas.sp is not None else "no sp parameter"
+    fix = "generate the SAS with Read and List only (sp=rl) (guide §5.2)"
+    if extra or "r" not in perms:
+        why = f"extra rights {''.join(extra)}" if extra else "read (r) missing"
+        return Verdict.failed(actual, required, f"{actual}: {why}. Fix: {fix}")
+    if "l" not in perms:
+        return Verdict.warning(actual, required, f"{actual}: list (l) missing. Fix: {fix}")
+    return Verdict.passed(actual, required)
+
+
+def _now(now: dt.datetime | None) -> dt.datetime:
+    return now or dt.datetime.now(dt.timezone.utc)
+
+
+def check_sas_start_time(sas: SasFacts, profile: Profile, now: dt.datetime | None = None) -> Verdict:
+    """SAS-003: st in the future fails; within the last 15 minutes warns (clock skew)."""
+    required = "st at least 15 minutes in the past (one day before is safest)"
+    if sas.st is None:
+        return Verdict.passed("no st (valid from creation)", required)
+    start, current = sas.st.when, _now(now)
+    actual = f"st={sas.st.raw}"
+    if start > current:
+        return Verdict.failed(
+            actual, required, f"{actual} is in the future. Fix: set st to yesterday (guide §5.2)"
+        )
+    if start > current - dt.timedelta(minutes=15):
+        return Verdict.warning(actual, required, f"{actual} is within 15 minutes of now (clock skew)")
+    return Verdict.passed(actual, required)
+
+
+def add_business_days(start: dt.datetime, days: int) -> dt.datetime:
+    """``start`` plus ``days`` Monday-to-Friday days (UTC)."""
+    current, left = start, days
+    while left > 0:
+        current += dt.timedelta(days=1)
+        if current.weekday() < 5:
+            left -= 1
+    return current
+
+
+def check_sas_validity(sas: SasFacts, profile: Profile, now: dt.datetime | None = None) -> Verdict:
+    """SAS-004: se far enough from now (business days in guide-2016, calendar days in current)."""
+    current = _now(now)
+    business, calendar = profile["sas_expiry_business_days"], profile["sas_expiry_calendar_days"]
+    if business is not None:
+        deadline = add_business_days(current, business)
+        required = f"se at least {business} business days from now (at least 11 calendar days from today)"
+    else:
+        deadline = current + dt.timedelta(days=calendar)
+        required = f"se at least {calendar} days from now"
+    if sas.se is None:
+        return Verdict.failed("no se parameter", required, f"no expiry (se). Required: {required}")
+    actual = f"se={sas.se.raw} ({(sas.se.when - current).days} days from now)"
+    if sas.se.when >= deadline:
+        return Verdict.passed(actual, required)
+    return Verdict.failed(actual, required, f"{actual}. Required: {required}. Fix: generate a new SAS")
+
+
+def check_sas_well_formed(sas: SasFacts, profile: Profile) -> Verdict:
+    """SAS-005: query with sv, sr, sp, sig, se; dates per profile; scheme per profile."""
+    required = "https URI with sv, sr, sp, se and sig" + (
+        "; st/se full date-times" if profile["sas_datetime_required"] else ""
+    )
+    problems = list(sas.errors)
+    missing = [name for name in ("sv", "sr", "sp", "se") if getattr(sas, name) is None]
+    if not sas.sig_present:
+        missing.append("sig")
+    if sas.has_query and missing:
+        problems.append(f"missing {', '.join(missing)}")
+    if profile["sas_datetime_required"]:
+        for name in ("st", "se"):
+            value = getattr(sas, name)
+            if value is not None and value.form == "date":
+                problems.append(f"{name}={value.raw} is a date, not a date-time (YYYY-MM-DDThh:mm:ssZ)")
+    if problems:
+        actual = "; ".join(problems)
+        return Verdict.failed(actual, required, f"{actual}. URI: {sas.redacted_uri}")
+    if sas.scheme == "http":
+        actual = "http:// URI"
+        return _by_result(profile["sas_http_result"], actual, required, f"{actual}: use https://")
+    return Verdict.passed("well-formed", required)
