@@ -410,7 +410,8 @@ def pytest_runtest_makereport(item: pytest.Item, call):
 
 
 def _props(declared, item, result: Result, actual="", required="", message="") -> dict:
-    target = getattr(item, "callspec", None) and item.callspec.params.get("vm_target")
+    params = item.callspec.params if hasattr(item, "callspec") else {}
+    target = params.get("vm_target") or params.get("vm_artifact")
     return {
         "requirement": declared.id,
         "title": declared.title,
@@ -419,7 +420,7 @@ def _props(declared, item, result: Result, actual="", required="", message="") -
         "result": result.value,
         "actual": actual,
         "required": required,
-        "host": target.label if isinstance(target, Target) else "",
+        "host": getattr(target, "label", "") or "",
         "message": message,
     }
 

@@ -24,31 +24,189 @@ from pytest_vmimage.verdict import FactError
 
 # name -> (needs root, snippet). Snippets print raw files or command output;
 # parsing happens in Python. Keep them read-only and POSIX sh.
+def _cat(*paths: str) -> str:
+    """Print each existing file under a ``### path`` header (globs allowed)."""
+    joined = " ".join(paths)
+    return f'for f in {joined}; do [ -f "$f" ] && {{ echo "### $f"; cat "$f"; }}; done; true'
+
+
+# name -> (needs root, snippet). Snippets print raw files or command output;
+# parsing happens in Python. Keep them read-only, POSIX sh, and cheap: on a
+# TCG test VM each process start costs ~0.4 s (NOTES.md).
 SECTIONS: dict[str, tuple[bool, str]] = {
+    # identity and time
     "os_release": (False, "cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release"),
+    "uname": (False, "uname -m; uname -r; uname -n"),
+    "times": (False, "date +%s; awk '/^btime/ {print $2}' /proc/stat"),
+    # boot line (LNX-013)
     "proc_cmdline": (False, "cat /proc/cmdline"),
-    "default_grub": (
+    "default_grub": (False, _cat("/etc/default/grub", "/etc/default/grub.d/*.cfg")),
+    "grub_cfg": (True, _cat("/boot/grub/grub.cfg", "/boot/grub2/grub.cfg", "/boot/efi/EFI/*/grub.cfg")),
+    "grubenv": (True, _cat("/boot/grub2/grubenv", "/boot/grub/grubenv")),
+    "bls_entries": (True, _cat("/boot/loader/entries/*.conf")),
+    "extlinux": (False, _cat("/boot/extlinux/extlinux.conf", "/boot/syslinux/syslinux.cfg")),
+    # disks (LNX-001/002/010/011/012)
+    "sys_block": (
         False,
-        'for f in /etc/default/grub /etc/default/grub.d/*.cfg; do [ -f "$f" ] && '
-        '{ echo "### $f"; cat "$f"; }; done; true',
+        "for d in /sys/block/*; do n=${d##*/}; "
+        'echo "disk $n size=$(cat $d/size) removable=$(cat $d/removable 2>/dev/null) '
+        'ro=$(cat $d/ro 2>/dev/null) dm=$(cat $d/dm/name 2>/dev/null) dmuuid=$(cat $d/dm/uuid 2>/dev/null) '
+        'slaves=$(ls $d/slaves 2>/dev/null | tr "\\n" ,)"; '
+        'for p in $d/$n*; do [ -f "$p/partition" ] && echo "part ${p##*/} disk=$n start=$(cat $p/start) '
+        'size=$(cat $p/size) holders=$(ls $p/holders 2>/dev/null | tr "\\n" ,)"; done; done; true',
     ),
-    "grub_cfg": (
-        True,
-        "for f in /boot/grub/grub.cfg /boot/grub2/grub.cfg /boot/efi/EFI/*/grub.cfg; do "
-        '[ -f "$f" ] && { echo "### $f"; cat "$f"; }; done; true',
-    ),
-    "grubenv": (
-        True,
-        'for f in /boot/grub2/grubenv /boot/grub/grubenv; do [ -f "$f" ] && { echo "### $f"; cat "$f"; }; done; true',
-    ),
-    "bls_entries": (
-        True,
-        'for f in /boot/loader/entries/*.conf; do [ -f "$f" ] && { echo "### $f"; cat "$f"; }; done; true',
-    ),
-    "extlinux": (
+    "lsblk": (
         False,
-        "for f in /boot/extlinux/extlinux.conf /boot/syslinux/syslinux.cfg; do "
-        '[ -f "$f" ] && { echo "### $f"; cat "$f"; }; done; true',
+        "lsblk -b -P -o NAME,KNAME,PKNAME,TYPE,SIZE,FSTYPE,MOUNTPOINT,PARTTYPE,UUID,PARTUUID,LABEL 2>/dev/null"
+        " || lsblk -b -P -o NAME,KNAME,TYPE,SIZE,FSTYPE,MOUNTPOINT",
+    ),
+    "blkid": (True, "blkid -o full 2>/dev/null || blkid"),
+    "disk_links": (
+        False,
+        'for l in /dev/disk/azure/* /dev/disk/azure/*/* /dev/disk/by-id/*; do [ -e "$l" ] && '
+        'echo "$l $(readlink -f "$l")"; done; true',
+    ),
+    "mounts": (False, "cat /proc/self/mounts"),
+    "fstab": (False, "cat /etc/fstab"),
+    "swaps": (False, "cat /proc/swaps"),
+    "swap_units": (
+        False,
+        "systemctl list-units --type=swap --all --no-legend --plain 2>/dev/null; "
+        "ls /etc/systemd/system/*.swap /etc/systemd/system/*/*.swap 2>/dev/null; true",
+    ),
+    # agent (LNX-003/004/005/007/008/025)
+    "agent": (
+        False,
+        "command -v waagent; "
+        'w=$(command -v waagent); [ -n "$w" ] && { echo "shebang $(head -n 1 "$w")"; }; '
+        "for u in walinuxagent waagent; do echo \"unit $u $(systemctl is-enabled $u 2>/dev/null) "
+        '$(systemctl is-active $u 2>/dev/null)"; done; '
+        "for u in walinuxagent waagent; do systemctl cat $u 2>/dev/null | grep -E '^(ExecStart|\\[Unit\\])' ; done; true",
+    ),
+    "agent_version": (False, 'w=$(command -v waagent) && timeout 60 "$w" --version 2>&1 | head -n 3'),
+    "waagent_conf": (False, "cat /etc/waagent.conf"),
+    "agent_python": (
+        False,
+        'w=$(command -v waagent) || exit 3; py=$(head -n 1 "$w" | sed -e "s/^#! *//" -e "s/ .*//"); '
+        '[ "${py##*/}" = env ] && py=$(command -v $(head -n 1 "$w" | awk "{print \\$2}")); '
+        'echo "interpreter $py"; "$py" -B -c "import sys; print(\'version \' + sys.version.split()[0])"; '
+        "\"$py\" -B -c \"import pyasn1; print('pyasn1 ' + getattr(pyasn1, '__version__', 'unknown'))\" 2>&1 | tail -n 1",
+    ),
+    "packages": (
+        False,
+        "if command -v dpkg-query >/dev/null; then echo manager dpkg; dpkg-query -W "
+        "-f='${Package}\\t${Version}\\t${Status}\\n' waagent walinuxagent network-manager ifupdown "
+        "isc-dhcp-client iptables nftables firewalld ufw openssh-server openssl libc6 netplan.io "
+        "linux-image-$(uname -r) 2>/dev/null; fi; "
+        "if command -v rpm >/dev/null; then echo manager rpm; rpm -q --qf '%{NAME}\\t%{VERSION}-%{RELEASE}\\tinstalled\\n' "
+        "WALinuxAgent python-azure-agent python3-azure-agent NetworkManager network-scripts initscripts wicked "
+        "iptables nftables firewalld openssh-server openssl glibc microsoft-hyper-v kmod-microsoft-hyper-v "
+        "2>/dev/null | grep -v 'is not installed'; fi; true",
+    ),
+    "agent_candidate": (False, "command -v apt-cache >/dev/null && apt-cache policy waagent walinuxagent"),
+    # kernel and libraries (LNX-006/009/027/028/029)
+    "kernel_modules": (
+        False,
+        'r=$(uname -r); for m in hv_vmbus hv_storvsc hv_netvsc; do '
+        'b=$(grep -c "/$m.ko" /lib/modules/$r/modules.builtin 2>/dev/null); '
+        'f=$(grep -c "/$m.ko" /lib/modules/$r/modules.dep 2>/dev/null); echo "$m builtin=$b module=$f"; done',
+    ),
+    "initramfs_hv": (
+        True,
+        'r=$(uname -r); grep -q "/hv_storvsc.ko" /lib/modules/$r/modules.builtin 2>/dev/null && '
+        "{ echo builtin; exit 0; }; "
+        'for i in /boot/initrd.img-$r /boot/initramfs-$r.img /boot/initrd-$r; do [ -f "$i" ] || continue; '
+        'echo "image $i"; if command -v lsinitramfs >/dev/null; then lsinitramfs "$i"; '
+        'elif command -v lsinitrd >/dev/null; then lsinitrd "$i"; fi | grep -oE "hv_[a-z_]+\\.ko" | sort -u; '
+        "break; done",
+    ),
+    "openssl": (False, "openssl version"),
+    "glibc": (False, "getconf GNU_LIBC_VERSION 2>/dev/null || ldd --version 2>&1 | head -n 1"),
+    "kernel_changelog": (
+        False,
+        'r=$(uname -r); [ "${r%%.*}" -ge 4 ] && { echo "mainline ${r}"; exit 0; }; '
+        "{ zcat /usr/share/doc/linux-image-$r/changelog.Debian.gz 2>/dev/null; "
+        "rpm -q --changelog kernel-$r 2>/dev/null; } | grep -i 'in-transit packets' | head -n 3; true",
+    ),
+    # ssh (LNX-014/015)
+    "sshd": (
+        False,
+        "command -v sshd || ls /usr/sbin/sshd; for u in ssh sshd; do "
+        'echo "unit $u $(systemctl is-enabled $u 2>/dev/null) $(systemctl is-active $u 2>/dev/null)"; done; true',
+    ),
+    "sshd_effective": (True, "sshd -T 2>&1 || /usr/sbin/sshd -T 2>&1"),
+    # network (LNX-016..020)
+    "network_services": (
+        False,
+        "for u in NetworkManager networking network wicked systemd-networkd firewalld ufw; do "
+        'echo "unit $u $(systemctl is-enabled $u 2>/dev/null) $(systemctl is-active $u 2>/dev/null)"; done; '
+        "for c in ifup ifdown dhclient nmcli netplan wicked; do "
+        'echo "command $c $(command -v $c)"; done',
+    ),
+    "network_config": (
+        False,
+        _cat(
+            "/etc/network/interfaces", "/etc/network/interfaces.d/*", "/etc/sysconfig/network-scripts/ifcfg-*",
+            "/etc/sysconfig/network-scripts/route-*", "/etc/sysconfig/network-scripts/route6-*",
+            "/etc/sysconfig/network/ifcfg-*", "/etc/sysconfig/network/routes", "/etc/sysconfig/network/ifroute-*",
+            "/etc/sysconfig/network/config", "/etc/netplan/*.yaml", "/etc/systemd/network/*.network",
+            "/etc/dhcp/dhclient.conf", "/etc/dhcp/dhclient-*.conf", "/etc/dhclient.conf",
+            "/etc/systemd/resolved.conf", "/etc/systemd/resolved.conf.d/*.conf", "/etc/sysconfig/network",
+            "/etc/NetworkManager/NetworkManager.conf", "/etc/NetworkManager/conf.d/*.conf",
+        ),
+    ),
+    "nm_connections": (True, _cat("/etc/NetworkManager/system-connections/*")),
+    "resolv_conf": (
+        False,
+        'echo "link $(readlink /etc/resolv.conf)"; lsattr /etc/resolv.conf 2>/dev/null | cut -c1-22; '
+        "echo '### /etc/resolv.conf'; cat /etc/resolv.conf",
+    ),
+    "ip_state": (
+        False,
+        "echo '## addr'; ip -o addr show; echo '## route'; ip -o route show; echo '## route6'; "
+        "ip -o -6 route show; echo '## link'; ip -o link show",
+    ),
+    # firewall (LNX-024)
+    "firewall": (
+        True,
+        "echo \"## iptables $(command -v iptables)\"; echo '## iptables-save'; iptables-save 2>&1; "
+        "echo '## ip6tables-save'; ip6tables-save 2>&1; echo '## nft'; nft list ruleset 2>&1; "
+        "echo '## ufw'; cat /etc/ufw/ufw.conf 2>/dev/null; true",
+    ),
+    # updates (LNX-021)
+    "security_updates": (
+        True,
+        "if command -v apt-get >/dev/null; then echo manager apt; "
+        'echo "lists $(ls /var/lib/apt/lists/ 2>/dev/null | grep -c _Packages)"; '
+        "grep -h -E '^[^#]*(deb|URIs|Suites)' /etc/apt/sources.list /etc/apt/sources.list.d/*.list "
+        "/etc/apt/sources.list.d/*.sources 2>/dev/null | sed 's/^/source /'; "
+        "timeout 120 apt-get -s -o Debug::NoLocking=1 upgrade 2>&1 | grep '^Inst '; "
+        "elif command -v dnf >/dev/null; then echo manager dnf; timeout 120 dnf -C -q updateinfo list --security 2>&1; "
+        "elif command -v yum >/dev/null; then echo manager yum; timeout 120 yum -C -q updateinfo list security 2>&1; "
+        "elif command -v zypper >/dev/null; then echo manager zypper; "
+        "timeout 120 zypper --no-refresh -q list-patches --category security 2>&1; fi; true",
+    ),
+    # accounts and history (LNX-022/023)
+    "passwd": (False, "cat /etc/passwd"),
+    "shadow": (True, "cut -d: -f1,2 /etc/shadow | sed -E 's/^([^:]*):(\\$[^$]*\\$).*/\\1:\\2HASH/'"),
+    "home_files": (
+        True,
+        "cut -d: -f6 /etc/passwd | sort -u | while read h; do [ -d \"$h\" ] || continue; "
+        "for f in .bash_history .zsh_history .history .sh_history .ksh_history .ash_history "
+        ".local/share/fish/fish_history .python_history .lesshst .mysql_history .psql_history .sqlite_history "
+        ".ssh/authorized_keys .ssh/authorized_keys2; do "
+        '[ -e "$h/$f" ] && stat -c "%s %Y %U %n" "$h/$f"; done; done; true',
+    ),
+    # generalization residue (LNX-026)
+    "residue": (
+        True,
+        "echo \"hostname_file $(cat /etc/hostname 2>/dev/null)\"; echo \"hostname_now $(uname -n)\"; "
+        "for f in /var/lib/waagent/provisioned /var/lib/waagent/ovf-env.xml /var/lib/cloud/instance; do "
+        '[ -e "$f" ] && stat -c "marker %Y %n" "$f"; done; '
+        "for f in /var/lib/dhcp/*.lease* /var/lib/dhclient/*.lease* /var/lib/NetworkManager/*.lease "
+        "/var/lib/wicked/lease-* /run/systemd/netif/leases/*; do "
+        '[ -f "$f" ] && stat -c "lease %Y %s %n" "$f"; done; '
+        'for f in /etc/ssh/ssh_host_*_key; do [ -f "$f" ] && stat -c "hostkey %Y %n" "$f"; done; true',
     ),
 }
 
@@ -178,8 +336,8 @@ def collection_script(sections: dict[str, tuple[bool, str]], nonce: str) -> str:
     parts = ["export LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin"]
     for name, (_, snippet) in sections.items():
         parts.append(f"echo '@@{nonce} begin {name}'")
-        parts.append(f"( {snippet} ) 2>/dev/null")
-        parts.append(f'echo; echo "@@{nonce} end {name} $?"')
+        parts.append(f"( {snippet} ) 2>/dev/null </dev/null; rc=$?")
+        parts.append(f'echo; echo "@@{nonce} end {name} $rc"')
     return "\n".join(parts) + "\n"
 
 
