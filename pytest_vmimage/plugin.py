@@ -256,6 +256,15 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             items[:] = keep
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Name the requirement IDs a run will check (also under --collect-only -q)."""
+    declared = (requirement_of(getattr(item, "obj", None)) for item in session.items)
+    ids = sorted({d.id for d in declared if d is not None})
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if ids and reporter is not None:
+        reporter.write_line(f"requirements: {len(ids)} ({' '.join(ids)})")
+
+
 # -- fixtures ------------------------------------------------------------------
 
 

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_vmimage.facts.linux import LinuxFacts
+from pytest_vmimage.facts.linux import (
+    BOOT_TYPES,
+    BlockDevice,
+    LinuxFacts,
+    parse_shell_assignments,
+    parse_units,
+    version_tuple,
+)
 from pytest_vmimage.verdict import FactError, Verdict
 
 REGENERATE_GRUB = {
@@ -74,3 +83,1134 @@ def kernel_boot_line(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     if any(param in fail_params for param in missing):
         return Verdict.failed(actual, required, message)
     return Verdict.warning(actual, required, message)
+
+
+# -- helpers -----------------------------------------------------------------------
+
+AGENT_PACKAGES = ("waagent", "walinuxagent", "WALinuxAgent", "python-azure-agent", "python3-azure-agent")
+GIB = 2**30
+
+
+def _gib(size_bytes: int) -> str:
+    return f"{size_bytes / GIB:.1f} GiB"
+
+
+def _agent_missing(facts: LinuxFacts) -> str | None:
+    """Why the agent-based checks cannot apply, or None when the agent is there."""
+    agent = facts.raw("agent").text.splitlines()
+    if not agent or not agent[0].startswith("/"):
+        return "the Azure Linux Agent is not installed (LNX-003 fails)"
+    return None
+
+
+def _listing(items: list[str], limit: int = 6) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+# -- §2.1 disks ------------------------------------------------------------------------
+
+
+def os_disk_size(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
+    """LNX-001: the disk holding / is at least 30 GiB (guide-2016 warns above 50 GiB)."""
+    devices = facts.block_devices()
+    disk = devices[facts.os_disk(devices)]
+    size = disk.size_gib
+    low, warn_above, high = (
+        profile["linux_os_disk_min_gib"],
+        profile["linux_os_disk_warn_above_gib"],
+        profile["linux_os_disk_max_gib"],
+    )
+    required = (
+        f"≥ {low} GiB"
+        + (f", ≤ {high} GiB" if high else "")
+        + (f" (> {warn_above} GiB reviewed case by case)" if warn_above else "")
+    )
+    actual = f"/dev/{disk.name} is {_gib(disk.size_bytes)}"
+    if size < low:
+        return Verdict.failed(
+            actual,
+            required,
+            f"OS disk {actual}; it must be at least {low} GiB: resize the VHD before upload (guide §2.1)",
+        )
+    if high and size > high:
+        return Verdict.failed(
+            actual, required, f"OS disk {actual}; it must be at most {high} GiB (guide §2.1)"
+        )
+    if warn_above and size > warn_above:
+        return Verdict.warning(
+            actual,
+            required,
+            f"OS disk {actual}; above {warn_above} GiB Microsoft evaluates it individually (guide §2.1)",
+        )
+    return Verdict.passed(actual, required)
+
+
+def data_disk_size(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
+    """LNX-002: every data disk (not the OS disk, not the temporary disk) is at most 1023 GiB."""
+    devices = facts.block_devices()
+    exclude = {facts.os_disk(devices), facts.resource_disk(devices)}
+    limit = profile["data_disk_max_gib"]
+    data = [d for d in facts.physical_disks(devices) if d.name not in exclude]
+    required = f"each data disk ≤ {limit} GiB"
+    if not data:
+        return Verdict.not_applicable("no data disk is attached to this VM", required)
+    actual = ", ".join(f"/dev/{d.name} {_gib(d.size_bytes)}" for d in data)
+    too_big = [d for d in data if d.size_gib > limit]
+    if too_big:
+        names = ", ".join(f"/dev/{d.name}" for d in too_big)
+        return Verdict.failed(
+            actual,
+            required,
+            f"{names} exceed {limit} GiB (1024 GiB cannot be uploaded); shrink the data disk VHD (guide §2.1)",
+        )
+    return Verdict.passed(actual, required)
+
+
+# -- §2.2 agent ------------------------------------------------------------------------
+
+
+def agent_installed(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
+    """LNX-003: waagent, /etc/waagent.conf and an enabled service, installed from the distro package."""
+    required = "waagent + /etc/waagent.conf + enabled service, from the distro package"
+    lines = facts.raw("agent").text.splitlines()
+    binary = lines[0] if lines and lines[0].startswith("/") else ""
+    conf = facts.raw("waagent_conf").rc == 0
+    units = parse_units(facts.raw("agent").text)
+    enabled = [
+        name
+        for name, (state, _) in units.items()
+        if state in ("enabled", "enabled-runtime", "static", "indirect")
+    ]
+    packages = facts.packages()
+    package = next((f"{name} {packages[name]}" for name in AGENT_PACKAGES if name in packages), "")
+    missing = [
+        what
+        for what, ok in (
+            ("waagent", binary),
+            ("/etc/waagent.conf", conf),
+            ("an enabled walinuxagent/waagent service", enabled),
+        )
+        if not ok
+    ]
+    actual = (
+        f"{binary or 'no waagent'}; "
+        + (f"package {package}" if package else "no agent package")
+        + f"; service {'enabled' if enabled else 'not enabled'}"
+    )
+    fix = "install your distribution's agent package (walinuxagent / WALinuxAgent / waagent) and enable its service (guide §2.2)"
+    if missing:
+        return Verdict.failed(actual, required, f"missing: {', '.join(missing)}. Fix: {fix}")
+    if not package:
+        return Verdict.warning(
+            actual,
+            required,
+            f"the agent was installed by hand; the guide strongly recommends the distribution package. Fix: {fix}",
+        )
+    return Verdict.passed(actual, required)
+
+
+def _agent_version(facts: LinuxFacts) -> str:
+    packages = facts.packages()
+    text = facts.raw("agent_version").text
+    match = re.search(r"WALinuxAgent-(\d+(?:\.\d+)+)", text)
+    if match:
+        return match.group(1)
+    for name in AGENT_PACKAGES:
+        if name in packages:
+            return re.sub(r"^\d+:", "", packages[name]).split("-")[0]
+    raise FactError("the agent's version could not be read (waagent --version and the package database)")
+
+
+def agent_version(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
+    """LNX-004: the agent is recent: per profile, a minimum version or no newer packaged agent."""
+    reason = _agent_missing(facts)
+    if reason:
+        return Verdict.not_applicable(reason)
+    version = _agent_version(facts)
+    minimum = profile["agent_min_version"]
+    if minimum:
+        required = f"≥ {minimum}"
+        if version_tuple(version) < version_tuple(minimum):
+            return Verdict.failed(
+                version,
+                required,
+                f"agent {version} is older than {minimum}; install the current package of your distribution (tool 39, guide §2.2)",
+            )
+        return Verdict.passed(version, required)
+    required = "the newest agent your distribution's repository offers"
+    if not profile["agent_warn_if_newer_packaged"]:
+        return Verdict.passed(version, "any version")
+    policy = facts.raw("agent_candidate").text
+    candidates = re.findall(r"Installed:\s*(\S+)\s+Candidate:\s*(\S+)", policy)
+    for installed, candidate in candidates:
+        if installed != "(none)" and candidate not in ("(none)", installed):
+            return Verdict.warning(
+                f"{version} (repository offers {candidate})",
+                required,
+                f"agent {installed} installed, the repository offers {candidate}; upgrade it before capture (guide §2.2)",
+            )
+    if not candidates:
+        return Verdict.passed(
+            version,
+            required,
+            "version found; the repository's candidate could not be compared on this distribution",
+        )
+    return Verdict.passed(version, required)
+
+
+def agent_auto_update(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
+    """LNX-005: AutoUpdate.Enabled is not n (absent or commented means enabled)."""
+    reason = _agent_missing(facts)
+    conf = facts.waagent_conf()
+    if reason or conf is None:
+        return Verdict.not_applicable(reason or "/etc/waagent.conf is missing (LNX-003 fails)")
+    value = conf.get("AutoUpdate.Enabled")
+    actual = f"AutoUpdate.Enabled={value}" if value is not None else "AutoUpdate.Enabled not set (default: y)"
+    if value is not None and value.lower() == "n":
+        return Verdict.warning(
+            actual,
+            "AutoUpdate.Enabled=y (or absent)",
+            "set AutoUpdate.Enabled=y in /etc/waagent.conf so the agent keeps itself current (tool 51)",
+        )
+    return Verdict.passed(actual, "AutoUpdate.Enabled=y (or absent)")
+
+
+# -- §2.3 kernel and libraries -----------------------------------------------------------
+
+HV_MODULES = ("hv_vmbus", "hv_storvsc", "hv_netvsc")
+
+
+def hyperv_drivers(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
+    """LNX-006: hv_vmbus, hv_storvsc, hv_netvsc built in or loadable, and in the initramfs when storage is modular."""
+    required = "hv_vmbus, hv_storvsc, hv_netvsc built in or as modules of the running kernel; in the initramfs when modular"
+    state: dict[str, str] = {}
+    for line in facts.section("kernel_modules").splitlines():
+        words = line.split()
+        if len(words) == 3:
+            builtin = words[1].split("=")[1] not in ("", "0")
+            module = words[2].split("=")[1] not in ("", "0")
+            state[words[0]] = "built in" if builtin else ("module" if module else "absent")
+    absent = [m for m in HV_MODULES if state.get(m, "absent") == "absent"]
+    actual = ", ".join(f"{m} {state.get(m, 'absent')}" for m in HV_MODULES)
+    packages = facts.packages()
+    lis = [p for p in ("microsoft-hyper-v", "kmod-microsoft-hyper-v") if p in packages]
+    if absent:
+        return Verdict.failed(
+            actual,
+            required,
+            f"{', '.join(absent)} missing from the running kernel; use a kernel with Hyper-V drivers (LIS ≥ 3.0) (guide §2.3)",
+        )
+    if state.get("hv_storvsc") == "module":
+        initramfs = facts.section("initramfs_hv")
+        found = set(re.findall(r"(hv_[a-z_]+)\.ko", initramfs))
+        if "image" not in initramfs:
+            raise FactError("no initramfs image found for the running kernel in /boot")
+        missing = [m for m in ("hv_vmbus", "hv_storvsc") if m not in found]
+        if missing:
+            return Verdict.failed(
+                actual + f"; initramfs lacks {', '.join(missing)}",
+                required,
+                f"the initramfs lacks {', '.join(missing)}: the VM cannot find its disk on Hyper-V; add them (initramfs-tools: /etc/initramfs-tools/modules; dracut: add_drivers+=) and rebuild it (guide §2.3)",
+            )
+        actual += "; in the initramfs"
+    note = f"LIS package installed: {', '.join(f'{p} {packages[p]}' for p in lis)}" if lis else ""
+    return Verdict.passed(actual, required, note)
+
+
+def _agent_python(facts: LinuxFacts) -> dict[str, str]:
+    result = {}
+    for line in facts.raw("agent_python").text.splitlines():
+        key, _, value = line.partition(" ")
+        result[key] = value.strip()
+    return result
+
+
+def python_version(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
+    """LNX-007: the agent's interpreter is at least the profile's minimum."""
+    reason = _agent_missing(facts)
+    if reason:
+        return Verdict.not_applicable(reason)
+    info = _agent_python(facts)
+    version = info.get("version")
+    if not version:
+        raise FactError(f"the agent's interpreter {info.get('interpreter', '?')} did not report a version")
+    fail_below, warn_below = profile["python_fail_below"], profile["python_warn_below"]
+    required = (
+        " and ".join(
+            x
+            for x in (
+                (f"≥ {fail_below}" if fail_below else ""),
+                (f"≥ {warn_below} recommended" if warn_below else ""),
+            )
+            if x
+        )
+        or "any"
+    )
+    actual = f"{info.get('interpreter', '?')} {version}"
+    if fail_below and version_tuple(version) < version_tuple(fail_below):
+        return Verdict.failed(
+            actual,
+            required,
+            f"the agent runs on Python {version}; {fail_below} or newer is required (guide §2.3)",
+        )
+    if warn_below and version_tuple(version) < version_tuple(warn_below):
+        return Verdict.warning(
+            actual, required, f"the agent runs on Python {version}; move to Python {warn_below}+ (tool 45)"
+        )
+    return Verdict.passed(actual, required)
+
+
+def pyasn1(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
+    """LNX-008: pyasn1 is importable by the agent's interpreter."""
+    reason = _agent_missing(facts)
+    if reason:
+        return Verdict.not_applicable(reason)
+    info = _agent_python(facts)
+    required = f"import pyasn1 works in {info.get('interpreter', 'the agent interpreter')}"
+    if (
+        "pyasn1" in info
+        and not info["pyasn1"].startswith(("Error", "ImportError", "ModuleNotFoundError"))
+        and "Traceback" not in info["pyasn1"]
+    ):
+        return Verdict.passed(f"pyasn1 {info['pyasn1']}", required)
+    found = info.get("pyasn1") or "not importable"
+    return Verdict.failed(
+        found,
+        required,
+        "pyasn1 is not importable by the agent's Python; install python3-pyasn1 (or python-pyasn1) (guide §2.3)",
+    )
+
+
+def openssl_version(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
+    """LNX-009: OpenSSL present and not older than the profile's minimum (1.0 recommended)."""
+    section = facts.raw("openssl")
+    fail_below, warn_below = profile["openssl_fail_below"], profile["openssl_warn_below"]
+    required = f"≥ {fail_below}, {warn_below}+ recommended"
+    match = re.search(r"OpenSSL\s+(\S+)", section.text)
+    if section.rc != 0 or not match:
+        return Verdict.failed("openssl not found", required, "install openssl (tool 44, guide §2.3)")
+    version = match.group(1)
+    if version_tuple(version) < version_tuple(fail_below):
+        return Verdict.failed(
+            version, required, f"OpenSSL {version} is older than {fail_below}; update it (tool 44)"
+        )
+    if version_tuple(version) < version_tuple(warn_below):
+        return Verdict.warning(
+            version, required, f"OpenSSL {version}: version {warn_below} or newer is recommended (guide §2.3)"
+        )
+    return Verdict.passed(version, required)
+
+
+# -- §2.4 partitions --------------------------------------------------------------------
+
+
+def no_lvm(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
+    """LNX-010: / is not on a logical volume and the OS disk has no LVM physical volume."""
+    devices = facts.block_devices()
+    root = devices[facts.root_device(devices)]
+    os_disk = facts.os_disk(devices)
+    pvs = [d.name for d in devices.values() if d.kind == "part" and d.parent == os_disk and d.is_lvm_pv]
+    on_lv = root.kind == "dm" and root.dm_uuid.startswith("LVM-")
+    required = "/ on a plain partition; no LVM on the OS disk"
+    findings = ([f"/ on logical volume {root.dm_name or root.name}"] if on_lv else []) + [
+        f"LVM physical volume /dev/{p}" for p in pvs
+    ]
+    if findings:
+        actual = "; ".join(findings)
+        return Verdict.warning(
+            actual,
+            required,
+            f"{actual}: the guide advises against LVM on the OS disk; use a single ext4/XFS root partition (guide §2.4)",
+        )
+    return Verdict.passed(f"/ on /dev/{root.name}", required)
+
+
+def single_root_partition(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
+    """LNX-011: the OS disk has one partition, holding / (BIOS-boot/EFI partitions allowed)."""
+    devices = facts.block_devices()
+    os_disk = facts.os_disk(devices)
+    parts = sorted(
+        (d for d in devices.values() if d.kind == "part" and d.parent == os_disk),
+        key=lambda d: d.start_sector,
+    )
+    allowed = [d for d in parts if d.parttype.lower() in BOOT_TYPES]
+    others = [d for d in parts if d not in allowed]
+    root = facts.root_device(devices)
+    required = "one partition on the OS disk, holding / (BIOS boot / EFI system allowed)"
+    named = "; ".join(f"/dev/{d.name} ({BOOT_TYPES[d.parttype.lower()]}, allowed)" for d in allowed)
+    if len(others) == 1 and others[0].name == root:
+        return Verdict.passed(f"/dev/{root} holds /" + (f"; {named}" if named else ""), required)
+    actual = (
+        ", ".join(f"/dev/{d.name} {d.mountpoint or d.fstype or d.parttype or '?'}" for d in others)
+        or "no partition"
+    )
+    return Verdict.warning(
+        actual,
+        required,
+        f"OS disk /dev/{os_disk} has {len(others)} partitions besides boot partitions ({actual}); use a single root partition (guide §2.4, tool 42)",
+    )
+
+
+def no_swap_partition(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
+    """LNX-012: no swap partition on the OS or data disks that is active, in fstab or a swap unit
+    (fail); one that merely exists warns. Swap the agent puts on the resource disk is allowed."""
+    devices = facts.block_devices()
+    resource = facts.resource_disk(devices)
+    swap_parts = [d for d in devices.values() if d.kind == "part" and d.is_swap and d.parent != resource]
+    active = [line.split()[0] for line in facts.section("swaps").splitlines()[1:] if line.split()]
+    fstab_swaps = [e.device for e in facts.fstab() if e.fstype == "swap"]
+    # hand-written swap units; units generated from fstab are already covered above
+    units = [
+        line.strip() for line in facts.raw("swap_units").text.splitlines() if line.startswith("/etc/systemd/")
+    ]
+    required = "no swap partition on the OS or data disks (use ResourceDisk.EnableSwap on the temporary disk)"
+    resource_mounts = {
+        d.mountpoint for d in devices.values() if d.kind == "part" and d.parent == resource and d.mountpoint
+    }
+    resource_mounts |= {"/mnt/resource", "/mnt"}
+
+    def allowed_file(path: str) -> bool:
+        return any(path.startswith(mount.rstrip("/") + "/") for mount in resource_mounts)
+
+    def names(device: BlockDevice) -> set[str]:
+        refs = {f"/dev/{device.name}"}
+        refs |= {f"UUID={device.uuid}", f"/dev/disk/by-uuid/{device.uuid}"} if device.uuid else set()
+        refs |= (
+            {f"PARTUUID={device.partuuid}", f"/dev/disk/by-partuuid/{device.partuuid}"}
+            if device.partuuid
+            else set()
+        )
+        refs |= {f"LABEL={device.label}", f"/dev/disk/by-label/{device.label}"} if device.label else set()
+        return refs
+
+    used = []
+    for device in swap_parts:
+        refs = names(device)
+        how = [
+            w
+            for w, hit in (("active", refs & set(active)), ("in /etc/fstab", refs & set(fstab_swaps)))
+            if hit
+        ]
+        if how:
+            used.append(f"/dev/{device.name} ({', '.join(how)})")
+    other_active = [
+        a
+        for a in active
+        if a.startswith("/dev/")
+        and not any(a in names(d) for d in swap_parts)
+        and not a.startswith("/dev/zram")
+    ]
+    other_active = [a for a in other_active if facts.disk_of(devices, a.removeprefix("/dev/")) - {resource}]
+    files = [a for a in active if not a.startswith("/dev/") and not allowed_file(a)]
+    unit_swaps = [u.rsplit("/", 1)[-1] for u in units]
+    failing = (
+        used
+        + [f"{a} (active)" for a in other_active]
+        + [f"swap file {f} (active, not on the resource disk)" for f in files]
+    )
+    if failing:
+        actual = "; ".join(failing)
+        return Verdict.failed(
+            actual,
+            required,
+            f"{actual}: remove the swap partition and its /etc/fstab entry; let the agent create swap on the resource disk (ResourceDisk.EnableSwap=y) (guide §2.4, tool 41)",
+        )
+    if unit_swaps:
+        actual = f"swap unit(s) {', '.join(unit_swaps)}"
+        return Verdict.failed(actual, required, f"{actual} configured: remove them (guide §2.4)")
+    if swap_parts:
+        actual = ", ".join(f"/dev/{d.name}" for d in swap_parts) + " (not used)"
+        return Verdict.warning(
+            actual,
+            required,
+            f"swap partition {actual} exists; remove it even though it is not mounted (guide §2.4)",
+        )
+    return Verdict.passed("no swap partition", required)
+
+
+# -- §2.6 SSH ----------------------------------------------------------------------------
+
+
+def ssh_server(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
+    """LNX-014: an SSH server is installed and enabled (unless the image blocks SSH on purpose)."""
+    if profile_image(profile).get("ssh_intentionally_blocked"):
+        return Verdict.not_applicable(
+            "the image declares SSH intentionally blocked ([image] ssh_intentionally_blocked)"
+        )
+    text = facts.raw("sshd").text
+    binary = next((line for line in text.splitlines() if line.startswith("/")), "")
+    units = parse_units(text)
+    enabled = [
+        u
+        for u, (state, _) in units.items()
+        if state in ("enabled", "enabled-runtime", "static", "indirect", "alias")
+    ]
+    required = "sshd installed and enabled"
+    actual = f"{binary or 'no sshd'}; service {'enabled' if enabled else 'not enabled'}"
+    if binary and enabled:
+        return Verdict.passed(actual, required)
+    return Verdict.warning(
+        actual, required, "install and enable the SSH server (openssh-server) (guide §2.6)"
+    )
+
+
+def client_alive_interval(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
+    """LNX-015: effective ClientAliveInterval is 180 (30–235 warns; outside or unset fails)."""
+    if profile_image(profile).get("ssh_intentionally_blocked"):
+        return Verdict.not_applicable(
+            "the image declares SSH intentionally blocked ([image] ssh_intentionally_blocked)"
+        )
+    text = facts.section("sshd_effective")
+    values = dict(line.split(None, 1) for line in text.splitlines() if " " in line.strip())
+    if "clientaliveinterval" not in values:
+        raise FactError(
+            f"sshd -T did not print the effective configuration ({text.strip()[:200] or 'no output'})"
+        )
+    raw = values["clientaliveinterval"].strip()
+    value = int(re.match(r"\d+", raw).group(0)) if re.match(r"\d+", raw) else 0
+    target, low, high = (
+        profile["client_alive_interval"],
+        profile["client_alive_warn_min"],
+        profile["client_alive_warn_max"],
+    )
+    required = f"{target} (tolerated {low}–{high})"
+    actual = f"ClientAliveInterval {raw}"
+    fix = f"set ClientAliveInterval {target} in /etc/ssh/sshd_config and remove other values in sshd_config.d drop-ins (guide §2.6)"
+    if value == target:
+        return Verdict.passed(actual, required)
+    if low <= value <= high:
+        return Verdict.warning(actual, required, f"ClientAliveInterval is {raw}; {fix}")
+    return Verdict.failed(
+        actual, required, f"ClientAliveInterval is {raw or 'unset'} (allowed {low}–{high}); {fix}"
+    )
+
+
+def profile_image(profile: Mapping[str, Any]) -> Mapping[str, Any]:
+    return getattr(profile, "image", {}) or {}
+
+
+# -- tool checks ---------------------------------------------------------------------------
+
+
+def architecture(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
+    """LNX-027: the kernel is 64-bit (x86_64 or aarch64)."""
+    machine = facts.section("uname").splitlines()[0].strip()
+    required = "x86_64 (or aarch64)"
+    if machine in ("x86_64", "aarch64"):
+        return Verdict.passed(machine, required)
+    return Verdict.failed(machine, required, f"the image is {machine}; Azure needs a 64-bit image (tool 49)")
+
+
+# glibc packages patched for GHOST below 2.18 (distro, fixed package version prefix).
+GHOST_FIXED = {
+    "rhel": ("2.17-55.el7_0.5", "2.12-1.149.el6_6.5"),
+    "debian": ("2.13-38+deb7u7", "2.11.3-4+deb6u4", "2.15-0ubuntu10.10", "2.15-0ubuntu20.2"),
+}
+
+
+def ghost_vulnerability(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
+    """LNX-028: glibc is not vulnerable to GHOST (CVE-2015-0235): ≥ 2.18, or a patched distro build."""
+    text = facts.section("glibc")
+    match = re.search(r"(\d+\.\d+)", text)
+    if not match:
+        raise FactError(f"glibc version not readable ({text.strip()[:100]})")
+    version = match.group(1)
+    required = "glibc ≥ 2.18 or a distro build fixing CVE-2015-0235"
+    if version_tuple(version) >= (2, 18):
+        return Verdict.passed(f"glibc {version}", required)
+    packages = facts.packages()
+    build = packages.get("glibc") or packages.get("libc6") or ""
+    fixed = GHOST_FIXED.get(facts.distro_family, ())
+    if build and any(_build_at_least(build, f) for f in fixed):
+        return Verdict.passed(f"glibc {version} ({build}, patched)", required)
+    return Verdict.warning(
+        f"glibc {version} ({build or 'build unknown'})",
+        required,
+        "this glibc may be vulnerable to GHOST (CVE-2015-0235); update glibc, or ignore if your distribution patched it (tool 50)",
+    )
+
+
+def _build_at_least(build: str, fixed: str) -> bool:
+    """Same upstream version and a distro release that is not older (numeric parts compared)."""
+
+    def parts(text: str) -> list[int]:
+        return [int(x) for x in re.findall(r"\d+", text)]
+
+    if build.split("-")[0] != fixed.split("-")[0]:
+        return False
+    same_flavour = re.sub(r"[\d.]+", "", build) == re.sub(r"[\d.]+", "", fixed)
+    return same_flavour and parts(build) >= parts(fixed)
+
+
+def storvsc_patch(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
+    """LNX-029: the kernel has storvsc commit 5c1b10ab7f93 ("account for in-transit packets in the
+    RESET path"): kernels from 4.0 on (a conservative bound for the 3.19/4.0-era commit), or a
+    distro changelog naming it; otherwise verify manually."""
+    release = facts.section("uname").splitlines()[1].strip()
+    changelog = facts.raw("kernel_changelog").text
+    required = "storvsc fix 5c1b10ab7f93 in the running kernel"
+    if version_tuple(release) >= (4, 0):
+        return Verdict.passed(f"kernel {release}", required, "kernel 4.0 or newer contains the fix")
+    if "in-transit" in changelog.lower():
+        return Verdict.passed(f"kernel {release} (named in its changelog)", required)
+    return Verdict.warning(
+        f"kernel {release}",
+        required,
+        "cannot tell whether this kernel has storvsc commit 5c1b10ab7f93; verify manually with your distribution (guide §2.3)",
+    )
+
+
+# -- §2.7 network ----------------------------------------------------------------------------
+
+
+def network_manager(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
+    """LNX-016: NetworkManager not active — except on the EL7 family, where it should be enabled."""
+    units = facts.units("network_services")
+    enabled, active = units.get("NetworkManager", ("", ""))
+    actual = f"NetworkManager {enabled or 'not installed'}/{active or 'inactive'}"
+    if facts.is_el7:
+        required = "NetworkManager enabled (EL7 family)"
+        if enabled == "enabled":
+            return Verdict.passed(actual, required)
+        return Verdict.warning(
+            actual,
+            required,
+            "on RHEL/CentOS 7 images NetworkManager should be enabled: systemctl enable NetworkManager (guide §2.7)",
+        )
+    required = "NetworkManager not active"
+    if active == "active" or enabled == "enabled":
+        return Verdict.warning(
+            actual,
+            required,
+            "NetworkManager is enabled; it is preferable to remove it (it can conflict with the agent's network setup): apt-get purge network-manager / disable it (guide §2.7)",
+        )
+    return Verdict.passed(actual, required)
+
+
+def _commands(facts: LinuxFacts) -> dict[str, str]:
+    found = {}
+    for line in facts.raw("network_services").text.splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[0] == "command":
+            found[words[1]] = words[2] if len(words) > 2 else ""
+    return found
+
+
+def primary_interface(facts: LinuxFacts) -> str:
+    """The interface of the default IPv4 route."""
+    text = facts.section("ip_state")
+    route = text.split("## route\n", 1)[-1].split("## ", 1)[0]
+    for line in route.splitlines():
+        match = re.match(r"default .*\bdev (\S+)", line)
+        if match:
+            return match.group(1)
+    raise FactError("no default IPv4 route: the primary interface is unknown")
+
+
+@dataclass
+class IfaceConfig:
+    """What the configuration files say about one interface."""
+
+    source: str
+    method: str  # dhcp | static | manual | other
+    extras: list[str] = field(default_factory=list)  # custom settings found (routes, DNS, ...)
+
+
+def interface_configs(facts: LinuxFacts) -> dict[str, list[IfaceConfig]]:
+    """Interface configuration across ifupdown, ifcfg (RHEL, SUSE), netplan, networkd and NM."""
+    configs: dict[str, list[IfaceConfig]] = {}
+
+    def add(name: str, config: IfaceConfig) -> None:
+        configs.setdefault(name, []).append(config)
+
+    files = facts.files("network_config")
+    try:
+        files.update(facts.files("nm_connections"))
+    except FactError:
+        pass
+    for path, text in files.items():
+        if path.startswith("/etc/network/interfaces"):
+            current = None
+            for raw_line in text.splitlines():
+                line = raw_line.split("#", 1)[0].strip()
+                words = line.split()
+                if not words:
+                    continue
+                if words[0] == "iface" and len(words) >= 4:
+                    current = IfaceConfig(
+                        path, words[3] if words[3] in ("dhcp", "static", "manual", "loopback") else "other"
+                    )
+                    family = words[2]
+                    add(words[1] + ("/inet6" if family == "inet6" else ""), current)
+                elif current is not None and words[0] in (
+                    "address",
+                    "gateway",
+                    "dns-nameservers",
+                    "dns-search",
+                    "up",
+                    "post-up",
+                    "pre-up",
+                    "netmask",
+                ):
+                    current.extras.append(line)
+        elif "/ifcfg-" in path:
+            name = path.rsplit("ifcfg-", 1)[1]
+            values = parse_shell_assignments(text)
+            proto = values.get("BOOTPROTO", "").lower()
+            method = (
+                "dhcp"
+                if proto.startswith("dhcp")
+                else (
+                    "static" if proto in ("static", "none", "") and values.get("IPADDR") else proto or "other"
+                )
+            )
+            config = IfaceConfig(path, method)
+            config.extras += [
+                f"{k}={v}"
+                for k, v in values.items()
+                if re.match(
+                    r"(DNS\d|IPADDR|GATEWAY|PEERDNS|IPV6ADDR|IPV6ADDR_SECONDARIES|IPV6_DEFAULTGW)$", k
+                )
+                and not (k == "PEERDNS" and v.lower() == "yes")
+            ]
+            if (
+                values.get("IPV6ADDR")
+                or values.get("IPV6_AUTOCONF", "").lower() == "no"
+                and values.get("IPV6INIT", "").lower() == "yes"
+            ):
+                add(name + "/inet6", IfaceConfig(path, "static", [f"IPV6ADDR={values.get('IPV6ADDR', '')}"]))
+            add(name, config)
+        elif "/route-" in path or "/route6-" in path or path.endswith("/routes") or "/ifroute-" in path:
+            lines = [line for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+            if lines:
+                add(
+                    "(routes)",
+                    IfaceConfig(path, "other", [f"static route: {line.strip()}" for line in lines]),
+                )
+        elif path.startswith("/etc/netplan/"):
+            for name, block in re.findall(r"^\s{4}([\w.-]+):\s*\n((?:\s{6,}.*\n?)*)", text, re.M):
+                method = (
+                    "dhcp"
+                    if re.search(r"dhcp4:\s*(true|yes)", block)
+                    else ("static" if "addresses:" in block else "other")
+                )
+                config = IfaceConfig(path, method)
+                config.extras += [
+                    f"netplan {k}" for k in ("nameservers", "routes", "addresses") if k + ":" in block
+                ]
+                add(name, config)
+        elif path.startswith("/etc/NetworkManager/system-connections/"):
+            name = re.search(r"interface-name=(\S+)", text)
+            method = re.search(r"\[ipv4\][^\[]*method=(\w+)", text)
+            config = IfaceConfig(
+                path,
+                "dhcp"
+                if method and method.group(1) == "auto"
+                else "static"
+                if method and method.group(1) == "manual"
+                else "other",
+            )
+            config.extras += [
+                f"NetworkManager {m}"
+                for m in re.findall(r"^(dns=\S+|address\d*=\S+|route\d*=\S+)", text, re.M)
+            ]
+            add(name.group(1) if name else path.rsplit("/", 1)[-1], config)
+    return configs
+
+
+def ifupdown_control(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
+    """LNX-017: the distro's ifup/ifdown scripts (ifupdown, network-scripts, wicked) control the network."""
+    commands = _commands(facts)
+    units = facts.units("network_services")
+    configs = interface_configs(facts)
+    required = "the network brought up by the distribution's ifup/ifdown scripts"
+    family = facts.distro_family
+    has_ifup = bool(commands.get("ifup"))
+    ifupdown_cfg = any(
+        c.source.startswith(("/etc/network/interfaces", "/etc/sysconfig/"))
+        for cs in configs.values()
+        for c in cs
+    )
+    netplan = any(c.source.startswith("/etc/netplan/") for cs in configs.values() for c in cs)
+    if family == "suse" and units.get("wicked", ("", ""))[0] == "enabled":
+        return Verdict.passed("wicked enabled", required)
+    if has_ifup and ifupdown_cfg:
+        return Verdict.passed(
+            f"{commands['ifup']} with {'interfaces' if family == 'debian' else 'ifcfg'} files", required
+        )
+    if netplan:
+        actual = "netplan (no ifupdown configuration)"
+        return Verdict.failed(
+            actual,
+            required,
+            f"{actual}: the 2016 guide requires ifup/ifdown; install ifupdown and configure the primary interface for DHCP in /etc/network/interfaces (guide §2.7)",
+        )
+    actual = f"ifup {'present' if has_ifup else 'absent'}; no ifup configuration files"
+    hint = "NetworkManager-only (EL8+)" if family == "rhel" else "no ifup/ifdown configuration"
+    return Verdict.failed(
+        actual,
+        required,
+        f"{hint}: the 2016 guide requires the distribution's ifup/ifdown scripts (ifupdown / network-scripts / wicked) (guide §2.7)",
+    )
+
+
+def dhcp(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
+    """LNX-018: the primary interface gets its IPv4 address by DHCP at boot."""
+    primary = primary_interface(facts)
+    configs = interface_configs(facts).get(primary, [])
+    required = f"{primary} configured for DHCP"
+    if not configs:
+        nm = facts.units("network_services").get("NetworkManager", ("", ""))[1] == "active"
+        if nm:
+            return Verdict.passed(
+                f"{primary} managed by NetworkManager without a static profile (DHCP default)", required
+            )
+        return Verdict.failed(
+            f"no configuration for {primary}",
+            required,
+            f"no configuration brings {primary} up at boot; add 'auto {primary}' / 'iface {primary} inet dhcp' (or BOOTPROTO=dhcp) (guide §2.7)",
+        )
+    methods = sorted({c.method for c in configs})
+    actual = ", ".join(f"{c.method} in {c.source}" for c in configs)
+    if methods == ["dhcp"]:
+        return Verdict.passed(actual, required)
+    return Verdict.failed(
+        actual,
+        required,
+        f"{primary} is configured {'/'.join(methods)} ({actual}); configure it for DHCP (guide §2.7)",
+    )
+
+
+def no_custom_network(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
+    """LNX-019: no static routes, static DNS or hand-written interface config beyond the DHCP primary."""
+    primary = primary_interface(facts)
+    configs = interface_configs(facts)
+    findings: list[str] = []
+    for name, entries in configs.items():
+        for config in entries:
+            if name in ("lo", "lo/inet6") or name.endswith("/inet6"):
+                continue
+            if name != primary and name != "(routes)" and config.method != "loopback":
+                findings.append(f"interface {name} configured in {config.source}")
+            findings += [
+                f"{e} ({config.source})"
+                for e in config.extras
+                if not e.startswith(("address", "netmask", "gateway", "IPADDR", "GATEWAY"))
+                or config.method == "dhcp"
+            ]
+    for path, text in facts.files("network_config").items():
+        if "dhclient" in path:
+            findings += [
+                f"{line.strip()} ({path})"
+                for line in text.splitlines()
+                if re.match(r"\s*(supersede|prepend)\s+domain-name-servers", line)
+            ]
+        if path.startswith("/etc/systemd/resolved.conf"):
+            findings += [
+                f"{line.strip()} ({path})"
+                for line in text.splitlines()
+                if re.match(r"\s*(DNS|FallbackDNS)\s*=\s*\S", line)
+            ]
+    resolv = facts.section("resolv_conf")
+    if re.search(r"^-{4}i", resolv, re.M) or re.search(r"^\S*i\S* /etc/resolv.conf", resolv, re.M):
+        findings.append("/etc/resolv.conf is immutable (chattr +i)")
+    required = "DHCP-provided network settings only"
+    if findings:
+        actual = "; ".join(findings[:8])
+        return Verdict.failed(
+            actual,
+            required,
+            f"custom network configuration found: {actual}. Remove it; the VM must take routes and DNS from DHCP (guide §2.7)",
+        )
+    return Verdict.passed("no custom routes, DNS or interfaces", required)
+
+
+def no_ipv6_reliance(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
+    """LNX-020: no static IPv6 address or IPv6-only service configured."""
+    configs = interface_configs(facts)
+    findings = [
+        f"{name[:-6]} inet6 {c.method} ({c.source})"
+        for name, cs in configs.items()
+        if name.endswith("/inet6")
+        for c in cs
+        if c.method == "static" and not name.startswith("lo")
+    ]
+    try:
+        sshd = facts.section("sshd_effective")
+        listen = re.findall(r"^listenaddress (\S+)", sshd, re.M)
+        if listen and all(addr.startswith("[") for addr in listen):
+            findings.append(f"sshd listens on IPv6 only ({', '.join(listen)})")
+    except FactError:
+        pass
+    required = "no static IPv6 configuration, no IPv6-only service"
+    if findings:
+        actual = "; ".join(findings)
+        return Verdict.warning(
+            actual,
+            required,
+            f"{actual}: Azure did not offer IPv6 to VMs in the guide's era; do not rely on it (guide §2.7)",
+        )
+    return Verdict.passed("no static IPv6 configuration", required)
+
+
+# -- §2.8 security ----------------------------------------------------------------------------
+
+
+def security_updates(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
+    """LNX-021: no pending update from the distribution's security repository (judged now,
+    from the package index already on the VM: the suite never refreshes it)."""
+    text = facts.section("security_updates")
+    lines = text.splitlines()
+    manager = next((line.split()[1] for line in lines if line.startswith("manager ")), "")
+    required = "no pending security update"
+    if manager == "apt":
+        lists = next((int(line.split()[1]) for line in lines if line.startswith("lists ")), 0)
+        if lists == 0:
+            raise FactError(
+                "the apt package index is empty (/var/lib/apt/lists); run apt-get update on the test VM, then check again"
+            )
+        sources = [line for line in lines if line.startswith("source ")]
+        if not any("security" in line for line in sources):
+            return Verdict.failed(
+                "no security repository in the apt sources",
+                required,
+                "add your distribution's security repository (e.g. deb http://security.debian.org/debian-security bookworm-security main), run apt-get upgrade (guide §2.8)",
+            )
+        pending = [
+            line.split()[1]
+            for line in lines
+            if line.startswith("Inst ") and re.search(r"security", line, re.I)
+        ]
+    elif manager in ("dnf", "yum"):
+        pending = [
+            line.split()[-1]
+            for line in lines[1:]
+            if re.search(r"/Sec\.|security", line, re.I) and line.split()
+        ]
+    elif manager == "zypper":
+        pending = [
+            line.split("|")[1].strip()
+            for line in lines[1:]
+            if line.count("|") >= 3 and "security" in line and "needed" in line
+        ]
+    else:
+        raise FactError("no supported package manager (apt, dnf, yum, zypper) found")
+    if pending:
+        actual = f"{len(pending)} pending: {_listing(pending)}"
+        return Verdict.failed(
+            actual,
+            required,
+            f"security updates pending ({_listing(pending)}); install them and recapture the image (guide §2.8)",
+        )
+    return Verdict.passed("none pending", required)
+
+
+def no_default_accounts(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
+    """LNX-022: only the provisioned admin has a usable password or authorized_keys; root's
+    password deleted or locked."""
+    admin = facts.admin_user
+    hashes = dict(line.split(":", 1) for line in facts.section("shadow").splitlines() if ":" in line)
+    users = {
+        line.split(":")[0]: line.split(":")
+        for line in facts.section("passwd").splitlines()
+        if line.count(":") >= 6
+    }
+    home_of = {name: fields[5] for name, fields in users.items()}
+    findings = []
+    root_hash = hashes.get("root", "")
+    if root_hash and not root_hash.startswith(("!", "*")):
+        findings.append("root has a usable password")
+    for name, value in hashes.items():
+        if name in ("root", admin):
+            continue
+        if value == "":
+            findings.append(f"{name} has an empty password")
+        elif not value.startswith(("!", "*")):
+            findings.append(f"{name} has a password hash")
+    for line in facts.section("home_files").splitlines():
+        parts = line.split(" ", 3)
+        if len(parts) == 4 and "/.ssh/authorized_keys" in parts[3] and int(parts[0]) > 0:
+            owner_home = next(
+                (u for u, h in home_of.items() if parts[3].startswith(h.rstrip("/") + "/")), parts[2]
+            )
+            if owner_home != admin:
+                findings.append(f"{owner_home} has {parts[3]}")
+    required = f"no password or key for any account but {admin or 'the provisioned admin'}; root locked"
+    if findings:
+        actual = "; ".join(findings)
+        return Verdict.failed(
+            actual,
+            required,
+            f"{actual}: delete default/extra accounts (userdel -r) or lock them (passwd -l), remove their authorized_keys, lock root (passwd -l root) (guide §2.8, §2.9)",
+        )
+    return Verdict.passed(f"only {admin or 'the admin'} can log in; root locked", required)
+
+
+HISTORY_FILES = (
+    ".bash_history",
+    ".zsh_history",
+    ".history",
+    ".sh_history",
+    ".ksh_history",
+    ".ash_history",
+    "fish_history",
+)
+
+
+def shell_history(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
+    """LNX-023: no non-empty shell history for any user (other tools' histories warn)."""
+    limit = profile["shell_history_max_bytes"]
+    admin_home = next(
+        (
+            line.split(":")[5]
+            for line in facts.section("passwd").splitlines()
+            if line.split(":")[0] == facts.admin_user and line.count(":") >= 6
+        ),
+        None,
+    )
+    started = int(facts.section("times").split()[0])
+    shells, others = [], []
+    for line in facts.section("home_files").splitlines():
+        parts = line.split(" ", 3)
+        if len(parts) != 4 or "authorized_keys" in parts[3] or int(parts[0]) == 0:
+            continue
+        size, mtime, path = int(parts[0]), int(parts[1]), parts[3]
+        if admin_home and path.startswith(admin_home.rstrip("/") + "/") and mtime >= started:
+            continue  # written during this session by the connecting admin
+        (shells if path.endswith(HISTORY_FILES) else others).append((path, size))
+    required = "no shell history" if limit == 0 else f"shell history ≤ {limit} bytes"
+    over = [(p, s) for p, s in shells if s > limit]
+    if over:
+        actual = ", ".join(f"{p} ({s} bytes)" for p, s in over)
+        return Verdict.failed(
+            actual,
+            required,
+            f"shell history left in the image: {actual}; delete it (e.g. rm /root/.bash_history; history -c) before capture (guide §2.8, tool 48)",
+        )
+    if shells or others:
+        actual = ", ".join(f"{p} ({s} bytes)" for p, s in shells + others)
+        return Verdict.warning(
+            actual, required, f"history files left: {actual}; delete them before capture (guide §2.8)"
+        )
+    return Verdict.passed("no history files", required)
+
+
+AGENT_SOURCE = "168.63.129.16"
+
+
+def firewall_rules(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
+    """LNX-024: iptables installed, no rules, ACCEPT policies everywhere; no nftables rules or
+    active firewalld/ufw (the agent's own rules for 168.63.129.16 excepted)."""
+    text = facts.section("firewall")
+    required = "iptables installed; no rules; ACCEPT policies"
+    parts = dict(re.findall(r"^## (\S+)[^\n]*\n(.*?)(?=^## |\Z)", text, re.M | re.S))
+    if not re.search(r"^## iptables /\S+", text, re.M):
+        return Verdict.failed(
+            "iptables not installed", required, "install iptables (and leave it without rules) (guide §2.8)"
+        )
+    findings = []
+    for tool in ("iptables-save", "ip6tables-save"):
+        for line in parts.get(tool, "").splitlines():
+            if line.startswith("-A ") and AGENT_SOURCE not in line:
+                findings.append(f"{tool}: {line}")
+            elif re.match(r"^:\S+ (DROP|REJECT)", line):
+                findings.append(f"{tool}: policy {line[1:]}")
+    # iptables-nft keeps its tables in nftables too; those rules were judged above.
+    iptables_tables = re.compile(r"^table (ip|ip6) (filter|nat|mangle|raw|security) \{")
+    table = ""
+    for line in parts.get("nft", "").splitlines():
+        stripped = line.strip()
+        if stripped.startswith("table "):
+            table = stripped
+            continue
+        if iptables_tables.match(table):
+            continue
+        if re.search(r"policy (drop|reject)", stripped):
+            findings.append(f"nft {table.rstrip(' {')}: {stripped}")
+        elif (
+            stripped
+            and AGENT_SOURCE not in stripped
+            and not re.match(r"(chain |type |policy|flags|comment|}|#)", stripped)
+        ):
+            findings.append(f"nft {table.rstrip(' {')}: {stripped}")
+    units = facts.units("network_services")
+    for unit in ("firewalld", "ufw"):
+        if units.get(unit, ("", ""))[1] == "active" and (
+            unit != "ufw" or re.search(r"^ENABLED=yes", parts.get("ufw", ""), re.M)
+        ):
+            findings.append(f"{unit} is active")
+    findings = list(dict.fromkeys(findings))
+    if findings:
+        actual = "; ".join(findings[:6]) + (f" (+{len(findings) - 6} more)" if len(findings) > 6 else "")
+        return Verdict.failed(
+            actual,
+            required,
+            f"firewall rules found: {actual}. Remove them (iptables -F; iptables -P INPUT ACCEPT …, disable firewalld/ufw) and keep iptables installed without rules (guide §2.8)",
+        )
+    return Verdict.passed("iptables installed, no rules", required)
+
+
+# -- §2.9 deprovisioning -------------------------------------------------------------------------
+
+
+def deprovision_settings(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
+    """LNX-025: waagent.conf has Provisioning.RegenerateSshHostKeyPair=y and Provisioning.DeleteRootPassword=y."""
+    conf = facts.waagent_conf()
+    if conf is None:
+        return Verdict.not_applicable("/etc/waagent.conf is missing (LNX-003 fails)")
+    wanted = {"Provisioning.RegenerateSshHostKeyPair": "y", "Provisioning.DeleteRootPassword": "y"}
+    required = ", ".join(f"{k}={v}" for k, v in wanted.items())
+    actual = ", ".join(f"{k}={conf.get(k, 'unset')}" for k in wanted)
+    wrong = [k for k, v in wanted.items() if conf.get(k, "").lower() != v]
+    if wrong:
+        return Verdict.warning(
+            actual, required, f"set {', '.join(f'{k}=y' for k in wrong)} in /etc/waagent.conf (guide §2.9)"
+        )
+    return Verdict.passed(actual, required)
+
+
+def generalized(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
+    """LNX-026: no residue of the build VM: DHCP leases older than this VM's provisioning (or
+    boot), a hostname in /etc/hostname that is not the running one. Old SSH host keys only warn."""
+    text = facts.section("residue")
+    times = facts.section("times").split()
+    boot = int(times[1]) if len(times) > 1 else 0
+    markers = [int(line.split()[1]) for line in text.splitlines() if line.startswith("marker ")]
+    reference = min(markers) if markers else boot
+    reference_name = "this VM's provisioning" if markers else "this boot"
+    values = {
+        line.split(" ", 1)[0]: line.split(" ", 1)[1].strip() if " " in line else ""
+        for line in text.splitlines()
+        if line.startswith("hostname_")
+    }
+    failures, warnings = [], []
+    for line in text.splitlines():
+        words = line.split(" ", 3)
+        if words[0] == "lease" and len(words) == 4 and int(words[1]) < reference - 60:
+            failures.append(f"DHCP lease file {words[3]} predates {reference_name}")
+        if words[0] == "hostkey" and markers and len(words) >= 3 and int(words[1]) < reference - 60:
+            warnings.append(f"SSH host key {words[2]} predates provisioning")
+    hostname_file, hostname_now = values.get("hostname_file", ""), values.get("hostname_now", "")
+    if (
+        hostname_file
+        and hostname_now
+        and hostname_file.split(".")[0] != hostname_now.split(".")[0]
+        and hostname_file not in ("localhost", "localhost.localdomain")
+    ):
+        failures.append(
+            f"/etc/hostname says {hostname_file!r} but the VM is {hostname_now!r} (build-time hostname persisted)"
+        )
+    required = "no build-time DHCP leases or hostname; generalized with waagent -deprovision"
+    fix = "run 'sudo waagent -deprovision+user' as the last step before capture (guide §2.9)"
+    if failures:
+        actual = "; ".join(failures)
+        return Verdict.failed(actual, required, f"{actual}. Fix: {fix}")
+    if warnings:
+        actual = "; ".join(warnings)
+        return Verdict.warning(
+            actual, required, f"{actual} (heuristic; VHD-009 checks the image itself). Fix: {fix}"
+        )
+    return Verdict.passed(
+        "no residue found", required, "the strong check of generalization is VHD-009 on the VHD"
+    )

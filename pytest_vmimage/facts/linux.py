@@ -22,6 +22,7 @@ from pathlib import Path
 
 from pytest_vmimage.verdict import FactError
 
+
 # name -> (needs root, snippet). Snippets print raw files or command output;
 # parsing happens in Python. Keep them read-only and POSIX sh.
 def _cat(*paths: str) -> str:
@@ -50,7 +51,7 @@ SECTIONS: dict[str, tuple[bool, str]] = {
         False,
         "for d in /sys/block/*; do n=${d##*/}; "
         'echo "disk $n size=$(cat $d/size) removable=$(cat $d/removable 2>/dev/null) '
-        'ro=$(cat $d/ro 2>/dev/null) dm=$(cat $d/dm/name 2>/dev/null) dmuuid=$(cat $d/dm/uuid 2>/dev/null) '
+        "ro=$(cat $d/ro 2>/dev/null) dm=$(cat $d/dm/name 2>/dev/null) dmuuid=$(cat $d/dm/uuid 2>/dev/null) "
         'slaves=$(ls $d/slaves 2>/dev/null | tr "\\n" ,)"; '
         'for p in $d/$n*; do [ -f "$p/partition" ] && echo "part ${p##*/} disk=$n start=$(cat $p/start) '
         'size=$(cat $p/size) holders=$(ls $p/holders 2>/dev/null | tr "\\n" ,)"; done; done; true',
@@ -79,7 +80,7 @@ SECTIONS: dict[str, tuple[bool, str]] = {
         False,
         "command -v waagent; "
         'w=$(command -v waagent); [ -n "$w" ] && { echo "shebang $(head -n 1 "$w")"; }; '
-        "for u in walinuxagent waagent; do echo \"unit $u $(systemctl is-enabled $u 2>/dev/null) "
+        'for u in walinuxagent waagent; do echo "unit $u $(systemctl is-enabled $u 2>/dev/null) '
         '$(systemctl is-active $u 2>/dev/null)"; done; '
         "for u in walinuxagent waagent; do systemctl cat $u 2>/dev/null | grep -E '^(ExecStart|\\[Unit\\])' ; done; true",
     ),
@@ -107,7 +108,7 @@ SECTIONS: dict[str, tuple[bool, str]] = {
     # kernel and libraries (LNX-006/009/027/028/029)
     "kernel_modules": (
         False,
-        'r=$(uname -r); for m in hv_vmbus hv_storvsc hv_netvsc; do '
+        "r=$(uname -r); for m in hv_vmbus hv_storvsc hv_netvsc; do "
         'b=$(grep -c "/$m.ko" /lib/modules/$r/modules.builtin 2>/dev/null); '
         'f=$(grep -c "/$m.ko" /lib/modules/$r/modules.dep 2>/dev/null); echo "$m builtin=$b module=$f"; done',
     ),
@@ -146,13 +147,25 @@ SECTIONS: dict[str, tuple[bool, str]] = {
     "network_config": (
         False,
         _cat(
-            "/etc/network/interfaces", "/etc/network/interfaces.d/*", "/etc/sysconfig/network-scripts/ifcfg-*",
-            "/etc/sysconfig/network-scripts/route-*", "/etc/sysconfig/network-scripts/route6-*",
-            "/etc/sysconfig/network/ifcfg-*", "/etc/sysconfig/network/routes", "/etc/sysconfig/network/ifroute-*",
-            "/etc/sysconfig/network/config", "/etc/netplan/*.yaml", "/etc/systemd/network/*.network",
-            "/etc/dhcp/dhclient.conf", "/etc/dhcp/dhclient-*.conf", "/etc/dhclient.conf",
-            "/etc/systemd/resolved.conf", "/etc/systemd/resolved.conf.d/*.conf", "/etc/sysconfig/network",
-            "/etc/NetworkManager/NetworkManager.conf", "/etc/NetworkManager/conf.d/*.conf",
+            "/etc/network/interfaces",
+            "/etc/network/interfaces.d/*",
+            "/etc/sysconfig/network-scripts/ifcfg-*",
+            "/etc/sysconfig/network-scripts/route-*",
+            "/etc/sysconfig/network-scripts/route6-*",
+            "/etc/sysconfig/network/ifcfg-*",
+            "/etc/sysconfig/network/routes",
+            "/etc/sysconfig/network/ifroute-*",
+            "/etc/sysconfig/network/config",
+            "/etc/netplan/*.yaml",
+            "/etc/systemd/network/*.network",
+            "/etc/dhcp/dhclient.conf",
+            "/etc/dhcp/dhclient-*.conf",
+            "/etc/dhclient.conf",
+            "/etc/systemd/resolved.conf",
+            "/etc/systemd/resolved.conf.d/*.conf",
+            "/etc/sysconfig/network",
+            "/etc/NetworkManager/NetworkManager.conf",
+            "/etc/NetworkManager/conf.d/*.conf",
         ),
     ),
     "nm_connections": (True, _cat("/etc/NetworkManager/system-connections/*")),
@@ -191,7 +204,7 @@ SECTIONS: dict[str, tuple[bool, str]] = {
     "shadow": (True, "cut -d: -f1,2 /etc/shadow | sed -E 's/^([^:]*):(\\$[^$]*\\$).*/\\1:\\2HASH/'"),
     "home_files": (
         True,
-        "cut -d: -f6 /etc/passwd | sort -u | while read h; do [ -d \"$h\" ] || continue; "
+        'cut -d: -f6 /etc/passwd | sort -u | while read h; do [ -d "$h" ] || continue; '
         "for f in .bash_history .zsh_history .history .sh_history .ksh_history .ash_history "
         ".local/share/fish/fish_history .python_history .lesshst .mysql_history .psql_history .sqlite_history "
         ".ssh/authorized_keys .ssh/authorized_keys2; do "
@@ -200,7 +213,7 @@ SECTIONS: dict[str, tuple[bool, str]] = {
     # generalization residue (LNX-026)
     "residue": (
         True,
-        "echo \"hostname_file $(cat /etc/hostname 2>/dev/null)\"; echo \"hostname_now $(uname -n)\"; "
+        'echo "hostname_file $(cat /etc/hostname 2>/dev/null)"; echo "hostname_now $(uname -n)"; '
         "for f in /var/lib/waagent/provisioned /var/lib/waagent/ovf-env.xml /var/lib/cloud/instance; do "
         '[ -e "$f" ] && stat -c "marker %Y %n" "$f"; done; '
         "for f in /var/lib/dhcp/*.lease* /var/lib/dhclient/*.lease* /var/lib/NetworkManager/*.lease "
@@ -326,6 +339,101 @@ class LinuxFacts:
             if line is not None:
                 found[path] = line
         return found
+
+    # -- derived facts used by several checks ------------------------------
+    def raw(self, name: str) -> Section:
+        """A section with its exit code, for checks where "absent" is an answer."""
+        if name not in self.sections:
+            raise FactError(f"fact {name!r} was not collected")
+        needs_root = SECTIONS.get(name, (False, ""))[0]
+        if needs_root and not self.privileged:
+            raise FactError(f"reading {name.replace('_', ' ')} {_ROOT_NOTE} ({self.sudo_error or 'no sudo'})")
+        return self.sections[name]
+
+    def block_devices(self) -> dict[str, BlockDevice]:
+        blkid = self.raw("blkid").text if self.privileged else ""
+        return parse_block_devices(self.section("sys_block"), self.raw("lsblk").text, blkid)
+
+    def mounts(self) -> list[MountEntry]:
+        return parse_mounts(self.section("mounts"))
+
+    def fstab(self) -> list[MountEntry]:
+        return parse_mounts(self.raw("fstab").text)
+
+    def disk_of(self, devices: dict[str, BlockDevice], name: str, depth: int = 0) -> set[str]:
+        """The physical disk(s) under a partition or device-mapper device."""
+        device = devices.get(name)
+        if device is None or depth > 8:
+            return set()
+        if device.kind == "disk":
+            return {name}
+        if device.kind == "part":
+            return {device.parent}
+        return (
+            set().union(*(self.disk_of(devices, s, depth + 1) for s in device.slaves))
+            if device.slaves
+            else set()
+        )
+
+    def root_device(self, devices: dict[str, BlockDevice]) -> str:
+        """Kernel name of the device mounted at ``/``."""
+        for device in devices.values():
+            if device.mountpoint == "/":
+                return device.name
+        for entry in self.mounts():
+            if entry.mountpoint == "/" and entry.device.startswith("/dev/"):
+                name = entry.device.removeprefix("/dev/")
+                if name in devices:
+                    return name
+                if name.startswith("mapper/"):
+                    for device in devices.values():
+                        if device.dm_name == name[7:]:
+                            return device.name
+        raise FactError(
+            "cannot tell which block device holds / (no lsblk MOUNTPOINT, no /dev entry in mounts)"
+        )
+
+    def os_disk(self, devices: dict[str, BlockDevice]) -> str:
+        disks = self.disk_of(devices, self.root_device(devices))
+        if len(disks) != 1:
+            raise FactError(f"/ spans {len(disks)} disks ({', '.join(sorted(disks)) or 'none found'})")
+        return disks.pop()
+
+    def resource_disk(self, devices: dict[str, BlockDevice]) -> str | None:
+        """The Azure temporary disk: /dev/disk/azure/resource, or the disk mounted at /mnt/resource."""
+        for line in self.raw("disk_links").text.splitlines():
+            link, _, target = line.partition(" ")
+            if link.rstrip("/").endswith("/azure/resource"):
+                return target.strip().removeprefix("/dev/")
+        for device in devices.values():
+            if device.mountpoint in ("/mnt/resource", "/mnt") and device.kind == "part":
+                return device.parent
+        return None
+
+    def physical_disks(self, devices: dict[str, BlockDevice]) -> list[BlockDevice]:
+        return [
+            d
+            for d in devices.values()
+            if d.kind == "disk" and not _VIRTUAL_DISKS.match(d.name) and not d.removable and d.size_bytes > 0
+        ]
+
+    def waagent_conf(self) -> dict[str, str] | None:
+        section = self.raw("waagent_conf")
+        return parse_key_values(section.text) if section.rc == 0 else None
+
+    def packages(self) -> dict[str, str]:
+        return parse_packages(self.raw("packages").text)
+
+    def units(self, section: str) -> dict[str, tuple[str, str]]:
+        return parse_units(self.raw(section).text)
+
+    @property
+    def is_el7(self) -> bool:
+        release = self.os_release
+        ids = {release.get("ID", "").lower(), *release.get("ID_LIKE", "").lower().split()}
+        return bool(ids & {"rhel", "centos", "ol", "scientific"}) and release.get(
+            "VERSION_ID", ""
+        ).startswith("7")
 
 
 # -- collection ------------------------------------------------------------
@@ -455,3 +563,167 @@ def expand_grub_vars(params: list[str], variables: dict[str, str]) -> list[str]:
         else:
             expanded.append(param)
     return expanded
+
+
+# -- block devices ---------------------------------------------------------
+
+_VIRTUAL_DISKS = re.compile(r"^(loop|ram|sr|dm-|zram|md|nbd|fd|zd)")
+SWAP_TYPES = {"0x82", "82", "0657fd6d-a4ab-43c4-84e5-0933c84b4f4f"}
+LVM_TYPES = {"0x8e", "8e", "e6d6d379-f507-44c2-a23c-238f2a3df928"}
+BOOT_TYPES = {
+    "0xef": "EFI system",
+    "ef": "EFI system",
+    "c12a7328-f81f-11d2-ba4b-00a0c93ec93b": "EFI system",
+    "21686148-6449-6e6f-744e-656564454649": "BIOS boot",
+}
+
+
+@dataclass
+class BlockDevice:
+    """A disk, partition or device-mapper device, from sysfs, lsblk and blkid."""
+
+    name: str
+    kind: str  # disk | part | dm
+    size_bytes: int = 0
+    parent: str = ""
+    start_sector: int = 0
+    removable: bool = False
+    dm_name: str = ""
+    dm_uuid: str = ""
+    slaves: list[str] = field(default_factory=list)
+    holders: list[str] = field(default_factory=list)
+    fstype: str = ""
+    parttype: str = ""
+    mountpoint: str = ""
+    uuid: str = ""
+    partuuid: str = ""
+    label: str = ""
+
+    @property
+    def size_gib(self) -> float:
+        return self.size_bytes / 2**30
+
+    @property
+    def is_swap(self) -> bool:
+        return self.fstype == "swap" or self.parttype.lower() in SWAP_TYPES
+
+    @property
+    def is_lvm_pv(self) -> bool:
+        return self.fstype == "LVM2_member" or self.parttype.lower() in LVM_TYPES
+
+
+def _kv_pairs(line: str) -> dict[str, str]:
+    return {m.group(1): m.group(2) for m in re.finditer(r'([A-Z_:]+)="([^"]*)"', line)}
+
+
+def parse_block_devices(sys_block: str, lsblk: str = "", blkid: str = "") -> dict[str, BlockDevice]:
+    devices: dict[str, BlockDevice] = {}
+    for line in sys_block.splitlines():
+        words = line.split()
+        if len(words) < 2:
+            continue
+        attrs = dict(w.split("=", 1) for w in words[2:] if "=" in w)
+        name = words[1]
+        sectors = int(attrs.get("size") or 0)
+        if words[0] == "disk":
+            kind = "dm" if name.startswith("dm-") else "disk"
+            devices[name] = BlockDevice(
+                name,
+                kind,
+                sectors * 512,
+                removable=attrs.get("removable") == "1",
+                dm_name=attrs.get("dm", ""),
+                dm_uuid=attrs.get("dmuuid", ""),
+                slaves=[s for s in attrs.get("slaves", "").split(",") if s],
+            )
+        elif words[0] == "part":
+            devices[name] = BlockDevice(
+                name,
+                "part",
+                sectors * 512,
+                parent=attrs.get("disk", ""),
+                start_sector=int(attrs.get("start") or 0),
+                holders=[h for h in attrs.get("holders", "").split(",") if h],
+            )
+    for line in lsblk.splitlines():
+        row = _kv_pairs(line)
+        device = devices.get(row.get("KNAME", ""))
+        if device is None:
+            continue
+        device.fstype = device.fstype or row.get("FSTYPE", "")
+        device.parttype = device.parttype or row.get("PARTTYPE", "")
+        device.mountpoint = device.mountpoint or row.get("MOUNTPOINT", "")
+        device.uuid = device.uuid or row.get("UUID", "")
+        device.partuuid = device.partuuid or row.get("PARTUUID", "")
+        device.label = device.label or row.get("LABEL", "")
+    for line in blkid.splitlines():
+        path, _, rest = line.partition(":")
+        row = _kv_pairs(rest)
+        name = path.strip().removeprefix("/dev/")
+        device = devices.get(name)
+        if device is None and name.startswith("mapper/"):
+            device = next((d for d in devices.values() if d.dm_name == name[7:]), None)
+        if device is None:
+            continue
+        device.fstype = row.get("TYPE", device.fstype)
+        device.uuid = row.get("UUID", device.uuid)
+        device.partuuid = row.get("PARTUUID", device.partuuid)
+        device.label = row.get("LABEL", device.label)
+    return devices
+
+
+@dataclass(frozen=True)
+class MountEntry:
+    device: str
+    mountpoint: str
+    fstype: str
+    options: str
+
+
+def parse_mounts(text: str) -> list[MountEntry]:
+    entries = []
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) >= 4 and not line.lstrip().startswith("#"):
+            entries.append(MountEntry(words[0], words[1].replace("\\040", " "), words[2], words[3]))
+    return entries
+
+
+def parse_key_values(text: str, separator: str = "=") -> dict[str, str]:
+    """``Key=Value`` lines (waagent.conf); comments and blank lines ignored, last wins."""
+    values: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or separator not in line:
+            continue
+        key, _, value = line.partition(separator)
+        values[key.strip()] = value.split("#", 1)[0].strip()
+    return values
+
+
+def parse_units(text: str) -> dict[str, tuple[str, str]]:
+    """``unit NAME ENABLED ACTIVE`` lines -> {name: (enabled, active)}."""
+    units = {}
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[0] == "unit":
+            units[words[1]] = (words[2] if len(words) > 2 else "", words[3] if len(words) > 3 else "")
+    return units
+
+
+def parse_packages(text: str) -> dict[str, str]:
+    """Installed packages among the ones asked for: {name: version}."""
+    packages = {}
+    for line in text.splitlines():
+        parts = line.split("\t")
+        if len(parts) >= 3 and ("installed" in parts[2] and "not-installed" not in parts[2]):
+            if "deinstall" in parts[2] or "config-files" in parts[2]:
+                continue
+            packages[parts[0]] = parts[1]
+    return packages
+
+
+def version_tuple(text: str) -> tuple[int, ...]:
+    """Leading numeric components of a version ("3.0.15" -> (3, 0, 15), "1.0.2k" -> (1, 0, 2))."""
+    match = re.match(r"\d+(?:\.\d+)*", text.strip())
+    return tuple(int(x) for x in match.group(0).split(".")) if match else ()
