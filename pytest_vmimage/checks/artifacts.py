@@ -1,4 +1,4 @@
-"""Artifact checks (VHD-001..009, SAS-001..005): pure functions of facts and a profile.
+"""Artifact checks (VHD-001..009, SAS-001..006): pure functions of facts and a profile.
 
 ``profile`` is a ``Mapping[str, Any]`` of threshold names to values
 (:data:`pytest_vmimage.profiles.THRESHOLDS`): ``linux_os_disk_min_gib``,
@@ -15,6 +15,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from pytest_vmimage.facts.blob import BlobProbe
 from pytest_vmimage.facts.disk import GIB, MIB, DiskFacts
 from pytest_vmimage.facts.sas import SasFacts
 from pytest_vmimage.verdict import FactError, Result, Verdict
@@ -371,3 +372,55 @@ def check_sas_well_formed(sas: SasFacts, profile: Profile) -> Verdict:
         actual = "http:// URI"
         return _by_result(profile["sas_http_result"], actual, required, f"{actual}: use https://")
     return Verdict.passed("well-formed", required)
+
+
+def check_sas_downloads(probe: BlobProbe, local_length: int | None, local_name: str = "") -> Verdict:
+    """SAS-006: HEAD and a ranged GET succeed, the blob is a page blob, and its length equals
+    the local VHD's (compared only when a local VHD is matched)."""
+    required = "HEAD 200, GET bytes=0-511 206, x-ms-blob-type PageBlob" + (
+        f", Content-Length {local_length} (= {local_name})" if local_length is not None else ""
+    )
+    head, get = probe.head, probe.ranged_get
+    problems: list[str] = []
+    hints: list[str] = []
+    if head.error or head.status != 200:
+        problems.append(head.describe())
+        if head.status == 403:
+            hints.append(
+                "the signature does not match or the SAS is expired / not yet valid (see SAS-003, SAS-004): generate a new SAS with sp=rl"
+            )
+        elif head.status == 404:
+            hints.append("no such blob: check the storage account, container and blob name")
+        elif head.error:
+            hints.append("check the host name, the network path to the storage account and the URI")
+    else:
+        if get.error or get.status != 206:
+            why = " (the range was ignored)" if get.status == 200 else ""
+            problems.append(get.describe() + why)
+        elif get.body_bytes != 512 and probe.content_length and probe.content_length >= 512:
+            problems.append(f"GET bytes=0-511 returned {get.body_bytes} bytes")
+        blob_type = probe.blob_type
+        if blob_type != "PageBlob":
+            problems.append(f"x-ms-blob-type {blob_type or 'missing'}, not PageBlob")
+            hints.append(
+                "upload the VHD as a page blob (azcopy copy --blob-type PageBlob, or az storage blob upload --type page)"
+            )
+        length = probe.content_length
+        if local_length is not None and length != local_length:
+            problems.append(f"Content-Length {length}, local {local_name} is {local_length} bytes")
+            hints.append("upload the VHD again (the blob is not this file, or the upload was cut short)")
+    found = (
+        f"{probe.blob_type or 'blob'}, {probe.content_length} bytes" if not problems else "; ".join(problems)
+    )
+    if not problems:
+        compared = (
+            f"equal to {local_name}"
+            if local_length is not None
+            else "no local VHD matched: length not compared"
+        )
+        return Verdict.passed(
+            f"{found} ({compared})", required, f"{probe.redacted_uri}: downloads, {found}, {compared}"
+        )
+    fix = "; ".join(hints) or "make the blob readable through this SAS URI"
+    message = f"{probe.redacted_uri}: {found}. Required: {required}. Fix: {fix} (guide §5.2 step 9g)"
+    return Verdict.failed(found, required, message)
