@@ -7,6 +7,7 @@ report.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -56,6 +57,7 @@ class VmState:
     ssh_config: str | None = None
     password_env: str = "VMIMAGE_PASSWORD"
     connections: dict = field(default_factory=dict)
+    remote_commands: dict[str, int] = field(default_factory=dict)
     facts: dict = field(default_factory=dict)
     declared: dict[str, str] = field(default_factory=dict)
 
@@ -117,6 +119,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--vm-report", metavar="PATH", dest="vm_report", help="write the JSON certification report here"
+    )
+    group.addoption(
+        "--vm-facts-dir",
+        metavar="DIR",
+        dest="vm_facts_dir",
+        help="also save the facts gathered from each target as DIR/LABEL.linux.json (bug reports, tests)",
     )
     group.addoption(
         "--vm-strict",
@@ -354,6 +362,11 @@ def linux_facts(request: pytest.FixtureRequest, vm_target: Target, vm_connection
         except (FactError, RemoteCommandError) as exc:
             cached = exc
         state.facts[vm_target.label] = cached
+        facts_dir = request.config.getoption("vm_facts_dir")
+        if facts_dir and not isinstance(cached, Exception):
+            path = Path(facts_dir) / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', vm_target.label)}.linux.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(state.redact(json.dumps(cached.to_json(), indent=1)) + "\n")
     if isinstance(cached, Exception):
         pytest.fail(state.redact(f"{vm_target.label}: collecting facts failed: {cached}"), pytrace=False)
     return cached
@@ -466,6 +479,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
         for line in lines:
             terminalreporter.line(line)
         terminalreporter.line(f"overall: {collector.overall()} (profile {_profile_name(config)})")
+    state = _state(config)
+    if config.getoption("verbose") > 0 and state.remote_commands:
+        counts = ", ".join(f"{label}: {n}" for label, n in sorted(state.remote_commands.items()))
+        terminalreporter.line(f"remote commands run per target: {counts}")
     report = config.getoption("vm_report")
     if report:
         terminalreporter.line(f"JSON certification report: {report}")
@@ -481,10 +498,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
     config = session.config
     collector = config.pluginmanager.get_plugin(COLLECTOR_NAME)
     state = _state(config)
-    for connection in state.connections.values():
+    for label, connection in state.connections.items():
+        if hasattr(connection, "commands_run"):
+            state.remote_commands[label] = state.remote_commands.get(label, 0) + connection.commands_run
         close = getattr(connection, "close", None)
         if close:
             close()
+    if hasattr(config, "workeroutput"):
+        config.workeroutput["vm_remote_commands"] = json.dumps(state.remote_commands)
     if collector is None:
         return
     report = config.getoption("vm_report")
@@ -492,6 +513,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
         collector.write_json(report, _profile_name(config), state.hosts())
     if config.getoption("vm_strict") and collector.counts()[Result.WARNING.value] and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    """Controller: add up the remote commands each xdist worker ran."""
+    counts = json.loads(getattr(node, "workeroutput", {}).get("vm_remote_commands", "{}"))
+    state = _state(node.config)
+    for label, count in counts.items():
+        state.remote_commands[label] = state.remote_commands.get(label, 0) + count
 
 
 # -- pytest-html ---------------------------------------------------------------

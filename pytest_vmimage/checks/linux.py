@@ -698,14 +698,18 @@ def _commands(facts: LinuxFacts) -> dict[str, str]:
 
 
 def primary_interface(facts: LinuxFacts) -> str:
-    """The interface of the default IPv4 route."""
+    """The interface of the default IPv4 route, else the one with a global IPv4 address."""
     text = facts.section("ip_state")
-    route = text.split("## route\n", 1)[-1].split("## ", 1)[0]
-    for line in route.splitlines():
+    sections = dict(re.findall(r"^## (\w+)\n(.*?)(?=^## |\Z)", text, re.M | re.S))
+    for line in sections.get("route", "").splitlines():
         match = re.match(r"default .*\bdev (\S+)", line)
         if match:
             return match.group(1)
-    raise FactError("no default IPv4 route: the primary interface is unknown")
+    for line in sections.get("addr", "").splitlines():
+        match = re.match(r"\d+: (\S+)\s+inet \S+ .*scope global", line)
+        if match and match.group(1) != "lo":
+            return match.group(1)
+    raise FactError("no default IPv4 route and no global IPv4 address: the primary interface is unknown")
 
 
 @dataclass
@@ -912,8 +916,8 @@ def no_custom_network(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
                 for line in text.splitlines()
                 if re.match(r"\s*(DNS|FallbackDNS)\s*=\s*\S", line)
             ]
-    resolv = facts.section("resolv_conf")
-    if re.search(r"^-{4}i", resolv, re.M) or re.search(r"^\S*i\S* /etc/resolv.conf", resolv, re.M):
+    attrs = re.search(r"^attrs (\S+)", facts.section("resolv_conf"), re.M)
+    if attrs and "i" in attrs.group(1):
         findings.append("/etc/resolv.conf is immutable (chattr +i)")
     required = "DHCP-provided network settings only"
     if findings:
@@ -1031,11 +1035,14 @@ def no_default_accounts(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdic
     for line in facts.section("home_files").splitlines():
         parts = line.split(" ", 3)
         if len(parts) == 4 and "/.ssh/authorized_keys" in parts[3] and int(parts[0]) > 0:
-            owner_home = next(
-                (u for u, h in home_of.items() if parts[3].startswith(h.rstrip("/") + "/")), parts[2]
-            )
-            if owner_home != admin:
-                findings.append(f"{owner_home} has {parts[3]}")
+            homes = [
+                (len(h), u)
+                for u, h in home_of.items()
+                if len(h) > 1 and parts[3].startswith(h.rstrip("/") + "/")
+            ]
+            owner = max(homes)[1] if homes else parts[2]
+            if owner != admin:
+                findings.append(f"{owner} has {parts[3]}")
     required = f"no password or key for any account but {admin or 'the provisioned admin'}; root locked"
     if findings:
         actual = "; ".join(findings)

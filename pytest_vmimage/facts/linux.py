@@ -171,8 +171,9 @@ SECTIONS: dict[str, tuple[bool, str]] = {
     "nm_connections": (True, _cat("/etc/NetworkManager/system-connections/*")),
     "resolv_conf": (
         False,
-        'echo "link $(readlink /etc/resolv.conf)"; lsattr /etc/resolv.conf 2>/dev/null | cut -c1-22; '
-        "echo '### /etc/resolv.conf'; cat /etc/resolv.conf",
+        'echo "link $(readlink /etc/resolv.conf)"; '
+        "lsattr -d /etc/resolv.conf 2>/dev/null | awk '{print \"attrs \" $1}'; "
+        "echo '### /etc/resolv.conf'; cat /etc/resolv.conf; true",
     ),
     "ip_state": (
         False,
@@ -183,7 +184,7 @@ SECTIONS: dict[str, tuple[bool, str]] = {
     "firewall": (
         True,
         "echo \"## iptables $(command -v iptables)\"; echo '## iptables-save'; iptables-save 2>&1; "
-        "echo '## ip6tables-save'; ip6tables-save 2>&1; echo '## nft'; nft list ruleset 2>&1; "
+        "echo '## ip6tables-save'; ip6tables-save 2>&1; echo '## nft'; command -v nft >/dev/null && nft list ruleset 2>&1; "
         "echo '## ufw'; cat /etc/ufw/ufw.conf 2>/dev/null; true",
     ),
     # updates (LNX-021)
