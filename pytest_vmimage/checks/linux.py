@@ -793,16 +793,14 @@ def interface_configs(facts: LinuxFacts) -> dict[str, list[IfaceConfig]]:
                     IfaceConfig(path, "other", [f"static route: {line.strip()}" for line in lines]),
                 )
         elif path.startswith("/etc/netplan/"):
-            for name, block in re.findall(r"^\s{4}([\w.-]+):\s*\n((?:\s{6,}.*\n?)*)", text, re.M):
+            for name, block in netplan_interfaces(text).items():
                 method = (
                     "dhcp"
                     if re.search(r"dhcp4:\s*(true|yes)", block)
                     else ("static" if "addresses:" in block else "other")
                 )
                 config = IfaceConfig(path, method)
-                config.extras += [
-                    f"netplan {k}" for k in ("nameservers", "routes", "addresses") if k + ":" in block
-                ]
+                config.extras += [f"netplan {k}" for k in ("nameservers", "routes") if k + ":" in block]
                 add(name, config)
         elif path.startswith("/etc/NetworkManager/system-connections/"):
             name = re.search(r"interface-name=(\S+)", text)
@@ -821,6 +819,32 @@ def interface_configs(facts: LinuxFacts) -> dict[str, list[IfaceConfig]]:
             ]
             add(name.group(1) if name else path.rsplit("/", 1)[-1], config)
     return configs
+
+
+def netplan_interfaces(text: str) -> dict[str, str]:
+    """Interface blocks under ``ethernets:`` (and bonds/vlans/bridges) of a netplan file, by name."""
+    blocks: dict[str, str] = {}
+    lines = text.splitlines()
+    for index, line in enumerate(lines):
+        match = re.match(r"^(\s*)(ethernets|bonds|vlans|bridges):\s*$", line)
+        if not match:
+            continue
+        base = len(match.group(1))
+        name, child = None, None
+        for inner in lines[index + 1 :]:
+            if not inner.strip() or inner.lstrip().startswith("#"):
+                continue
+            indent = len(inner) - len(inner.lstrip())
+            if indent <= base:
+                break
+            if child is None:
+                child = indent
+            if indent == child:
+                name = inner.strip().rstrip(":")
+                blocks[name] = ""
+            elif name is not None:
+                blocks[name] += inner.strip() + "\n"
+    return blocks
 
 
 def ifupdown_control(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:

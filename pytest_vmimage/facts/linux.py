@@ -703,12 +703,15 @@ def parse_key_values(text: str, separator: str = "=") -> dict[str, str]:
 
 
 def parse_units(text: str) -> dict[str, tuple[str, str]]:
-    """``unit NAME ENABLED ACTIVE`` lines -> {name: (enabled, active)}."""
+    """``unit NAME ENABLED ACTIVE`` lines -> {name: (enabled, active)}; either may be empty
+    (a unit that does not exist prints nothing for is-enabled)."""
     units = {}
     for line in text.splitlines():
-        words = line.split()
+        words = line.rstrip().split(" ")
         if len(words) >= 2 and words[0] == "unit":
-            units[words[1]] = (words[2] if len(words) > 2 else "", words[3] if len(words) > 3 else "")
+            enabled = words[2] if len(words) > 2 else ""
+            active = words[3] if len(words) > 3 else ""
+            units[words[1]] = (enabled, active)
     return units
 
 

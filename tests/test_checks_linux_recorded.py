@@ -1,0 +1,606 @@
+"""Every Linux check on facts recorded from the real test VM (``--vm-facts-dir``),
+and on the same facts edited to break one requirement at a time.
+
+The recorded snapshot is ``tests/recorded/linux/debian12-compliant.json``: Debian 12
+built by ``tests/testbed``, booted under QEMU, gathered over SSH.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+
+from pytest_vmimage.checks import linux
+from pytest_vmimage.facts.linux import LinuxFacts, Section
+from pytest_vmimage.profiles import load_profile
+from pytest_vmimage.verdict import FactError, Result
+from tests.linux_facts_builder import files
+
+RECORDED = Path(__file__).parent / "recorded" / "linux"
+GUIDE = load_profile("guide-2016")
+CURRENT = load_profile("current")
+
+CHECKS = {
+    "LNX-001": linux.os_disk_size,
+    "LNX-002": linux.data_disk_size,
+    "LNX-003": linux.agent_installed,
+    "LNX-004": linux.agent_version,
+    "LNX-005": linux.agent_auto_update,
+    "LNX-006": linux.hyperv_drivers,
+    "LNX-007": linux.python_version,
+    "LNX-008": linux.pyasn1,
+    "LNX-009": linux.openssl_version,
+    "LNX-010": linux.no_lvm,
+    "LNX-011": linux.single_root_partition,
+    "LNX-012": linux.no_swap_partition,
+    "LNX-013": linux.kernel_boot_line,
+    "LNX-014": linux.ssh_server,
+    "LNX-015": linux.client_alive_interval,
+    "LNX-016": linux.network_manager,
+    "LNX-017": linux.ifupdown_control,
+    "LNX-018": linux.dhcp,
+    "LNX-019": linux.no_custom_network,
+    "LNX-020": linux.no_ipv6_reliance,
+    "LNX-021": linux.security_updates,
+    "LNX-022": linux.no_default_accounts,
+    "LNX-023": linux.shell_history,
+    "LNX-024": linux.firewall_rules,
+    "LNX-025": linux.deprovision_settings,
+    "LNX-026": linux.generalized,
+    "LNX-027": linux.architecture,
+    "LNX-028": linux.ghost_vulnerability,
+    "LNX-029": linux.storvsc_patch,
+}
+
+
+def compliant() -> LinuxFacts:
+    return LinuxFacts.load(RECORDED / "debian12-compliant.json")
+
+
+def edited(
+    facts: LinuxFacts, name: str, text: str | None = None, *, old: str = "", new: str = "", rc: int = 0
+) -> LinuxFacts:
+    """A copy of ``facts`` with one section replaced (or one substring in it)."""
+    facts = copy.deepcopy(facts)
+    current = facts.sections[name].text
+    if text is None:
+        assert old in current, f"{old!r} not in section {name}"
+        text = current.replace(old, new)
+    facts.sections[name] = Section(rc, text)
+    return facts
+
+
+def test_recording_is_complete():
+    assert set(CHECKS) == {f"LNX-{n:03d}" for n in range(1, 30)}
+
+
+@pytest.mark.parametrize("req_id", sorted(CHECKS))
+@pytest.mark.parametrize("profile", [GUIDE, CURRENT], ids=["guide-2016", "current"])
+def test_compliant_vm_passes_every_check(req_id, profile):
+    verdict = CHECKS[req_id](compliant(), profile)
+    assert verdict.result is Result.PASSED, f"{req_id}: {verdict}"
+    assert verdict.actual and verdict.required
+
+
+# Each case: requirement, edit of the compliant facts, expected result (guide-2016), text in the message.
+CASES = [
+    (
+        "LNX-001",
+        dict(name="sys_block", old="disk vda size=62914560", new="disk vda size=41943040"),
+        Result.FAILED,
+        "at least 30 GiB",
+    ),
+    (
+        "LNX-001",
+        dict(name="sys_block", old="disk vda size=62914560", new="disk vda size=209715200"),
+        Result.WARNING,
+        "individually",
+    ),
+    (
+        "LNX-002",
+        dict(name="sys_block", old="disk vdb size=2097152", new="disk vdb size=2147483648"),
+        Result.FAILED,
+        "exceed 1023 GiB",
+    ),
+    (
+        "LNX-003",
+        dict(name="agent", text="unit walinuxagent  \nunit waagent  \n"),
+        Result.FAILED,
+        "missing: waagent",
+    ),
+    (
+        "LNX-003",
+        dict(name="packages", old="waagent\t2.7.3.0-4.1\tinstall ok installed", new=""),
+        Result.WARNING,
+        "installed by hand",
+    ),
+    (
+        "LNX-004",
+        dict(name="agent_candidate", old="Candidate: 2.7.3.0-4.1", new="Candidate: 2.9.1.1-1"),
+        Result.WARNING,
+        "offers 2.9.1.1-1",
+    ),
+    (
+        "LNX-005",
+        dict(name="waagent_conf", old="AutoUpdate.Enabled=y", new="AutoUpdate.Enabled=n"),
+        Result.WARNING,
+        "AutoUpdate.Enabled=y",
+    ),
+    (
+        "LNX-006",
+        dict(name="kernel_modules", old="hv_storvsc builtin=0 module=1", new="hv_storvsc builtin=0 module=0"),
+        Result.FAILED,
+        "hv_storvsc missing",
+    ),
+    (
+        "LNX-006",
+        dict(name="initramfs_hv", old="hv_storvsc.ko\n", new=""),
+        Result.FAILED,
+        "initramfs lacks hv_storvsc",
+    ),
+    (
+        "LNX-007",
+        dict(name="agent_python", old="version 3.11.2", new="version 2.4.3"),
+        Result.FAILED,
+        "2.6 or newer",
+    ),
+    (
+        "LNX-008",
+        dict(name="agent_python", old="pyasn1 0.4.8", new="ModuleNotFoundError: No module named 'pyasn1'"),
+        Result.FAILED,
+        "python3-pyasn1",
+    ),
+    (
+        "LNX-009",
+        dict(name="openssl", text="OpenSSL 0.9.8zh 3 Dec 2015"),
+        Result.WARNING,
+        "1.0 or newer is recommended",
+    ),
+    (
+        "LNX-009",
+        dict(name="openssl", text="sh: openssl: not found", rc=127),
+        Result.FAILED,
+        "install openssl",
+    ),
+    (
+        "LNX-012",
+        dict(
+            name="blkid", old='TYPE="ext4" PARTUUID="7e57da7a-01"', new='TYPE="swap" PARTUUID="7e57da7a-01"'
+        ),
+        Result.WARNING,
+        "even though it is not mounted",
+    ),
+    (
+        "LNX-013",
+        dict(name="proc_cmdline", old="console=ttyS0 ", new=""),
+        Result.FAILED,
+        "console=ttyS0 missing in running kernel",
+    ),
+    (
+        "LNX-014",
+        dict(name="sshd", text="unit ssh disabled inactive\nunit sshd  \n"),
+        Result.WARNING,
+        "install and enable",
+    ),
+    (
+        "LNX-015",
+        dict(name="sshd_effective", old="clientaliveinterval 180", new="clientaliveinterval 600"),
+        Result.FAILED,
+        "allowed 30–235",
+    ),
+    (
+        "LNX-015",
+        dict(name="sshd_effective", old="clientaliveinterval 180", new="clientaliveinterval 120"),
+        Result.WARNING,
+        "ClientAliveInterval 180",
+    ),
+    (
+        "LNX-016",
+        dict(
+            name="network_services",
+            old="unit NetworkManager  inactive",
+            new="unit NetworkManager enabled active",
+        ),
+        Result.WARNING,
+        "preferable to remove",
+    ),
+    (
+        "LNX-017",
+        dict(name="network_services", old="command ifup /usr/sbin/ifup", new="command ifup "),
+        Result.FAILED,
+        "ifup/ifdown",
+    ),
+    (
+        "LNX-018",
+        dict(
+            name="network_config",
+            old="iface eth0 inet dhcp",
+            new="iface eth0 inet static\n address 10.0.2.15/24",
+        ),
+        Result.FAILED,
+        "configured static",
+    ),
+    (
+        "LNX-019",
+        dict(
+            name="network_config",
+            old="iface eth0 inet dhcp",
+            new="iface eth0 inet dhcp\n dns-nameservers 8.8.8.8",
+        ),
+        Result.FAILED,
+        "dns-nameservers 8.8.8.8",
+    ),
+    (
+        "LNX-019",
+        dict(
+            name="network_config",
+            old="iface eth0 inet dhcp",
+            new="iface eth0 inet dhcp\nauto eth1\niface eth1 inet dhcp",
+        ),
+        Result.FAILED,
+        "interface eth1",
+    ),
+    (
+        "LNX-020",
+        dict(
+            name="network_config",
+            old="iface eth0 inet dhcp",
+            new="iface eth0 inet dhcp\niface eth0 inet6 static\n address 2001:db8::5/64",
+        ),
+        Result.WARNING,
+        "inet6 static",
+    ),
+    (
+        "LNX-021",
+        dict(
+            name="security_updates",
+            old="source Suites: bookworm-security",
+            new="source Suites: bookworm-security\nInst libssl3 [3.0.22-1~deb12u2] (3.0.23-1~deb12u1 Debian-Security:12/stable-security [amd64])",
+        ),
+        Result.FAILED,
+        "libssl3",
+    ),
+    (
+        "LNX-022",
+        dict(name="shadow", old="root:!", new="root:$6$HASH"),
+        Result.FAILED,
+        "root has a usable password",
+    ),
+    (
+        "LNX-022",
+        dict(
+            name="home_files",
+            old="99 1795306325 azureuser /home/azureuser/.ssh/authorized_keys",
+            new="99 1795306325 azureuser /home/azureuser/.ssh/authorized_keys\n99 1795306325 root /root/.ssh/authorized_keys",
+        ),
+        Result.FAILED,
+        "root has /root/.ssh/authorized_keys",
+    ),
+    (
+        "LNX-023",
+        dict(
+            name="home_files",
+            old="99 1795306325 azureuser",
+            new="12 1795306325 root /root/.bash_history\n99 1795306325 azureuser",
+        ),
+        Result.FAILED,
+        "/root/.bash_history (12 bytes)",
+    ),
+    (
+        "LNX-023",
+        dict(
+            name="home_files",
+            old="99 1795306325 azureuser",
+            new="40 1795306325 root /root/.python_history\n99 1795306325 azureuser",
+        ),
+        Result.WARNING,
+        ".python_history",
+    ),
+    (
+        "LNX-024",
+        dict(
+            name="firewall",
+            old="## ip6tables-save",
+            new="*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp --dport 9 -j DROP\nCOMMIT\n## ip6tables-save",
+        ),
+        Result.FAILED,
+        "--dport 9 -j DROP",
+    ),
+    (
+        "LNX-024",
+        dict(name="firewall", old="## iptables /usr/sbin/iptables", new="## iptables "),
+        Result.FAILED,
+        "install iptables",
+    ),
+    (
+        "LNX-025",
+        dict(
+            name="waagent_conf",
+            old="Provisioning.DeleteRootPassword=y",
+            new="Provisioning.DeleteRootPassword=n",
+        ),
+        Result.WARNING,
+        "Provisioning.DeleteRootPassword=y",
+    ),
+    (
+        "LNX-026",
+        dict(name="residue", old="lease 1795306815", new="lease 1700000000"),
+        Result.FAILED,
+        "predates this boot",
+    ),
+    (
+        "LNX-026",
+        dict(name="residue", old="hostname_file localhost.localdomain", new="hostname_file buildvm01"),
+        Result.FAILED,
+        "build-time hostname",
+    ),
+    ("LNX-027", dict(name="uname", old="x86_64", new="i686"), Result.FAILED, "64-bit"),
+    ("LNX-028", dict(name="glibc", text="glibc 2.12"), Result.WARNING, "GHOST"),
+    (
+        "LNX-029",
+        dict(name="uname", old="6.1.0-56-amd64", new="3.10.0-123.el7.x86_64"),
+        Result.WARNING,
+        "verify manually",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("req_id", "edit", "expected", "text"), CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)]
+)
+def test_broken_requirement_is_caught(req_id, edit, expected, text):
+    facts = edited(compliant(), **edit)
+    verdict = CHECKS[req_id](facts, GUIDE)
+    assert verdict.result is expected, verdict
+    assert text in verdict.message, verdict.message
+    assert "§" in verdict.message or "tool" in verdict.message
+
+
+@pytest.mark.parametrize(
+    ("req_id", "edit", "expected", "text"), CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)]
+)
+def test_each_edit_breaks_only_its_requirement(req_id, edit, expected, text):
+    facts = edited(compliant(), **edit)
+    others = {other: CHECKS[other](facts, GUIDE).result for other in CHECKS if other != req_id}
+    changed = {k: v for k, v in others.items() if v is not Result.PASSED}
+    if req_id == "LNX-003" and "agent" == edit["name"]:
+        # without the agent, the checks of its interpreter and settings do not apply
+        assert set(changed) == {"LNX-004", "LNX-005", "LNX-007", "LNX-008"}
+        assert set(changed.values()) == {Result.NOT_APPLICABLE}
+    else:
+        assert not changed, changed
+
+
+def test_agent_checks_are_not_applicable_without_the_agent():
+    facts = edited(compliant(), "agent", "unit walinuxagent  \n")
+    facts = edited(facts, "waagent_conf", "", rc=1)
+    for req_id in ("LNX-004", "LNX-005", "LNX-007", "LNX-008", "LNX-025"):
+        verdict = CHECKS[req_id](facts, GUIDE)
+        assert verdict.result is Result.NOT_APPLICABLE, (req_id, verdict)
+        assert verdict.message
+
+
+def test_profiles_differ_where_the_catalogue_says():
+    history = edited(
+        compliant(),
+        "home_files",
+        old="99 1795306325 azureuser",
+        new="300 1795306325 root /root/.bash_history\n99 1795306325 azureuser",
+    )
+    assert linux.shell_history(history, GUIDE).result is Result.FAILED
+    assert linux.shell_history(history, CURRENT).result is Result.WARNING
+    old_agent = edited(compliant(), "agent_version", old="WALinuxAgent-2.7.3.0", new="WALinuxAgent-2.2.10")
+    assert linux.agent_version(old_agent, GUIDE).result is Result.PASSED
+    verdict = linux.agent_version(old_agent, CURRENT)
+    assert verdict.result is Result.FAILED and "2.2.41" in verdict.message
+    no_delay = edited(compliant(), "proc_cmdline", old=" rootdelay=300", new="")
+    assert linux.kernel_boot_line(no_delay, GUIDE).result is Result.FAILED
+    assert linux.kernel_boot_line(no_delay, CURRENT).result is Result.WARNING
+    py27 = edited(compliant(), "agent_python", old="version 3.11.2", new="version 2.7.18")
+    assert linux.python_version(py27, GUIDE).result is Result.PASSED
+    assert linux.python_version(py27, CURRENT).result is Result.WARNING
+
+
+def test_without_sudo_only_privileged_checks_error():
+    facts = compliant()
+    facts.privileged = False
+    facts.sudo_error = "sudo: a password is required"
+    errors = set()
+    for req_id, check in CHECKS.items():
+        try:
+            check(facts, GUIDE)
+        except FactError as exc:
+            assert "sudo -n failed" in str(exc)
+            errors.add(req_id)
+    assert {"LNX-013", "LNX-015", "LNX-021", "LNX-022", "LNX-024"} <= errors
+    assert {"LNX-001", "LNX-003", "LNX-009", "LNX-016", "LNX-027"}.isdisjoint(errors)
+
+
+def test_resource_disk_swap_file_by_the_agent_is_allowed():
+    facts = edited(
+        compliant(),
+        "swaps",
+        "Filename\tType\tSize\tUsed\tPriority\n/mnt/resource/swapfile                  file\t2097148\t0\t-2\n",
+    )
+    assert linux.no_swap_partition(facts, GUIDE).result is Result.PASSED
+    facts = edited(facts, "swaps", "Filename\tType\tSize\tUsed\tPriority\n/swapfile file 2097148 0 -2\n")
+    verdict = linux.no_swap_partition(facts, GUIDE)
+    assert verdict.result is Result.FAILED and "/swapfile" in verdict.actual
+
+
+def test_active_swap_partition_in_fstab_fails():
+    facts = edited(
+        compliant(),
+        "blkid",
+        old='TYPE="ext4" PARTUUID="7e57da7a-01"',
+        new='TYPE="swap" PARTUUID="7e57da7a-01"',
+    )
+    facts = (
+        edited(facts, "fstab", old="", new="UUID=5a1e0b7e-7e57-4bed-9a5e-0000000000d1 none swap sw 0 0\n")
+        if False
+        else edited(
+            facts,
+            "fstab",
+            facts.sections["fstab"].text + "\nUUID=5a1e0b7e-7e57-4bed-9a5e-0000000000d1 none swap sw 0 0\n",
+        )
+    )
+    verdict = linux.no_swap_partition(facts, GUIDE)
+    assert verdict.result is Result.FAILED and "/dev/vdb1 (in /etc/fstab)" in verdict.actual
+
+
+def test_lvm_root_warns():
+    facts = edited(
+        compliant(),
+        "sys_block",
+        old="part vda1 disk=vda start=2048 size=62912512 holders=",
+        new="part vda1 disk=vda start=2048 size=1048576 holders=\npart vda2 disk=vda start=1050624 size=61863936 holders=dm-0,\n"
+        "disk dm-0 size=61863936 removable=0 ro=0 dm=testbed-root dmuuid=LVM-abc slaves=vda2,",
+    )
+    facts = edited(facts, "lsblk", old='MOUNTPOINT="/"', new='MOUNTPOINT="/boot"')
+    facts = edited(facts, "mounts", old="/dev/vda1 / ext4", new="/dev/mapper/testbed-root / ext4")
+    verdict = linux.no_lvm(facts, GUIDE)
+    assert verdict.result is Result.WARNING and "logical volume testbed-root" in verdict.actual
+    assert linux.single_root_partition(facts, GUIDE).result is Result.WARNING
+    assert linux.os_disk_size(facts, GUIDE).result is Result.PASSED
+
+
+# -- other distributions' file formats ------------------------------------------------
+
+
+def with_network(facts: LinuxFacts, distro_release: str, **config_files: str) -> LinuxFacts:
+    facts = edited(facts, "os_release", distro_release)
+    return edited(facts, "network_config", files(**config_files))
+
+
+CENTOS7 = 'NAME="CentOS Linux"\nID="centos"\nID_LIKE="rhel fedora"\nVERSION_ID="7"\n'
+ROCKY9 = 'NAME="Rocky Linux"\nID="rocky"\nID_LIKE="rhel centos fedora"\nVERSION_ID="9.3"\n'
+SLES15 = 'NAME="SLES"\nID="sles"\nID_LIKE="suse"\nVERSION_ID="15.5"\n'
+UBUNTU = 'NAME="Ubuntu"\nID=ubuntu\nID_LIKE=debian\nVERSION_ID="22.04"\n'
+
+
+def test_centos7_ifcfg_dhcp_and_networkmanager_exception():
+    facts = with_network(
+        compliant(),
+        CENTOS7,
+        **{
+            "/etc/sysconfig/network-scripts/ifcfg-eth0": 'DEVICE="eth0"\nBOOTPROTO="dhcp"\nONBOOT="yes"\nTYPE="Ethernet"\nUSERCTL="no"\nPEERDNS="yes"\nIPV6INIT="no"\n'
+        },
+    )
+    assert linux.dhcp(facts, GUIDE).result is Result.PASSED
+    assert linux.ifupdown_control(facts, GUIDE).result is Result.PASSED
+    assert linux.no_custom_network(facts, GUIDE).result is Result.PASSED
+    verdict = linux.network_manager(facts, GUIDE)
+    assert verdict.result is Result.WARNING and "EL7" in verdict.required
+    enabled = edited(
+        facts,
+        "network_services",
+        old="unit NetworkManager  inactive",
+        new="unit NetworkManager enabled active",
+    )
+    assert linux.network_manager(enabled, GUIDE).result is Result.PASSED
+
+
+def test_rhel_static_ifcfg_with_dns_fails():
+    facts = with_network(
+        compliant(),
+        CENTOS7,
+        **{
+            "/etc/sysconfig/network-scripts/ifcfg-eth0": "DEVICE=eth0\nBOOTPROTO=none\nIPADDR=10.0.2.15\nPREFIX=24\nGATEWAY=10.0.2.2\nDNS1=10.0.2.3\nONBOOT=yes\n",
+            "/etc/sysconfig/network-scripts/route-eth0": "10.1.0.0/16 via 10.0.2.2 dev eth0\n",
+        },
+    )
+    assert linux.dhcp(facts, GUIDE).result is Result.FAILED
+    verdict = linux.no_custom_network(facts, GUIDE)
+    assert verdict.result is Result.FAILED
+    assert "DNS1=10.0.2.3" in verdict.actual and "static route: 10.1.0.0/16" in verdict.actual
+
+
+def test_rocky9_networkmanager_only_fails_ifupdown():
+    facts = with_network(
+        compliant(),
+        ROCKY9,
+        **{"/etc/NetworkManager/NetworkManager.conf": "[main]\nplugins=keyfile\n"},
+    )
+    facts = edited(facts, "network_services", old="command ifup /usr/sbin/ifup", new="command ifup ")
+    verdict = linux.ifupdown_control(facts, GUIDE)
+    assert verdict.result is Result.FAILED and "EL8+" in verdict.message
+
+
+def test_ubuntu_netplan_only_fails_ifupdown_but_dhcp_passes():
+    facts = with_network(
+        compliant(),
+        UBUNTU,
+        **{
+            "/etc/netplan/50-cloud-init.yaml": "network:\n    version: 2\n    ethernets:\n        eth0:\n            dhcp4: true\n            match:\n                macaddress: 00:0d:3a:00:00:01\n            set-name: eth0\n"
+        },
+    )
+    facts = edited(facts, "network_services", old="command ifup /usr/sbin/ifup", new="command ifup ")
+    verdict = linux.ifupdown_control(facts, GUIDE)
+    assert verdict.result is Result.FAILED and "netplan" in verdict.message
+    assert linux.dhcp(facts, GUIDE).result is Result.PASSED
+
+
+def test_sles_wicked_ifcfg():
+    facts = with_network(
+        compliant(),
+        SLES15,
+        **{
+            "/etc/sysconfig/network/ifcfg-eth0": "BOOTPROTO='dhcp'\nSTARTMODE='auto'\nDHCLIENT_SET_HOSTNAME='yes'\n"
+        },
+    )
+    facts = edited(facts, "network_services", old="unit wicked  inactive", new="unit wicked enabled active")
+    assert linux.ifupdown_control(facts, GUIDE).result is Result.PASSED
+    assert linux.dhcp(facts, GUIDE).result is Result.PASSED
+
+
+def test_dhclient_supersede_dns_fails():
+    facts = edited(
+        compliant(),
+        "network_config",
+        old="option rfc3442",
+        new="supersede domain-name-servers 1.1.1.1;\noption rfc3442",
+    )
+    verdict = linux.no_custom_network(facts, GUIDE)
+    assert verdict.result is Result.FAILED and "supersede domain-name-servers" in verdict.actual
+
+
+def test_firewalld_active_and_nftables_rules_fail_but_agent_rules_do_not():
+    agent_rule = "*security\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -d 168.63.129.16/32 -p tcp -m owner --uid-owner 0 -j ACCEPT\nCOMMIT\n"
+    facts = edited(compliant(), "firewall", old="## ip6tables-save", new=agent_rule + "## ip6tables-save")
+    assert linux.firewall_rules(facts, GUIDE).result is Result.PASSED
+    nft = "table inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter; policy drop;\n\t\ttcp dport 22 accept\n\t}\n}\n"
+    facts = edited(compliant(), "firewall", old="## nft\n", new="## nft\n" + nft)
+    verdict = linux.firewall_rules(facts, GUIDE)
+    assert verdict.result is Result.FAILED and "policy drop" in verdict.actual
+    facts = edited(
+        compliant(), "network_services", old="unit firewalld  inactive", new="unit firewalld enabled active"
+    )
+    assert "firewalld is active" in linux.firewall_rules(facts, GUIDE).actual
+
+
+def test_rhel_security_updates_from_dnf_updateinfo():
+    text = "manager dnf\nRHSA-2024:1234 Important/Sec. openssl-libs-1:3.0.7-25.el9_3.x86_64\nRHSA-2024:2000 Moderate/Sec. curl-7.76.1-26.el9_3.2.x86_64\n"
+    facts = edited(compliant(), "security_updates", text)
+    verdict = linux.security_updates(facts, GUIDE)
+    assert verdict.result is Result.FAILED and "openssl-libs" in verdict.actual
+    assert (
+        linux.security_updates(edited(compliant(), "security_updates", "manager dnf\n"), GUIDE).result
+        is Result.PASSED
+    )
+
+
+def test_empty_apt_index_is_an_error_not_a_pass():
+    facts = edited(compliant(), "security_updates", old="lists 3", new="lists 0")
+    with pytest.raises(FactError, match="apt-get update"):
+        linux.security_updates(facts, GUIDE)
+
+
+def test_patched_el7_glibc_is_not_reported_as_ghost():
+    facts = edited(compliant(), "glibc", "glibc 2.17")
+    facts = edited(facts, "os_release", CENTOS7)
+    facts = edited(facts, "packages", "manager rpm\nglibc\t2.17-326.el7_9\tinstalled\n")
+    assert linux.ghost_vulnerability(facts, GUIDE).result is Result.PASSED
+    facts = edited(facts, "packages", "manager rpm\nglibc\t2.17-55.el7\tinstalled\n")
+    assert linux.ghost_vulnerability(facts, GUIDE).result is Result.WARNING
