@@ -1,0 +1,99 @@
+"""End to end: the Linux suite against the real Debian test VM.
+
+The compliant image must pass every LNX requirement; each violating variant
+must be caught by exactly the requirements it breaks (variants.json), with
+nothing else changing outcome. Outcomes are read from the JUnit properties of a
+real ``pytest suites/linux`` run over SSH. The compliant run also proves the
+suite is read-only: a manifest of /etc, /home, /root and /var/lib is the same
+before and after.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from pytest_vmimage.catalog import requirement_of
+from pytest_vmimage.docs import declared_requirements
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.testbed
+
+# Paths the OS itself rewrites while the VM idles (not by the suite): dhclient
+# renews its lease, systemd keeps timer stamps and the random seed.
+VOLATILE = ("/var/lib/dhcp/", "/var/lib/systemd/", "/var/lib/private/", "/var/lib/logrotate/")
+MANIFEST = (
+    "sudo -n find /etc /home /root /var/lib -xdev -printf '%p %y %s %T@ %m %U %G\\n' 2>/dev/null | sort"
+)
+
+
+def lnx_severity() -> dict[str, str]:
+    return {d.id: d.severity for d, _ in declared_requirements() if d.id.startswith("LNX-")}
+
+
+def run_suite(vm, workdir: Path, label: str, *extra: str) -> tuple[subprocess.CompletedProcess, dict[str, dict]]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    junit = workdir / "TEST-vmimage.xml"
+    cmd = [
+        sys.executable, "-m", "pytest", str(REPO / "suites" / "linux"),
+        "--vm-host", f"{label}={vm.url}", "--vm-ssh-key", str(vm.key_path),
+        f"--junitxml={junit}", f"--html={workdir / 'report.html'}", "--self-contained-html",
+        f"--vm-report={workdir / 'certification.json'}", "-p", "no:cacheprovider", "-v", *extra,
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=workdir)
+    results = {}
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        props = {p.get("name"): p.get("value") for p in case.iter("property")}
+        results[props["requirement"]] = props
+    return proc, results
+
+
+def test_compliant_image_passes_everything_and_is_left_unchanged(testbed_vm, tmp_path):
+    vm = testbed_vm("compliant")
+    before = vm.ssh(MANIFEST, timeout=300).stdout
+    proc, results = run_suite(vm, tmp_path, "compliant")
+    after = vm.ssh(MANIFEST, timeout=300).stdout
+    assert set(results) == set(lnx_severity()), proc.stdout[-3000:]
+    failing = {rid: (p["result"], p["message"]) for rid, p in results.items() if p["result"] != "passed"}
+    assert not failing, proc.stdout[-3000:]
+    assert proc.returncode == 0
+    assert all(p["host"] == "compliant" for p in results.values())
+    assert "remote commands run per target: compliant: 1" in proc.stdout
+    cert = json.loads((tmp_path / "certification.json").read_text())
+    assert cert["TestResult"] == "Passed" and len(cert["Tests"]) == 29
+
+    def stable(text: str) -> set[str]:
+        return {line for line in text.splitlines() if not line.startswith(VOLATILE)}
+
+    changed = stable(before) ^ stable(after)
+    assert before.count("\n") > 1000, "the manifest looks empty"
+    assert not changed, sorted(changed)[:20]
+
+
+VIOLATING = ["no-console", "no-rootdelay", "misc-config", "static-net-swap", "nm-noagent", "lvm-root"]
+
+
+@pytest.mark.parametrize("variant", VIOLATING)
+def test_variant_is_caught_by_exactly_its_requirements(testbed_vm, testbed_variants, tmp_path, variant):
+    spec = testbed_variants[variant]
+    vm = testbed_vm(variant)
+    proc, results = run_suite(vm, tmp_path, variant)
+    severity = lnx_severity()
+    assert set(results) == set(severity), proc.stdout[-3000:]
+    breaks = {r for r in spec["breaks"] if r.startswith("LNX-")}
+    also = {r for r in spec["also_affects"] if r.startswith("LNX-")}
+    for rid, props in sorted(results.items()):
+        if rid in breaks:
+            expected = "warning" if severity[rid] == "warn" else "failed"
+            assert props["result"] == expected, (rid, props["result"], props["message"])
+            assert props["message"] and props["actual"] and props["required"], (rid, props)
+        elif rid in also:
+            assert props["result"] in ("not_applicable", "warning", "failed"), (rid, props)
+        else:
+            assert props["result"] == "passed", (rid, props["result"], props["message"])
+    assert proc.returncode == (1 if any(severity[r] == "fail" for r in breaks) else 0), proc.stdout[-2000:]
