@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from pytest_vmimage.catalog import requirement_of
 from pytest_vmimage.docs import declared_requirements
 
 REPO = Path(__file__).resolve().parents[2]
