@@ -4,6 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+if [ "${CI:-}" = "true" ]; then
+  # CI proves the whole chain: the test VM is built from scratch (debootstrap ->
+  # fixed VHD) in a fresh cache, and a testbed that cannot be built fails the run.
+  export VMIMAGE_TESTBED="${VMIMAGE_TESTBED:-require}"
+  export VMIMAGE_CACHE="${VMIMAGE_CACHE:-$(mktemp -d /tmp/vmimage-ci-cache.XXXXXX)}"
+  echo "test.sh: CI run, testbed images built in $VMIMAGE_CACHE"
+fi
 set +e
 .venv/bin/python -m pytest tests -p no:cacheprovider -ra "$@"
 rc=$?
