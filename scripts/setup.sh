@@ -28,3 +28,17 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e ".[test]"
 echo "setup: done ($(.venv/bin/python -m pytest --version 2>&1 | head -1))"
+
+# ---- Azurite (Azure Storage emulator) for the SAS-006 tests ---------------------------
+# Installed into ./node_modules (git-ignored), not globally; skipped when already there.
+if [ ! -x node_modules/.bin/azurite-blob ]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "setup: installing Debian packages: nodejs npm"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  fi
+  echo "setup: installing azurite into ./node_modules (npm)"
+  npm install --no-save --no-audit --no-fund --loglevel=error azurite@3 >/dev/null
+fi
+echo "setup: azurite $(node_modules/.bin/azurite-blob --version 2>/dev/null || echo missing)"
