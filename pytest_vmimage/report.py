@@ -71,7 +71,8 @@ class ResultCollector:
 
     def overall(self) -> str:
         counts = self.counts()
-        if not self.outcomes or counts[Result.FAILED.value] or counts[Result.ERROR.value]:
+        checked = sum(n for result, n in counts.items() if result != Result.NOT_APPLICABLE.value)
+        if not checked or counts[Result.FAILED.value] or counts[Result.ERROR.value]:
             return "Failed"
         if counts[Result.WARNING.value]:
             return "Warning"
@@ -100,8 +101,8 @@ class ResultCollector:
                 }
             )
         report = {"TestResult": self.overall(), "Profile": profile, "Hosts": hosts, "Tests": tests}
-        if not tests:
-            report["Note"] = "no requirement was checked"
+        if all(test["Result"] == "NotApplicable" for test in tests):
+            report["Note"] = "no requirement was checked (nothing applied to the given targets and files)"
         return report
 
     def write_json(self, path: str | Path, profile: str, hosts: list[dict]) -> None:
@@ -157,4 +158,6 @@ def html_row_cells(report) -> list[str]:
         props.get("required", ""),
     ]
     classes = ["requirement", "vmresult", "actual", "required"]
-    return [f'<td class="col-{cls}">{html.escape(value)}</td>' for cls, value in zip(classes, values, strict=True)]
+    return [
+        f'<td class="col-{cls}">{html.escape(value)}</td>' for cls, value in zip(classes, values, strict=True)
+    ]

@@ -494,3 +494,19 @@ def test_xdist_auto_starts_one_worker_per_target(pytester):
         "--vm-host", "a=ssh://u@127.0.0.1:1", "--vm-host", "b=ssh://u@127.0.0.1:2", "-n", "auto"
     )
     result.stdout.fnmatch_lines(["*2 workers*"])
+
+
+def test_a_run_where_nothing_applies_is_not_a_pass(pytester):
+    pytester.makepyfile(
+        test_x="""
+        from pytest_vmimage import requirement, Verdict
+        @requirement("LNX-027", "64-bit", guide="tool 49")
+        def test_arch(vm_target):
+            return Verdict.passed("x86_64", "x86_64")
+        """
+    )
+    result = pytester.runpytest("--vm-report", "cert.json")
+    result.assert_outcomes(skipped=1)
+    cert = json.loads((pytester.path / "cert.json").read_text())
+    assert cert["TestResult"] == "Failed"
+    assert "no requirement was checked" in cert["Note"]
