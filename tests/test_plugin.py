@@ -506,7 +506,7 @@ def test_a_run_where_nothing_applies_is_not_a_pass(pytester):
         """
     )
     result = pytester.runpytest("--vm-report", "cert.json")
-    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*1 not applicable in*"])
     cert = json.loads((pytester.path / "cert.json").read_text())
     assert cert["TestResult"] == "Failed"
     assert "no requirement was checked" in cert["Note"]
