@@ -407,23 +407,27 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function):
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call):
     report = yield
-    declared = requirement_of(getattr(item, "obj", None))
-    if isinstance(item, VmConfigurationItem) and report.when == "call":
-        props = {"requirement": "", "result": Result.ERROR.value, "message": item.message, "host": ""}
-    elif declared is None:
+    if report.when == "teardown" or (report.when == "setup" and report.passed):
         return report
-    elif report.when == "setup" and not report.passed:
+    declared = requirement_of(getattr(item, "obj", None))
+    params = item.callspec.params if hasattr(item, "callspec") else {}
+    if isinstance(item, VmConfigurationItem):
+        props = {"requirement": "", "result": Result.ERROR.value, "message": item.message, "host": ""}
+    elif declared is None and "vm_target" not in params and "vm_artifact" not in params:
+        return report  # an ordinary test: not ours to label
+    elif report.when == "setup":
         result = Result.NOT_APPLICABLE if report.skipped else Result.ERROR
         props = _props(declared, item, result, message=_short(report))
-    elif report.when == "call":
-        verdict = item.stash.get(VERDICT, None)
-        if verdict is None:  # the check raised: an error of the check, not a verdict
-            result = Result.NOT_APPLICABLE if report.skipped else Result.ERROR
-            props = _props(declared, item, result, message=_short(report))
-        else:
-            props = _props(declared, item, verdict.result, verdict.actual, verdict.required, verdict.message)
-    else:
-        return report
+    elif (verdict := item.stash.get(VERDICT, None)) is not None:
+        props = _props(declared, item, verdict.result, verdict.actual, verdict.required, verdict.message)
+    elif declared is None:  # a user's own test on a target: its pytest outcome is its result
+        result = {"passed": Result.PASSED, "skipped": Result.NOT_APPLICABLE}.get(
+            report.outcome, Result.FAILED
+        )
+        props = _props(declared, item, result, message="" if report.passed else _short(report))
+    else:  # the check raised: an error of the check, not a verdict
+        result = Result.NOT_APPLICABLE if report.skipped else Result.ERROR
+        props = _props(declared, item, result, message=_short(report))
     state = _state(item.config)
     pairs = [(name, state.redact(str(value))) for name, value in props.items()]
     item.user_properties.extend(pairs)
@@ -435,10 +439,14 @@ def _props(declared, item, result: Result, actual="", required="", message="") -
     params = item.callspec.params if hasattr(item, "callspec") else {}
     target = params.get("vm_target") or params.get("vm_artifact")
     return {
-        "requirement": declared.id,
-        "title": declared.title,
-        "guide": declared.guide,
-        "severity": declared.severity,
+        "requirement": declared.id if declared else "",
+        "title": declared.title
+        if declared
+        else item.originalname
+        if hasattr(item, "originalname")
+        else item.name,
+        "guide": declared.guide if declared else "",
+        "severity": declared.severity if declared else "",
         "result": result.value,
         "actual": actual,
         "required": required,

@@ -404,6 +404,7 @@ def test_unreachable_targets_error_fast_and_reports_are_written(pytester, monkey
     assert CANARY not in out
     cases = junit_cases(pytester.path / "out" / "junit.xml")
     assert {props["result"] for name, props in cases.items() if name.startswith("test_one")} == {"error"}
+    assert cases["test_users_own[a]"]["result"] == "error" and cases["test_users_own[a]"]["host"] == "a"
     for name in ("junit.xml", "report.html", "cert.json"):
         assert CANARY not in (pytester.path / "out" / name).read_text()
     cert = json.loads((pytester.path / "out" / "cert.json").read_text())
