@@ -1,0 +1,155 @@
+"""Smoke tests of the testbed itself: the recipe, the VHD files, and one boot of
+the compliant image checked over SSH."""
+from __future__ import annotations
+
+import json
+import os
+import struct
+import subprocess
+import sys
+
+import pytest
+
+from . import disktool, qemu
+
+GIB = 1024 ** 3
+
+
+def test_recipe_hash_matches_build_script():
+    out = subprocess.run(["bash", str(qemu.BUILD_SCRIPT), "--print-dir"], capture_output=True,
+                         text=True, check=True).stdout.strip()
+    assert out == str(qemu.cache_dir())
+
+
+def test_variants_map_is_complete():
+    v = qemu.variants()
+    assert v["compliant"]["breaks"] == []
+    for name, spec in v.items():
+        assert set(spec) >= {"description", "breaks", "also_affects", "data_disks"}, name
+        assert all(r.startswith(("LNX-", "VHD-")) for r in spec["breaks"] + spec["also_affects"])
+    broken = {r for spec in v.values() for r in spec["breaks"]}
+    assert broken >= {"LNX-003", "LNX-010", "LNX-012", "LNX-013", "LNX-015", "LNX-016",
+                      "LNX-018", "LNX-019", "LNX-022", "LNX-023", "LNX-024", "LNX-025"}
+    # (a) and (b) separate; (l) agent removed separate from (k) DeleteRootPassword=n
+    assert v["no-console"]["breaks"] == ["LNX-013"] and v["no-rootdelay"]["breaks"] == ["LNX-013"]
+    assert not any("LNX-003" in s["breaks"] and "LNX-025" in s["breaks"] for s in v.values())
+
+
+def test_fixed_vhd_footer(tmp_path):
+    raw = tmp_path / "d.raw"
+    raw.write_bytes(b"")
+    os.truncate(raw, 30 * GIB)
+    vhd = tmp_path / "d.vhd"
+    disktool.fixed_vhd(str(raw), str(vhd))
+    assert vhd.stat().st_size == 30 * GIB + 512
+    assert vhd.stat().st_blocks * 512 < 1024 * 1024          # still sparse
+    with open(vhd, "rb") as f:
+        f.seek(-512, 2)
+        footer = f.read()
+    assert footer[:8] == b"conectix"
+    assert struct.unpack(">Q", footer[48:56])[0] == 30 * GIB
+    assert struct.unpack(">I", footer[60:64])[0] == 2
+    stored = struct.unpack(">I", footer[64:68])[0]
+    assert stored == (~sum(footer[:64] + b"\0" * 4 + footer[68:])) & 0xFFFFFFFF
+    if subprocess.run(["which", "qemu-img"], capture_output=True).returncode == 0:
+        info = json.loads(subprocess.run(["qemu-img", "info", "-f", "vpc", "--output=json", str(vhd)],
+                                         capture_output=True, text=True, check=True).stdout)
+        assert info["virtual-size"] == 30 * GIB
+
+
+@pytest.mark.testbed
+def test_built_images_are_fixed_sparse_30gib(testbed_available):
+    qemu.build(["compliant"])
+    img = qemu.image_path("compliant")
+    st = img.stat()
+    assert st.st_size == 30 * GIB + 512
+    assert st.st_blocks * 512 < 4 * GIB
+
+
+@pytest.mark.testbed
+def test_compliant_vm_over_ssh(testbed_vm):
+    vm = testbed_vm("compliant")
+    assert vm.url == f"ssh://azureuser@127.0.0.1:{vm.port}"
+    cmdline = vm.ssh("cat /proc/cmdline").stdout.split()
+    for p in ("console=ttyS0", "earlyprintk=ttyS0", "rootdelay=300"):
+        assert p in cmdline
+    vm.ssh("sudo -n true")
+    assert "inet 10.0.2.15/24" in vm.ssh("ip -4 addr").stdout
+    sshd = vm.ssh("sudo -n /usr/sbin/sshd -T").stdout.lower().splitlines()
+    assert "clientaliveinterval 180" in sshd
+    persisted = vm.ssh("cat /etc/default/grub; sudo -n cat /boot/grub/grub.cfg").stdout
+    assert 'GRUB_CMDLINE_LINUX="console=ttyS0 earlyprintk=ttyS0 rootdelay=300' in persisted
+    assert "console=ttyS0 earlyprintk=ttyS0 rootdelay=300" in persisted.split("### BEGIN /etc/grub.d/10_linux")[1]
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, "-v"]))
+
+
+# One distinctive fact per variant: the breakage documented in variants.json is
+# really there on the running VM (and the compliant image has none of them).
+VARIANT_FACTS = {
+    "compliant": [
+        ("grep -o 'console=ttyS0 earlyprintk=ttyS0 rootdelay=300' /proc/cmdline",
+         "console=ttyS0 earlyprintk=ttyS0 rootdelay=300"),
+        ("systemctl is-enabled walinuxagent; test -x /usr/sbin/waagent && echo agent-ok", "enabled\nagent-ok"),
+        ("systemctl is-active walinuxagent || true", "inactive"),
+        ("cat /proc/swaps | wc -l", "1"),
+        ("sudo -n iptables -S | sort | tr '\\n' ' '", "-P FORWARD ACCEPT -P INPUT ACCEPT -P OUTPUT ACCEPT"),
+        ("dpkg-query -W network-manager 2>/dev/null || echo no-nm", "no-nm"),
+        ("sudo -n sh -c 'ls -a /root /home/* | grep -c history || true'", "0"),
+        ("sudo -n grep -E '^root:' /etc/shadow | cut -d: -f2", "!"),
+        ("findmnt -no SOURCE /", "/dev/vda1"),
+        ("grep -E '^Provisioning.(RegenerateSshHostKeyPair|DeleteRootPassword)=' /etc/waagent.conf",
+         "Provisioning.DeleteRootPassword=y\nProvisioning.RegenerateSshHostKeyPair=y"),
+    ],
+    "no-console": [
+        ("cat /proc/cmdline | grep -c console=ttyS0 || true", "0"),
+        ("grep -c 'earlyprintk=ttyS0 rootdelay=300' /proc/cmdline", "1"),
+        ("sudo -n grep -c 'console=ttyS0' /boot/grub/grub.cfg /etc/default/grub || true",
+         "/boot/grub/grub.cfg:0\n/etc/default/grub:0"),
+    ],
+    "no-rootdelay": [
+        ("grep -c rootdelay /proc/cmdline || true", "0"),
+        ("grep -c 'console=ttyS0 earlyprintk=ttyS0' /proc/cmdline", "1"),
+        ("sudo -n grep -c rootdelay /boot/grub/grub.cfg /etc/default/grub || true",
+         "/boot/grub/grub.cfg:0\n/etc/default/grub:0"),
+    ],
+    "misc-config": [
+        ("sudo -n /usr/sbin/sshd -T | grep -i clientaliveinterval", "clientaliveinterval 600"),
+        ("sudo -n iptables -S INPUT | grep -c -- '--dport 9 -j DROP'", "1"),
+        ("sudo -n test -s /root/.bash_history && echo history", "history"),
+        ("sudo -n getent shadow olduser | cut -d: -f2 | cut -c1-3; sudo -n test -s /home/olduser/.ssh/authorized_keys"
+         " && echo key", "$6$\nkey"),
+        ("grep '^Provisioning.DeleteRootPassword=' /etc/waagent.conf", "Provisioning.DeleteRootPassword=n"),
+    ],
+    "static-net-swap": [
+        ("awk 'NR>1{print $1, $2}' /proc/swaps", "/dev/vdb1 partition"),
+        ("grep -c 'iface eth0 inet static' /etc/network/interfaces", "1"),
+        ("grep -c 'dns-nameservers' /etc/network/interfaces", "1"),
+        ("ip -4 -o addr show eth0 | grep -c 'inet 10.0.2.15/24'", "1"),
+    ],
+    "nm-noagent": [
+        ("systemctl is-active NetworkManager", "active"),
+        ("test -e /usr/sbin/waagent || test -e /etc/waagent.conf || echo no-agent", "no-agent"),
+        ("ip -4 -o addr show eth0 | grep -c 'inet 10.0.2.15/24'", "1"),
+    ],
+    "lvm-root": [
+        ("findmnt -no SOURCE /", "/dev/mapper/testbed-root"),
+        ("sudo -n /usr/sbin/lvs --noheadings -o vg_name,lv_name | tr -s ' ' | sed 's/^ //'", "testbed root"),
+        ("findmnt -no SOURCE /boot", "/dev/vda1"),
+    ],
+}
+
+
+def test_every_variant_has_facts():
+    assert set(VARIANT_FACTS) == set(qemu.variants())
+
+
+@pytest.mark.testbed
+@pytest.mark.parametrize("variant", list(VARIANT_FACTS))
+def test_variant_breakage_is_visible(testbed_vm, variant):
+    vm = testbed_vm(variant)
+    for command, expected in VARIANT_FACTS[variant]:
+        got = vm.ssh(command, check=False).stdout.strip()
+        assert got == expected, f"{variant}: {command!r} gave {got!r}, expected {expected!r}"
