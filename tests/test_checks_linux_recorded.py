@@ -488,6 +488,12 @@ def test_centos7_ifcfg_dhcp_and_networkmanager_exception():
             "/etc/sysconfig/network-scripts/ifcfg-eth0": 'DEVICE="eth0"\nBOOTPROTO="dhcp"\nONBOOT="yes"\nTYPE="Ethernet"\nUSERCTL="no"\nPEERDNS="yes"\nIPV6INIT="no"\n'
         },
     )
+    facts = edited(
+        facts,
+        "network_services",
+        old="command ifup /usr/sbin/ifup",
+        new="command ifup /usr/sbin/ifup\nlegacy network-scripts",
+    )
     assert linux.dhcp(facts, GUIDE).result is Result.PASSED
     assert linux.ifupdown_control(facts, GUIDE).result is Result.PASSED
     assert linux.no_custom_network(facts, GUIDE).result is Result.PASSED
@@ -604,3 +610,169 @@ def test_patched_el7_glibc_is_not_reported_as_ghost():
     assert linux.ghost_vulnerability(facts, GUIDE).result is Result.PASSED
     facts = edited(facts, "packages", "manager rpm\nglibc\t2.17-55.el7\tinstalled\n")
     assert linux.ghost_vulnerability(facts, GUIDE).result is Result.WARNING
+
+
+def test_el9_cloud_init_keyfile_by_mac_is_the_dhcp_primary():
+    facts = with_network(
+        compliant(), ROCKY9, **{"/etc/NetworkManager/NetworkManager.conf": "[main]\nplugins=keyfile\n"}
+    )
+    keyfile = (
+        "[connection]\nid=cloud-init eth0\nuuid=1dd9a779-d327-56e1-8454-c65e2556c12c\ntype=ethernet\n\n"
+        "[ethernet]\nmac-address=52:54:00:12:34:56\n\n[ipv4]\nmethod=auto\n"
+    )
+    facts = edited(
+        facts,
+        "nm_connections",
+        files(**{"/etc/NetworkManager/system-connections/cloud-init-eth0.nmconnection": keyfile}),
+    )
+    facts = edited(
+        facts,
+        "network_services",
+        old="command ifup /usr/sbin/ifup",
+        new="command ifup /usr/sbin/ifup\nresolved ifup /usr/libexec/nm-ifup",
+    )
+    verdict = linux.ifupdown_control(facts, GUIDE)
+    assert verdict.result is Result.FAILED and "EL8+" in verdict.message
+    assert linux.dhcp(facts, GUIDE).result is Result.PASSED
+    assert linux.no_custom_network(facts, GUIDE).result is Result.PASSED
+
+
+def test_ubuntu_azure_hotplug_netplan_is_not_custom_config():
+    hotplug = (
+        "network:\n    version: 2\n    ethernets:\n        ephemeral:\n            dhcp4: true\n            match:\n"
+        "                driver: hv_netvsc\n                name: '!eth0'\n            optional: true\n"
+        "        hotplug:\n            dhcp4: true\n            match:\n                driver: hv_netvsc\n"
+        "                name: '!eth0'\n            optional: true\n"
+    )
+    main = "network:\n    ethernets:\n        eth0:\n            dhcp4: true\n            match:\n                macaddress: 00:0d:3a:00:00:01\n            set-name: eth0\n    version: 2\n"
+    facts = with_network(
+        compliant(),
+        UBUNTU,
+        **{"/etc/netplan/50-cloud-init.yaml": main, "/etc/netplan/90-hotplug-azure.yaml": hotplug},
+    )
+    assert linux.no_custom_network(facts, GUIDE).result is Result.PASSED
+    assert linux.dhcp(facts, GUIDE).result is Result.PASSED
+
+
+def test_sles_yast_empty_values_are_not_custom_config():
+    ifcfg = "BOOTPROTO='dhcp'\nSTARTMODE='auto'\nIPADDR=''\nNETMASK=''\nBROADCAST=''\nETHTOOL_OPTIONS=''\nNAME=''\n"
+    facts = with_network(compliant(), SLES15, **{"/etc/sysconfig/network/ifcfg-eth0": ifcfg})
+    assert linux.no_custom_network(facts, GUIDE).result is Result.PASSED
+
+
+def test_debian_cloud_image_runtime_interfaces_count():
+    interfaces = "source-directory /run/network/interfaces.d\n"
+    generated = "auto eth0\nallow-hotplug eth0\niface eth0 inet dhcp\n"
+    facts = with_network(
+        compliant(),
+        compliant().sections["os_release"].text,
+        **{"/etc/network/interfaces": interfaces, "/run/network/interfaces.d/eth0": generated},
+    )
+    assert linux.dhcp(facts, GUIDE).result is Result.PASSED
+    assert linux.ifupdown_control(facts, GUIDE).result is Result.PASSED
+
+
+def test_cloud_init_root_key_stub_is_not_a_login_but_a_real_root_key_is():
+    stub = "532 1795306330 root /root/.ssh/authorized_keys\nusable 0 /root/.ssh/authorized_keys"
+    facts = edited(
+        compliant(), "home_files", old="99 1795306325 azureuser", new=stub + "\n99 1795306325 azureuser"
+    )
+    assert linux.no_default_accounts(facts, GUIDE).result is Result.PASSED
+    facts = edited(facts, "home_files", old="usable 0 /root", new="usable 1 /root")
+    assert linux.no_default_accounts(facts, GUIDE).result is Result.FAILED
+
+
+def test_locked_account_with_a_kept_hash_is_locked():
+    facts = edited(compliant(), "shadow", old="azureuser:!", new="azureuser:!\nolduser:!HASH\nbuilder:HASH")
+    verdict = linux.no_default_accounts(facts, GUIDE)
+    assert verdict.result is Result.FAILED
+    assert "builder has a password hash" in verdict.actual and "olduser" not in verdict.actual
+
+
+def test_unreadable_config_file_is_an_error_not_a_failure():
+    facts = edited(
+        compliant(),
+        "network_config",
+        old="### /etc/dhcp/dhclient.conf",
+        new="### ! /etc/netplan/50-cloud-init.yaml\n### /etc/dhcp/dhclient.conf",
+    )
+    with pytest.raises(FactError, match="cannot read /etc/netplan/50-cloud-init.yaml"):
+        linux.no_custom_network(facts, GUIDE)
+
+
+@pytest.mark.parametrize(
+    "output",
+    [
+        "manager dnf\nError: Cache-only enabled but no cache for 'rhui-rhel-9-for-x86_64-baseos-rhui-rpms'\nrc 1\n",
+        "manager zypper\nRepository 'SLE-Module-Basesystem15-SP5-Updates' is out-of-date.\nrc 4\n",
+    ],
+)
+def test_unreadable_rpm_index_is_an_error(output):
+    with pytest.raises(FactError, match="cannot be read offline"):
+        linux.security_updates(edited(compliant(), "security_updates", output), GUIDE)
+
+
+def test_centos7_security_updates_cannot_be_decided():
+    facts = edited(edited(compliant(), "os_release", CENTOS7), "security_updates", "manager yum\nrc 0\n")
+    with pytest.raises(FactError, match="publish no security errata"):
+        linux.security_updates(facts, GUIDE)
+
+
+def test_default_bls_entry_only_rescue_entry_ignored():
+    good = "console=ttyS0 earlyprintk=ttyS0 rootdelay=300"
+    facts = edited(compliant(), "os_release", ROCKY9)
+    facts = edited(facts, "grub_cfg", "")
+    facts = edited(
+        facts, "grubenv", files(**{"/boot/grub2/grubenv": "saved_entry=abc-5.14.0-362.el9.x86_64\n"})
+    )
+    facts = edited(
+        facts,
+        "bls_entries",
+        files(
+            **{
+                "/boot/loader/entries/abc-5.14.0-362.el9.x86_64.conf": f"title Rocky\nversion 5.14.0-362.el9.x86_64\noptions root=UUID=1 ro {good}\n",
+                "/boot/loader/entries/abc-0-rescue.conf": "title Rocky rescue\nversion 0-rescue\noptions root=UUID=1 ro\n",
+            }
+        ),
+    )
+    assert linux.kernel_boot_line(facts, GUIDE).result is Result.PASSED
+    facts = edited(facts, "grubenv", files(**{"/boot/grub2/grubenv": "saved_entry=abc-0-rescue\n"}))
+    assert linux.kernel_boot_line(facts, GUIDE).result is Result.FAILED
+
+
+def test_earlyprintk_serial_form_counts():
+    line = "console=ttyS0,115200n8 earlyprintk=serial,ttyS0,115200 rootdelay=300"
+    facts = edited(compliant(), "proc_cmdline", line)
+    facts = edited(
+        facts,
+        "default_grub",
+        old='GRUB_CMDLINE_LINUX="console=ttyS0 earlyprintk=ttyS0 rootdelay=300',
+        new=f'GRUB_CMDLINE_LINUX="{line}',
+    )
+    facts = edited(
+        facts,
+        "grub_cfg",
+        facts.sections["grub_cfg"].text.replace("console=ttyS0 earlyprintk=ttyS0 rootdelay=300", line),
+    )
+    assert linux.kernel_boot_line(facts, GUIDE).result is Result.PASSED
+
+
+@pytest.mark.parametrize(
+    ("build", "expected"),
+    [("2.17-317.el7", Result.PASSED), ("2.17-307.el7.1", Result.PASSED), ("2.17-55.el7", Result.WARNING)],
+)
+def test_ghost_on_el7_builds(build, expected):
+    facts = edited(edited(compliant(), "glibc", "glibc 2.17"), "os_release", CENTOS7)
+    facts = edited(facts, "packages", f"manager rpm\nglibc\t{build}\tinstalled\n")
+    assert linux.ghost_vulnerability(facts, GUIDE).result is expected
+
+
+def test_ssh_alias_is_not_enabled_but_socket_activation_is():
+    facts = edited(
+        compliant(),
+        "sshd",
+        "/usr/sbin/sshd\nunit ssh disabled inactive\nunit sshd alias inactive\nunit ssh.socket  inactive\nunit sshd.socket  inactive\n",
+    )
+    assert linux.ssh_server(facts, GUIDE).result is Result.WARNING
+    facts = edited(facts, "sshd", old="unit ssh.socket  inactive", new="unit ssh.socket enabled active")
+    assert linux.ssh_server(facts, GUIDE).result is Result.PASSED

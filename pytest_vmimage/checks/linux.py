@@ -42,7 +42,8 @@ def kernel_param_present(params: list[str], required: str) -> tuple[bool, str]:
         if int(last) < int(value):
             return False, f"{key}={last} is below {value}"
         return True, f"{key}={last} (larger than {value})" if int(last) > int(value) else ""
-    return any(v.split(",")[0] == value for v in values), ""
+    # console=ttyS0,115200n8 and earlyprintk=serial,ttyS0,115200 both name ttyS0
+    return any(value in v.split(",") for v in values), ""
 
 
 def kernel_boot_line(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
@@ -542,9 +543,7 @@ def ssh_server(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     binary = next((line for line in text.splitlines() if line.startswith("/")), "")
     units = parse_units(text)
     enabled = [
-        u
-        for u, (state, _) in units.items()
-        if state in ("enabled", "enabled-runtime", "static", "indirect", "alias")
+        u for u, (state, _) in units.items() if state in ("enabled", "enabled-runtime", "static", "indirect")
     ]
     required = "sshd installed and enabled"
     actual = f"{binary or 'no sshd'}; service {'enabled' if enabled else 'not enabled'}"
@@ -631,16 +630,30 @@ def ghost_vulnerability(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdic
     )
 
 
+def _release_numbers(release: str) -> list[int]:
+    """Numbers of a package release with the distro tag dropped but its update number
+    kept: "55.el7_0.5" -> [55, 0, 5], "317.el7" -> [317], "38+deb7u7" -> [38, 7, 7]."""
+    numbers: list[int] = []
+    for token in re.split(r"[.+~]", release):
+        tag = re.fullmatch(r"el\d+(?:_(\d+))?", token)
+        if tag:
+            numbers += [int(tag.group(1))] if tag.group(1) else []
+        else:
+            numbers += [int(x) for x in re.findall(r"\d+", token)]
+    return numbers
+
+
 def _build_at_least(build: str, fixed: str) -> bool:
-    """Same upstream version and a distro release that is not older (numeric parts compared)."""
-
-    def parts(text: str) -> list[int]:
-        return [int(x) for x in re.findall(r"\d+", text)]
-
-    if build.split("-")[0] != fixed.split("-")[0]:
+    """Same upstream version and a distro release that is not older."""
+    upstream, _, release = re.sub(r"^\d+:", "", build).partition("-")
+    fixed_upstream, _, fixed_release = fixed.partition("-")
+    if upstream != fixed_upstream:
         return False
-    same_flavour = re.sub(r"[\d.]+", "", build) == re.sub(r"[\d.]+", "", fixed)
-    return same_flavour and parts(build) >= parts(fixed)
+    if ("ubuntu" in release) != ("ubuntu" in fixed_release) or ("deb" in release) != ("deb" in fixed_release):
+        return False
+    if ".el" in fixed_release and fixed_release.split(".el")[1][:1] != release.split(".el")[-1][:1]:
+        return False  # an el6 fix says nothing about an el7 build
+    return _release_numbers(release) >= _release_numbers(fixed_release)
 
 
 def storvsc_patch(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
@@ -734,7 +747,7 @@ def interface_configs(facts: LinuxFacts) -> dict[str, list[IfaceConfig]]:
     except FactError:
         pass
     for path, text in files.items():
-        if path.startswith("/etc/network/interfaces"):
+        if path.startswith(("/etc/network/interfaces", "/run/network/interfaces")):
             current = None
             for raw_line in text.splitlines():
                 line = raw_line.split("#", 1)[0].strip()
@@ -773,7 +786,8 @@ def interface_configs(facts: LinuxFacts) -> dict[str, list[IfaceConfig]]:
             config.extras += [
                 f"{k}={v}"
                 for k, v in values.items()
-                if re.match(
+                if v  # YaST writes every key, most of them empty
+                and re.match(
                     r"(DNS\d|IPADDR|GATEWAY|PEERDNS|IPV6ADDR|IPV6ADDR_SECONDARIES|IPV6_DEFAULTGW)$", k
                 )
                 and not (k == "PEERDNS" and v.lower() == "yes")
@@ -801,6 +815,10 @@ def interface_configs(facts: LinuxFacts) -> dict[str, list[IfaceConfig]]:
                 )
                 config = IfaceConfig(path, method)
                 config.extras += [f"netplan {k}" for k in ("nameservers", "routes") if k + ":" in block]
+                if "match:" in block and "set-name:" not in block and method == "dhcp" and not config.extras:
+                    # a catch-all DHCP rule matching NICs by driver or MAC (cloud-init's
+                    # 90-hotplug-azure.yaml "ephemeral"/"hotplug"): not a hand-written interface
+                    name = "(dhcp-any)"
                 add(name, config)
         elif path.startswith("/etc/NetworkManager/system-connections/"):
             name = re.search(r"interface-name=(\S+)", text)
@@ -817,8 +835,32 @@ def interface_configs(facts: LinuxFacts) -> dict[str, list[IfaceConfig]]:
                 f"NetworkManager {m}"
                 for m in re.findall(r"^(dns=\S+|address\d*=\S+|route\d*=\S+)", text, re.M)
             ]
-            add(name.group(1) if name else path.rsplit("/", 1)[-1], config)
+            add(name.group(1) if name else _nm_profile_interface(facts, text, path), config)
     return configs
+
+
+def _links(facts: LinuxFacts) -> dict[str, str]:
+    """Interface name -> MAC address, from ``ip -o link``."""
+    links = {}
+    for line in facts.section("ip_state").split("## link", 1)[-1].splitlines():
+        match = re.match(r"\d+: ([^:@\s]+)[:@].*link/ether (\S+)", line)
+        if match:
+            links[match.group(1)] = match.group(2).lower()
+    return links
+
+
+def _nm_profile_interface(facts: LinuxFacts, text: str, path: str) -> str:
+    """The interface a NetworkManager profile without interface-name applies to: by its
+    mac-address (cloud-init writes those), else the last word of its id, else the file name."""
+    mac = re.search(r"^mac-address=(\S+)", text, re.M)
+    if mac:
+        for name, address in _links(facts).items():
+            if address == mac.group(1).lower():
+                return name
+    profile_id = re.search(r"^id=(.+)$", text, re.M)
+    if profile_id and profile_id.group(1).split()[-1] in _links(facts):
+        return profile_id.group(1).split()[-1]
+    return path.rsplit("/", 1)[-1]
 
 
 def netplan_interfaces(text: str) -> dict[str, str]:
@@ -848,38 +890,43 @@ def netplan_interfaces(text: str) -> dict[str, str]:
 
 
 def ifupdown_control(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
-    """LNX-017: the distro's ifup/ifdown scripts (ifupdown, network-scripts, wicked) control the network."""
+    """LNX-017: the distro's ifup/ifdown scripts (ifupdown, network-scripts, wicked) bring up
+    the primary interface."""
+    text = facts.raw("network_services").text
     commands = _commands(facts)
     units = facts.units("network_services")
+    primary = primary_interface(facts)
     configs = interface_configs(facts)
-    required = "the network brought up by the distribution's ifup/ifdown scripts"
+    required = f"{primary} brought up by the distribution's ifup/ifdown scripts"
     family = facts.distro_family
-    has_ifup = bool(commands.get("ifup"))
-    ifupdown_cfg = any(
-        c.source.startswith(("/etc/network/interfaces", "/etc/sysconfig/"))
-        for cs in configs.values()
-        for c in cs
-    )
-    netplan = any(c.source.startswith("/etc/netplan/") for cs in configs.values() for c in cs)
-    if family == "suse" and units.get("wicked", ("", ""))[0] == "enabled":
-        return Verdict.passed("wicked enabled", required)
-    if has_ifup and ifupdown_cfg:
-        return Verdict.passed(
-            f"{commands['ifup']} with {'interfaces' if family == 'debian' else 'ifcfg'} files", required
-        )
-    if netplan:
-        actual = "netplan (no ifupdown configuration)"
-        return Verdict.failed(
-            actual,
-            required,
-            f"{actual}: the 2016 guide requires ifup/ifdown; install ifupdown and configure the primary interface for DHCP in /etc/network/interfaces (guide §2.7)",
-        )
-    actual = f"ifup {'present' if has_ifup else 'absent'}; no ifup configuration files"
-    hint = "NetworkManager-only (EL8+)" if family == "rhel" else "no ifup/ifdown configuration"
+    resolved = re.search(r"^resolved ifup (\S*)", text, re.M)
+    ifup = (resolved.group(1) if resolved else "") or commands.get("ifup", "")
+    nm_wrapper = "nm-ifup" in ifup
+    legacy_scripts = "legacy network-scripts" in text
+    primary_sources = [c.source for c in configs.get(primary, [])]
+    by_ifupdown = [
+        p for p in primary_sources if p.startswith(("/etc/network/interfaces", "/run/network/interfaces"))
+    ]
+    by_ifcfg = [p for p in primary_sources if "/ifcfg-" in p]
+    if family == "suse" and units.get("wicked", ("", ""))[0] == "enabled" and by_ifcfg:
+        return Verdict.passed(f"wicked with {by_ifcfg[0]}", required)
+    if ifup and not nm_wrapper and by_ifupdown:
+        return Verdict.passed(f"{ifup} with {by_ifupdown[0]}", required)
+    if ifup and not nm_wrapper and by_ifcfg and (legacy_scripts or family != "rhel"):
+        return Verdict.passed(f"{ifup} (network-scripts) with {by_ifcfg[0]}", required)
+    if any(p.startswith("/etc/netplan/") for p in primary_sources):
+        actual = f"{primary} configured by netplan"
+        fix = f"install ifupdown and configure {primary} for DHCP in /etc/network/interfaces"
+    elif nm_wrapper or family == "rhel":
+        actual = f"{primary} handled by NetworkManager ({ifup or 'no ifup'}; network-scripts not installed)"
+        fix = "EL8+ has only NetworkManager: install network-scripts and enable 'network', or note this for review"
+    else:
+        actual = f"no ifup/ifdown configuration for {primary} (ifup {'at ' + ifup if ifup else 'absent'})"
+        fix = f"install your distribution's ifup/ifdown scripts and configure {primary} for DHCP"
     return Verdict.failed(
         actual,
         required,
-        f"{hint}: the 2016 guide requires the distribution's ifup/ifdown scripts (ifupdown / network-scripts / wicked) (guide §2.7)",
+        f"{actual}: the 2016 guide requires the distribution's ifup/ifdown scripts; {fix} (guide §2.7)",
     )
 
 
@@ -919,7 +966,7 @@ def no_custom_network(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
         for config in entries:
             if name in ("lo", "lo/inet6") or name.endswith("/inet6"):
                 continue
-            if name != primary and name != "(routes)" and config.method != "loopback":
+            if name not in (primary, "(routes)", "(dhcp-any)") and config.method != "loopback":
                 findings.append(f"interface {name} configured in {config.source}")
             findings += [
                 f"{e} ({config.source})"
@@ -1010,7 +1057,21 @@ def security_updates(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
             for line in lines
             if line.startswith("Inst ") and re.search(r"security", line, re.I)
         ]
+    elif manager in ("dnf", "yum", "zypper") and _exit_code(lines) not in (0, 100, 101, 102, 103):
+        detail = next(
+            (line for line in reversed(lines) if line and not line.startswith(("rc ", "manager "))), ""
+        )
+        refresh = {"dnf": "dnf makecache", "yum": "yum makecache", "zypper": "zypper refresh"}[manager]
+        raise FactError(
+            f"the {manager} package index cannot be read offline ({detail[:160] or 'exit ' + str(_exit_code(lines))}); "
+            f"run {refresh} on the test VM, then check again"
+        )
     elif manager in ("dnf", "yum"):
+        if facts.os_release.get("ID", "").lower() == "centos" and manager == "yum":
+            raise FactError(
+                "CentOS repositories publish no security errata, so pending security updates cannot be told "
+                "apart from other updates; run 'yum check-update' and install what is pending"
+            )
         pending = [
             line.split()[-1]
             for line in lines[1:]
@@ -1032,6 +1093,11 @@ def security_updates(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
             f"security updates pending ({_listing(pending)}); install them and recapture the image (guide §2.8)",
         )
     return Verdict.passed("none pending", required)
+
+
+def _exit_code(lines: list[str]) -> int:
+    codes = [line.split()[1] for line in lines if line.startswith("rc ") and len(line.split()) == 2]
+    return int(codes[-1]) if codes and codes[-1].lstrip("-").isdigit() else 0
 
 
 def no_default_accounts(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
@@ -1056,9 +1122,18 @@ def no_default_accounts(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdic
             findings.append(f"{name} has an empty password")
         elif not value.startswith(("!", "*")):
             findings.append(f"{name} has a password hash")
-    for line in facts.section("home_files").splitlines():
+    lines = facts.section("home_files").splitlines()
+    # "usable N PATH": key lines that log in (not comments, not a forced command such as
+    # cloud-init's "Please login as the user ..." stub in root's file)
+    usable = {
+        line.split(" ", 2)[2]: int(line.split(" ", 2)[1]) for line in lines if line.startswith("usable ")
+    }
+    for line in lines:
         parts = line.split(" ", 3)
-        if len(parts) == 4 and "/.ssh/authorized_keys" in parts[3] and int(parts[0]) > 0:
+        if len(parts) != 4 or not parts[0].isdigit() or "/.ssh/authorized_keys" not in parts[3]:
+            continue
+        logs_in = usable[parts[3]] > 0 if parts[3] in usable else int(parts[0]) > 0
+        if logs_in:
             homes = [
                 (len(h), u)
                 for u, h in home_of.items()

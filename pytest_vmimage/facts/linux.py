@@ -26,9 +26,13 @@ from pytest_vmimage.verdict import FactError
 # name -> (needs root, snippet). Snippets print raw files or command output;
 # parsing happens in Python. Keep them read-only and POSIX sh.
 def _cat(*paths: str) -> str:
-    """Print each existing file under a ``### path`` header (globs allowed)."""
+    """Print each existing file under a ``### path`` header (globs allowed); a file
+    that exists but cannot be read is marked ``### ! path`` (an error, not an absence)."""
     joined = " ".join(paths)
-    return f'for f in {joined}; do [ -f "$f" ] && {{ echo "### $f"; cat "$f"; }}; done; true'
+    return (
+        f'for f in {joined}; do [ -f "$f" ] || continue; '
+        'if [ -r "$f" ]; then echo "### $f"; cat "$f"; echo; else echo "### ! $f"; fi; done; true'
+    )
 
 
 # name -> (needs root, snippet). Snippets print raw files or command output;
@@ -61,7 +65,7 @@ SECTIONS: dict[str, tuple[bool, str]] = {
         "lsblk -b -P -o NAME,KNAME,PKNAME,TYPE,SIZE,FSTYPE,MOUNTPOINT,PARTTYPE,UUID,PARTUUID,LABEL 2>/dev/null"
         " || lsblk -b -P -o NAME,KNAME,TYPE,SIZE,FSTYPE,MOUNTPOINT",
     ),
-    "blkid": (True, "blkid -o full 2>/dev/null || blkid"),
+    "blkid": (True, "blkid -c /dev/null -o full 2>/dev/null || blkid -c /dev/null"),
     "disk_links": (
         False,
         'for l in /dev/disk/azure/* /dev/disk/azure/*/* /dev/disk/by-id/*; do [ -e "$l" ] && '
@@ -84,7 +88,10 @@ SECTIONS: dict[str, tuple[bool, str]] = {
         '$(systemctl is-active $u 2>/dev/null)"; done; '
         "for u in walinuxagent waagent; do systemctl cat $u 2>/dev/null | grep -E '^(ExecStart|\\[Unit\\])' ; done; true",
     ),
-    "agent_version": (False, 'w=$(command -v waagent) && timeout 60 "$w" --version 2>&1 | head -n 3'),
+    "agent_version": (
+        False,
+        'w=$(command -v waagent) && PYTHONDONTWRITEBYTECODE=1 timeout 60 "$w" --version 2>&1 | head -n 3',
+    ),
     "waagent_conf": (False, "cat /etc/waagent.conf"),
     "agent_python": (
         False,
@@ -104,7 +111,10 @@ SECTIONS: dict[str, tuple[bool, str]] = {
         "iptables nftables firewalld openssh-server openssl glibc microsoft-hyper-v kmod-microsoft-hyper-v "
         "2>/dev/null | grep -v 'is not installed'; fi; true",
     ),
-    "agent_candidate": (False, "command -v apt-cache >/dev/null && apt-cache policy waagent walinuxagent"),
+    "agent_candidate": (
+        False,
+        "command -v apt-cache >/dev/null && apt-cache -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= policy waagent walinuxagent",
+    ),
     # kernel and libraries (LNX-006/009/027/028/029)
     "kernel_modules": (
         False,
@@ -132,7 +142,7 @@ SECTIONS: dict[str, tuple[bool, str]] = {
     # ssh (LNX-014/015)
     "sshd": (
         False,
-        "command -v sshd || ls /usr/sbin/sshd; for u in ssh sshd; do "
+        "command -v sshd || ls /usr/sbin/sshd; for u in ssh sshd ssh.socket sshd.socket; do "
         'echo "unit $u $(systemctl is-enabled $u 2>/dev/null) $(systemctl is-active $u 2>/dev/null)"; done; true',
     ),
     "sshd_effective": (True, "sshd -T 2>&1 || /usr/sbin/sshd -T 2>&1"),
@@ -142,13 +152,17 @@ SECTIONS: dict[str, tuple[bool, str]] = {
         "for u in NetworkManager networking network wicked systemd-networkd firewalld ufw; do "
         'echo "unit $u $(systemctl is-enabled $u 2>/dev/null) $(systemctl is-active $u 2>/dev/null)"; done; '
         "for c in ifup ifdown dhclient nmcli netplan wicked; do "
-        'echo "command $c $(command -v $c)"; done',
+        'echo "command $c $(command -v $c)"; done; '
+        # RHEL 8+: /usr/sbin/ifup may be NetworkManager's nm-ifup wrapper, not network-scripts
+        'echo "resolved ifup $(readlink -f "$(command -v ifup)" 2>/dev/null)"; '
+        "[ -e /etc/sysconfig/network-scripts/ifup-eth ] && echo 'legacy network-scripts'; true",
     ),
     "network_config": (
         False,
         _cat(
             "/etc/network/interfaces",
             "/etc/network/interfaces.d/*",
+            "/run/network/interfaces.d/*",
             "/etc/sysconfig/network-scripts/ifcfg-*",
             "/etc/sysconfig/network-scripts/route-*",
             "/etc/sysconfig/network-scripts/route6-*",
@@ -194,22 +208,34 @@ SECTIONS: dict[str, tuple[bool, str]] = {
         'echo "lists $(ls /var/lib/apt/lists/ 2>/dev/null | grep -c _Packages)"; '
         "grep -h -E '^[^#]*(deb|URIs|Suites)' /etc/apt/sources.list /etc/apt/sources.list.d/*.list "
         "/etc/apt/sources.list.d/*.sources 2>/dev/null | sed 's/^/source /'; "
-        "timeout 120 apt-get -s -o Debug::NoLocking=1 upgrade 2>&1 | grep '^Inst '; "
+        # dist-upgrade: a kernel security fix comes as a new package that plain upgrade keeps back
+        "timeout 120 apt-get -s -o Debug::NoLocking=1 -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= "
+        "dist-upgrade 2>&1 | grep '^Inst '; "
         "elif command -v dnf >/dev/null; then echo manager dnf; timeout 120 dnf -C -q updateinfo list --security 2>&1; "
+        'echo "rc $?"; '
         "elif command -v yum >/dev/null; then echo manager yum; timeout 120 yum -C -q updateinfo list security 2>&1; "
+        'echo "rc $?"; '
         "elif command -v zypper >/dev/null; then echo manager zypper; "
-        "timeout 120 zypper --no-refresh -q list-patches --category security 2>&1; fi; true",
+        'timeout 120 zypper --no-refresh -q list-patches --category security 2>&1; echo "rc $?"; fi; true',
     ),
     # accounts and history (LNX-022/023)
     "passwd": (False, "cat /etc/passwd"),
-    "shadow": (True, "cut -d: -f1,2 /etc/shadow | sed -E 's/^([^:]*):(\\$[^$]*\\$).*/\\1:\\2HASH/'"),
+    # Password hashes never leave the VM: "!$6$salt$hash" -> "!HASH", DES -> "HASH";
+    # "!", "!!", "*", "!*" and "" (deleted) stay as they are.
+    "shadow": (
+        True,
+        "cut -d: -f1,2 /etc/shadow | sed -E 's/^([^:]*):([!*]*)(\\$[^$]*\\$)?[^!*].*$/\\1:\\2\\3HASH/'",
+    ),
     "home_files": (
         True,
         'cut -d: -f6 /etc/passwd | sort -u | while read h; do [ -d "$h" ] || continue; '
         "for f in .bash_history .zsh_history .history .sh_history .ksh_history .ash_history "
         ".local/share/fish/fish_history .python_history .lesshst .mysql_history .psql_history .sqlite_history "
         ".ssh/authorized_keys .ssh/authorized_keys2; do "
-        '[ -e "$h/$f" ] && stat -c "%s %Y %U %n" "$h/$f"; done; done; true',
+        '[ -e "$h/$f" ] && stat -c "%s %Y %U %n" "$h/$f"; done; '
+        # keys that log in: not comments, not forced commands (cloud-init's disable_root stub)
+        'for f in .ssh/authorized_keys .ssh/authorized_keys2; do [ -f "$h/$f" ] || continue; '
+        'n=$(grep -cvE \'^[[:space:]]*(#|$)|command=\' "$h/$f"); echo "usable $n $h/$f"; done; done; true',
     ),
     # generalization residue (LNX-026)
     "residue": (
@@ -282,8 +308,14 @@ class LinuxFacts:
         return section.text
 
     def files(self, name: str) -> dict[str, str]:
-        """A section made of ``### path`` headers followed by file contents."""
-        return split_files(self.section(name))
+        """A section made of ``### path`` headers followed by file contents; a file that
+        exists but could not be read is a FactError (never a silent absence)."""
+        found = split_files(self.section(name))
+        unreadable = [path for path, text in found.items() if text == UNREADABLE]
+        if unreadable:
+            why = f"sudo -n failed: {self.sudo_error}" if not self.privileged else "permission denied"
+            raise FactError(f"cannot read {', '.join(unreadable)} ({why})")
+        return found
 
     @property
     def os_release(self) -> dict[str, str]:
@@ -331,10 +363,12 @@ class LinuxFacts:
             line = default_grub_cfg_kernel_line(text)
             if line is not None:
                 found[path] = expand_grub_vars(line, grubenv)
-        for path, text in self.files("bls_entries").items():
-            options = parse_bls_options(text)
+        entries = self.files("bls_entries")
+        default = default_bls_entry(entries, grubenv.get("saved_entry", ""))
+        if default is not None:
+            options = parse_bls_options(entries[default])
             if options is not None:
-                found[path] = expand_grub_vars(options, grubenv)
+                found[default] = expand_grub_vars(options, grubenv)
         for path, text in self.files("extlinux").items():
             line = default_extlinux_append(text)
             if line is not None:
@@ -488,12 +522,22 @@ def gather(connection, admin_user: str = "", timeout: float = 600.0) -> LinuxFac
 # -- parsers (pure) --------------------------------------------------------
 
 
+UNREADABLE = "\0unreadable"
+
+
 def split_files(text: str) -> dict[str, str]:
+    """``### /path`` sections -> {path: content}; ``### ! /path`` (exists, unreadable)
+    maps to :data:`UNREADABLE`."""
     files: dict[str, str] = {}
     current = None
     lines: list[str] = []
     for line in text.split("\n"):
-        if line.startswith("### /"):
+        if line.startswith("### ! /"):
+            if current is not None:
+                files[current] = "\n".join(lines)
+            files[line[6:]] = UNREADABLE
+            current, lines = None, []
+        elif line.startswith("### /"):
             if current is not None:
                 files[current] = "\n".join(lines)
             current, lines = line[4:], []
@@ -536,6 +580,26 @@ def default_grub_cfg_kernel_line(text: str) -> list[str] | None:
         if words and words[0] in ("linux", "linux16", "linuxefi"):
             return words[2:]
     return None
+
+
+def default_bls_entry(entries: dict[str, str], saved_entry: str = "") -> str | None:
+    """The BLS entry GRUB boots: grubenv's saved_entry, else the newest non-rescue one."""
+    if not entries:
+        return None
+    for path in entries:
+        if saved_entry and path.rsplit("/", 1)[-1].removesuffix(".conf") == saved_entry:
+            return path
+    candidates = [p for p in entries if "rescue" not in p.rsplit("/", 1)[-1]] or list(entries)
+
+    def version_key(path: str) -> list:
+        version = re.search(r"^version\s+(\S+)", entries[path], re.M)
+        text = version.group(1) if version else path
+        return [int(x) if x.isdigit() else x for x in re.split(r"[.\-_+]", text)]
+
+    try:
+        return max(candidates, key=version_key)
+    except TypeError:  # mixed int/str components: fall back to the file name
+        return max(candidates)
 
 
 def parse_bls_options(text: str) -> list[str] | None:
