@@ -31,9 +31,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
 
 HERE = Path(__file__).resolve().parent
 BUILD_SCRIPT = HERE / "build_image.sh"
@@ -235,7 +235,7 @@ def boot(image_path: str | os.PathLike, key_path: str | os.PathLike, *,
     port = None
     t0 = time.monotonic()
     try:
-        for attempt in range(port_attempts):
+        for _attempt in range(port_attempts):
             port = free_port()
             log.write_bytes(b"")
             cmd = qemu_command(image, port, log, disks, memory_mib, cpus)
