@@ -209,7 +209,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         wanted = declared.kind
     elif "vm_ssh" in metafunc.fixturenames or "linux_facts" in metafunc.fixturenames:
         wanted = LINUX
-    elif "vm_winrm" in metafunc.fixturenames:
+    elif "vm_winrm" in metafunc.fixturenames or "windows_facts" in metafunc.fixturenames:
         wanted = WINDOWS
     else:
         wanted = None
@@ -365,6 +365,30 @@ def linux_facts(request: pytest.FixtureRequest, vm_target: Target, vm_connection
         facts_dir = request.config.getoption("vm_facts_dir")
         if facts_dir and not isinstance(cached, Exception):
             path = Path(facts_dir) / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', vm_target.label)}.linux.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(state.redact(json.dumps(cached.to_json(), indent=1)) + "\n")
+    if isinstance(cached, Exception):
+        pytest.fail(state.redact(f"{vm_target.label}: collecting facts failed: {cached}"), pytrace=False)
+    return cached
+
+
+@pytest.fixture
+def windows_facts(request: pytest.FixtureRequest, vm_target: Target, vm_connection):
+    """Every Windows fact, collected once per target and process by one PowerShell script."""
+    from pytest_vmimage.facts.windows import gather
+
+    state = _state(request.config)
+    key = ("windows", vm_target.label)
+    cached = state.facts.get(key)
+    if cached is None:
+        try:
+            cached = gather(vm_connection, admin_user=vm_target.user)
+        except (FactError, RemoteCommandError) as exc:
+            cached = exc
+        state.facts[key] = cached
+        facts_dir = request.config.getoption("vm_facts_dir")
+        if facts_dir and not isinstance(cached, Exception):
+            path = Path(facts_dir) / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', vm_target.label)}.windows.json"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(state.redact(json.dumps(cached.to_json(), indent=1)) + "\n")
     if isinstance(cached, Exception):
