@@ -5,8 +5,9 @@
 #
 # Run as root on Debian 12. No loop devices and no mounts of the disk images:
 # sfdisk partitions a sparse raw file, `mkfs.ext4 -d` fills a file system from
-# a directory, dd places it, qemu-img makes the fixed VHD, GRUB's boot.img and
-# core.img are written into the first MiB with dd.
+# a directory, disktool.py places it (dd conv=notrunc,sparse semantics), qemu-img
+# makes the fixed VHD, GRUB's boot.img and core.img are written into the first
+# MiB with dd.
 #
 # usage: build_image.sh [--force] [--print-dir] [VARIANT...]
 #   (no VARIANT = every variant in variants.json)
@@ -69,11 +70,11 @@ ensure_host_tools() {
   done
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing host packages: ${missing[*]}"
-    if [ ! -d /var/lib/apt/lists ] || [ -z "$(ls /var/lib/apt/lists/ 2>/dev/null | grep -v lock)" ] \
-       || ! apt-cache show "${missing[0]}" >/dev/null 2>&1; then
-      apt-get update -q
-    fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+    # with the package lists as they are first; after one `apt-get update` if that fails
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" \
+      || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+             --no-install-recommends "${missing[@]}"; } \
+      || die "could not install ${missing[*]}"
   fi
 }
 
@@ -195,15 +196,17 @@ place() { # image-file raw-file start-sector
   python3 "$HERE/disktool.py" place "$1" "$2" $(( $3 * 512 ))
 }
 
-# A fixed VHD = the raw image + a 512-byte footer. disktool.py appends the footer
-# in place (no copy, stays sparse); qemu-img 7.2's `convert -O vpc -o
-# subformat=fixed,force_size=on` gives 30 GiB - 512 bytes for a 30 GiB input (README.md).
+# The fixed VHD: qemu-img appends the footer (subformat=fixed; force_size keeps the
+# virtual size exactly the raw size instead of rounding to a CHS geometry). It
+# skips the raw file's holes, so the VHD stays sparse.
 to_fixed_vhd() { # raw vhd
   local size; size=$(stat -c %s "$1")
-  python3 "$HERE/disktool.py" fixed-vhd "$1" "$2.tmp"
+  qemu-img convert -q -f raw -O vpc -o subformat=fixed,force_size=on "$1" "$2.tmp"
+  rm -f "$1"
   local got
   got=$(qemu-img info -f vpc --output=json "$2.tmp" | python3 -c 'import json,sys; print(json.load(sys.stdin)["virtual-size"])')
   [ "$got" = "$size" ] || die "VHD virtual size $got != $size"
+  [ "$(stat -c %s "$2.tmp")" = $(( size + 512 )) ] || die "VHD file is not virtual size + 512"
   mv "$2.tmp" "$2"
 }
 

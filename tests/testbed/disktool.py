@@ -1,12 +1,6 @@
 #!/usr/bin/env python3
 """Disk-image helpers for the testbed build (stdlib only, no loop devices).
 
-    disktool.py fixed-vhd RAW VHD
-        Append a fixed-VHD footer to RAW (in place, no copy, stays sparse) and
-        rename it to VHD. Virtual size = size of RAW, which must be a whole
-        number of MiB. (qemu-img 7.2 `convert -O vpc -o subformat=fixed,force_size=on`
-        writes 30 GiB - 512 bytes for a 30 GiB input: see README.md.)
-
     disktool.py place SRC DST OFFSET_BYTES
         Copy SRC into DST at OFFSET_BYTES without truncating DST, like
         `dd conv=notrunc,sparse`, but only SRC's data extents (SEEK_DATA/SEEK_HOLE):
@@ -21,65 +15,8 @@ import os
 import struct
 import sys
 import time
-import uuid
 
 SECTOR = 512
-
-
-# ----------------------------------------------------------------- VHD footer
-def _chs(total_sectors):
-    """CHS geometry per the VHD specification (Appendix: CHS calculation)."""
-    if total_sectors > 65535 * 16 * 255:
-        total_sectors = 65535 * 16 * 255
-    if total_sectors >= 65535 * 16 * 63:
-        spt, heads = 255, 16
-        cth = total_sectors // spt
-    else:
-        spt = 17
-        cth = total_sectors // spt
-        heads = (cth + 1023) // 1024
-        if heads < 4:
-            heads = 4
-        if cth >= heads * 1024 or heads > 16:
-            spt, heads = 31, 16
-            cth = total_sectors // spt
-        if cth >= heads * 1024:
-            spt, heads = 63, 16
-            cth = total_sectors // spt
-    return cth // heads, heads, spt
-
-
-def vhd_footer(size, disk_uuid=None, timestamp=None):
-    if timestamp is None:
-        timestamp = int(time.time()) - 946684800  # seconds since 2000-01-01 UTC
-    c, h, s = _chs(size // SECTOR)
-    f = bytearray(512)
-    f[0:8] = b"conectix"
-    struct.pack_into(">I", f, 8, 2)                    # features: reserved bit
-    struct.pack_into(">I", f, 12, 0x00010000)          # format version 1.0
-    struct.pack_into(">Q", f, 16, 0xFFFFFFFFFFFFFFFF)  # data offset: none (fixed)
-    struct.pack_into(">I", f, 24, timestamp & 0xFFFFFFFF)
-    f[28:32] = b"qem2"        # what qemu writes with force_size: "size is current_size"
-    struct.pack_into(">I", f, 32, 0x00050003)
-    f[36:40] = b"Wi2k"
-    struct.pack_into(">Q", f, 40, size)                # original size
-    struct.pack_into(">Q", f, 48, size)                # current size
-    struct.pack_into(">HBB", f, 56, c, h, s)
-    struct.pack_into(">I", f, 60, 2)                   # disk type: fixed
-    f[68:84] = (disk_uuid or uuid.uuid4()).bytes
-    checksum = (~sum(f)) & 0xFFFFFFFF
-    struct.pack_into(">I", f, 64, checksum)
-    return bytes(f)
-
-
-def fixed_vhd(raw, vhd):
-    size = os.path.getsize(raw)
-    if size % (1024 * 1024):
-        raise SystemExit(f"{raw}: size {size} is not a whole number of MiB")
-    with open(raw, "r+b") as fh:
-        fh.seek(size)
-        fh.write(vhd_footer(size))
-    os.replace(raw, vhd)
 
 
 # ----------------------------------------------------------------- sparse placement
@@ -213,16 +150,13 @@ creation_time = {now}
     ph = 32
     lh[ph:ph + 32] = pv_id.encode()
     struct.pack_into("<Q", lh, ph + 32, part_size)   # device_size_xl
-    o = ph + 40
-    # data areas: one, starting at pe_start, size 0 = to the end; then terminator
-    struct.pack_into("<QQ", lh, o, pe_start * SECTOR, 0); o += 16
-    struct.pack_into("<QQ", lh, o, 0, 0); o += 16
-    # metadata areas: one at 4096; then terminator
-    struct.pack_into("<QQ", lh, o, mda_offset, mda_size); o += 16
-    struct.pack_into("<QQ", lh, o, 0, 0); o += 16
-    # pv_header_extension: version 2, flags PV_EXT_USED (in a VG), no bootloader area
-    struct.pack_into("<II", lh, o, 2, 1); o += 8
-    struct.pack_into("<QQ", lh, o, 0, 0); o += 16
+    # data areas: one, starting at pe_start, size 0 = to the end; then a terminator;
+    # metadata areas: one at 4096; then a terminator; pv_header_extension: version 2,
+    # flags PV_EXT_USED (in a VG), an empty bootloader-area list
+    struct.pack_into("<QQQQQQQQIIQQ", lh, ph + 40,
+                     pe_start * SECTOR, 0, 0, 0,
+                     mda_offset, mda_size, 0, 0,
+                     2, 1, 0, 0)
     struct.pack_into("<I", lh, 16, _lvm_crc(bytes(lh[20:SECTOR])))
     buf[SECTOR:2 * SECTOR] = lh
     # metadata area header at 4096, text right after it
@@ -243,9 +177,7 @@ creation_time = {now}
 
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
-    if cmd == "fixed-vhd":
-        fixed_vhd(*args)
-    elif cmd == "place":
+    if cmd == "place":
         place(args[0], args[1], int(args[2]))
     elif cmd == "lvm-pv":
         lvm_pv(args[0], args[1], args[2], int(args[3]), int(args[4]))

@@ -2,8 +2,6 @@
 the compliant image checked over SSH."""
 from __future__ import annotations
 
-import json
-import os
 import struct
 import subprocess
 import sys
@@ -35,26 +33,20 @@ def test_variants_map_is_complete():
     assert not any("LNX-003" in s["breaks"] and "LNX-025" in s["breaks"] for s in v.values())
 
 
-def test_fixed_vhd_footer(tmp_path):
-    raw = tmp_path / "d.raw"
-    raw.write_bytes(b"")
-    os.truncate(raw, 30 * GIB)
-    vhd = tmp_path / "d.vhd"
-    disktool.fixed_vhd(str(raw), str(vhd))
-    assert vhd.stat().st_size == 30 * GIB + 512
-    assert vhd.stat().st_blocks * 512 < 1024 * 1024          # still sparse
-    with open(vhd, "rb") as f:
-        f.seek(-512, 2)
-        footer = f.read()
-    assert footer[:8] == b"conectix"
-    assert struct.unpack(">Q", footer[48:56])[0] == 30 * GIB
-    assert struct.unpack(">I", footer[60:64])[0] == 2
-    stored = struct.unpack(">I", footer[64:68])[0]
-    assert stored == (~sum(footer[:64] + b"\0" * 4 + footer[68:])) & 0xFFFFFFFF
-    if subprocess.run(["which", "qemu-img"], capture_output=True).returncode == 0:
-        info = json.loads(subprocess.run(["qemu-img", "info", "-f", "vpc", "--output=json", str(vhd)],
-                                         capture_output=True, text=True, check=True).stdout)
-        assert info["virtual-size"] == 30 * GIB
+def test_place_keeps_holes(tmp_path):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    with open(src, "wb") as f:
+        f.truncate(64 * 1024 * 1024)
+        f.seek(8 * 1024 * 1024)
+        f.write(b"x" * 4096)
+    with open(dst, "wb") as f:
+        f.truncate(128 * 1024 * 1024)
+    disktool.place(str(src), str(dst), 1024 * 1024)
+    assert dst.stat().st_size == 128 * 1024 * 1024
+    assert dst.stat().st_blocks * 512 < 1024 * 1024
+    with open(dst, "rb") as f:
+        f.seek(9 * 1024 * 1024)
+        assert f.read(4097) == b"x" * 4096 + b"\0"
 
 
 @pytest.mark.testbed
@@ -64,6 +56,16 @@ def test_built_images_are_fixed_sparse_30gib(testbed_available):
     st = img.stat()
     assert st.st_size == 30 * GIB + 512
     assert st.st_blocks * 512 < 4 * GIB
+    with open(img, "rb") as f:
+        f.seek(-512, 2)
+        footer = f.read()
+    assert footer[:8] == b"conectix"
+    assert struct.unpack(">Q", footer[48:56])[0] == 30 * GIB      # current size
+    assert struct.unpack(">I", footer[60:64])[0] == 2             # fixed
+    with open(img, "rb") as f:
+        mbr = f.read(512)
+    assert mbr[510:512] == b"\x55\xaa"
+    assert struct.unpack("<I", mbr[446 + 8:446 + 12])[0] == 2048  # first partition at 1 MiB
 
 
 @pytest.mark.testbed
@@ -96,7 +98,8 @@ VARIANT_FACTS = {
         ("systemctl is-active walinuxagent || true", "inactive"),
         ("cat /proc/swaps | wc -l", "1"),
         ("sudo -n iptables -S | sort | tr '\\n' ' '", "-P FORWARD ACCEPT -P INPUT ACCEPT -P OUTPUT ACCEPT"),
-        ("dpkg-query -W network-manager 2>/dev/null || echo no-nm", "no-nm"),
+        ("dpkg-query -W -f='${Status}' network-manager 2>/dev/null | grep -q 'ok installed' || echo no-nm;"
+         " systemctl is-active NetworkManager || true", "no-nm\ninactive"),
         ("sudo -n sh -c 'ls -a /root /home/* | grep -c history || true'", "0"),
         ("sudo -n grep -E '^root:' /etc/shadow | cut -d: -f2", "!"),
         ("findmnt -no SOURCE /", "/dev/vda1"),
