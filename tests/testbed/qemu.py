@@ -24,6 +24,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shlex
 import signal
 import socket
@@ -174,7 +175,8 @@ def _tail(path: Path, lines: int) -> str:
         data = path.read_bytes()[-65536:].decode("utf-8", "replace")
     except OSError:
         return "(no serial log)"
-    return "\n".join(data.replace("\r", "").splitlines()[-lines:])
+    data = re.sub(r"\x1b(\[[0-9;?]*[A-Za-z]|[()][A-Z0-9])", "", data).replace("\r", "")
+    return "\n".join([ln for ln in data.splitlines() if ln.strip()][-lines:])
 
 
 def qemu_command(image: Path, port: int, serial_log: Path, data_disks: Sequence[Path] = (),
@@ -233,6 +235,7 @@ def boot(image_path: str | os.PathLike, key_path: str | os.PathLike, *,
         log = Path(serial_log)
     proc = None
     port = None
+    reachable = False
     t0 = time.monotonic()
     try:
         for _attempt in range(port_attempts):
@@ -264,6 +267,7 @@ def boot(image_path: str | os.PathLike, key_path: str | os.PathLike, *,
                 r = subprocess.run(_ssh_base(port, key, 10) + ["true"], capture_output=True,
                                    timeout=min(30, max(remaining, 1)), stdin=subprocess.DEVNULL)
                 if r.returncode == 0:
+                    reachable = True
                     break
             except subprocess.TimeoutExpired:
                 pass
@@ -273,7 +277,8 @@ def boot(image_path: str | os.PathLike, key_path: str | os.PathLike, *,
         yield vm
     finally:
         if proc is not None:
-            _stop(proc, port, key)
+            # poweroff over SSH only if SSH ever answered; otherwise terminate/kill at once
+            _stop(proc, port if reachable else None, key)
             if proc.stdout:
                 proc.stdout.close()
 
