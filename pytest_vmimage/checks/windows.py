@@ -1,0 +1,861 @@
+"""Windows checks (guide §3): pure functions of :class:`WindowsFacts` and a profile.
+
+Every message says what was found, what is required, how to fix it and the
+guide section. A fact the VM could not report raises FactError (an *error* of
+that check, never a pass).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pytest_vmimage.facts.windows import WindowsFacts
+from pytest_vmimage.verdict import FactError, Result, Verdict
+
+GIB = 2**30
+#: Win32_DiskDrive.Size is cylinders x heads x sectors x bytes: it under-reports the
+#: true size by less than one cylinder (255 heads x 63 sectors x 512 bytes).
+CYLINDER_BYTES = 255 * 63 * 512
+SYSPREP = "sysprep.exe /generalize /oobe /shutdown"
+#: WIN-001: a declared base image must date from this day or later.
+BASE_IMAGE_MIN_DATE = dt.date(2014, 9, 8)
+ALLOWED_DRIVES = ("C", "D")
+
+_DRIVE_REF = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]):\\")
+_PANTHER_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2}) (\d{2}):(\d{2}):(\d{2})")
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def _listing(items: list[str], limit: int = 6) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def _gib(size_bytes: int) -> str:
+    return f"{size_bytes / GIB:.2f} GiB"
+
+
+def _parse_time(text: Any) -> dt.datetime | None:
+    """``2016-03-01T10:22:33Z`` (the script's dates) as an aware datetime."""
+    if not text:
+        return None
+    try:
+        return dt.datetime.strptime(str(text), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
+    except ValueError:
+        return None
+
+
+def drive_letters(text: str) -> list[str]:
+    """Drive letters a path or command line refers to (``E:\\...``), upper case, once each."""
+    found: list[str] = []
+    for match in _DRIVE_REF.finditer(text or ""):
+        letter = match.group(1).upper()
+        if letter not in found:
+            found.append(letter)
+    return found
+
+
+def windows_release(facts: WindowsFacts) -> str:
+    """``2008 R2``, ``2012``, ``2012 R2``, ``2016``, ``2019``, ``2022``, ``2025`` or the raw version."""
+    major, minor, build = facts.os_version
+    if (major, minor) == (6, 1):
+        return "2008 R2"
+    if (major, minor) == (6, 2):
+        return "2012"
+    if (major, minor) == (6, 3):
+        return "2012 R2"
+    if major == 10:
+        for first_build, name in ((26100, "2025"), (20348, "2022"), (17763, "2019"), (14393, "2016")):
+            if build >= first_build:
+                return name
+    return f"{major}.{minor}.{build}"
+
+
+# -- WIN-001 approved base -------------------------------------------------------------
+
+GUIDE_BASES = ("2008 R2 SP1", "2012", "2012 R2")
+CURRENT_EXTRA = ("2016", "2019", "2022", "2025")
+#: SQL Server editions of the approved SQL images; Express/LocalDB only warn.
+SQL_EDITIONS = ("Enterprise", "Standard", "Web")
+
+
+@dataclass
+class _Part:
+    result: Result
+    text: str
+
+
+def _os_part(facts: WindowsFacts, profile: Mapping[str, Any]) -> tuple[_Part, str]:
+    os_ = facts.os
+    release = windows_release(facts)
+    if release == "2008 R2" and int(os_.get("sp_major") or 0) >= 1:
+        release = "2008 R2 SP1"
+    edition = str(os_.get("edition_id") or "")
+    sku = int(os_.get("sku") or 0)
+    datacenter = (
+        edition.lower().startswith("serverdatacenter") if edition else sku in (8, 12)
+    ) and "eval" not in edition.lower()
+    approved = GUIDE_BASES + (CURRENT_EXTRA if getattr(profile, "is_current", False) else ())
+    name = f"Windows Server {release} {edition or f'SKU {sku}'} ({os_.get('caption', '')})"
+    problems = []
+    if int(os_.get("product_type") or 0) not in (2, 3):
+        problems.append("not a server edition")
+    if release not in approved:
+        problems.append(f"version {release} is not an approved base")
+    if not datacenter:
+        problems.append("not the Datacenter edition" + (" (evaluation)" if "eval" in edition.lower() else ""))
+    if problems:
+        return _Part(Result.FAILED, f"{name}: {'; '.join(problems)}"), release
+    return _Part(Result.PASSED, name), release
+
+
+def base_image_date(name: str) -> dt.date | None:
+    """The date in a base image name: ``YYYY-MM-DD``, ``YYYYMMDD`` or the gallery's ``YYYYMM.DD``."""
+    for pattern in (
+        r"(?<!\d)(20\d{2})-(\d{2})-(\d{2})(?!\d)",
+        r"(?<!\d)(20\d{2})(\d{2})(\d{2})(?!\d)",
+        r"(?<!\d)(20\d{2})(\d{2})\.(\d{2})(?!\d)",
+    ):
+        for match in re.finditer(pattern, name):
+            try:
+                return dt.date(*(int(g) for g in match.groups()))
+            except ValueError:
+                continue
+    return None
+
+
+def _base_name_part(profile: Mapping[str, Any]) -> _Part:
+    image = getattr(profile, "image", {}) or {}
+    name = str(image.get("base_image_name") or "")
+    if not name:
+        return _Part(
+            Result.NOT_APPLICABLE,
+            "base image date not checked: no base image name declared ([image] base_image_name)",
+        )
+    date = base_image_date(name)
+    if date is None:
+        return _Part(Result.NOT_APPLICABLE, f"base image date not checked: no date in {name!r}")
+    if date < BASE_IMAGE_MIN_DATE:
+        return _Part(
+            Result.FAILED,
+            f"base image {name!r} dates from {date.isoformat()}, before {BASE_IMAGE_MIN_DATE.isoformat()}",
+        )
+    return _Part(Result.PASSED, f"base image {name!r} dates from {date.isoformat()}")
+
+
+def _sql_edition(text: str) -> str:
+    lowered = text.lower()
+    if "evaluation" in lowered:
+        return "Evaluation"
+    for edition in (
+        "Enterprise",
+        "Standard",
+        "Web",
+        "Express",
+        "Developer",
+        "Workgroup",
+        "Business Intelligence",
+    ):
+        if lowered.startswith(edition.lower()):
+            return edition
+    return text or "unknown edition"
+
+
+def _sql_version(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(x) for x in text.split(".") if x != "")
+    except ValueError:
+        return ()
+
+
+def _sql_part(facts: WindowsFacts, release: str) -> _Part:
+    instances = list(facts.get("sql", "instances") or [])
+    localdb = list(facts.get("sql", "localdb_versions") or [])
+    if not instances and not localdb:
+        return _Part(Result.NOT_APPLICABLE, "no SQL Server installed")
+    failed, warned, fine = [], [], []
+    for inst in instances:
+        edition = _sql_edition(str(inst.get("edition") or ""))
+        version = _sql_version(str(inst.get("version") or ""))
+        label = f"SQL Server {inst.get('version') or '?'} {edition} ({inst.get('instance')})"
+        if edition == "Express":
+            warned.append(f"{label}: Express is not an approved SQL image edition")
+        elif edition not in SQL_EDITIONS:
+            failed.append(f"{label}: edition must be {', '.join(SQL_EDITIONS)}")
+            continue
+        if release == "2012 R2" and version[:1] != (12,):
+            failed.append(f"{label}: on Windows Server 2012 R2 the approved image is SQL Server 2014 (12.x)")
+        elif release == "2012" and not (version[:1] == (11,) and version >= (11, 0, 5058)):
+            failed.append(
+                f"{label}: on Windows Server 2012 the approved image is SQL Server 2012 SP2 (11.0.5058+)"
+            )
+        elif release in ("2008 R2", "2008 R2 SP1"):
+            failed.append(f"{label}: there is no approved SQL Server image on Windows Server 2008 R2")
+        elif edition in SQL_EDITIONS:
+            fine.append(label)
+    for version in localdb:
+        warned.append(f"SQL Server LocalDB {version} is not an approved SQL image")
+    if failed:
+        return _Part(Result.FAILED, "; ".join(failed + warned))
+    if warned:
+        return _Part(Result.WARNING, "; ".join(warned))
+    return _Part(Result.PASSED, ", ".join(fine))
+
+
+def approved_base(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
+    """WIN-001: an approved Windows Server Datacenter base, a base image from 2014-09-08 or
+    later when one is declared, and SQL Server only as an approved SQL image (guide §3.1)."""
+    approved = GUIDE_BASES + (CURRENT_EXTRA if getattr(profile, "is_current", False) else ())
+    required = (
+        f"Windows Server {', '.join(approved)} Datacenter; declared base image from "
+        f"{BASE_IMAGE_MIN_DATE.isoformat()}; SQL Server 2014 on 2012 R2 or 2012 SP2 on 2012 "
+        f"({'/'.join(SQL_EDITIONS)})"
+    )
+    os_part, release = _os_part(facts, profile)
+    parts = [os_part, _base_name_part(profile), _sql_part(facts, release)]
+    actual = "; ".join(p.text for p in parts)
+    fixes = {
+        0: "build the image from an approved Windows Server Datacenter base (Azure gallery image)",
+        1: f"start again from a base image published on or after {BASE_IMAGE_MIN_DATE.isoformat()}",
+        2: "use an approved SQL Server image (Enterprise, Standard or Web) matching the Windows version",
+    }
+    if any(p.result is Result.FAILED for p in parts):
+        fix = "; ".join(fixes[i] for i, p in enumerate(parts) if p.result is Result.FAILED)
+        return Verdict.failed(actual, required, f"{actual}. Required: {required}. Fix: {fix} (guide §3.1)")
+    if any(p.result is Result.WARNING for p in parts):
+        return Verdict.warning(
+            actual,
+            required,
+            f"{actual}. Express editions and LocalDB are not approved SQL images; "
+            f"use Enterprise, Standard or Web (guide §3.1)",
+        )
+    return Verdict.passed(actual, required, actual)
+
+
+# -- WIN-002 / WIN-003 disk sizes ---------------------------------------------------------
+
+
+@dataclass
+class _Disk:
+    index: int
+    letters: list[str]
+    size_bytes: int
+    exact: bool
+    model: str
+
+    @property
+    def label(self) -> str:
+        letters = f" ({', '.join(self.letters)})" if self.letters else ""
+        how = "" if self.exact else ", Win32_DiskDrive geometry"
+        return f"disk {self.index}{letters} {_gib(self.size_bytes)}{how}"
+
+    def below(self, gib: float) -> bool:
+        slack = 0 if self.exact else CYLINDER_BYTES
+        return self.size_bytes + slack < gib * GIB
+
+    def above(self, gib: float) -> bool:
+        return self.size_bytes > gib * GIB
+
+
+def _disks(facts: WindowsFacts) -> list[_Disk]:
+    part = facts.part("disks")
+    exact = {int(m["number"]): int(m["size_bytes"]) for m in (part.get("msft_disk") or [])}
+    disks = []
+    for d in part.get("physical") or []:
+        index = int(d["index"])
+        if index in exact:
+            size, is_exact = exact[index], True
+        elif d.get("size_bytes") is not None:
+            size, is_exact = int(d["size_bytes"]), False
+        else:
+            raise FactError(f"Win32_DiskDrive reports no size for disk {index} ({d.get('model', '')})")
+        letters = [str(x).upper() for x in d.get("letters") or []]
+        disks.append(_Disk(index, letters, size, is_exact, str(d.get("model") or "")))
+    if not disks:
+        raise FactError("Win32_DiskDrive lists no disk")
+    return disks
+
+
+def _os_disk(facts: WindowsFacts, disks: list[_Disk]) -> _Disk:
+    drive = facts.system_drive
+    holding = [d for d in disks if drive in d.letters]
+    if len(holding) != 1:
+        raise FactError(f"{len(holding)} disks hold {drive} (Win32_DiskDrive -> partition -> logical disk)")
+    return holding[0]
+
+
+def _temporary_disks(facts: WindowsFacts, disks: list[_Disk]) -> set[int]:
+    """The Azure temporary (resource) disk: its volume is "Temporary Storage" or carries
+    DATALOSS_WARNING_README.txt."""
+    temp_letters = {
+        str(ld["id"]).upper()
+        for ld in facts.get("disks", "logical") or []
+        if str(ld.get("volume_name") or "").lower() == "temporary storage" or ld.get("dataloss_warning")
+    }
+    return {d.index for d in disks if temp_letters & set(d.letters)}
+
+
+def os_disk_size(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
+    """WIN-002: the disk holding C: (not the C: volume) is within the profile's limits (guide §3.4)."""
+    disks = _disks(facts)
+    disk = _os_disk(facts, disks)
+    low, high = profile["windows_os_disk_min_gib"], profile["windows_os_disk_max_gib"]
+    if low is not None and high is not None and low == high:
+        required = f"{low} GiB"
+    else:
+        required = " and ".join(
+            part for part in (f"≥ {low} GiB" if low else "", f"≤ {high} GiB" if high else "") if part
+        )
+    actual = disk.label
+    if (low and disk.below(low)) or (high and disk.above(high)):
+        if getattr(profile, "is_current", False):
+            fix = f"resize the OS disk VHD to between {low} and {high} GiB"
+        else:
+            fix = "keep the base image's 127 GiB OS disk: do not change its size"
+        return Verdict.failed(actual, required, f"OS {actual}; required {required}. Fix: {fix} (guide §3.4)")
+    return Verdict.passed(actual, required)
+
+
+def data_disk_size(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
+    """WIN-003: every data disk (not the OS disk, not the temporary disk) is at most 1023 GiB."""
+    disks = _disks(facts)
+    exclude = {_os_disk(facts, disks).index} | _temporary_disks(facts, disks)
+    limit = profile["data_disk_max_gib"]
+    required = f"each data disk ≤ {limit} GiB"
+    data = [d for d in disks if d.index not in exclude]
+    if not data:
+        return Verdict.not_applicable("no data disk is attached to this VM", required)
+    actual = ", ".join(d.label for d in data)
+    too_big = [d for d in data if d.above(limit)]
+    if too_big:
+        names = ", ".join(f"disk {d.index}" for d in too_big)
+        return Verdict.failed(
+            actual,
+            required,
+            f"{names} exceed {limit} GiB ({actual}); a 1024 GiB VHD cannot be uploaded: "
+            f"shrink the data disk VHD to at most {limit} GiB (guide §3.4)",
+        )
+    return Verdict.passed(actual, required)
+
+
+# -- WIN-004 updates ---------------------------------------------------------------------
+
+
+def latest_updates(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
+    """WIN-004: no pending Critical or Important security update (Windows Update agent search)."""
+    part = facts.part("updates")
+    required = "no pending update with MSRC severity Critical or Important"
+    if not part.get("search_ok"):
+        hresult = part.get("hresult") or "no HRESULT"
+        raise FactError(
+            f"the Windows Update search failed ({hresult}): {part.get('search_error', '')}; "
+            "the VM needs access to Windows Update (or its WSUS) and an elevated account"
+        )
+    if int(part.get("result_code", 2)) not in (2, 3):
+        raise FactError(f"the Windows Update search ended with result code {part.get('result_code')}")
+    updates = list(part.get("updates") or [])
+    pending = [u for u in updates if str(u.get("msrc_severity") or "") in ("Critical", "Important")]
+    if pending:
+        names = [
+            f"{'KB' + u['kb'][0] + ' ' if u.get('kb') else ''}{u.get('title', '')} ({u['msrc_severity']})"
+            for u in pending
+        ]
+        actual = f"{len(pending)} pending: {_listing(names, 10)}"
+        return Verdict.failed(
+            actual,
+            required,
+            f"{actual}. Fix: install them with Windows Update, reboot, then generalize again with "
+            f"{SYSPREP} (guide §3.5)",
+        )
+    others = len(updates)
+    actual = "no pending Critical/Important update" + (f" ({others} other updates pending)" if others else "")
+    return Verdict.passed(actual, required)
+
+
+# -- WIN-005 startup tasks ---------------------------------------------------------------
+
+TRIGGER_BOOT = 8
+
+
+def _is_microsoft_task(path: str) -> bool:
+    return path.lower().startswith("\\microsoft\\")
+
+
+def startup_tasks(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
+    """WIN-005: no scheduled task outside ``\\Microsoft\\`` with a boot trigger is left behind
+    (guide §3.6, "Il est recommandé")."""
+    required = "no task outside \\Microsoft\\ with an at-startup (boot) trigger"
+    tasks = [t for t in facts.tasks() if not _is_microsoft_task(str(t.get("path", "")))]
+    unreadable = [str(t["path"]) for t in tasks if "read_error" in t]
+    found = [
+        str(t["path"]) + ("" if t.get("enabled", True) else " (disabled)")
+        for t in tasks
+        if TRIGGER_BOOT in (t.get("trigger_types") or [])
+    ]
+    if found:
+        actual = f"startup tasks: {_listing(found)}"
+        return Verdict.warning(
+            actual,
+            required,
+            f"{actual}. Startup tasks should clean up after themselves: delete them "
+            f"(Unregister-ScheduledTask / schtasks /delete /tn NAME) before {SYSPREP} (guide §3.6)",
+        )
+    if unreadable:
+        raise FactError(f"cannot read the definition of scheduled task(s) {_listing(unreadable)}")
+    return Verdict.passed(f"no startup task outside \\Microsoft\\ ({len(tasks)} other tasks)", required)
+
+
+# -- WIN-006 drive letters ---------------------------------------------------------------
+
+
+def _drive_references(facts: WindowsFacts) -> list[tuple[str, str, list[str]]]:
+    """(what, text, letters) for everything that refers to a drive letter."""
+    refs: list[tuple[str, str, list[str]]] = []
+
+    def add(what: str, text: str) -> None:
+        letters = drive_letters(text)
+        if letters:
+            refs.append((what, text, letters))
+
+    for service in facts.services():
+        add(f"service {service.get('name')}", str(service.get("path") or ""))
+    for task in facts.tasks():
+        for action in task.get("actions") or []:
+            text = " ".join(str(action.get(k) or "") for k in ("path", "arguments", "working_directory"))
+            add(f"scheduled task {task.get('path')}", text)
+    drives = facts.part("drives")
+    for key, values in (drives.get("run_keys") or {}).items():
+        for name, value in (values or {}).items():
+            add(f"Run key {key.split(':', 1)[-1]}\\{name}", str(value))
+    for field_name in ("pagefile_settings", "pagefile_usage", "paging_files_reg"):
+        for value in drives.get(field_name) or []:
+            add("page file", str(value))
+    for name, value in (drives.get("machine_env") or {}).items():
+        add(f"environment variable {name}", str(value))
+    return refs
+
+
+def only_c_and_d(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
+    """WIN-006: no service, scheduled task, Run key, page file or environment variable
+    refers to a drive other than C: and D: (guide §3.6)."""
+    required = "only C: (OS) and D: (temporary disk) referenced"
+    offenders = []
+    for what, text, letters in _drive_references(facts):
+        other = [x for x in letters if x not in ALLOWED_DRIVES]
+        if other:
+            offenders.append(f"{what} uses {', '.join(x + ':' for x in other)} ({text.strip()[:120]})")
+    if offenders:
+        actual = _listing(sorted(set(offenders)))
+        return Verdict.failed(
+            actual,
+            required,
+            f"{actual}. Only C: and D: exist on every VM; Azure assigns data disk letters at "
+            "deployment. Fix: refer to data disks through a mount folder (e.g. C:\\Data) or a "
+            "volume GUID path (\\\\?\\Volume{GUID}\\) instead of a drive letter (guide §3.6)",
+        )
+    return Verdict.passed("no reference to a drive other than C: and D:", required)
+
+
+# -- WIN-007 generalized -----------------------------------------------------------------
+
+
+def _panther_time(lines: Iterable[str]) -> dt.datetime | None:
+    """The newest timestamp of Panther log lines (``2016-03-01 10:22:33, Info ...``, local time)."""
+    newest = None
+    for line in lines:
+        match = _PANTHER_TIME.match(str(line))
+        if match:
+            try:
+                stamp = dt.datetime.strptime(
+                    f"{match.group(1)} {match.group(2)}:{match.group(3)}:{match.group(4)}",
+                    "%Y-%m-%d %H:%M:%S",
+                ).replace(tzinfo=dt.timezone.utc)
+            except ValueError:
+                continue
+            newest = stamp if newest is None or stamp > newest else newest
+    return newest
+
+
+def _log(panther: Mapping[str, Any], sysprep_dir: bool) -> dict[str, Any] | None:
+    for path, log in panther.items():
+        lowered = path.lower().replace("/", "\\")
+        if not lowered.endswith("\\panther\\setupact.log"):
+            continue
+        if ("\\sysprep\\" in lowered) == sysprep_dir and log.get("exists"):
+            return {"path": path, **log}
+    return None
+
+
+def generalized(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
+    """WIN-007: sysprep generalize + OOBE ran for this VM: the deployment Panther log
+    (%WINDIR%\\Panther\\setupact.log) shows a generalized image going through specialize
+    and oobeSystem, after the last generalize and not before this installation. ImageState
+    alone is not evidence (guide §3.7)."""
+    part = facts.part("sysprep")
+    required = "Panther log: generalized image deployed through specialize and oobeSystem on this VM"
+    fix = f"run {SYSPREP} on the build VM as the last step, then capture the VHD (guide §3.7)"
+    image_state = str(part.get("image_state") or "")
+    panther = part.get("panther") or {}
+    deploy = _log(panther, sysprep_dir=False)
+    problems: list[str] = []
+    evidence: list[str] = [f"ImageState {image_state or 'absent'}"]
+    if image_state != "IMAGE_STATE_COMPLETE":
+        problems.append(f"setup has not completed on this VM (ImageState {image_state or 'absent'})")
+    if deploy is None:
+        problems.append("no deployment log %WINDIR%\\Panther\\setupact.log")
+    else:
+        matches = deploy.get("matches") or {}
+        generalized_image = list(matches.get("generalization_state") or []) or [
+            line for line in matches.get("image_state") or [] if "GENERALIZE_RESEAL_TO_OOBE" in line
+        ]
+        missing = [
+            what
+            for what, lines in (
+                (
+                    "a generalized image being deployed (windeploy 'Found generalization state')",
+                    generalized_image,
+                ),
+                ("the specialize pass", matches.get("specialize")),
+                ("the oobeSystem pass", matches.get("oobe")),
+            )
+            if not lines
+        ]
+        if missing:
+            problems.append(f"{deploy['path']} shows no {', no '.join(missing)}")
+        deployed = _panther_time([*generalized_image, *(matches.get("specialize") or [])]) or _parse_time(
+            deploy.get("mtime")
+        )
+        if deployed is not None:
+            evidence.append(f"deployed {deployed:%Y-%m-%d %H:%M}")
+            install = _parse_time(facts.os.get("install_date"))
+            if install is not None and deployed < install - dt.timedelta(days=1):
+                problems.append(
+                    f"the deployment log dates from {deployed:%Y-%m-%d}, before this installation "
+                    f"({install:%Y-%m-%d}): it was carried over from another machine"
+                )
+            sysprep_log = _log(panther, sysprep_dir=True)
+            if sysprep_log is not None:
+                generalize = _panther_time(
+                    (sysprep_log.get("matches") or {}).get("generalize") or []
+                ) or _parse_time(sysprep_log.get("mtime"))
+                if generalize is not None:
+                    evidence.append(f"generalized {generalize:%Y-%m-%d %H:%M}")
+                    if generalize > deployed + dt.timedelta(days=1):
+                        problems.append(
+                            f"sysprep generalize ran on {generalize:%Y-%m-%d}, after the last "
+                            f"deployment ({deployed:%Y-%m-%d}): this VM is not a deployment of that image"
+                        )
+    actual = "; ".join(evidence)
+    if problems:
+        detail = "; ".join(problems)
+        return Verdict.failed(detail, required, f"{detail} ({actual}). Fix: {fix}")
+    return Verdict.passed(actual, required)
+
+
+# -- WIN-008 64-bit ------------------------------------------------------------------------
+
+
+def architecture(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
+    """WIN-008: the operating system is 64-bit (tool 1.1.4)."""
+    os_ = facts.os
+    arch = str(os_.get("proc_arch") or "").upper()
+    wow = str(os_.get("proc_arch_w6432") or "").upper()
+    native = wow or arch
+    shown = f"{os_.get('os_architecture') or '?'} ({native or 'unknown'})"
+    required = "64-bit (AMD64)"
+    if not native:
+        raise FactError("PROCESSOR_ARCHITECTURE is not set")
+    if native in ("AMD64", "ARM64", "IA64"):
+        return Verdict.passed(shown, required)
+    return Verdict.failed(
+        shown,
+        required,
+        f"the OS is {shown}; only 64-bit Windows images are accepted: rebuild from a 64-bit base (tool 1.1.4)",
+    )
+
+
+# -- WIN-009 built-in Administrator ------------------------------------------------------------
+
+
+def _account_name(value: str) -> str:
+    return value.rsplit("\\", 1)[-1].strip().lower()
+
+
+def no_builtin_administrator(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
+    """WIN-009: neither the connecting account nor a service runs as the built-in
+    Administrator (the account whose SID ends in -500) (tool 1.1.5)."""
+    accounts = facts.part("accounts")
+    required = "connecting account and service accounts are not the built-in Administrator (SID -500)"
+    admin_name = str(accounts.get("builtin_admin_name") or "")
+    admin_sid = str(accounts.get("builtin_admin_sid") or "")
+    current_sid = str(accounts.get("current_sid") or "")
+    current = str(accounts.get("current_user") or facts.admin_user)
+    problems = []
+    if current_sid.endswith("-500") or (admin_sid and current_sid == admin_sid):
+        problems.append(f"the checks connected as {current} ({current_sid}), the built-in Administrator")
+    elif admin_name and facts.admin_user and _account_name(facts.admin_user) == admin_name.lower():
+        problems.append(f"the connecting account {facts.admin_user} is the built-in Administrator")
+    if admin_name:
+        for service in facts.services():
+            start_name = str(service.get("start_name") or "")
+            if start_name and (_account_name(start_name) == admin_name.lower() or start_name == admin_sid):
+                problems.append(f"service {service.get('name')} runs as {start_name}")
+    if problems:
+        detail = "; ".join(problems)
+        return Verdict.failed(
+            detail,
+            required,
+            f"{detail}. The built-in Administrator is renamed/disabled on deployment: use another "
+            "administrator account and a dedicated or virtual service account (tool 1.1.5)",
+        )
+    name = (
+        f"the built-in Administrator ({admin_name})" if admin_name else "a -500 account (none found locally)"
+    )
+    return Verdict.passed(f"connected as {current}; no service runs as {name}", required)
+
+
+# -- WIN-010 unsupported roles and features ----------------------------------------------------
+
+#: catalogue name -> (Get-WindowsFeature names on 2008 R2 … 2022, Win32_ServerFeature IDs)
+UNSUPPORTED_FEATURES: dict[str, tuple[tuple[str, ...], tuple[int, ...]]] = {
+    "Failover Clustering": (("Failover-Clustering",), (33,)),
+    "DHCP Server": (("DHCP",), (12,)),
+    "Hyper-V": (("Hyper-V",), (20,)),
+    "Remote Access (DirectAccess)": (
+        ("RemoteAccess", "DirectAccess-VPN", "NPAS-RRAS-Services", "NPAS-RRAS", "DAMC"),
+        (468, 334, 206, 207),
+    ),
+    "AD Rights Management Services": (("ADRMS", "ADRMS-Server", "ADRMS-Identity"), (17, 253, 254)),
+    "Windows Deployment Services": (("WDS", "WDS-Deployment", "WDS-Transport"), (19, 251, 252)),
+    "iSNS": (("ISNS",), (55,)),
+    "Multipath I/O": (("Multipath-IO",), (57,)),
+    "Network Load Balancing": (("NLB",), (34,)),
+    "PNRP": (("PNRP",), (64,)),
+    "SNMP Service": (("SNMP-Service", "SNMP-Services"), (59, 224)),
+    "WINS": (("WINS", "WINS-Server"), (40,)),
+    "Wireless LAN Service": (("Wireless-Networking",), (38,)),
+}
+UNSUPPORTED_FEATURE_NAMES = tuple(UNSUPPORTED_FEATURES)
+
+
+def unsupported_feature(facts: WindowsFacts, profile: Mapping[str, Any], feature: str) -> Verdict:
+    """WIN-010: one unsupported role or feature (by its language-neutral name) is not installed."""
+    names, ids = UNSUPPORTED_FEATURES[feature]
+    part = facts.part("features")
+    required = f"{feature} not installed"
+    if part.get("source") == "Get-WindowsFeature":
+        installed = {str(n).lower(): str(n) for n in part.get("installed") or []}
+        hits = [installed[n.lower()] for n in names if n.lower() in installed]
+        how = "Get-WindowsFeature"
+    elif part.get("server_feature_ids") is not None:
+        present = {int(i) for i in part["server_feature_ids"]}
+        hits = [f"Win32_ServerFeature ID {i}" for i in ids if i in present]
+        how = "Win32_ServerFeature"
+    else:
+        raise FactError(
+            "installed roles and features cannot be listed: Get-WindowsFeature failed "
+            f"({part.get('servermanager_error', '')}) and Win32_ServerFeature is unavailable"
+        )
+    if hits:
+        actual = f"{feature} installed ({', '.join(hits)})"
+        remove = " ".join(h for h in hits if not h.startswith("Win32_")) or names[0]
+        return Verdict.failed(
+            actual,
+            required,
+            f"{actual}; it is not supported on Azure VMs. Fix: Uninstall-WindowsFeature {remove} "
+            "(Remove-WindowsFeature on 2008 R2), reboot, then generalize again (tool)",
+        )
+    return Verdict.passed(f"{feature} not installed ({how})", required)
+
+
+# -- WIN-011 BitLocker ------------------------------------------------------------------------
+
+_CONVERSION = {
+    0: "fully decrypted",
+    1: "fully encrypted",
+    2: "encryption in progress",
+    3: "decryption in progress",
+    4: "encryption paused",
+    5: "decryption paused",
+}
+
+
+def no_bitlocker_os(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
+    """WIN-011: BitLocker is off on the OS volume (allowed on data disks) (tool)."""
+    part = facts.part("bitlocker")
+    drive = str(part.get("drive") or facts.system_drive)
+    required = f"BitLocker off on {drive} (fully decrypted)"
+    if not part.get("namespace_present"):
+        text = f"{part.get('wmi_error') or ''} {part.get('namespace_error') or ''}".lower()
+        if "invalidnamespace" in text or "invalid namespace" in text:
+            return Verdict.passed(
+                "BitLocker is not installed (no MicrosoftVolumeEncryption WMI namespace)", required
+            )
+        raise FactError(f"cannot query BitLocker: {part.get('namespace_error') or part.get('wmi_error')}")
+    if not part.get("volume_found"):
+        return Verdict.passed(f"{drive} is not a BitLocker-encryptable volume", required)
+    protection = int(part.get("protection_status", 2))
+    conversion = int(part.get("conversion_status", -1))
+    state = _CONVERSION.get(conversion, f"conversion status {conversion}")
+    actual = f"{drive} {state}, protection {('off', 'on', 'unknown')[protection] if protection in (0, 1, 2) else protection}"
+    if conversion == 0 and protection == 0:
+        return Verdict.passed(actual, required)
+    return Verdict.failed(
+        actual,
+        required,
+        f"BitLocker on the OS volume: {actual}. Fix: manage-bde -off {drive}, wait until it is fully "
+        "decrypted, then generalize again; BitLocker is allowed on data disks only (tool)",
+    )
+
+
+# -- WIN-012 IPv6 ------------------------------------------------------------------------------
+
+
+def no_ipv6_reliance(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
+    """WIN-012: no static IPv6 address the image depends on (tool)."""
+    addresses = list(facts.get("ipv6", "addresses") or [])
+    required = "no static (Manual) IPv6 address"
+    static = [
+        f"{a.get('address')} on {a.get('interface')}"
+        for a in addresses
+        if str(a.get("prefix_origin")) == "Manual" and not a.get("loopback")
+    ]
+    if static:
+        actual = f"static IPv6: {_listing(static)}"
+        return Verdict.warning(
+            actual,
+            required,
+            f"{actual}. Azure hands out addresses by DHCP; remove the static IPv6 configuration "
+            "(Remove-NetIPAddress, or netsh interface ipv6 delete address) (tool)",
+        )
+    return Verdict.passed(
+        f"no static IPv6 address ({len(addresses)} IPv6 addresses, all automatic)", required
+    )
+
+
+# -- WIN-013 remote access --------------------------------------------------------------------
+
+_PROFILE_BITS = (
+    (1, "Domain", "DomainProfile", "DomainProfile"),
+    (2, "Private", "StandardProfile", "PrivateProfile"),
+    (4, "Public", "PublicProfile", "PublicProfile"),
+)
+
+
+def _rdp_problems(facts: WindowsFacts) -> tuple[list[str], str]:
+    rdp = facts.part("rdp")
+    problems = []
+    deny = rdp.get("policy_fDenyTSConnections")
+    source = "policy"
+    if deny is None:
+        deny, source = rdp.get("fDenyTSConnections"), "registry"
+    if deny is None or int(deny) != 0:
+        problems.append(f"Remote Desktop connections are denied (fDenyTSConnections={deny} by {source})")
+    if str(rdp.get("termservice_start") or "").lower() == "disabled":
+        problems.append("the TermService service is disabled")
+    port = str(rdp.get("port") or 3389)
+    current = int(rdp.get("fw_current_profiles") or 0) or 4
+    enabled_local = rdp.get("fw_enabled") or {}
+    enabled_policy = rdp.get("fw_enabled_policy") or {}
+    rules = [
+        r
+        for r in rdp.get("fw_rules") or []
+        if r.get("enabled")
+        and int(r.get("direction", 0)) == 1
+        and int(r.get("action", 0)) == 1
+        and int(r.get("protocol", 0)) == 6
+        and (str(r.get("local_ports") or "*") in ("*", "") or port in str(r.get("local_ports")).split(","))
+    ]
+    blocked = []
+    for bit, name, local_key, policy_key in _PROFILE_BITS:
+        if not current & bit:
+            continue
+        on = enabled_policy.get(policy_key)
+        if on is None:
+            on = enabled_local.get(local_key, 1)
+        if on is not None and int(on) == 0:
+            continue
+        if not any(int(r.get("profiles", 0)) & bit for r in rules):
+            blocked.append(name)
+    if blocked:
+        problems.append(
+            f"no enabled inbound Remote Desktop firewall rule for TCP {port} in the active "
+            f"{'/'.join(blocked)} profile"
+        )
+    return problems, port
+
+
+def _https_listener(facts: WindowsFacts) -> tuple[bool, str]:
+    listeners = list(facts.get("winrm", "listeners") or [])
+    found = []
+    for listener in listeners:
+        transport = str(listener.get("Transport") or "")
+        if not transport:
+            keys = [str(k) for k in listener.get("keys") or []]
+            transport = next((k.split("=", 1)[1] for k in keys if k.lower().startswith("transport=")), "")
+        found.append(f"{transport or '?'}:{listener.get('Port', '?')}")
+        if (
+            transport.upper() == "HTTPS"
+            and str(listener.get("Port")) == "5986"
+            and str(listener.get("Enabled", "true")).lower() == "true"
+        ):
+            return True, ", ".join(found)
+    return False, ", ".join(found) or "no listener"
+
+
+def remote_access(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
+    """WIN-013: RDP enabled and allowed through the firewall (warn in guide-2016, fail in
+    current); a WinRM HTTPS listener on 5986 where the profile requires it (tool, pc)."""
+    rdp_problems, port = _rdp_problems(facts)
+    https_required = bool(profile["windows_winrm_https_required"])
+    required = f"RDP enabled and allowed inbound on TCP {port}" + (
+        "; WinRM HTTPS listener on 5986" if https_required else ""
+    )
+    results: list[Result] = []
+    problems = list(rdp_problems)
+    if rdp_problems:
+        results.append(Result(profile["rdp_result"]))
+    actual_parts = [f"RDP on TCP {port} {'not reachable' if rdp_problems else 'enabled and allowed'}"]
+    if https_required:
+        ok, listeners = _https_listener(facts)
+        actual_parts.append(f"WinRM listeners {listeners}")
+        if not ok:
+            problems.append(f"no enabled WinRM HTTPS listener on 5986 (found {listeners})")
+            results.append(Result.FAILED)
+    actual = "; ".join(actual_parts)
+    if not problems:
+        return Verdict.passed(actual, required)
+    fix = (
+        "enable Remote Desktop (fDenyTSConnections=0) and its firewall rule group "
+        "(Enable-NetFirewallRule -DisplayGroup 'Remote Desktop', or netsh advfirewall firewall set rule "
+        'group="remote desktop" new enable=Yes)'
+    )
+    if https_required:
+        fix += "; create an HTTPS listener (winrm quickconfig -transport:https) and allow TCP 5986"
+    message = f"{'; '.join(problems)}. Required: {required}. Fix: {fix} (guide §3.3, tool)"
+    if Result.FAILED in results:
+        return Verdict.failed(actual, required, message)
+    return Verdict.warning(actual, required, message)
+
+
+CHECKS = {
+    "WIN-001": approved_base,
+    "WIN-002": os_disk_size,
+    "WIN-003": data_disk_size,
+    "WIN-004": latest_updates,
+    "WIN-005": startup_tasks,
+    "WIN-006": only_c_and_d,
+    "WIN-007": generalized,
+    "WIN-008": architecture,
+    "WIN-009": no_builtin_administrator,
+    "WIN-011": no_bitlocker_os,
+    "WIN-012": no_ipv6_reliance,
+    "WIN-013": remote_access,
+}
+"""Every check taking (facts, profile); WIN-010 is per feature: :func:`unsupported_feature`."""

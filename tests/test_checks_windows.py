@@ -1,0 +1,572 @@
+"""Every Windows check on a hand-written, Windows-shaped facts snapshot, and on the same
+facts edited to break one requirement at a time.
+
+``tests/recorded/windows/ws2012r2-compliant.json`` is HAND-WRITTEN from documented output
+formats (see its ``meta.provenance`` and the README next to it), not recorded from a live
+Windows: no Windows machine was available.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from pytest_vmimage.checks import windows
+from pytest_vmimage.facts.windows import COLLECTION_SCRIPT, PARTS, SCRIPT_MARKER, WindowsFacts, gather
+from pytest_vmimage.profiles import load_profile
+from pytest_vmimage.verdict import FactError, Result
+
+SNAPSHOT = Path(__file__).parent / "recorded" / "windows" / "ws2012r2-compliant.json"
+GUIDE = load_profile("guide-2016")
+CURRENT = load_profile("current")
+PROFILES = [GUIDE, CURRENT]
+FEATURES = windows.UNSUPPORTED_FEATURE_NAMES
+DEPLOY_LOG = "C:\\Windows\\Panther\\setupact.log"
+
+
+def compliant() -> WindowsFacts:
+    return WindowsFacts.load(SNAPSHOT)
+
+
+def edited(change: Callable[[dict], None]) -> WindowsFacts:
+    facts = compliant()
+    parts = copy.deepcopy(facts.parts)
+    change(parts)
+    return WindowsFacts(parts, facts.admin_user, facts.meta)
+
+
+def all_verdicts(facts: WindowsFacts, profile) -> dict[str, object]:
+    found = {req_id: check(facts, profile) for req_id, check in windows.CHECKS.items()}
+    for feature in FEATURES:
+        found[f"WIN-010 {feature}"] = windows.unsupported_feature(facts, profile, feature)
+    return found
+
+
+def test_snapshot_says_it_is_hand_written():
+    facts = compliant()
+    assert "HAND-WRITTEN" in facts.meta["provenance"]
+    assert set(facts.parts) == set(PARTS)
+
+
+def test_every_requirement_has_a_check():
+    assert set(windows.CHECKS) | {"WIN-010"} == {f"WIN-{n:03d}" for n in range(1, 14)}
+    assert len(FEATURES) == 13
+
+
+@pytest.mark.parametrize("profile", PROFILES, ids=["guide-2016", "current"])
+def test_compliant_vm_passes_every_check(profile):
+    for name, verdict in all_verdicts(compliant(), profile).items():
+        assert verdict.result is Result.PASSED, f"{name}: {verdict}"
+        assert verdict.actual and verdict.required
+
+
+def test_not_applicable_parts_are_named_in_the_pass():
+    verdict = windows.approved_base(compliant(), GUIDE)
+    assert "no base image name declared" in verdict.message
+
+
+def _set(part: str, **values):
+    return lambda p: p[part].update(values)
+
+
+def _deploy_matches(**values):
+    return lambda p: p["sysprep"]["panther"][DEPLOY_LOG]["matches"].update(values)
+
+
+def _add_service(**service):
+    base = {"start_mode": "Auto", "state": "Running", "start_name": "LocalSystem", "path": "C:\\x.exe"}
+    return lambda p: p["services"]["services"].append({**base, **service})
+
+
+def _feature(name):
+    return lambda p: p["features"]["installed"].append(name)
+
+
+def _disk0(size):
+    def change(p):
+        p["disks"]["msft_disk"][0]["size_bytes"] = size
+        p["disks"]["physical"][0]["size_bytes"] = size - size % (255 * 63 * 512)
+
+    return change
+
+
+SQL_2014_EXPRESS = {
+    "instance": "SQLEXPRESS",
+    "instance_id": "MSSQL12.SQLEXPRESS",
+    "wow64": False,
+    "edition": "Express Edition (64-bit)",
+    "edition_type": "Express Edition",
+    "version": "12.0.4100.1",
+    "patch_level": "12.0.4100.1",
+}
+SQL_2012_STANDARD = {**SQL_2014_EXPRESS, "instance": "MSSQLSERVER", "instance_id": "MSSQL11.MSSQLSERVER"}
+SQL_2012_STANDARD.update(edition="Standard Edition (64-bit)", version="11.0.5058.0")
+
+# requirement (WIN-010: "WIN-010 <feature>"), edit, result in guide-2016, result in current, message text
+CASES = [
+    (
+        "WIN-001",
+        _set(
+            "os",
+            version="6.1.7600",
+            build="7600",
+            sp_major=0,
+            caption="Microsoft Windows Server 2008 R2 Datacenter",
+        ),
+        Result.FAILED,
+        Result.FAILED,
+        "version 2008 R2 is not an approved base",
+    ),
+    (
+        "WIN-001",
+        _set("os", edition_id="ServerStandard", sku=7),
+        Result.FAILED,
+        Result.FAILED,
+        "not the Datacenter edition",
+    ),
+    (
+        "WIN-001",
+        _set("os", version="10.0.14393", build="14393", caption="Microsoft Windows Server 2016 Datacenter"),
+        Result.FAILED,
+        Result.PASSED,
+        "version 2016 is not an approved base",
+    ),
+    (
+        "WIN-001",
+        lambda p: p["sql"]["instances"].append(SQL_2014_EXPRESS),
+        Result.WARNING,
+        Result.WARNING,
+        "Express is not an approved SQL image edition",
+    ),
+    (
+        "WIN-001",
+        lambda p: p["sql"]["instances"].append(SQL_2012_STANDARD),
+        Result.FAILED,
+        Result.FAILED,
+        "on Windows Server 2012 R2 the approved image is SQL Server 2014",
+    ),
+    (
+        "WIN-001",
+        lambda p: p["sql"]["localdb_versions"].append("12.0"),
+        Result.WARNING,
+        Result.WARNING,
+        "LocalDB",
+    ),
+    ("WIN-002", _disk0(30 * 2**30), Result.FAILED, Result.PASSED, "do not change its size"),
+    ("WIN-002", _disk0(300 * 2**30), Result.FAILED, Result.FAILED, "OS disk 0 (C:) 300.00 GiB"),
+    (
+        "WIN-003",
+        lambda p: p["disks"]["msft_disk"][2].update(size_bytes=2**40),
+        Result.FAILED,
+        Result.FAILED,
+        "exceed 1023 GiB",
+    ),
+    (
+        "WIN-004",
+        lambda p: p["updates"]["updates"].append(
+            {
+                "title": "Security Update for Windows Server 2012 R2 (KB3146706)",
+                "msrc_severity": "Important",
+                "kb": ["3146706"],
+                "browse_only": False,
+            }
+        ),
+        Result.FAILED,
+        Result.FAILED,
+        "KB3146706 Security Update",
+    ),
+    (
+        "WIN-005",
+        lambda p: p["tasks"]["tasks"].append(
+            {
+                "path": "\\Contoso\\FirstBootSetup",
+                "enabled": True,
+                "trigger_types": [8],
+                "actions": [],
+                "run_as": "SYSTEM",
+            }
+        ),
+        Result.WARNING,
+        Result.WARNING,
+        "\\Contoso\\FirstBootSetup",
+    ),
+    (
+        "WIN-006",
+        _add_service(name="ContosoDb", path='"E:\\Contoso\\db.exe" -service'),
+        Result.FAILED,
+        Result.FAILED,
+        "service ContosoDb uses E:",
+    ),
+    (
+        "WIN-006",
+        _set("drives", pagefile_settings=["F:\\pagefile.sys"], paging_files_reg=["F:\\pagefile.sys 0 0"]),
+        Result.FAILED,
+        Result.FAILED,
+        "page file uses F:",
+    ),
+    (
+        "WIN-006",
+        lambda p: p["drives"]["machine_env"].update(CONTOSO_HOME="G:\\contoso"),
+        Result.FAILED,
+        Result.FAILED,
+        "environment variable CONTOSO_HOME uses G:",
+    ),
+    (
+        "WIN-006",
+        lambda p: p["tasks"]["tasks"][4]["actions"][0].update(arguments="/out H:\\reports"),
+        Result.FAILED,
+        Result.FAILED,
+        "scheduled task \\Contoso Nightly Report uses H:",
+    ),
+    (
+        "WIN-007",  # a clone of a machine that was never generalized
+        _deploy_matches(generalization_state=[], generalize=[], image_state=[]),
+        Result.FAILED,
+        Result.FAILED,
+        "Found generalization state",
+    ),
+    (
+        "WIN-007",
+        _set("sysprep", image_state="IMAGE_STATE_UNDEPLOYABLE"),
+        Result.FAILED,
+        Result.FAILED,
+        "IMAGE_STATE_UNDEPLOYABLE",
+    ),
+    (
+        "WIN-007",  # deployment logs carried over from an earlier installation
+        _set("os", install_date="2016-05-10T08:00:00Z"),
+        Result.FAILED,
+        Result.FAILED,
+        "carried over",
+    ),
+    (
+        "WIN-008",
+        _set("os", proc_arch="x86", os_architecture="32-bit", ptr_size=4),
+        Result.FAILED,
+        Result.FAILED,
+        "32-bit",
+    ),
+    (
+        "WIN-009",
+        _set(
+            "accounts",
+            current_user="CERTVM01\\Administrator",
+            current_sid="S-1-5-21-3128766436-4118573412-2409348571-500",
+        ),
+        Result.FAILED,
+        Result.FAILED,
+        "the built-in Administrator",
+    ),
+    (
+        "WIN-009",
+        _add_service(name="ContosoSync", start_name=".\\Administrator"),
+        Result.FAILED,
+        Result.FAILED,
+        "service ContosoSync runs as .\\Administrator",
+    ),
+    ("WIN-010 DHCP Server", _feature("DHCP"), Result.FAILED, Result.FAILED, "Uninstall-WindowsFeature DHCP"),
+    ("WIN-010 WINS", _feature("WINS-Server"), Result.FAILED, Result.FAILED, "WINS installed (WINS-Server)"),
+    (
+        "WIN-010 Remote Access (DirectAccess)",
+        _feature("DirectAccess-VPN"),
+        Result.FAILED,
+        Result.FAILED,
+        "DirectAccess-VPN",
+    ),
+    (
+        "WIN-011",
+        _set(
+            "bitlocker",
+            namespace_present=True,
+            volume_found=True,
+            protection_status=1,
+            conversion_status=1,
+            encryption_percentage=100,
+        ),
+        Result.FAILED,
+        Result.FAILED,
+        "manage-bde -off C:",
+    ),
+    (
+        "WIN-011",  # protection suspended, but the volume is still encrypted
+        _set(
+            "bitlocker", namespace_present=True, volume_found=True, protection_status=0, conversion_status=1
+        ),
+        Result.FAILED,
+        Result.FAILED,
+        "C: fully encrypted, protection off",
+    ),
+    (
+        "WIN-012",
+        lambda p: p["ipv6"]["addresses"].append(
+            {
+                "interface": "Ethernet",
+                "address": "2001:db8::10",
+                "prefix_origin": "Manual",
+                "suffix_origin": "Manual",
+                "link_local": False,
+                "loopback": False,
+            }
+        ),
+        Result.WARNING,
+        Result.WARNING,
+        "2001:db8::10 on Ethernet",
+    ),
+    ("WIN-013", _set("rdp", fDenyTSConnections=1), Result.WARNING, Result.FAILED, "fDenyTSConnections=1"),
+    (
+        "WIN-013",
+        lambda p: [r.update(enabled=False) for r in p["rdp"]["fw_rules"]],
+        Result.WARNING,
+        Result.FAILED,
+        "no enabled inbound Remote Desktop firewall rule for TCP 3389 in the active Public profile",
+    ),
+    (
+        "WIN-013",
+        lambda p: p["winrm"]["listeners"].pop(1),
+        Result.PASSED,
+        Result.FAILED,
+        "no enabled WinRM HTTPS listener on 5986",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "change", "guide_result", "current_result", "text"),
+    CASES,
+    ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)],
+)
+def test_each_edit_breaks_only_its_requirement(name, change, guide_result, current_result, text):
+    facts = edited(change)
+    for profile, expected in ((GUIDE, guide_result), (CURRENT, current_result)):
+        verdicts = all_verdicts(facts, profile)
+        verdict = verdicts.pop(name)
+        assert verdict.result is expected, f"{profile.name}: {verdict}"
+        if expected is not Result.PASSED:
+            assert text in verdict.message, verdict.message
+            assert verdict.actual and verdict.required
+        others = {k: v.result for k, v in verdicts.items() if v.result is not Result.PASSED}
+        assert not others, f"{profile.name}: the edit for {name} also changed {others}"
+
+
+def test_messages_name_the_real_sysprep_command():
+    facts = edited(_deploy_matches(generalization_state=[], generalize=[], image_state=[]))
+    message = windows.generalized(facts, GUIDE).message
+    assert "sysprep.exe /generalize /oobe /shutdown" in message and "/sshutdown" not in message
+
+
+def test_old_declared_base_image_fails_and_a_recent_one_passes():
+    old = dataclasses.replace(
+        GUIDE, image={"base_image_name": "Windows-Server-2012-R2-201407.01-en.us-127GB.vhd"}
+    )
+    verdict = windows.approved_base(compliant(), old)
+    assert verdict.result is Result.FAILED and "before 2014-09-08" in verdict.message
+    recent = dataclasses.replace(
+        GUIDE, image={"base_image_name": "Windows-Server-2012-R2-20141010-en.us-127GB.vhd"}
+    )
+    assert windows.approved_base(compliant(), recent).result is Result.PASSED
+    undated = dataclasses.replace(GUIDE, image={"base_image_name": "my-golden-image"})
+    verdict = windows.approved_base(compliant(), undated)
+    assert verdict.result is Result.PASSED and "no date in 'my-golden-image'" in verdict.message
+
+
+def test_sql_2012_sp2_standard_on_ws2012_passes():
+    facts = edited(
+        lambda p: (
+            p["os"].update(
+                version="6.2.9200", build="9200", caption="Microsoft Windows Server 2012 Datacenter"
+            ),
+            p["sql"]["instances"].append(SQL_2012_STANDARD),
+        )
+    )
+    assert windows.approved_base(facts, GUIDE).result is Result.PASSED
+    facts.parts["sql"]["instances"][0]["version"] = "11.0.3000.0"  # SP1
+    verdict = windows.approved_base(facts, GUIDE)
+    assert verdict.result is Result.FAILED and "SQL Server 2012 SP2" in verdict.message
+
+
+@pytest.mark.parametrize(
+    ("gib", "expected"), [(127, Result.PASSED), (128, Result.PASSED), (126, Result.FAILED)]
+)
+def test_geometry_size_without_msft_disk_uses_a_tolerance(gib, expected):
+    def change(p):
+        p["disks"]["msft_disk"] = None
+        size = gib * 2**30
+        p["disks"]["physical"][0]["size_bytes"] = size - size % (255 * 63 * 512)
+
+    facts = edited(change)
+    verdict = windows.os_disk_size(facts, GUIDE)
+    assert verdict.result is expected, verdict
+    assert "geometry" in verdict.actual
+
+
+def test_2008_r2_sp1_and_server_feature_ids_fallback():
+    def change(p):
+        p["os"].update(version="6.1.7601", build="7601", sp_major=1)
+        p["features"] = {
+            "source": "unavailable",
+            "servermanager_error": "module not found",
+            "installed": [],
+            "server_feature_ids": [2, 12],
+        }
+
+    facts = edited(change)
+    assert windows.approved_base(facts, GUIDE).result is Result.PASSED
+    verdict = windows.unsupported_feature(facts, GUIDE, "DHCP Server")
+    assert verdict.result is Result.FAILED and "Win32_ServerFeature ID 12" in verdict.actual
+    assert windows.unsupported_feature(facts, GUIDE, "Hyper-V").result is Result.PASSED
+
+
+def test_firewall_off_for_the_active_profile_allows_rdp():
+    def change(p):
+        p["rdp"]["fw_rules"] = []
+        p["rdp"]["fw_enabled"]["PublicProfile"] = 0
+
+    assert windows.remote_access(edited(change), CURRENT).result is Result.PASSED
+
+
+PRIMARY_PART = {
+    "WIN-001": "os",
+    "WIN-002": "disks",
+    "WIN-003": "disks",
+    "WIN-004": "updates",
+    "WIN-005": "tasks",
+    "WIN-006": "drives",
+    "WIN-007": "sysprep",
+    "WIN-008": "os",
+    "WIN-009": "accounts",
+    "WIN-011": "bitlocker",
+    "WIN-012": "ipv6",
+    "WIN-013": "rdp",
+}
+
+
+@pytest.mark.parametrize("req_id", sorted(PRIMARY_PART))
+def test_a_part_that_failed_on_the_vm_is_an_error_naming_it(req_id):
+    part = PRIMARY_PART[req_id]
+    facts = edited(
+        lambda p: p.update(
+            {part: {"error": "Access is denied.", "type": "System.UnauthorizedAccessException"}}
+        )
+    )
+    with pytest.raises(FactError, match=rf"collecting '{part}' failed on the VM: Access is denied\."):
+        windows.CHECKS[req_id](facts, CURRENT)
+
+
+def test_missing_part_and_failed_feature_listing_are_errors():
+    facts = edited(lambda p: p.pop("features"))
+    with pytest.raises(FactError, match="'features' was not collected"):
+        windows.unsupported_feature(facts, GUIDE, "Hyper-V")
+    facts = edited(
+        _set("features", source="unavailable", server_feature_ids=None, servermanager_error="nope")
+    )
+    with pytest.raises(FactError, match="Get-WindowsFeature failed"):
+        windows.unsupported_feature(facts, GUIDE, "Hyper-V")
+
+
+def test_failed_windows_update_search_is_an_error_with_the_hresult():
+    facts = edited(
+        lambda p: p.update(
+            updates={
+                "search_ok": False,
+                "search_error": "Exception from HRESULT: 0x8024402C",
+                "hresult": "0x8024402C",
+            }
+        )
+    )
+    with pytest.raises(FactError, match="0x8024402C"):
+        windows.latest_updates(facts, GUIDE)
+
+
+def test_bitlocker_access_denied_is_an_error_not_a_pass():
+    facts = edited(
+        lambda p: p.update(
+            bitlocker={
+                "drive": "C:",
+                "namespace_present": False,
+                "namespace_error": "Access denied ",
+                "wmi_error": "AccessDenied",
+            }
+        )
+    )
+    with pytest.raises(FactError, match="Access denied"):
+        windows.no_bitlocker_os(facts, GUIDE)
+
+
+def test_winrm_part_is_only_needed_where_https_is_required():
+    facts = edited(lambda p: p.update(winrm={"error": "Cannot find drive WSMan", "type": "x"}))
+    assert windows.remote_access(facts, GUIDE).result is Result.PASSED
+    with pytest.raises(FactError, match="winrm"):
+        windows.remote_access(facts, CURRENT)
+
+
+@pytest.mark.parametrize(
+    ("text", "letters"),
+    [
+        ('"E:\\App\\svc.exe" -k', ["E"]),
+        ("http://example/x C:\\a d:\\b", ["C", "D"]),
+        ("%SystemRoot%\\system32;\\\\?\\Volume{0b1e}\\data", []),
+        ("\\\\?\\F:\\data", ["F"]),
+    ],
+)
+def test_drive_letters(text, letters):
+    assert windows.drive_letters(text) == letters
+
+
+# -- the collection script and gather() ---------------------------------------------------
+
+
+def test_collection_script_is_read_only_ascii_powershell_2():
+    script = COLLECTION_SCRIPT
+    assert SCRIPT_MARKER in script
+    script.encode("ascii")
+    for ps3_only in (
+        "ConvertTo-Json ",
+        "ConvertFrom-Json",
+        "[ordered]",
+        "[pscustomobject]",
+        " -in ",
+        " -notin ",
+        "Get-CimInstance",
+        "$PSItem",
+    ):
+        assert ps3_only not in script, ps3_only
+    writes = re.compile(
+        r"\b(Set|Remove|Add|Install|Uninstall|Enable|Disable|Clear|Stop|Start|Restart|Register|Unregister)-\w+|\.Download\(|\.Install\(|CreateUpdateInstaller|CreateUpdateDownloader|New-Item|Out-File|reg add",
+        re.I,
+    )
+    assert not writes.findall(script)
+    parts = re.findall(r"^Invoke-Part '(\w+)'", script, re.M)
+    assert tuple(parts) == PARTS
+    assert script.rstrip().endswith("exit 0")
+    assert script.count("exit ") == 1
+
+
+class FakeClient:
+    def __init__(self, document):
+        self.document = document
+        self.calls: list[tuple[str, float]] = []
+        self.commands_run = 0
+
+    def run_ps(self, script, timeout):
+        self.calls.append((script, timeout))
+        return self.document
+
+
+def test_gather_runs_one_script_with_a_generous_deadline():
+    data = compliant().to_json()
+    client = FakeClient({"meta": data["meta"], "parts": data["parts"]})
+    facts = gather(client, admin_user="vmadmin")
+    assert len(client.calls) == 1 and client.calls[0][1] >= 900
+    assert client.commands_run == 1
+    assert facts.admin_user == "vmadmin" and facts.parts == data["parts"]
+    assert WindowsFacts.from_json(facts.to_json()).parts == facts.parts
+
+
+def test_gather_without_parts_is_a_fact_error():
+    with pytest.raises(FactError, match="no 'parts'"):
+        gather(FakeClient({"Caption": "x"}))
