@@ -1,0 +1,131 @@
+"""End to end: ``suites/windows`` through the plugin against the WS-Management test
+endpoint (real pywinrm HTTP traffic, Basic over http). The endpoint answers the one
+collection script with Windows-shaped facts (the hand-written snapshot, or an edited
+copy), matched on the script's marker; results are read back from JUnit properties."""
+
+from __future__ import annotations
+
+import copy
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest_vmimage.suites.windows as windows_suite
+
+from pytest_vmimage.facts.windows import SCRIPT_MARKER
+
+SNAPSHOT = Path(__file__).parent / "recorded" / "windows" / "ws2012r2-compliant.json"
+SUITE = str(Path(windows_suite.__file__).parent)
+ALL_IDS = {f"WIN-{n:03d}" for n in range(1, 14)}
+
+
+def document() -> dict:
+    data = json.loads(SNAPSHOT.read_text())
+    return {"meta": data["meta"], "parts": data["parts"]}
+
+
+def violating() -> dict:
+    """BitLocker on C:, a 32-bit OS and the DHCP Server role."""
+    doc = copy.deepcopy(document())
+    parts = doc["parts"]
+    parts["bitlocker"] = {
+        "drive": "C:",
+        "namespace_present": True,
+        "volume_found": True,
+        "protection_status": 1,
+        "conversion_status": 1,
+        "encryption_percentage": 100,
+    }
+    parts["os"].update(proc_arch="x86", os_architecture="32-bit", ptr_size=4)
+    parts["features"]["installed"].append("DHCP")
+    return doc
+
+
+def results(path: Path) -> list[dict[str, str]]:
+    """One dict of our properties per test case (name added)."""
+    out = []
+    for case in ET.parse(path).getroot().iter("testcase"):
+        props = {p.get("name"): p.get("value") for p in case.iter("property")}
+        out.append({"name": case.get("name"), **props})
+    return out
+
+
+def url(endpoint, label: str) -> str:
+    return f"{label}=winrm://{endpoint.username}@127.0.0.1:{endpoint.port}?scheme=http&transport=basic"
+
+
+def test_compliant_and_violating_targets(pytester, make_winrm_endpoint, monkeypatch):
+    good = make_winrm_endpoint()
+    bad = make_winrm_endpoint()
+    good.add_json(SCRIPT_MARKER, document())
+    bad.add_json(SCRIPT_MARKER, violating())
+    assert good.password == bad.password
+    monkeypatch.setenv("VMIMAGE_PASSWORD", good.password)
+    result = pytester.runpytest(
+        SUITE,
+        "--vm-host",
+        url(good, "good"),
+        "--vm-host",
+        url(bad, "bad"),
+        "--junitxml=junit.xml",
+        "--vm-facts-dir=facts",
+        "-p",
+        "no:cacheprovider",
+    )
+    cases = results(pytester.path / "junit.xml")
+    assert len(cases) == 2 * (12 + 13)
+    by_host: dict[str, dict[str, list[str]]] = {"good": {}, "bad": {}}
+    for case in cases:
+        by_host[case["host"]].setdefault(case["requirement"], []).append(case["result"])
+    assert set(by_host["good"]) == set(by_host["bad"]) == ALL_IDS
+    for req_id, found in by_host["good"].items():
+        assert set(found) == {"passed"}, (req_id, found)
+    failed = sorted(
+        (c["requirement"], c["name"]) for c in cases if c["host"] == "bad" and c["result"] != "passed"
+    )
+    assert [req for req, _ in failed] == ["WIN-008", "WIN-010", "WIN-011"], failed
+    assert "DHCP-Server" in failed[1][1]
+    assert all(c["result"] == "failed" for c in cases if c["host"] == "bad" and c["result"] != "passed")
+    messages = {
+        c["requirement"]: c["message"] for c in cases if c["host"] == "bad" and c["result"] == "failed"
+    }
+    assert "32-bit" in messages["WIN-008"]
+    assert "Uninstall-WindowsFeature DHCP" in messages["WIN-010"]
+    assert "manage-bde -off C:" in messages["WIN-011"]
+    result.assert_outcomes(passed=2 * 25 - 3, failed=3)
+    for endpoint in (good, bad):
+        assert len(endpoint.of("Create")) == 1, "one WinRM shell per target"
+        assert len(endpoint.scripts) == 1, "one collection script per target"
+        assert SCRIPT_MARKER in endpoint.scripts[0]
+    recorded = json.loads((pytester.path / "facts" / "bad.windows.json").read_text())
+    assert recorded["parts"]["bitlocker"]["protection_status"] == 1
+    assert good.password not in result.stdout.str()
+
+
+def test_a_part_that_failed_on_the_vm_errors_only_its_checks(pytester, winrm_endpoint, monkeypatch):
+    doc = document()
+    doc["parts"]["updates"] = {"error": "Exception from HRESULT: 0x80070005 (E_ACCESSDENIED)", "type": "x"}
+    winrm_endpoint.add_json(SCRIPT_MARKER, doc)
+    monkeypatch.setenv("VMIMAGE_PASSWORD", winrm_endpoint.password)
+    result = pytester.runpytest(
+        SUITE, "--vm-host", url(winrm_endpoint, "w"), "--junitxml=junit.xml", "--vm-profile=current"
+    )
+    cases = results(pytester.path / "junit.xml")
+    not_passed = {c["requirement"]: c for c in cases if c["result"] != "passed"}
+    assert list(not_passed) == ["WIN-004"]
+    assert not_passed["WIN-004"]["result"] == "error"
+    assert (
+        "collecting 'updates' failed on the VM: Exception from HRESULT: 0x80070005"
+        in (not_passed["WIN-004"]["message"])
+    )
+    assert len(winrm_endpoint.scripts) == 1
+    result.assert_outcomes(passed=24, errors=1)
+
+
+def test_a_crashed_collection_script_is_one_error_per_check(pytester, winrm_endpoint, monkeypatch):
+    winrm_endpoint.add_json(SCRIPT_MARKER, {"x": 1}, exit_code=1)
+    monkeypatch.setenv("VMIMAGE_PASSWORD", winrm_endpoint.password)
+    result = pytester.runpytest(SUITE, "--vm-host", url(winrm_endpoint, "w"), "-p", "no:cacheprovider")
+    result.assert_outcomes(errors=25)
+    result.stdout.fnmatch_lines(["*w: collecting facts failed: w: PowerShell exited with code 1*"])
+    assert len(winrm_endpoint.scripts) == 1, "a failed collection is not retried for every check"
