@@ -416,7 +416,7 @@ Invoke-Part 'sysprep' {
     $patterns['generalization_state'] = 'Found generalization state'
     $patterns['generalize'] = 'generaliz'
     $patterns['specialize'] = 'specialize'
-    $patterns['oobe'] = 'oobeSystem|oobe'
+    $patterns['oobe'] = 'oobeSystem|msoobe|oobeldr'
     $patterns['image_state'] = 'IMAGE_STATE_'
     $logs = New-Dict
     foreach ($p in @("$env:windir\System32\Sysprep\Panther\setupact.log", "$env:windir\Panther\setupact.log",
