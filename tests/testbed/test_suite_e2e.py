@@ -11,6 +11,8 @@ before and after.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -42,9 +44,13 @@ def run_suite(vm, workdir: Path, label: str, *extra: str) -> tuple[subprocess.Co
         sys.executable, "-m", "pytest", str(REPO / "suites" / "linux"),
         "--vm-host", f"{label}={vm.url}", "--vm-ssh-key", str(vm.key_path),
         f"--junitxml={junit}", f"--html={workdir / 'report.html'}", "--self-contained-html",
-        f"--vm-report={workdir / 'certification.json'}", "-p", "no:cacheprovider", "-v", *extra,
+        f"--vm-report={workdir / 'certification.json'}", f"--vm-facts-dir={workdir / 'facts'}",
+        "-p", "no:cacheprovider", "-v", *extra,
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=workdir)
+    record = os.environ.get("VMIMAGE_RECORD_FACTS")  # refresh tests/recorded/linux from real VMs
+    if record and (workdir / "facts" / f"{label}.linux.json").exists():
+        shutil.copy(workdir / "facts" / f"{label}.linux.json", Path(record) / f"debian12-{label}.json")
     results = {}
     for case in ET.parse(junit).getroot().iter("testcase"):
         props = {p.get("name"): p.get("value") for p in case.iter("property")}
