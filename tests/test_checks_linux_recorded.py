@@ -208,7 +208,11 @@ CASES = [
     ),
     (
         "LNX-017",
-        dict(name="network_services", old="command ifup /usr/sbin/ifup", new="command ifup "),
+        dict(
+            name="network_services",
+            old="resolved ifup /usr/sbin/ifup",
+            new="resolved ifup /usr/libexec/nm-ifup",
+        ),
         Result.FAILED,
         "ifup/ifdown",
     ),
@@ -272,8 +276,8 @@ CASES = [
         "LNX-022",
         dict(
             name="home_files",
-            old="99 1795306325 azureuser /home/azureuser/.ssh/authorized_keys",
-            new="99 1795306325 azureuser /home/azureuser/.ssh/authorized_keys\n99 1795306325 root /root/.ssh/authorized_keys",
+            old="99 1795308178 azureuser /home/azureuser/.ssh/authorized_keys",
+            new="99 1795308178 azureuser /home/azureuser/.ssh/authorized_keys\n99 1795308178 root /root/.ssh/authorized_keys",
         ),
         Result.FAILED,
         "root has /root/.ssh/authorized_keys",
@@ -282,8 +286,8 @@ CASES = [
         "LNX-023",
         dict(
             name="home_files",
-            old="99 1795306325 azureuser",
-            new="12 1795306325 root /root/.bash_history\n99 1795306325 azureuser",
+            old="99 1795308178 azureuser",
+            new="12 1795308178 root /root/.bash_history\n99 1795308178 azureuser",
         ),
         Result.FAILED,
         "/root/.bash_history (12 bytes)",
@@ -292,8 +296,8 @@ CASES = [
         "LNX-023",
         dict(
             name="home_files",
-            old="99 1795306325 azureuser",
-            new="40 1795306325 root /root/.python_history\n99 1795306325 azureuser",
+            old="99 1795308178 azureuser",
+            new="40 1795308178 root /root/.python_history\n99 1795308178 azureuser",
         ),
         Result.WARNING,
         ".python_history",
@@ -326,7 +330,7 @@ CASES = [
     ),
     (
         "LNX-026",
-        dict(name="residue", old="lease 1795306815", new="lease 1700000000"),
+        dict(name="residue", old="lease 1795309673", new="lease 1700000000"),
         Result.FAILED,
         "predates this boot",
     ),
@@ -386,8 +390,8 @@ def test_profiles_differ_where_the_catalogue_says():
     history = edited(
         compliant(),
         "home_files",
-        old="99 1795306325 azureuser",
-        new="300 1795306325 root /root/.bash_history\n99 1795306325 azureuser",
+        old="99 1795308178 azureuser",
+        new="300 1795308178 root /root/.bash_history\n99 1795308178 azureuser",
     )
     assert linux.shell_history(history, GUIDE).result is Result.FAILED
     assert linux.shell_history(history, CURRENT).result is Result.WARNING
@@ -675,7 +679,7 @@ def test_debian_cloud_image_runtime_interfaces_count():
 def test_cloud_init_root_key_stub_is_not_a_login_but_a_real_root_key_is():
     stub = "532 1795306330 root /root/.ssh/authorized_keys\nusable 0 /root/.ssh/authorized_keys"
     facts = edited(
-        compliant(), "home_files", old="99 1795306325 azureuser", new=stub + "\n99 1795306325 azureuser"
+        compliant(), "home_files", old="99 1795308178 azureuser", new=stub + "\n99 1795308178 azureuser"
     )
     assert linux.no_default_accounts(facts, GUIDE).result is Result.PASSED
     facts = edited(facts, "home_files", old="usable 0 /root", new="usable 1 /root")
@@ -776,3 +780,34 @@ def test_ssh_alias_is_not_enabled_but_socket_activation_is():
     assert linux.ssh_server(facts, GUIDE).result is Result.WARNING
     facts = edited(facts, "sshd", old="unit ssh.socket  inactive", new="unit ssh.socket enabled active")
     assert linux.ssh_server(facts, GUIDE).result is Result.PASSED
+
+
+VARIANTS = __import__("json").loads((Path(__file__).parent / "testbed" / "variants.json").read_text())
+RECORDED_VARIANTS = sorted(
+    p.stem.removeprefix("debian12-")
+    for p in RECORDED.glob("debian12-*.json")
+    if p.stem != "debian12-compliant"
+)
+
+
+@pytest.mark.parametrize("variant", RECORDED_VARIANTS)
+def test_recorded_variant_is_caught_by_exactly_its_requirements(variant):
+    """Facts recorded from each booted violating variant (tests/testbed), judged offline."""
+    spec = VARIANTS[variant]
+    facts = LinuxFacts.load(RECORDED / f"debian12-{variant}.json")
+    breaks = {r for r in spec["breaks"] if r.startswith("LNX-")}
+    also = {r for r in spec["also_affects"] if r.startswith("LNX-")}
+    for req_id, check in CHECKS.items():
+        result = check(facts, GUIDE).result
+        if req_id in breaks:
+            assert result in (Result.FAILED, Result.WARNING), (req_id, result)
+        elif req_id in also:
+            assert result in (Result.NOT_APPLICABLE, Result.WARNING, Result.FAILED), (req_id, result)
+        elif req_id == "LNX-002" and not spec["data_disks"]:
+            assert result is Result.NOT_APPLICABLE
+        else:
+            assert result is Result.PASSED, (req_id, result)
+
+
+def test_every_violating_variant_was_recorded():
+    assert set(RECORDED_VARIANTS) == set(VARIANTS) - {"compliant"}
