@@ -116,7 +116,7 @@ class ResultCollector:
             return []
         by_host: dict[str, Counter] = {}
         for outcome in self.outcomes.values():
-            by_host.setdefault(outcome.props.get("host") or "(no target)", Counter())[
+            by_host.setdefault(outcome.props.get("host") or "(no target or file)", Counter())[
                 outcome.props["result"]
             ] += 1
         lines = []
