@@ -384,12 +384,13 @@ def detect_os(disk: DiskFacts | None) -> tuple[str | None, str]:
     types = {p.content.type for p in disk.partitions if p.content} | (
         {disk.whole_disk_fs.type} if disk.whole_disk_fs else set()
     )
-    roles = {p.role for p in disk.partitions}
-    if "ntfs" in types or "bitlocker" in types or "windows" in roles:
-        return "windows", "an NTFS / Windows partition"
+    # A Linux root file system is the strongest evidence; a "Microsoft basic data" GPT type
+    # alone is not Windows evidence (parted/gdisk give it to FAT EFI partitions of Linux images).
     if disk.root_fs.readable:
         name = disk.root_fs.os_release.get("PRETTY_NAME") or disk.root_fs.os_release.get("ID") or "Linux"
         return "linux", f"a Linux root file system ({name})"
+    if "ntfs" in types or "bitlocker" in types:
+        return "windows", "an NTFS / BitLocker partition"
     linux = sorted(types & {"ext2", "ext3", "ext4", "xfs", "btrfs", "swap", "lvm2_pv"})
     if linux:
         return "linux", f"Linux file systems ({', '.join(linux)})"

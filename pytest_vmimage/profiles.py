@@ -35,6 +35,7 @@ THRESHOLDS: dict[str, tuple[Any, Any, str]] = {
     "linux_os_disk_min_gib": (30, 30, "Linux OS disk: fail below this size"),
     "linux_os_disk_warn_above_gib": (50, None, "Linux OS disk: warn above this size"),
     "linux_os_disk_max_gib": (None, 1023, "Linux OS disk: fail above this size"),
+    "windows_os_disk_exact_gib": ([127, 128], None, "Windows OS disk (VHD): the only sizes allowed"),
     "windows_os_disk_min_gib": (127, 30, "Windows OS disk: fail below this size"),
     "windows_os_disk_max_gib": (128, 250, "Windows OS disk: fail above this size"),
     "data_disk_max_gib": (1023, 1023, "data disk: fail above this size"),
@@ -183,6 +184,8 @@ def _checked(path: str | Path, section: str, key: str, value: Any, examples: tup
         raise ConfigError(f"{path}: [{section}] {key} = {value!r} has the wrong type; expected {wanted}")
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
         raise ConfigError(f"{path}: [{section}] {key} = {value!r} must not be negative")
-    if isinstance(value, list) and not all(isinstance(item, str) for item in value):
-        raise ConfigError(f"{path}: [{section}] {key} must be a list of strings")
+    items = {type(item) for example in examples if isinstance(example, list) for item in example}
+    if isinstance(value, list) and items and not all(isinstance(item, tuple(items)) for item in value):
+        wanted = " or ".join(sorted(kind.__name__ for kind in items))
+        raise ConfigError(f"{path}: [{section}] {key} must be a list of {wanted}")
     return value

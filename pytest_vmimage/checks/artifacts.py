@@ -106,11 +106,32 @@ def _size(disk: DiskFacts) -> int:
     return disk.virtual_size
 
 
+def _resolver_stub(target: str) -> bool:
+    """A resolv.conf symlink that the resolver manages at run time: into /run (systemd-resolved,
+    resolvconf, NetworkManager), systemd's static stub, or the old /etc/resolvconf/run link."""
+    return (
+        target.startswith(STUB_RESOLV_PREFIXES)
+        or "/run/" in target
+        or target.endswith("systemd/resolv.conf")
+        or "/resolvconf/run/" in target
+    )
+
+
 def check_vhd_os_disk_size(disk: DiskFacts, profile: Profile, os_family: str = "linux") -> Verdict:
     """VHD-004: OS disk size per OS and profile (sizes in GiB)."""
     size = _size(disk)
     gib = size / GIB
     if os_family == "windows":
+        exact = profile.get("windows_os_disk_exact_gib")
+        if exact:
+            required = (
+                " or ".join(f"exactly {n} GiB" for n in exact) + " (Windows OS disk; do not resize the base)"
+            )
+            if any(size == n * GIB for n in exact):
+                return Verdict.passed(_gib(size), required)
+            return Verdict.failed(
+                _gib(size), required, f"Windows OS disk is {_gib(size)}; required {required} (guide §3.4)"
+            )
         low, high = profile["windows_os_disk_min_gib"], profile["windows_os_disk_max_gib"]
         required = f"{low}-{high} GiB (Windows OS disk)"
         if low <= gib <= high:
@@ -178,7 +199,10 @@ def check_vhd_partition_layout(
         others = [
             p
             for p in disk.partitions
-            if p.kind != "extended" and p.role not in ("efi", "bios_boot", "swap", "lvm")
+            if p.kind != "extended"
+            and p.role not in ("efi", "bios_boot", "swap", "lvm")
+            # a FAT partition is an EFI system partition, whatever type code parted gave it
+            and not (p.content and p.content.type == "vfat")
         ]
         if len(others) > 1:
             names = ", ".join(f"{p.index} ({p.content.type if p.content else p.type_name})" for p in others)
@@ -248,7 +272,7 @@ def check_vhd_deprovisioned(disk: DiskFacts, profile: Profile) -> Verdict:
     findings: list[tuple[Result, str]] = []
     if root.resolv_conf is not None:
         target = root.resolv_conf.target
-        if root.resolv_conf.kind != "symlink" or not target.startswith(STUB_RESOLV_PREFIXES):
+        if root.resolv_conf.kind != "symlink" or not _resolver_stub(target):
             findings.append(
                 (Result.FAILED, "/etc/resolv.conf from the build" + (f" (-> {target})" if target else ""))
             )
@@ -259,6 +283,8 @@ def check_vhd_deprovisioned(disk: DiskFacts, profile: Profile) -> Verdict:
         findings.append((Result.FAILED, f"/etc/hostname is {root.hostname!r}"))
     limit = profile["shell_history_max_bytes"]
     for history in root.shell_histories:
+        if history.kind == "symlink":
+            continue  # e.g. ~/.bash_history -> /dev/null: nothing is stored
         if history.size > limit:
             result = Result.FAILED if history.shell else Result.WARNING
             findings.append((result, f"{history.path} ({history.size} bytes)"))
@@ -293,6 +319,10 @@ def check_sas_permissions(sas: SasFacts, profile: Profile) -> Verdict:
     extra = sorted(perms - {"r", "l"})
     actual = f"sp={sas.sp}" if sas.sp is not None else "no sp parameter"
     fix = "generate the SAS with Read and List only (sp=rl) (guide §5.2)"
+    if sas.sp and sas.sp != sas.sp.lower():
+        return Verdict.failed(
+            actual, required, f"{actual}: permissions must be lower-case letters (sp=rl). Fix: {fix}"
+        )
     if extra or "r" not in perms:
         why = f"extra rights {''.join(extra)}" if extra else "read (r) missing"
         return Verdict.failed(actual, required, f"{actual}: {why}. Fix: {fix}")
@@ -342,6 +372,10 @@ def check_sas_validity(sas: SasFacts, profile: Profile, now: dt.datetime | None 
         deadline = current + dt.timedelta(days=calendar)
         required = f"se at least {calendar} days from now"
     if sas.se is None:
+        if any(e.startswith("se") or " se" in e for e in sas.errors):
+            return Verdict.failed(
+                "se not readable", required, "se could not be parsed (see SAS-005; a '+' must be written %2B)"
+            )
         return Verdict.failed("no se parameter", required, f"no expiry (se). Required: {required}")
     actual = f"se={sas.se.raw} ({(sas.se.when - current).days} days from now)"
     if sas.se.when >= deadline:
