@@ -354,22 +354,7 @@ def linux_facts(request: pytest.FixtureRequest, vm_target: Target, vm_connection
     """Every Linux fact, collected once per target and process in one SSH command."""
     from pytest_vmimage.facts.linux import gather
 
-    state = _state(request.config)
-    cached = state.facts.get(vm_target.label)
-    if cached is None:
-        try:
-            cached = gather(vm_connection, admin_user=vm_target.user)
-        except (FactError, RemoteCommandError) as exc:
-            cached = exc
-        state.facts[vm_target.label] = cached
-        facts_dir = request.config.getoption("vm_facts_dir")
-        if facts_dir and not isinstance(cached, Exception):
-            path = Path(facts_dir) / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', vm_target.label)}.linux.json"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(state.redact(json.dumps(cached.to_json(), indent=1)) + "\n")
-    if isinstance(cached, Exception):
-        pytest.fail(state.redact(f"{vm_target.label}: collecting facts failed: {cached}"), pytrace=False)
-    return cached
+    return _gathered(request, vm_target, vm_connection, "linux", gather)
 
 
 @pytest.fixture
@@ -377,22 +362,28 @@ def windows_facts(request: pytest.FixtureRequest, vm_target: Target, vm_connecti
     """Every Windows fact, collected once per target and process by one PowerShell script."""
     from pytest_vmimage.facts.windows import gather
 
+    return _gathered(request, vm_target, vm_connection, "windows", gather)
+
+
+def _gathered(request: pytest.FixtureRequest, target: Target, connection, os_name: str, gather):
+    """Facts of one target, gathered once per process; a failure is remembered and fails
+    every test that needs them. With --vm-facts-dir the facts are also saved as JSON."""
     state = _state(request.config)
-    key = ("windows", vm_target.label)
+    key = (os_name, target.label)
     cached = state.facts.get(key)
     if cached is None:
         try:
-            cached = gather(vm_connection, admin_user=vm_target.user)
+            cached = gather(connection, admin_user=target.user)
         except (FactError, RemoteCommandError) as exc:
             cached = exc
         state.facts[key] = cached
         facts_dir = request.config.getoption("vm_facts_dir")
         if facts_dir and not isinstance(cached, Exception):
-            path = Path(facts_dir) / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', vm_target.label)}.windows.json"
+            path = Path(facts_dir) / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', target.label)}.{os_name}.json"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(state.redact(json.dumps(cached.to_json(), indent=1)) + "\n")
     if isinstance(cached, Exception):
-        pytest.fail(state.redact(f"{vm_target.label}: collecting facts failed: {cached}"), pytrace=False)
+        pytest.fail(state.redact(f"{target.label}: collecting facts failed: {cached}"), pytrace=False)
     return cached
 
 

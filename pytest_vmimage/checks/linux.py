@@ -90,6 +90,8 @@ def kernel_boot_line(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
 
 AGENT_PACKAGES = ("waagent", "walinuxagent", "WALinuxAgent", "python-azure-agent", "python3-azure-agent")
 GIB = 2**30
+# systemctl is-enabled answers that mean the unit starts at boot
+ENABLED_STATES = ("enabled", "enabled-runtime", "static", "indirect")
 
 
 def _gib(size_bytes: int) -> str:
@@ -178,11 +180,7 @@ def agent_installed(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     binary = lines[0] if lines and lines[0].startswith("/") else ""
     conf = facts.raw("waagent_conf").rc == 0
     units = parse_units(facts.raw("agent").text)
-    enabled = [
-        name
-        for name, (state, _) in units.items()
-        if state in ("enabled", "enabled-runtime", "static", "indirect")
-    ]
+    enabled = [name for name, (state, _) in units.items() if state in ENABLED_STATES]
     packages = facts.packages()
     package = next((f"{name} {packages[name]}" for name in AGENT_PACKAGES if name in packages), "")
     missing = [
@@ -533,18 +531,21 @@ def no_swap_partition(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
 # -- §2.6 SSH ----------------------------------------------------------------------------
 
 
+def _ssh_blocked(profile: Mapping[str, Any]) -> str:
+    """Why the SSH checks do not apply, or "" when they do."""
+    if profile_image(profile).get("ssh_intentionally_blocked"):
+        return "the image declares SSH intentionally blocked ([image] ssh_intentionally_blocked)"
+    return ""
+
+
 def ssh_server(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     """LNX-014: an SSH server is installed and enabled (unless the image blocks SSH on purpose)."""
-    if profile_image(profile).get("ssh_intentionally_blocked"):
-        return Verdict.not_applicable(
-            "the image declares SSH intentionally blocked ([image] ssh_intentionally_blocked)"
-        )
+    if reason := _ssh_blocked(profile):
+        return Verdict.not_applicable(reason)
     text = facts.raw("sshd").text
     binary = next((line for line in text.splitlines() if line.startswith("/")), "")
     units = parse_units(text)
-    enabled = [
-        u for u, (state, _) in units.items() if state in ("enabled", "enabled-runtime", "static", "indirect")
-    ]
+    enabled = [u for u, (state, _) in units.items() if state in ENABLED_STATES]
     required = "sshd installed and enabled"
     actual = f"{binary or 'no sshd'}; service {'enabled' if enabled else 'not enabled'}"
     if binary and enabled:
@@ -556,10 +557,8 @@ def ssh_server(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
 
 def client_alive_interval(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     """LNX-015: effective ClientAliveInterval is 180 (30–235 warns; outside or unset fails)."""
-    if profile_image(profile).get("ssh_intentionally_blocked"):
-        return Verdict.not_applicable(
-            "the image declares SSH intentionally blocked ([image] ssh_intentionally_blocked)"
-        )
+    if reason := _ssh_blocked(profile):
+        return Verdict.not_applicable(reason)
     text = facts.section("sshd_effective")
     values = dict(line.split(None, 1) for line in text.splitlines() if " " in line.strip())
     if "clientaliveinterval" not in values:

@@ -297,12 +297,7 @@ class LinuxFacts:
     # -- access ----------------------------------------------------------
     def section(self, name: str) -> str:
         """The text of a section, or FactError when it could not be read."""
-        if name not in self.sections:
-            raise FactError(f"fact {name!r} was not collected")
-        needs_root = SECTIONS.get(name, (False, ""))[0]
-        if needs_root and not self.privileged:
-            raise FactError(f"reading {name.replace('_', ' ')} {_ROOT_NOTE} ({self.sudo_error or 'no sudo'})")
-        section = self.sections[name]
+        section = self.raw(name)
         if section.rc != 0:
             raise FactError(f"reading {name.replace('_', ' ')} failed on the VM (exit {section.rc})")
         return section.text
