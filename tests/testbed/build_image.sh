@@ -346,6 +346,24 @@ WantedBy=multi-user.target
 U
   ln -sf /etc/systemd/system/testbed-ssh-hostkeys.service \
     "$r/etc/systemd/system/multi-user.target.wants/testbed-ssh-hostkeys.service"
+  # The new host public keys on the serial port (a channel the host trusts), as
+  # cloud-init prints them: qemu.py reads them into the VM's known_hosts, so the
+  # tests and the demo connect with host-key verification on. Only reads the keys.
+  cat > "$r/etc/systemd/system/testbed-ssh-hostkeys-console.service" <<'U'
+[Unit]
+Description=Print the SSH host public keys to the serial port (testbed)
+After=testbed-ssh-hostkeys.service
+Before=ssh.service
+
+[Service]
+Type=oneshot
+ExecStart=/bin/sh -c '{ echo "-----BEGIN SSH HOST KEY KEYS-----"; cat /etc/ssh/ssh_host_*_key.pub; echo "-----END SSH HOST KEY KEYS-----"; } > /dev/ttyS0'
+
+[Install]
+WantedBy=multi-user.target
+U
+  ln -sf /etc/systemd/system/testbed-ssh-hostkeys-console.service \
+    "$r/etc/systemd/system/multi-user.target.wants/testbed-ssh-hostkeys-console.service"
 
   # Azure Linux Agent: installed and configured, enabled, but kept off the fabric
   local c="$r/etc/waagent.conf"
