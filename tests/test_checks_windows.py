@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +18,14 @@ from pathlib import Path
 import pytest
 
 from pytest_vmimage.checks import windows
-from pytest_vmimage.facts.windows import COLLECTION_SCRIPT, PARTS, SCRIPT_MARKER, WindowsFacts, gather
+from pytest_vmimage.facts.windows import (
+    COLLECTION_SCRIPT,
+    PARTS,
+    SCRIPT_MARKER,
+    WindowsFacts,
+    gather,
+    recount,
+)
 from pytest_vmimage.profiles import load_profile
 from pytest_vmimage.verdict import FactError, Result
 
@@ -34,9 +42,15 @@ def compliant() -> WindowsFacts:
 
 
 def edited(change: Callable[[dict], None]) -> WindowsFacts:
+    """The snapshot with ``change`` applied as the script would have reported it: parts
+    completed (``_status`` ok unless the edit failed them) and item counts updated."""
     facts = compliant()
     parts = copy.deepcopy(facts.parts)
     change(parts)
+    for part in parts.values():
+        if isinstance(part, dict) and "error" not in part:
+            part.setdefault("_status", "ok")
+            recount(part)
     return WindowsFacts(parts, facts.admin_user, facts.meta)
 
 
@@ -462,9 +476,14 @@ def test_missing_part_and_failed_feature_listing_are_errors():
     with pytest.raises(FactError, match="'features' was not collected"):
         windows.unsupported_feature(facts, GUIDE, "Hyper-V")
     facts = edited(
-        _set("features", source="unavailable", server_feature_ids=None, servermanager_error="nope")
+        _set(
+            "features",
+            source="unavailable",
+            installed={"_unreadable": "Get-WindowsFeature failed: nope"},
+            server_feature_ids={"_unreadable": "Win32_ServerFeature failed: Access denied"},
+        )
     )
-    with pytest.raises(FactError, match="Get-WindowsFeature failed"):
+    with pytest.raises(FactError, match="Get-WindowsFeature failed.*Win32_ServerFeature failed"):
         windows.unsupported_feature(facts, GUIDE, "Hyper-V")
 
 
@@ -570,3 +589,133 @@ def test_gather_runs_one_script_with_a_generous_deadline():
 def test_gather_without_parts_is_a_fact_error():
     with pytest.raises(FactError, match="no 'parts'"):
         gather(FakeClient({"Caption": "x"}))
+
+
+# -- issue 8: no pass on evidence that was not read (each test failed before its fix) -------------
+
+OLD_CRITERIA = "IsInstalled=0 and Type='Software' and IsHidden=0"
+CRITICAL_UPDATE = {
+    "title": "Security Update for Windows Server 2012 R2 (KB3146706)",
+    "msrc_severity": "Critical",
+    "kb": ["3146706"],
+    "browse_only": False,
+}
+
+
+def _result(check, facts, profile=GUIDE) -> Result:
+    try:
+        return check(facts, profile).result
+    except FactError:
+        return Result.ERROR
+
+
+def test_win004_excludes_hidden_updates():
+    criteria = re.search(r'\$criteria = "([^"]+)"', COLLECTION_SCRIPT).group(1)
+    assert "IsHidden=1" in criteria and "IsHidden=0" in criteria, criteria
+    hidden = edited(lambda p: p["updates"]["updates"].append({**CRITICAL_UPDATE, "is_hidden": True}))
+    verdict = windows.latest_updates(hidden, GUIDE)
+    assert verdict.result is Result.FAILED and "hidden" in verdict.message
+    # facts of a search that left hidden updates out cannot pass
+    old = edited(_set("updates", criteria=OLD_CRITERIA))
+    with pytest.raises(FactError, match="hidden"):
+        windows.latest_updates(old, GUIDE)
+
+
+def test_win004_accepts_result_code_3():
+    partial = edited(_set("updates", result_code=3))
+    with pytest.raises(FactError, match="result code 3"):
+        windows.latest_updates(partial, GUIDE)
+    found = edited(
+        lambda p: (p["updates"].update(result_code=3), p["updates"]["updates"].append(CRITICAL_UPDATE))
+    )
+    assert windows.latest_updates(found, GUIDE).result is Result.FAILED
+    for code in (0, 1, 4, 5):
+        assert _result(windows.latest_updates, edited(_set("updates", result_code=code))) is Result.ERROR
+    assert _result(windows.latest_updates, edited(lambda p: p["updates"].pop("result_code"))) is Result.ERROR
+
+
+def test_win004_ignores_wsus():
+    assert re.search(r"\$searcher\.ServerSelection = 2\b", COLLECTION_SCRIPT)
+    wsus = edited(
+        _set("updates", server_selection=0, use_wu_server=1, wu_server="http://wsus.contoso.local:8530")
+    )
+    with pytest.raises(FactError, match=r"WSUS http://wsus\.contoso\.local:8530"):
+        windows.latest_updates(wsus, GUIDE)
+    with pytest.raises(FactError):
+        windows.latest_updates(wsus, CURRENT)
+    # a WSUS answer that lists a pending Critical update is still a failure
+    found = edited(
+        lambda p: (
+            p["updates"].update(server_selection=0, use_wu_server=1, wu_server="http://wsus:8530"),
+            p["updates"]["updates"].append(CRITICAL_UPDATE),
+        )
+    )
+    assert windows.latest_updates(found, GUIDE).result is Result.FAILED
+    # the same WSUS policy does not matter once the search asked Windows Update itself
+    direct = edited(_set("updates", server_selection=2, use_wu_server=1, wu_server="http://wsus:8530"))
+    assert windows.latest_updates(direct, GUIDE).result is Result.PASSED
+
+
+def test_win004_missing_update_list_is_an_error():
+    assert _result(windows.latest_updates, edited(lambda p: p["updates"].pop("updates"))) is Result.ERROR
+    assert _result(windows.latest_updates, edited(_set("updates", updates=None))) is Result.ERROR
+
+
+WIN006_GAPS = {
+    "run keys removed": lambda p: p["drives"].pop("run_keys"),
+    "page file settings removed": lambda p: p["drives"].pop("pagefile_settings"),
+    "page file usage null": _set("drives", pagefile_usage=None),
+    "PagingFiles removed": lambda p: p["drives"].pop("paging_files_reg"),
+    "environment null": _set("drives", machine_env=None),
+    "a task unreadable": lambda p: p["tasks"]["tasks"].append(
+        {"path": "\\Contoso\\Broken", "read_error": "Access is denied."}
+    ),
+    "a service without path": lambda p: p["services"]["services"].append({"name": "ContosoDb"}),
+}
+
+
+@pytest.mark.parametrize("gap", sorted(WIN006_GAPS))
+def test_win006_passes_on_missing_evidence(gap):
+    assert _result(windows.only_c_and_d, edited(WIN006_GAPS[gap])) is Result.ERROR
+
+
+WIN009_GAPS = {
+    "built-in Administrator not found": _set("accounts", builtin_admin_name=None, builtin_admin_sid=None),
+    "current SID removed": lambda p: p["accounts"].pop("current_sid"),
+    "a service without its account": lambda p: p["services"]["services"].append(
+        {"name": "ContosoSync", "path": "C:\\x.exe", "start_mode": "Auto", "state": "Running"}
+    ),
+}
+
+
+@pytest.mark.parametrize("gap", sorted(WIN009_GAPS))
+def test_win009_passes_on_missing_evidence(gap):
+    assert _result(windows.no_builtin_administrator, edited(WIN009_GAPS[gap])) is Result.ERROR
+
+
+@pytest.mark.parametrize(
+    "change",
+    [lambda p: p["features"].pop("installed"), _set("features", installed=None)],
+    ids=["removed", "null"],
+)
+def test_win010_passes_on_missing_evidence(change):
+    facts = edited(change)
+    for feature in FEATURES:
+        assert _result(functools.partial(windows.unsupported_feature, feature=feature), facts) is Result.ERROR
+
+
+WIN011_GAPS = {
+    "volume_found removed": lambda p: (
+        p["bitlocker"].update(namespace_present=True) or p["bitlocker"].pop("namespace_error")
+    ),
+    "no volume for C:": _set("bitlocker", namespace_present=True, volume_found=False),
+    "protection status missing": _set(
+        "bitlocker", namespace_present=True, volume_found=True, conversion_status=0
+    ),
+    "namespace error without reason": _set("bitlocker", wmi_error="", namespace_error=""),
+}
+
+
+@pytest.mark.parametrize("gap", sorted(WIN011_GAPS))
+def test_win011_passes_on_missing_evidence(gap):
+    assert _result(windows.no_bitlocker_os, edited(WIN011_GAPS[gap])) is Result.ERROR

@@ -1,8 +1,10 @@
 """Windows checks (guide §3): pure functions of :class:`WindowsFacts` and a profile.
 
 Every message says what was found, what is required, how to fix it and the
-guide section. A fact the VM could not report raises FactError (an *error* of
-that check, never a pass).
+guide section. Checks read facts only through the typed accessors of
+:class:`WindowsFacts` (``value``, ``fact``, ``items``, ``services``, ``tasks``...):
+a fact that is unreadable, blank, cut short or garbled raises FactError (an
+*error* of that check naming the fact), so a check passes only on facts it read.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_vmimage.facts.windows import WindowsFacts
+from pytest_vmimage.facts.windows import PantherLog, WindowsFacts, typed
 from pytest_vmimage.verdict import FactError, Result, Verdict
 
 GIB = 2**30
@@ -92,19 +94,18 @@ class _Part:
 
 
 def _os_part(facts: WindowsFacts, profile: Mapping[str, Any]) -> tuple[_Part, str]:
-    os_ = facts.os
     release = windows_release(facts)
-    if release == "2008 R2" and int(os_.get("sp_major") or 0) >= 1:
+    if release == "2008 R2" and facts.value("os", "sp_major", int) >= 1:
         release = "2008 R2 SP1"
-    edition = str(os_.get("edition_id") or "")
-    sku = int(os_.get("sku") or 0)
+    edition = facts.value("os", "edition_id", str)
+    sku = facts.value("os", "sku", int)
     datacenter = (
         edition.lower().startswith("serverdatacenter") if edition else sku in (8, 12)
     ) and "eval" not in edition.lower()
     approved = GUIDE_BASES + (CURRENT_EXTRA if getattr(profile, "is_current", False) else ())
-    name = f"Windows Server {release} {edition or f'SKU {sku}'} ({os_.get('caption', '')})"
+    name = f"Windows Server {release} {edition or f'SKU {sku}'} ({facts.value('os', 'caption', str)})"
     problems = []
-    if int(os_.get("product_type") or 0) not in (2, 3):
+    if facts.value("os", "product_type", int) not in (2, 3):
         problems.append("not a server edition")
     if release not in approved:
         problems.append(f"version {release} is not an approved base")
@@ -175,15 +176,17 @@ def _sql_version(text: str) -> tuple[int, ...]:
 
 
 def _sql_part(facts: WindowsFacts, release: str) -> _Part:
-    instances = list(facts.get("sql", "instances") or [])
-    localdb = list(facts.get("sql", "localdb_versions") or [])
+    instances = facts.items("sql", "instances")
+    localdb = [typed("sql.localdb_versions", v, str) for v in facts.value("sql", "localdb_versions", list)]
     if not instances and not localdb:
         return _Part(Result.NOT_APPLICABLE, "no SQL Server installed")
     failed, warned, fine = [], [], []
-    for inst in instances:
-        edition = _sql_edition(str(inst.get("edition") or ""))
-        version = _sql_version(str(inst.get("version") or ""))
-        label = f"SQL Server {inst.get('version') or '?'} {edition} ({inst.get('instance')})"
+    for i, inst in enumerate(instances):
+        name = typed(f"sql.instances[{i}].instance", inst.get("instance"), str)
+        raw_version = typed(f"sql.instances[{i}].version", inst.get("version"), str)
+        edition = _sql_edition(typed(f"sql.instances[{i}].edition", inst.get("edition"), str))
+        version = _sql_version(raw_version)
+        label = f"SQL Server {raw_version or '?'} {edition} ({name})"
         if edition == "Express":
             warned.append(f"{label}: Express is not an approved SQL image edition")
         elif edition not in SQL_EDITIONS:
@@ -264,19 +267,29 @@ class _Disk:
 
 
 def _disks(facts: WindowsFacts) -> list[_Disk]:
-    part = facts.part("disks")
-    exact = {int(m["number"]): int(m["size_bytes"]) for m in (part.get("msft_disk") or [])}
+    exact = {}
+    if facts.fact("disks", "msft_disk").is_value:  # 2012 and later; else the geometry, with a tolerance
+        for i, m in enumerate(facts.items("disks", "msft_disk")):
+            label = f"disks.msft_disk[{i}]"
+            exact[typed(label + ".number", m.get("number"), int)] = typed(
+                label + ".size_bytes", m.get("size_bytes"), int
+            )
     disks = []
-    for d in part.get("physical") or []:
-        index = int(d["index"])
+    for i, d in enumerate(facts.items("disks", "physical")):
+        label = f"disks.physical[{i}]"
+        index = typed(label + ".index", d.get("index"), int)
+        model = typed(label + ".model", d.get("model"), str)
         if index in exact:
             size, is_exact = exact[index], True
         elif d.get("size_bytes") is not None:
-            size, is_exact = int(d["size_bytes"]), False
+            size, is_exact = typed(label + ".size_bytes", d["size_bytes"], int), False
         else:
-            raise FactError(f"Win32_DiskDrive reports no size for disk {index} ({d.get('model', '')})")
-        letters = [str(x).upper() for x in d.get("letters") or []]
-        disks.append(_Disk(index, letters, size, is_exact, str(d.get("model") or "")))
+            raise FactError(f"Win32_DiskDrive reports no size for disk {index} ({model})")
+        letters = [
+            typed(label + ".letters", x, str).upper()
+            for x in typed(label + ".letters", d.get("letters"), list)
+        ]
+        disks.append(_Disk(index, letters, size, is_exact, model))
     if not disks:
         raise FactError("Win32_DiskDrive lists no disk")
     return disks
@@ -293,11 +306,14 @@ def _os_disk(facts: WindowsFacts, disks: list[_Disk]) -> _Disk:
 def _temporary_disks(facts: WindowsFacts, disks: list[_Disk]) -> set[int]:
     """The Azure temporary (resource) disk: its volume is "Temporary Storage" or carries
     DATALOSS_WARNING_README.txt."""
-    temp_letters = {
-        str(ld["id"]).upper()
-        for ld in facts.get("disks", "logical") or []
-        if str(ld.get("volume_name") or "").lower() == "temporary storage" or ld.get("dataloss_warning")
-    }
+    temp_letters = set()
+    for i, ld in enumerate(facts.items("disks", "logical")):
+        label = f"disks.logical[{i}]"
+        volume_name = typed(label + ".volume_name", ld.get("volume_name"), str)
+        if volume_name.lower() == "temporary storage" or typed(
+            label + ".dataloss_warning", ld.get("dataloss_warning"), bool
+        ):
+            temp_letters.add(typed(label + ".id", ld.get("id"), str).upper())
     return {d.index for d in disks if temp_letters & set(d.letters)}
 
 
@@ -347,34 +363,88 @@ def data_disk_size(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
 # -- WIN-004 updates ---------------------------------------------------------------------
 
 
+#: IUpdateSearcher.ServerSelection: 2 asks Microsoft's Windows Update servers directly.
+SERVER_WINDOWS_UPDATE = 2
+#: ISearchResult.ResultCode (OperationResultCode).
+RESULT_CODES = {
+    0: "not started",
+    1: "in progress",
+    2: "succeeded",
+    3: "succeeded with errors",
+    4: "failed",
+    5: "aborted",
+}
+
+
+def _update_source(facts: WindowsFacts) -> str | None:
+    """Why the search may not have asked Microsoft's servers, or None when it did."""
+    selection = facts.value("updates", "server_selection", int)
+    if selection == SERVER_WINDOWS_UPDATE:
+        return None
+    use_wsus = typed("updates.use_wu_server", facts.fact("updates", "use_wu_server").value_or_absent(0), int)
+    if selection == 0 and use_wsus != 1:
+        return None  # the default source is Windows Update when no WSUS policy is set
+    if use_wsus == 1:
+        server = typed("updates.wu_server", facts.fact("updates", "wu_server").value_or_absent(""), str)
+        return f"the search asked WSUS {server or '(server not named)'}"
+    return f"the search asked update service {selection} (ServerSelection), not Windows Update"
+
+
 def latest_updates(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
-    """WIN-004: no pending Critical or Important security update (Windows Update agent search)."""
-    part = facts.part("updates")
-    required = "no pending update with MSRC severity Critical or Important"
-    if not part.get("search_ok"):
-        hresult = part.get("hresult") or "no HRESULT"
+    """WIN-004: no pending Critical or Important security update, hidden ones included, in a
+    complete Windows Update search of Microsoft's servers; a search that could not run, ran
+    with errors, left hidden updates out or asked WSUS is an error (guide §3.5)."""
+    required = "no pending update with MSRC severity Critical or Important (hidden ones included)"
+    if not facts.value("updates", "search_ok", bool):
+        hresult = facts.fact("updates", "hresult").value_or_absent("no HRESULT")
         raise FactError(
-            f"the Windows Update search failed ({hresult}): {part.get('search_error', '')}; "
-            "the VM needs access to Windows Update (or its WSUS) and an elevated account"
+            f"the Windows Update search failed ({hresult}): "
+            f"{facts.fact('updates', 'search_error').value_or_absent('')}; the VM needs access to "
+            "Windows Update (update.microsoft.com) and an elevated account"
         )
-    if int(part.get("result_code", 2)) not in (2, 3):
-        raise FactError(f"the Windows Update search ended with result code {part.get('result_code')}")
-    updates = list(part.get("updates") or [])
-    pending = [u for u in updates if str(u.get("msrc_severity") or "") in ("Critical", "Important")]
+    code = facts.value("updates", "result_code", int)
+    criteria = facts.value("updates", "criteria", str)
+    source = _update_source(facts)
+    updates = facts.pending_updates()
+    pending = [u for u in updates if u.msrc_severity in ("Critical", "Important")]
     if pending:
         names = [
-            f"{'KB' + u['kb'][0] + ' ' if u.get('kb') else ''}{u.get('title', '')} ({u['msrc_severity']})"
+            f"{'KB' + u.kb[0] + ' ' if u.kb else ''}{u.title} ({u.msrc_severity}{', hidden' if u.is_hidden else ''})"
             for u in pending
         ]
         actual = f"{len(pending)} pending: {_listing(names, 10)}"
+        hidden = (
+            " Hidden updates count too: unhide them (Windows Update > Restore hidden updates)."
+            if any(u.is_hidden for u in pending)
+            else ""
+        )
         return Verdict.failed(
             actual,
             required,
-            f"{actual}. Fix: install them with Windows Update, reboot, then generalize again with "
+            f"{actual}.{hidden} Fix: install them with Windows Update, reboot, then generalize again with "
             f"{SYSPREP} (guide §3.5)",
         )
-    others = len(updates)
-    actual = "no pending Critical/Important update" + (f" ({others} other updates pending)" if others else "")
+    if code != 2:
+        raise FactError(
+            f"the Windows Update search ended with result code {code} ({RESULT_CODES.get(code, 'unknown')}), "
+            "not 2 (succeeded): some updates may not have been evaluated, so finding none proves nothing; "
+            "fix the Windows Update errors (WindowsUpdate.log) and run again"
+        )
+    if "IsHidden=1" not in criteria.replace(" ", ""):
+        raise FactError(
+            f"the Windows Update search left hidden updates out (criteria {criteria!r}); a hidden "
+            "Critical update is still missing: collect again with this version's script"
+        )
+    if source is not None:
+        raise FactError(
+            f"{source}, which lists only the updates its administrator approved: finding none there "
+            "does not show that Microsoft's latest Critical and Important updates are installed; "
+            "let the VM reach Windows Update (or remove the WUServer/UseWUServer policy) and run again"
+        )
+    hidden = sum(1 for u in updates if u.is_hidden)
+    actual = "no pending Critical/Important update" + (
+        f" ({len(updates)} other updates pending{f', {hidden} hidden' if hidden else ''})" if updates else ""
+    )
     return Verdict.passed(actual, required)
 
 
@@ -383,21 +453,13 @@ def latest_updates(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
 TRIGGER_BOOT = 8
 
 
-def _is_microsoft_task(path: str) -> bool:
-    return path.lower().startswith("\\microsoft\\")
-
-
 def startup_tasks(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
     """WIN-005: no scheduled task outside ``\\Microsoft\\`` with a boot trigger is left behind
     (guide §3.6, "Il est recommandé")."""
     required = "no task outside \\Microsoft\\ with an at-startup (boot) trigger"
-    tasks = [t for t in facts.tasks() if not _is_microsoft_task(str(t.get("path", "")))]
-    unreadable = [str(t["path"]) for t in tasks if "read_error" in t]
-    found = [
-        str(t["path"]) + ("" if t.get("enabled", True) else " (disabled)")
-        for t in tasks
-        if TRIGGER_BOOT in (t.get("trigger_types") or [])
-    ]
+    tasks = [t for t in facts.tasks() if not t.is_microsoft]
+    unreadable = [t.path for t in tasks if t.read_error is not None]
+    found = [t.path + ("" if t.enabled else " (disabled)") for t in tasks if TRIGGER_BOOT in t.trigger_types]
     if found:
         actual = f"startup tasks: {_listing(found)}"
         return Verdict.warning(
@@ -414,9 +476,10 @@ def startup_tasks(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
 # -- WIN-006 drive letters ---------------------------------------------------------------
 
 
-def _drive_references(facts: WindowsFacts) -> list[tuple[str, str, list[str]]]:
-    """(what, text, letters) for everything that refers to a drive letter."""
+def _drive_references(facts: WindowsFacts) -> tuple[list[tuple[str, str, list[str]]], list[str]]:
+    """(what, text, letters) for everything that refers to a drive letter, and what could not be read."""
     refs: list[tuple[str, str, list[str]]] = []
+    unreadable: list[str] = []
 
     def add(what: str, text: str) -> None:
         letters = drive_letters(text)
@@ -424,21 +487,24 @@ def _drive_references(facts: WindowsFacts) -> list[tuple[str, str, list[str]]]:
             refs.append((what, text, letters))
 
     for service in facts.services():
-        add(f"service {service.get('name')}", str(service.get("path") or ""))
+        add(f"service {service.name}", service.path)
     for task in facts.tasks():
-        for action in task.get("actions") or []:
-            text = " ".join(str(action.get(k) or "") for k in ("path", "arguments", "working_directory"))
-            add(f"scheduled task {task.get('path')}", text)
-    drives = facts.part("drives")
-    for key, values in (drives.get("run_keys") or {}).items():
-        for name, value in (values or {}).items():
-            add(f"Run key {key.split(':', 1)[-1]}\\{name}", str(value))
-    for field_name in ("pagefile_settings", "pagefile_usage", "paging_files_reg"):
-        for value in drives.get(field_name) or []:
-            add("page file", str(value))
-    for name, value in (drives.get("machine_env") or {}).items():
-        add(f"environment variable {name}", str(value))
-    return refs
+        if task.read_error is not None:
+            unreadable.append(f"scheduled task {task.path} ({task.read_error})")
+        for text in task.action_texts:
+            add(f"scheduled task {task.path}", text)
+    for key, values in facts.value("drives", "run_keys", dict).items():
+        label = f"Run key {key.split(':', 1)[-1]}"
+        for name, value in typed(label, values, dict).items():
+            add(f"{label}\\{name}", typed(f"{label}\\{name}", value, str))
+    for field_name in ("pagefile_settings", "pagefile_usage"):
+        for value in facts.value("drives", field_name, list):
+            add("page file", typed(f"drives.{field_name}", value, str))
+    for value in facts.value("drives", "paging_files_reg", list, absent=[]):
+        add("page file (PagingFiles)", typed("drives.paging_files_reg", value, str))
+    for name, value in facts.value("drives", "machine_env", dict).items():
+        add(f"environment variable {name}", typed(f"drives.machine_env.{name}", value, str))
+    return refs, unreadable
 
 
 def only_c_and_d(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
@@ -446,7 +512,8 @@ def only_c_and_d(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
     refers to a drive other than C: and D: (guide §3.6)."""
     required = "only C: (OS) and D: (temporary disk) referenced"
     offenders = []
-    for what, text, letters in _drive_references(facts):
+    references, unreadable = _drive_references(facts)
+    for what, text, letters in references:
         other = [x for x in letters if x not in ALLOWED_DRIVES]
         if other:
             offenders.append(f"{what} uses {', '.join(x + ':' for x in other)} ({text.strip()[:120]})")
@@ -459,6 +526,8 @@ def only_c_and_d(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
             "deployment. Fix: refer to data disks through a mount folder (e.g. C:\\Data) or a "
             "volume GUID path (\\\\?\\Volume{GUID}\\) instead of a drive letter (guide §3.6)",
         )
+    if unreadable:
+        raise FactError(f"cannot tell which drives these refer to: {_listing(unreadable)}")
     return Verdict.passed("no reference to a drive other than C: and D:", required)
 
 
@@ -482,14 +551,22 @@ def _panther_time(lines: Iterable[str]) -> dt.datetime | None:
     return newest
 
 
-def _log(panther: Mapping[str, Any], sysprep_dir: bool) -> dict[str, Any] | None:
-    for path, log in panther.items():
-        lowered = path.lower().replace("/", "\\")
-        if not lowered.endswith("\\panther\\setupact.log"):
-            continue
-        if ("\\sysprep\\" in lowered) == sysprep_dir and log.get("exists"):
-            return {"path": path, **log}
+def _log(logs: list[PantherLog], sysprep_dir: bool) -> PantherLog | None:
+    for log in logs:
+        lowered = log.path.lower().replace("/", "\\")
+        if (
+            lowered.endswith("\\panther\\setupact.log")
+            and ("\\sysprep\\" in lowered) == sysprep_dir
+            and log.exists
+        ):
+            return log
     return None
+
+
+def _dated(what: str, stamp: dt.datetime | None) -> dt.datetime:
+    if stamp is None:
+        raise FactError(f"cannot date {what}: no timestamped line and no readable modification time")
+    return stamp
 
 
 def generalized(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
@@ -497,12 +574,11 @@ def generalized(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
     (%WINDIR%\\Panther\\setupact.log) shows a generalized image going through specialize
     and oobeSystem, after the last generalize and not before this installation. ImageState
     alone is not evidence (guide §3.7)."""
-    part = facts.part("sysprep")
     required = "Panther log: generalized image deployed through specialize and oobeSystem on this VM"
     fix = f"run {SYSPREP} on the build VM as the last step, then capture the VHD (guide §3.7)"
-    image_state = str(part.get("image_state") or "")
-    panther = part.get("panther") or {}
-    deploy = _log(panther, sysprep_dir=False)
+    image_state = facts.value("sysprep", "image_state", str, absent="")
+    logs = facts.panther_logs()
+    deploy = _log(logs, sysprep_dir=False)
     problems: list[str] = []
     evidence: list[str] = [f"ImageState {image_state or 'absent'}"]
     if image_state != "IMAGE_STATE_COMPLETE":
@@ -510,9 +586,9 @@ def generalized(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
     if deploy is None:
         problems.append("no deployment log %WINDIR%\\Panther\\setupact.log")
     else:
-        matches = deploy.get("matches") or {}
-        generalized_image = list(matches.get("generalization_state") or []) or [
-            line for line in matches.get("image_state") or [] if "GENERALIZE_RESEAL_TO_OOBE" in line
+        matches = deploy.matches
+        generalized_image = list(matches["generalization_state"]) or [
+            line for line in matches["image_state"] if "GENERALIZE_RESEAL_TO_OOBE" in line
         ]
         missing = [
             what
@@ -521,36 +597,38 @@ def generalized(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
                     "a generalized image being deployed (windeploy 'Found generalization state')",
                     generalized_image,
                 ),
-                ("the specialize pass", matches.get("specialize")),
-                ("the oobeSystem pass", matches.get("oobe")),
+                ("the specialize pass", matches["specialize"]),
+                ("the oobeSystem pass", matches["oobe"]),
             )
             if not lines
         ]
         if missing:
-            problems.append(f"{deploy['path']} shows no {', no '.join(missing)}")
-        deployed = _panther_time([*generalized_image, *(matches.get("specialize") or [])]) or _parse_time(
-            deploy.get("mtime")
+            problems.append(f"{deploy.path} shows no {', no '.join(missing)}")
+        deployed = _dated(
+            deploy.path,
+            _panther_time([*generalized_image, *matches["specialize"]]) or _parse_time(deploy.mtime),
         )
-        if deployed is not None:
-            evidence.append(f"deployed {deployed:%Y-%m-%d %H:%M}")
-            install = _parse_time(facts.os.get("install_date"))
-            if install is not None and deployed < install - dt.timedelta(days=1):
+        evidence.append(f"deployed {deployed:%Y-%m-%d %H:%M}")
+        install = _dated(
+            "this installation (os.install_date)", _parse_time(facts.value("os", "install_date", str))
+        )
+        if deployed < install - dt.timedelta(days=1):
+            problems.append(
+                f"the deployment log dates from {deployed:%Y-%m-%d}, before this installation "
+                f"({install:%Y-%m-%d}): it was carried over from another machine"
+            )
+        sysprep_log = _log(logs, sysprep_dir=True)
+        if sysprep_log is not None:
+            generalize = _dated(
+                sysprep_log.path,
+                _panther_time(sysprep_log.matches["generalize"]) or _parse_time(sysprep_log.mtime),
+            )
+            evidence.append(f"generalized {generalize:%Y-%m-%d %H:%M}")
+            if generalize > deployed + dt.timedelta(days=1):
                 problems.append(
-                    f"the deployment log dates from {deployed:%Y-%m-%d}, before this installation "
-                    f"({install:%Y-%m-%d}): it was carried over from another machine"
+                    f"sysprep generalize ran on {generalize:%Y-%m-%d}, after the last "
+                    f"deployment ({deployed:%Y-%m-%d}): this VM is not a deployment of that image"
                 )
-            sysprep_log = _log(panther, sysprep_dir=True)
-            if sysprep_log is not None:
-                generalize = _panther_time(
-                    (sysprep_log.get("matches") or {}).get("generalize") or []
-                ) or _parse_time(sysprep_log.get("mtime"))
-                if generalize is not None:
-                    evidence.append(f"generalized {generalize:%Y-%m-%d %H:%M}")
-                    if generalize > deployed + dt.timedelta(days=1):
-                        problems.append(
-                            f"sysprep generalize ran on {generalize:%Y-%m-%d}, after the last "
-                            f"deployment ({deployed:%Y-%m-%d}): this VM is not a deployment of that image"
-                        )
     actual = "; ".join(evidence)
     if problems:
         detail = "; ".join(problems)
@@ -563,11 +641,10 @@ def generalized(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
 
 def architecture(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
     """WIN-008: the operating system is 64-bit (tool 1.1.4)."""
-    os_ = facts.os
-    arch = str(os_.get("proc_arch") or "").upper()
-    wow = str(os_.get("proc_arch_w6432") or "").upper()
+    arch = facts.value("os", "proc_arch", str).upper()
+    wow = facts.value("os", "proc_arch_w6432", str).upper()
     native = wow or arch
-    shown = f"{os_.get('os_architecture') or '?'} ({native or 'unknown'})"
+    shown = f"{facts.value('os', 'os_architecture', str) or '?'} ({native or 'unknown'})"
     required = "64-bit (AMD64)"
     if not native:
         raise FactError("PROCESSOR_ARCHITECTURE is not set")
@@ -590,22 +667,24 @@ def _account_name(value: str) -> str:
 def no_builtin_administrator(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
     """WIN-009: neither the connecting account nor a service runs as the built-in
     Administrator (the account whose SID ends in -500) (tool 1.1.5)."""
-    accounts = facts.part("accounts")
     required = "connecting account and service accounts are not the built-in Administrator (SID -500)"
-    admin_name = str(accounts.get("builtin_admin_name") or "")
-    admin_sid = str(accounts.get("builtin_admin_sid") or "")
-    current_sid = str(accounts.get("current_sid") or "")
-    current = str(accounts.get("current_user") or facts.admin_user)
+    admin_name = facts.value("accounts", "builtin_admin_name", str)
+    admin_sid = facts.value("accounts", "builtin_admin_sid", str)
+    current_sid = facts.value("accounts", "current_sid", str)
+    current = facts.value("accounts", "current_user", str)
+    if not (admin_name and admin_sid.startswith("S-1-5-21-") and admin_sid.endswith("-500")):
+        raise FactError(f"the built-in Administrator is garbled: {admin_name!r} {admin_sid!r}")
+    if not current_sid.startswith("S-1-"):
+        raise FactError(f"the SID of the connecting account is garbled: {current_sid!r}")
     problems = []
-    if current_sid.endswith("-500") or (admin_sid and current_sid == admin_sid):
+    if current_sid.endswith("-500") or current_sid == admin_sid:
         problems.append(f"the checks connected as {current} ({current_sid}), the built-in Administrator")
-    elif admin_name and facts.admin_user and _account_name(facts.admin_user) == admin_name.lower():
+    elif facts.admin_user and _account_name(facts.admin_user) == admin_name.lower():
         problems.append(f"the connecting account {facts.admin_user} is the built-in Administrator")
-    if admin_name:
-        for service in facts.services():
-            start_name = str(service.get("start_name") or "")
-            if start_name and (_account_name(start_name) == admin_name.lower() or start_name == admin_sid):
-                problems.append(f"service {service.get('name')} runs as {start_name}")
+    for service in facts.services():
+        start_name = service.start_name
+        if start_name and (_account_name(start_name) == admin_name.lower() or start_name == admin_sid):
+            problems.append(f"service {service.name} runs as {start_name}")
     if problems:
         detail = "; ".join(problems)
         return Verdict.failed(
@@ -614,10 +693,9 @@ def no_builtin_administrator(facts: WindowsFacts, profile: Mapping[str, Any]) ->
             f"{detail}. The built-in Administrator is renamed/disabled on deployment: use another "
             "administrator account and a dedicated or virtual service account (tool 1.1.5)",
         )
-    name = (
-        f"the built-in Administrator ({admin_name})" if admin_name else "a -500 account (none found locally)"
+    return Verdict.passed(
+        f"connected as {current}; no service runs as the built-in Administrator ({admin_name})", required
     )
-    return Verdict.passed(f"connected as {current}; no service runs as {name}", required)
 
 
 # -- WIN-010 unsupported roles and features ----------------------------------------------------
@@ -647,21 +725,31 @@ UNSUPPORTED_FEATURE_NAMES = tuple(UNSUPPORTED_FEATURES)
 def unsupported_feature(facts: WindowsFacts, profile: Mapping[str, Any], feature: str) -> Verdict:
     """WIN-010: one unsupported role or feature (by its language-neutral name) is not installed."""
     names, ids = UNSUPPORTED_FEATURES[feature]
-    part = facts.part("features")
     required = f"{feature} not installed"
-    if part.get("source") == "Get-WindowsFeature":
-        installed = {str(n).lower(): str(n) for n in part.get("installed") or []}
+    source = facts.value("features", "source", str, ("Get-WindowsFeature", "unavailable"))
+    if source == "Get-WindowsFeature":
+        if facts.value("features", "listed", int) <= 0:
+            raise FactError("Get-WindowsFeature listed no feature at all")
+        listed = facts.value("features", "installed", list)
+        installed = {typed("features.installed", n, str).lower(): n for n in listed}
         hits = [installed[n.lower()] for n in names if n.lower() in installed]
         how = "Get-WindowsFeature"
-    elif part.get("server_feature_ids") is not None:
-        present = {int(i) for i in part["server_feature_ids"]}
+    else:
+        listing = facts.fact("features", "installed")
+        if not listing.is_value and not facts.fact("features", "server_feature_ids").is_value:
+            raise FactError(
+                "installed roles and features cannot be listed: Get-WindowsFeature failed "
+                f"({listing.unreadable or listing.absent}) and Win32_ServerFeature failed "
+                f"({facts.fact('features', 'server_feature_ids').unreadable})"
+            )
+        present = {
+            typed("features.server_feature_ids", i, int)
+            for i in facts.value("features", "server_feature_ids", list)
+        }
+        if not present:
+            raise FactError("Win32_ServerFeature listed nothing (a Windows Server always has some features)")
         hits = [f"Win32_ServerFeature ID {i}" for i in ids if i in present]
         how = "Win32_ServerFeature"
-    else:
-        raise FactError(
-            "installed roles and features cannot be listed: Get-WindowsFeature failed "
-            f"({part.get('servermanager_error', '')}) and Win32_ServerFeature is unavailable"
-        )
     if hits:
         actual = f"{feature} installed ({', '.join(hits)})"
         remove = " ".join(h for h in hits if not h.startswith("Win32_")) or names[0]
@@ -688,22 +776,25 @@ _CONVERSION = {
 
 def no_bitlocker_os(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
     """WIN-011: BitLocker is off on the OS volume (allowed on data disks) (tool)."""
-    part = facts.part("bitlocker")
-    drive = str(part.get("drive") or facts.system_drive)
+    drive = facts.system_drive
     required = f"BitLocker off on {drive} (fully decrypted)"
-    if not part.get("namespace_present"):
-        text = f"{part.get('wmi_error') or ''} {part.get('namespace_error') or ''}".lower()
-        if "invalidnamespace" in text or "invalid namespace" in text:
+    if not facts.value("bitlocker", "namespace_present", bool):
+        code = facts.fact("bitlocker", "wmi_error").value_or_absent("")
+        message = facts.fact("bitlocker", "namespace_error").value_or_absent("")
+        text = f"{code or ''} {message or ''}".lower()
+        if "invalidnamespace" in text or "invalid namespace" in text or "0x8004100e" in text:
             return Verdict.passed(
                 "BitLocker is not installed (no MicrosoftVolumeEncryption WMI namespace)", required
             )
-        raise FactError(f"cannot query BitLocker: {part.get('namespace_error') or part.get('wmi_error')}")
-    if not part.get("volume_found"):
-        return Verdict.passed(f"{drive} is not a BitLocker-encryptable volume", required)
-    protection = int(part.get("protection_status", 2))
-    conversion = int(part.get("conversion_status", -1))
-    state = _CONVERSION.get(conversion, f"conversion status {conversion}")
-    actual = f"{drive} {state}, protection {('off', 'on', 'unknown')[protection] if protection in (0, 1, 2) else protection}"
+        raise FactError(f"cannot query BitLocker: {message or code or 'no reason given'}")
+    if not facts.value("bitlocker", "volume_found", bool):
+        raise FactError(
+            f"the BitLocker WMI provider lists no encryptable volume {drive}: the OS volume's state is unknown"
+        )
+    protection = facts.value("bitlocker", "protection_status", int, (0, 1, 2))
+    conversion = facts.value("bitlocker", "conversion_status", int, tuple(_CONVERSION))
+    state = _CONVERSION[conversion]
+    actual = f"{drive} {state}, protection {('off', 'on', 'unknown')[protection]}"
     if conversion == 0 and protection == 0:
         return Verdict.passed(actual, required)
     return Verdict.failed(
@@ -716,16 +807,22 @@ def no_bitlocker_os(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
 
 # -- WIN-012 IPv6 ------------------------------------------------------------------------------
 
+#: System.Net.NetworkInformation.PrefixOrigin names.
+PREFIX_ORIGINS = ("Other", "Manual", "WellKnown", "Dhcp", "RouterAdvertisement")
+
 
 def no_ipv6_reliance(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
     """WIN-012: no static IPv6 address the image depends on (tool)."""
-    addresses = list(facts.get("ipv6", "addresses") or [])
+    addresses = facts.items("ipv6", "addresses")
     required = "no static (Manual) IPv6 address"
-    static = [
-        f"{a.get('address')} on {a.get('interface')}"
-        for a in addresses
-        if str(a.get("prefix_origin")) == "Manual" and not a.get("loopback")
-    ]
+    static = []
+    for i, a in enumerate(addresses):
+        label = f"ipv6.addresses[{i}]"
+        origin = typed(label + ".prefix_origin", a.get("prefix_origin"), str, PREFIX_ORIGINS)
+        if origin == "Manual" and not typed(label + ".loopback", a.get("loopback"), bool):
+            static.append(
+                f"{typed(label + '.address', a.get('address'), str)} on {typed(label + '.interface', a.get('interface'), str)}"
+            )
     if static:
         actual = f"static IPv6: {_listing(static)}"
         return Verdict.warning(
@@ -748,40 +845,51 @@ _PROFILE_BITS = (
 )
 
 
-def _rdp_problems(facts: WindowsFacts) -> tuple[list[str], str]:
-    rdp = facts.part("rdp")
+def _profile_switch(facts: WindowsFacts, key: str, profile_key: str) -> int | None:
+    """EnableFirewall of one profile: 0/1, or None when that registry value is not set."""
+    values = facts.value("rdp", key, dict)
+    label = f"rdp.{key}.{profile_key}"
+    if profile_key not in values:
+        raise FactError(f"{label} could not be read: the part did not report it")
+    value = values[profile_key]
+    if isinstance(value, dict) and "_absent" in value:
+        return None
+    return typed(label, value, int)
+
+
+def _rdp_problems(facts: WindowsFacts) -> tuple[list[str], int]:
     problems = []
-    deny = rdp.get("policy_fDenyTSConnections")
-    source = "policy"
+    deny, source = facts.value("rdp", "policy_fDenyTSConnections", int, absent=None), "policy"
     if deny is None:
-        deny, source = rdp.get("fDenyTSConnections"), "registry"
-    if deny is None or int(deny) != 0:
+        deny, source = facts.value("rdp", "fDenyTSConnections", int, absent=None), "registry"
+    if deny != 0:
         problems.append(f"Remote Desktop connections are denied (fDenyTSConnections={deny} by {source})")
-    if str(rdp.get("termservice_start") or "").lower() == "disabled":
+    if facts.value("rdp", "termservice_start", str).lower() == "disabled":
         problems.append("the TermService service is disabled")
-    port = str(rdp.get("port") or 3389)
-    current = int(rdp.get("fw_current_profiles") or 0) or 4
-    enabled_local = rdp.get("fw_enabled") or {}
-    enabled_policy = rdp.get("fw_enabled_policy") or {}
-    rules = [
-        r
-        for r in rdp.get("fw_rules") or []
-        if r.get("enabled")
-        and int(r.get("direction", 0)) == 1
-        and int(r.get("action", 0)) == 1
-        and int(r.get("protocol", 0)) == 6
-        and (str(r.get("local_ports") or "*") in ("*", "") or port in str(r.get("local_ports")).split(","))
-    ]
+    port = facts.value("rdp", "port", int, absent=3389)
+    current = facts.value("rdp", "fw_current_profiles", int) or 4
+    rules = []
+    for i, r in enumerate(facts.items("rdp", "fw_rules")):
+        label = f"rdp.fw_rules[{i}]"
+        ports = typed(label + ".local_ports", r.get("local_ports"), str)
+        if (
+            typed(label + ".enabled", r.get("enabled"), bool)
+            and typed(label + ".direction", r.get("direction"), int) == 1
+            and typed(label + ".action", r.get("action"), int) == 1
+            and typed(label + ".protocol", r.get("protocol"), int) == 6
+            and (ports in ("*", "") or str(port) in ports.split(","))
+        ):
+            rules.append(typed(label + ".profiles", r.get("profiles"), int))
     blocked = []
     for bit, name, local_key, policy_key in _PROFILE_BITS:
         if not current & bit:
             continue
-        on = enabled_policy.get(policy_key)
+        on = _profile_switch(facts, "fw_enabled_policy", policy_key)
         if on is None:
-            on = enabled_local.get(local_key, 1)
-        if on is not None and int(on) == 0:
-            continue
-        if not any(int(r.get("profiles", 0)) & bit for r in rules):
+            on = _profile_switch(facts, "fw_enabled", local_key)
+        if on == 0:
+            continue  # the firewall is off in this profile (None: on, the default)
+        if not any(profiles & bit for profiles in rules):
             blocked.append(name)
     if blocked:
         problems.append(
@@ -792,18 +900,16 @@ def _rdp_problems(facts: WindowsFacts) -> tuple[list[str], str]:
 
 
 def _https_listener(facts: WindowsFacts) -> tuple[bool, str]:
-    listeners = list(facts.get("winrm", "listeners") or [])
     found = []
-    for listener in listeners:
-        transport = str(listener.get("Transport") or "")
-        if not transport:
-            keys = [str(k) for k in listener.get("keys") or []]
-            transport = next((k.split("=", 1)[1] for k in keys if k.lower().startswith("transport=")), "")
-        found.append(f"{transport or '?'}:{listener.get('Port', '?')}")
+    for i, listener in enumerate(facts.items("winrm", "listeners")):
+        label = f"winrm.listeners[{i}]"
+        transport = typed(label + ".Transport", listener.get("Transport"), str)
+        port = typed(label + ".Port", listener.get("Port"), str)
+        found.append(f"{transport or '?'}:{port}")
         if (
             transport.upper() == "HTTPS"
-            and str(listener.get("Port")) == "5986"
-            and str(listener.get("Enabled", "true")).lower() == "true"
+            and port == "5986"
+            and typed(label + ".Enabled", listener.get("Enabled"), str).lower() == "true"
         ):
             return True, ", ".join(found)
     return False, ", ".join(found) or "no listener"

@@ -21,6 +21,7 @@ written to JSON (``--vm-facts-dir``) and replayed in tests.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,10 +29,13 @@ from typing import Any
 from pytest_vmimage.verdict import FactError
 
 #: A string the collection script contains (the WinRM test endpoint matches on it).
-SCRIPT_MARKER = "pytest-vmimage windows facts v1"
+SCRIPT_MARKER = "pytest-vmimage windows facts v2"
 
 #: Deadline for the whole collection: a Windows Update search can take minutes.
 COLLECTION_TIMEOUT = 900.0
+#: Deadline of the Windows Update search inside the script (its part then reports
+#: ``_status: timeout``; the other parts still report).
+UPDATE_SEARCH_TIMEOUT = 600.0
 
 #: Every part the script reports, in order.
 PARTS = (
@@ -52,7 +56,7 @@ PARTS = (
 )
 
 COLLECTION_SCRIPT = r"""
-# pytest-vmimage windows facts v1 (read-only; PowerShell 2.0 and later)
+# pytest-vmimage windows facts v2 (read-only; PowerShell 2.0 and later)
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 $inv = [Globalization.CultureInfo]::InvariantCulture
@@ -114,26 +118,74 @@ function ConvertTo-Json20($v, [int]$depth = 0) {
 
 $collected = New-Dict
 
-# Run one part; its result is the last dictionary it outputs. An error becomes
-# {"error": ..., "type": ...} for that part only.
+# A fact that was looked for and is not there, or that could not be read: never a bare
+# $null, which would read as "nothing there".
+function New-Absent([string]$why) { $m = New-Dict; $m['_absent'] = $why; return ,$m }
+function New-Unreadable([string]$why) { $m = New-Dict; $m['_unreadable'] = $why; return ,$m }
+function Test-Marker($v) {
+    return ($v -is [System.Collections.IDictionary] -and $v.Count -eq 1 -and
+            ($v.Contains('_absent') -or $v.Contains('_unreadable')))
+}
+
+# Run one part; its result is the last dictionary it outputs, completed with _status 'ok',
+# _counts (items of every list or object, so a list cut short on the way is detectable)
+# and _elapsed_ms. An error becomes _status 'error' (or 'timeout') with _error for that
+# part only.
 function Invoke-Part([string]$name, [scriptblock]$body) {
+    $watch = [Diagnostics.Stopwatch]::StartNew()
     try {
         $value = $null
         foreach ($o in @(& $body)) { if ($o -is [System.Collections.IDictionary]) { $value = $o } }
-        if ($null -eq $value) { $value = New-Dict; $value['error'] = 'the part produced no result'; $value['type'] = '' }
-        $collected[$name] = $value
+        if ($null -eq $value) { throw 'the part produced no result' }
+        $counts = New-Dict
+        foreach ($k in @($value.Keys)) {
+            $v = $value[$k]
+            if ($v -is [System.Collections.ICollection] -and -not (Test-Marker $v)) { $counts[$k] = $v.Count }
+        }
+        $value['_counts'] = $counts
+        $value['_status'] = 'ok'
     } catch {
-        $e = New-Dict
-        $e['error'] = [string]$_.Exception.Message
-        $e['type'] = $_.Exception.GetType().FullName
-        $collected[$name] = $e
+        $value = New-Dict
+        if ($_.Exception -is [System.TimeoutException]) { $value['_status'] = 'timeout' }
+        else { $value['_status'] = 'error' }
+        $value['_error'] = [string]$_.Exception.Message
+        $value['_error_type'] = $_.Exception.GetType().FullName
+    }
+    $value['_elapsed_ms'] = [int64]$watch.ElapsedMilliseconds
+    $collected[$name] = $value
+}
+
+# A registry key, or New-Absent (not there) / New-Unreadable (access denied, any other error).
+function Open-RegKey([string]$path) {
+    try { return (Get-Item -LiteralPath $path -ErrorAction Stop) }
+    catch {
+        if ($_.Exception -is [System.Management.Automation.ItemNotFoundException] -or
+            [string]$_.FullyQualifiedErrorId -like 'PathNotFound*') {
+            return (New-Absent ('registry key ' + $path + ' not present')) }
+        return (New-Unreadable ('reading ' + $path + ': ' + $_.Exception.Message))
     }
 }
 
+# One registry value, unexpanded: the value, New-Absent (key or value not there) or
+# New-Unreadable (access denied, any other error).
+function Read-RegValue([string]$path, [string]$name) {
+    $key = Open-RegKey $path
+    if (Test-Marker $key) { return ,$key }
+    try {
+        if (-not (@($key.GetValueNames()) -contains $name)) {
+            return (New-Absent ('value ' + $name + ' not set in ' + $path)) }
+        $raw = $key.GetValue($name, $null, 'DoNotExpandEnvironmentNames')
+    } catch { return (New-Unreadable ('reading ' + $path + '\' + $name + ': ' + $_.Exception.Message)) }
+    if ($null -eq $raw) { return (New-Unreadable ($path + '\' + $name + ' returned no data')) }
+    if ($raw -is [array]) { $l = New-Object System.Collections.ArrayList
+        foreach ($x in $raw) { [void]$l.Add([string]$x) }; return ,$l.ToArray() }
+    return $raw
+}
+
 function Get-RawValues([string]$path) {
-    # name -> unexpanded value of every value of a registry key ($null when the key is absent)
-    if (-not (Test-Path $path)) { return $null }
-    $key = Get-Item $path
+    # name -> unexpanded value of every value of a registry key (or the key's marker)
+    $key = Open-RegKey $path
+    if (Test-Marker $key) { return ,$key }
     $d = New-Dict
     foreach ($n in @($key.GetValueNames())) {
         $raw = $key.GetValue($n, $null, 'DoNotExpandEnvironmentNames')
@@ -172,18 +224,21 @@ Invoke-Part 'features' {
     $names = New-Object System.Collections.ArrayList
     try {
         Import-Module ServerManager
-        foreach ($f in @(Get-WindowsFeature)) { if ($f.Installed) { [void]$names.Add([string]$f.Name) } }
+        $all = @(Get-WindowsFeature)
+        if ($all.Count -eq 0) { throw 'Get-WindowsFeature listed no feature at all' }
+        foreach ($f in $all) { if ($f.Installed) { [void]$names.Add([string]$f.Name) } }
         $d['source'] = 'Get-WindowsFeature'
+        $d['listed'] = $all.Count
+        $d['installed'] = $names.ToArray()
     } catch {
         $d['source'] = 'unavailable'
-        $d['servermanager_error'] = [string]$_.Exception.Message
+        $d['installed'] = New-Unreadable ('Get-WindowsFeature failed: ' + $_.Exception.Message)
     }
-    $d['installed'] = $names.ToArray()
     try {
         $ids = New-Object System.Collections.ArrayList
         foreach ($f in @(Get-WmiObject -Class Win32_ServerFeature)) { [void]$ids.Add([int]$f.ID) }
         $d['server_feature_ids'] = $ids.ToArray()
-    } catch { $d['server_feature_ids'] = $null; $d['server_feature_error'] = [string]$_.Exception.Message }
+    } catch { $d['server_feature_ids'] = New-Unreadable ('Win32_ServerFeature failed: ' + $_.Exception.Message) }
     $d
 }
 
@@ -253,7 +308,7 @@ Invoke-Part 'disks' {
             [void]$exact.Add($x)
         }
         $d['msft_disk'] = $exact.ToArray()
-    } catch { $d['msft_disk'] = $null }
+    } catch { $d['msft_disk'] = New-Unreadable ('MSFT_Disk (root\Microsoft\Windows\Storage, 2012 and later): ' + $_.Exception.Message) }
     $d
 }
 
@@ -284,37 +339,66 @@ Invoke-Part 'bitlocker' {
 
 Invoke-Part 'updates' {
     $d = New-Dict
-    $session = New-Object -ComObject Microsoft.Update.Session
-    $searcher = $session.CreateUpdateSearcher()
-    $d['server_selection'] = [int]$searcher.ServerSelection
-    $criteria = "IsInstalled=0 and Type='Software' and IsHidden=0"
+    # Hidden updates are still missing: ask for both (IsHidden is not a filter to leave out).
+    $criteria = "IsInstalled=0 and Type='Software' and IsHidden=0 or IsInstalled=0 and Type='Software' and IsHidden=1"
     $d['criteria'] = $criteria
-    try {
-        $r = $searcher.Search($criteria)
-    } catch {
-        $e = $_.Exception
-        while ($null -ne $e.InnerException) { $e = $e.InnerException }
-        $d['search_ok'] = $false
-        $d['search_error'] = [string]$e.Message
-        if ($e -is [Runtime.InteropServices.ExternalException]) { $d['hresult'] = ('0x{0:X8}' -f $e.ErrorCode) }
-        else { $d['hresult'] = $null }
-        return $d
+    # A WSUS policy makes the default search ask WSUS (only the updates its admin approved).
+    $d['use_wu_server'] = Read-RegValue 'HKLM:\SOFTWARE\Policies\Microsoft\Windows\WindowsUpdate\AU' 'UseWUServer'
+    $d['wu_server'] = Read-RegValue 'HKLM:\SOFTWARE\Policies\Microsoft\Windows\WindowsUpdate' 'WUServer'
+    $search = {
+        param($criteria)
+        $ErrorActionPreference = 'Stop'
+        $r = New-Object System.Collections.Specialized.OrderedDictionary
+        $session = New-Object -ComObject Microsoft.Update.Session
+        $searcher = $session.CreateUpdateSearcher()
+        $searcher.ServerSelection = 2   # ssWindowsUpdate: Microsoft's servers, whatever WSUS says
+        $r['server_selection'] = [int]$searcher.ServerSelection
+        try {
+            $found = $searcher.Search($criteria)
+        } catch {
+            $e = $_.Exception
+            while ($null -ne $e.InnerException) { $e = $e.InnerException }
+            $r['search_ok'] = $false
+            $r['search_error'] = [string]$e.Message
+            if ($e -is [Runtime.InteropServices.ExternalException]) { $r['hresult'] = ('0x{0:X8}' -f $e.ErrorCode) }
+            else { $r['hresult'] = 'none' }
+            return ,$r
+        }
+        $r['search_ok'] = $true
+        $r['result_code'] = [int]$found.ResultCode
+        $list = New-Object System.Collections.ArrayList
+        for ($i = 0; $i -lt $found.Updates.Count; $i++) {
+            $u = $found.Updates.Item($i)
+            $x = New-Object System.Collections.Specialized.OrderedDictionary
+            $x['title'] = [string]$u.Title
+            $x['msrc_severity'] = [string]$u.MsrcSeverity
+            $kb = New-Object System.Collections.ArrayList
+            if ($null -ne $u.KBArticleIDs) { foreach ($k in $u.KBArticleIDs) { [void]$kb.Add([string]$k) } }
+            $x['kb'] = $kb.ToArray()
+            $x['browse_only'] = [bool]$u.BrowseOnly
+            $x['is_hidden'] = [bool]$u.IsHidden
+            [void]$list.Add($x)
+        }
+        $r['updates'] = $list.ToArray()
+        return ,$r
     }
-    $d['search_ok'] = $true
-    $d['result_code'] = [int]$r.ResultCode
-    $list = New-Object System.Collections.ArrayList
-    for ($i = 0; $i -lt $r.Updates.Count; $i++) {
-        $u = $r.Updates.Item($i)
-        $x = New-Dict
-        $x['title'] = [string]$u.Title
-        $x['msrc_severity'] = [string]$u.MsrcSeverity
-        $kb = New-Object System.Collections.ArrayList
-        if ($null -ne $u.KBArticleIDs) { foreach ($k in $u.KBArticleIDs) { [void]$kb.Add([string]$k) } }
-        $x['kb'] = $kb.ToArray()
-        $x['browse_only'] = [bool]$u.BrowseOnly
-        [void]$list.Add($x)
+    # The search runs in its own runspace with a deadline: a hung search times out this
+    # part only (UPDATE_SEARCH_TIMEOUT in facts/windows.py).
+    $ps = [System.Management.Automation.PowerShell]::Create()
+    [void]$ps.AddScript($search.ToString()).AddArgument($criteria)
+    $async = $ps.BeginInvoke()
+    if (-not $async.AsyncWaitHandle.WaitOne(600000)) {
+        [void]$ps.BeginStop($null, $null)
+        throw (New-Object System.TimeoutException 'the Windows Update search did not finish within 600 s')
     }
-    $d['updates'] = $list.ToArray()
+    $out = @($ps.EndInvoke($async))
+    $r = $null
+    foreach ($o in $out) {
+        if ($o -is [Management.Automation.PSObject]) { $o = $o.BaseObject }
+        if ($o -is [System.Collections.IDictionary]) { $r = $o }
+    }
+    if ($null -eq $r) { throw 'the Windows Update search returned nothing' }
+    foreach ($k in @($r.Keys)) { $d[$k] = $r[$k] }
     $d
 }
 
@@ -382,10 +466,9 @@ Invoke-Part 'drives' {
     $pu = New-Object System.Collections.ArrayList
     foreach ($p in @(Get-WmiObject -Class Win32_PageFileUsage)) { [void]$pu.Add([string]$p.Name) }
     $d['pagefile_usage'] = $pu.ToArray()
-    $mm = Get-ItemProperty 'HKLM:\SYSTEM\CurrentControlSet\Control\Session Manager\Memory Management'
-    $pf = New-Object System.Collections.ArrayList
-    foreach ($v in @($mm.PagingFiles)) { if ($null -ne $v) { [void]$pf.Add([string]$v) } }
-    $d['paging_files_reg'] = $pf.ToArray()
+    $pf = Read-RegValue 'HKLM:\SYSTEM\CurrentControlSet\Control\Session Manager\Memory Management' 'PagingFiles'
+    if ($pf -is [string]) { $pf = @($pf) }
+    $d['paging_files_reg'] = $pf
     $runs = New-Dict
     foreach ($k in @('HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Run',
                      'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\RunOnce',
@@ -393,7 +476,7 @@ Invoke-Part 'drives' {
                      'HKLM:\SOFTWARE\Wow6432Node\Microsoft\Windows\CurrentVersion\RunOnce',
                      'Registry::HKEY_USERS\.DEFAULT\Software\Microsoft\Windows\CurrentVersion\Run')) {
         $vals = Get-RawValues $k
-        if ($null -ne $vals) { $runs[$k] = $vals }
+        if (-not ((Test-Marker $vals) -and $vals.Contains('_absent'))) { $runs[$k] = $vals }
     }
     $d['run_keys'] = $runs
     $d['machine_env'] = Get-RawValues 'HKLM:\SYSTEM\CurrentControlSet\Control\Session Manager\Environment'
@@ -402,15 +485,12 @@ Invoke-Part 'drives' {
 
 Invoke-Part 'sysprep' {
     $d = New-Dict
-    $ss = Get-ItemProperty 'HKLM:\SYSTEM\Setup\Status\SysprepStatus' -ErrorAction SilentlyContinue
-    $d['generalization_state'] = $ss.GeneralizationState
-    $d['cleanup_state'] = $ss.CleanupState
-    $is = Get-ItemProperty 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Setup\State' -ErrorAction SilentlyContinue
-    $d['image_state'] = [string]$is.ImageState
-    $setup = Get-ItemProperty 'HKLM:\SYSTEM\Setup' -ErrorAction SilentlyContinue
-    $ct = New-Object System.Collections.ArrayList
-    foreach ($v in @($setup.CloneTag)) { if ($null -ne $v) { [void]$ct.Add([string]$v) } }
-    $d['clone_tag'] = $ct.ToArray()
+    $d['generalization_state'] = Read-RegValue 'HKLM:\SYSTEM\Setup\Status\SysprepStatus' 'GeneralizationState'
+    $d['cleanup_state'] = Read-RegValue 'HKLM:\SYSTEM\Setup\Status\SysprepStatus' 'CleanupState'
+    $d['image_state'] = Read-RegValue 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Setup\State' 'ImageState'
+    $ct = Read-RegValue 'HKLM:\SYSTEM\Setup' 'CloneTag'
+    if ($ct -is [string]) { $ct = @($ct) }
+    $d['clone_tag'] = $ct
     $d['sysprep_succeeded_tag'] = Test-Path (Join-Path $env:windir 'System32\Sysprep\Sysprep_succeeded.tag')
     $patterns = New-Dict
     $patterns['generalization_state'] = 'Found generalization state'
@@ -451,8 +531,8 @@ Invoke-Part 'accounts' {
                                  [Security.Principal.WindowsBuiltInRole]::Administrator)
     $adm = @(Get-WmiObject -Class Win32_UserAccount -Filter 'LocalAccount=True' |
              Where-Object { $_.SID -like 'S-1-5-21-*-500' })
-    $d['builtin_admin_name'] = $null
-    $d['builtin_admin_sid'] = $null
+    $d['builtin_admin_name'] = New-Absent 'no local account with a SID ending in -500'
+    $d['builtin_admin_sid'] = New-Absent 'no local account with a SID ending in -500'
     if ($adm.Count -gt 0) {
         $d['builtin_admin_name'] = [string]$adm[0].Name
         $d['builtin_admin_sid'] = [string]$adm[0].SID
@@ -463,13 +543,11 @@ Invoke-Part 'accounts' {
 
 Invoke-Part 'rdp' {
     $d = New-Dict
-    $ts = Get-ItemProperty 'HKLM:\SYSTEM\CurrentControlSet\Control\Terminal Server'
-    $pol = Get-ItemProperty 'HKLM:\SOFTWARE\Policies\Microsoft\Windows NT\Terminal Services' -ErrorAction SilentlyContinue
-    $tcp = Get-ItemProperty 'HKLM:\SYSTEM\CurrentControlSet\Control\Terminal Server\WinStations\RDP-Tcp'
-    $d['fDenyTSConnections'] = $ts.fDenyTSConnections
-    $d['policy_fDenyTSConnections'] = $pol.fDenyTSConnections
-    $d['port'] = $tcp.PortNumber
-    $d['nla'] = $tcp.UserAuthentication
+    $ts = 'HKLM:\SYSTEM\CurrentControlSet\Control\Terminal Server'
+    $d['fDenyTSConnections'] = Read-RegValue $ts 'fDenyTSConnections'
+    $d['policy_fDenyTSConnections'] = Read-RegValue 'HKLM:\SOFTWARE\Policies\Microsoft\Windows NT\Terminal Services' 'fDenyTSConnections'
+    $d['port'] = Read-RegValue ($ts + '\WinStations\RDP-Tcp') 'PortNumber'
+    $d['nla'] = Read-RegValue ($ts + '\WinStations\RDP-Tcp') 'UserAuthentication'
     $s = Get-WmiObject -Class Win32_Service -Filter "Name='TermService'"
     $d['termservice_state'] = [string]$s.State
     $d['termservice_start'] = [string]$s.StartMode
@@ -492,14 +570,12 @@ Invoke-Part 'rdp' {
     $d['fw_rules'] = $rules.ToArray()
     $prof = New-Dict
     foreach ($p in @('DomainProfile', 'StandardProfile', 'PublicProfile')) {
-        $k = Get-ItemProperty ('HKLM:\SYSTEM\CurrentControlSet\Services\SharedAccess\Parameters\FirewallPolicy\' + $p) -ErrorAction SilentlyContinue
-        $prof[$p] = $k.EnableFirewall
+        $prof[$p] = Read-RegValue ('HKLM:\SYSTEM\CurrentControlSet\Services\SharedAccess\Parameters\FirewallPolicy\' + $p) 'EnableFirewall'
     }
     $d['fw_enabled'] = $prof
     $gpo = New-Dict
     foreach ($p in @('DomainProfile', 'PrivateProfile', 'PublicProfile')) {
-        $k = Get-ItemProperty ('HKLM:\SOFTWARE\Policies\Microsoft\WindowsFirewall\' + $p) -ErrorAction SilentlyContinue
-        $gpo[$p] = $k.EnableFirewall
+        $gpo[$p] = Read-RegValue ('HKLM:\SOFTWARE\Policies\Microsoft\WindowsFirewall\' + $p) 'EnableFirewall'
     }
     $d['fw_enabled_policy'] = $gpo
     $d
@@ -546,19 +622,137 @@ foreach ($k in @($collected.Keys)) {
     catch { $j = '{"error":' + (ConvertTo-JsonString ('serializing the part failed: ' + $_.Exception.Message)) + ',"type":"serializer"}' }
     [void]$pieces.Add((ConvertTo-JsonString ([string]$k)) + ':' + $j)
 }
-$meta = '{"script":"pytest-vmimage windows facts v1","ps_version":' + (ConvertTo-JsonString $PSVersionTable.PSVersion.ToString()) + ',"collected":' + (ConvertTo-Json20 ([DateTime]::UtcNow)) + '}'
+$meta = '{"script":"pytest-vmimage windows facts v2","ps_version":' + (ConvertTo-JsonString $PSVersionTable.PSVersion.ToString()) + ',"collected":' + (ConvertTo-Json20 ([DateTime]::UtcNow)) + '}'
 [Console]::Out.Write('<<<CERT-JSON>>>{"meta":' + $meta + ',"parts":{' + [string]::Join(',', [string[]]$pieces.ToArray()) + '}}<<<END-CERT-JSON>>>')
 [Console]::Out.Flush()
 exit 0
 """
 
 
+ABSENT = "_absent"
+UNREADABLE = "_unreadable"
+#: Keys of a part that describe the part itself, not the VM.
+PART_META = ("_status", "_elapsed_ms", "_error", "_error_type", "_counts")
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One fact: a value, *absent* (looked, not there) or *unreadable* (could not look).
+
+    In the collected JSON a value is itself, ``{"_absent": why}`` is absent and
+    ``{"_unreadable": why}`` is unreadable; a missing key or a ``null`` is
+    unreadable too (nothing was reported), never "nothing there".
+    """
+
+    name: str
+    value: Any = None
+    absent: str | None = None
+    unreadable: str | None = None
+
+    @property
+    def is_value(self) -> bool:
+        return self.absent is None and self.unreadable is None
+
+    def need(self) -> Any:
+        """The value; absent or unreadable is a FactError naming the fact."""
+        if self.unreadable is not None:
+            raise FactError(f"{self.name} could not be read: {self.unreadable}")
+        if self.absent is not None:
+            raise FactError(f"{self.name} is absent: {self.absent}")
+        return self.value
+
+    def value_or_absent(self, default: Any = None) -> Any:
+        """The value, ``default`` when absent; unreadable is a FactError."""
+        if self.unreadable is not None:
+            raise FactError(f"{self.name} could not be read: {self.unreadable}")
+        return default if self.absent is not None else self.value
+
+
+def _kind_ok(value: Any, kind: type | tuple[type, ...]) -> bool:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if isinstance(value, bool) and bool not in kinds:
+        return False  # JSON true is not the number 1
+    return isinstance(value, kinds)
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(
+        {str: "text", int: "a number", bool: "true/false", list: "a list", dict: "an object"}.get(
+            k, k.__name__
+        )
+        for k in kinds
+    )
+
+
+def recount(part: dict[str, Any]) -> dict[str, Any]:
+    """Set ``_counts`` of a part from its lists and objects, as the script does
+    (for tools and tests that edit recorded facts)."""
+    part["_counts"] = {
+        key: len(value)
+        for key, value in part.items()
+        if key not in PART_META and isinstance(value, (list, dict)) and not _is_marker(value)
+    }
+    return part
+
+
+def _is_marker(value: Any) -> bool:
+    return isinstance(value, dict) and len(value) == 1 and (ABSENT in value or UNREADABLE in value)
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    path: str
+    start_mode: str
+    start_name: str
+
+
+@dataclass(frozen=True)
+class Task:
+    path: str
+    enabled: bool
+    trigger_types: tuple[int, ...]
+    action_texts: tuple[str, ...]
+    read_error: str | None
+
+    @property
+    def is_microsoft(self) -> bool:
+        return self.path.lower().startswith("\\microsoft\\")
+
+
+@dataclass(frozen=True)
+class PendingUpdate:
+    title: str
+    msrc_severity: str
+    kb: tuple[str, ...]
+    is_hidden: bool
+
+
+@dataclass(frozen=True)
+class PantherLog:
+    """One Panther setupact.log: whether it exists, its time and the last lines matching each
+    pattern of the script (generalization_state, generalize, specialize, oobe, image_state)."""
+
+    path: str
+    exists: bool
+    mtime: str
+    matches: dict[str, tuple[str, ...]]
+
+
+PANTHER_PATTERNS = ("generalization_state", "generalize", "specialize", "oobe", "image_state")
+
+MSRC_SEVERITIES = ("", "Critical", "Important", "Moderate", "Low")
+
+
 @dataclass
 class WindowsFacts:
-    """The parts the collection script reported, plus accessors for the checks.
+    """The parts the collection script reported, plus typed accessors for the checks.
 
-    ``parts`` maps a part name (:data:`PARTS`) to what PowerShell reported, or to
-    ``{"error": ..., "type": ...}`` when that part failed on the VM.
+    ``parts`` maps a part name (:data:`PARTS`) to what PowerShell reported: the
+    part's keys plus ``_status`` (``ok``, ``error`` or ``timeout``), ``_elapsed_ms``,
+    ``_error`` and ``_counts`` (how many items each list or object held when the
+    part finished, so a list cut short or blanked on the way is unreadable, not empty).
     """
 
     parts: dict[str, Any]
@@ -581,23 +775,79 @@ class WindowsFacts:
 
     # -- access ----------------------------------------------------------
     def part(self, name: str) -> dict[str, Any]:
-        """One part, or FactError naming it and the PowerShell error."""
+        """One part that completed on the VM, or FactError naming it and why not."""
         value = self.parts.get(name)
         if value is None:
             raise FactError(f"Windows fact part {name!r} was not collected")
         if not isinstance(value, dict):
             raise FactError(f"Windows fact part {name!r} is not an object: {value!r:.200}")
-        if "error" in value:
-            kind = f" ({value['type']})" if value.get("type") else ""
-            raise FactError(f"collecting {name!r} failed on the VM: {value['error']}{kind}")
+        status = value.get("_status")
+        if status in ("error", "timeout") or "error" in value:
+            message = value.get("_error", value.get("error", ""))
+            kind = value.get("_error_type", value.get("type", ""))
+            kind = f" ({kind})" if kind else ""
+            elapsed = value.get("_elapsed_ms")
+            after = f" after {elapsed / 1000:.0f} s" if _kind_ok(elapsed, int) else ""
+            what = "timed out on the VM" + after if status == "timeout" else "failed on the VM"
+            raise FactError(f"collecting {name!r} {what}: {message}{kind}")
+        if status != "ok":
+            raise FactError(
+                f"Windows fact part {name!r} did not report completion (_status {status!r}): "
+                "it was cut short or is not from this collection script"
+            )
+        if not isinstance(value.get("_counts"), dict):
+            raise FactError(f"Windows fact part {name!r} carries no item counts (_counts)")
         return value
 
-    def get(self, name: str, key: str) -> Any:
-        """``part(name)[key]``; a missing key is a FactError too."""
+    def fact(self, name: str, key: str) -> Fact:
+        """``part(name)[key]`` as a :class:`Fact` (a failed part is a FactError)."""
         part = self.part(name)
+        label = f"{name}.{key}"
         if key not in part:
-            raise FactError(f"Windows fact part {name!r} has no {key!r}")
-        return part[key]
+            return Fact(label, unreadable="the part did not report it")
+        value = part[key]
+        if value is None:
+            return Fact(label, unreadable="reported as null (no value)")
+        if _is_marker(value):
+            reason = value.get(ABSENT, value.get(UNREADABLE))
+            if not _kind_ok(reason, str) or not reason:
+                return Fact(label, unreadable=f"garbled marker {value!r:.80}")
+            return Fact(label, absent=reason) if ABSENT in value else Fact(label, unreadable=reason)
+        if isinstance(value, (list, dict)):
+            expected = part["_counts"].get(key)
+            if not _kind_ok(expected, int):
+                return Fact(label, unreadable="no item count was reported for it")
+            if expected != len(value):
+                return Fact(
+                    label,
+                    unreadable=f"the VM reported {expected} items, the facts carry {len(value)} "
+                    "(cut short or garbled on the way)",
+                )
+        return Fact(label, value=value)
+
+    def value(
+        self,
+        name: str,
+        key: str,
+        kind: type | tuple[type, ...],
+        choices: tuple[Any, ...] | None = None,
+        absent: Any = ...,
+    ) -> Any:
+        """A value of the expected type (and one of ``choices``); ``absent`` is returned
+        when given and the fact is absent. Anything else is a FactError naming the fact."""
+        found = self.fact(name, key)
+        if absent is not ... and found.absent is not None and found.unreadable is None:
+            return absent
+        value = found.need()
+        return typed(f"{name}.{key}", value, kind, choices)
+
+    def items(self, name: str, key: str) -> list[dict[str, Any]]:
+        """A list of objects (each item an object, else FactError)."""
+        items = self.value(name, key, list)
+        for i, item in enumerate(items):
+            if not isinstance(item, dict):
+                raise FactError(f"{name}.{key}[{i}] is garbled: {item!r:.80}")
+        return items
 
     @property
     def os(self) -> dict[str, Any]:
@@ -605,12 +855,15 @@ class WindowsFacts:
 
     @property
     def system_drive(self) -> str:
-        return (self.parts.get("os", {}).get("system_drive") or "C:").upper()
+        drive = self.value("os", "system_drive", str).upper()
+        if not re.fullmatch(r"[A-Z]:", drive):
+            raise FactError(f"os.system_drive is garbled: {drive!r:.40}")
+        return drive
 
     @property
     def os_version(self) -> tuple[int, int, int]:
         """(major, minor, build) from Win32_OperatingSystem.Version, e.g. (6, 3, 9600)."""
-        text = str(self.get("os", "version"))
+        text = self.value("os", "version", str)
         try:
             numbers = tuple(int(x) for x in text.split(".")[:3])
         except ValueError:
@@ -619,11 +872,106 @@ class WindowsFacts:
             raise FactError(f"Windows version {text!r} is not major.minor.build")
         return numbers  # type: ignore[return-value]
 
-    def services(self) -> list[dict[str, Any]]:
-        return list(self.get("services", "services"))
+    def services(self) -> list[Service]:
+        """Every service with its command line and account (Win32_Service)."""
+        found = []
+        for i, item in enumerate(self.items("services", "services")):
+            label = f"services.services[{i}] ({item.get('name', '?')})"
+            found.append(
+                Service(
+                    name=typed(label + ".name", item.get("name"), str),
+                    path=typed(label + ".path", item.get("path"), str),
+                    start_mode=typed(label + ".start_mode", item.get("start_mode"), str),
+                    start_name=typed(label + ".start_name", item.get("start_name"), str),
+                )
+            )
+        if not found:
+            raise FactError("Win32_Service listed no service (a running Windows has dozens)")
+        return found
 
-    def tasks(self) -> list[dict[str, Any]]:
-        return list(self.get("tasks", "tasks"))
+    def tasks(self) -> list[Task]:
+        """Every scheduled task (hidden ones included); a task whose definition could not
+        be read keeps ``read_error``."""
+        found = []
+        for i, item in enumerate(self.items("tasks", "tasks")):
+            path = typed(f"tasks.tasks[{i}].path", item.get("path"), str)
+            label = f"scheduled task {path}"
+            if "read_error" in item:
+                found.append(Task(path, True, (), (), str(item["read_error"]) or "unknown error"))
+                continue
+            triggers = typed(label + " trigger_types", item.get("trigger_types"), list)
+            actions = typed(label + " actions", item.get("actions"), list)
+            texts = []
+            for action in actions:
+                if not isinstance(action, dict):
+                    raise FactError(f"{label}: an action is garbled: {action!r:.80}")
+                parts = [
+                    typed(f"{label} action {k}", action.get(k), str)
+                    for k in ("path", "arguments", "working_directory")
+                ]
+                texts.append(" ".join(parts))
+            found.append(
+                Task(
+                    path=path,
+                    enabled=typed(label + " enabled", item.get("enabled"), bool),
+                    trigger_types=tuple(typed(label + " trigger type", t, int) for t in triggers),
+                    action_texts=tuple(texts),
+                    read_error=None,
+                )
+            )
+        if not any(task.is_microsoft for task in found):
+            raise FactError("the Task Scheduler listed no \\Microsoft\\ task (every Windows has them)")
+        return found
+
+    def pending_updates(self) -> list[PendingUpdate]:
+        """The updates the Windows Update search found not installed."""
+        found = []
+        for i, item in enumerate(self.items("updates", "updates")):
+            label = f"updates.updates[{i}]"
+            kb = typed(label + ".kb", item.get("kb"), list)
+            found.append(
+                PendingUpdate(
+                    title=typed(label + ".title", item.get("title"), str),
+                    msrc_severity=typed(
+                        label + ".msrc_severity", item.get("msrc_severity"), str, MSRC_SEVERITIES
+                    ),
+                    kb=tuple(typed(label + ".kb", k, str) for k in kb),
+                    is_hidden=bool(typed(label + ".is_hidden", item.get("is_hidden", False), bool)),
+                )
+            )
+        return found
+
+    def panther_logs(self) -> list[PantherLog]:
+        """The Panther logs the script looked at (sysprep's and the deployment's)."""
+        logs = []
+        for path, log in self.value("sysprep", "panther", dict).items():
+            label = f"sysprep.panther[{path}]"
+            typed(label, log, dict)
+            if not typed(label + ".exists", log.get("exists"), bool):
+                logs.append(PantherLog(path, False, "", {}))
+                continue
+            found = typed(label + ".matches", log.get("matches"), dict)
+            matches = {}
+            for pattern in PANTHER_PATTERNS:
+                lines = typed(f"{label}.matches.{pattern}", found.get(pattern), list)
+                matches[pattern] = tuple(typed(f"{label}.matches.{pattern}", x, str) for x in lines)
+            logs.append(PantherLog(path, True, typed(label + ".mtime", log.get("mtime"), str), matches))
+        return logs
+
+
+def typed(
+    label: str, value: Any, kind: type | tuple[type, ...], choices: tuple[Any, ...] | None = None
+) -> Any:
+    """``value`` if it has the expected type (and is one of ``choices``), else FactError naming ``label``."""
+    if value is None:
+        raise FactError(f"{label} could not be read: reported as null (no value)")
+    if _is_marker(value):
+        raise FactError(f"{label} could not be read: {value.get(UNREADABLE, value.get(ABSENT))}")
+    if not _kind_ok(value, kind):
+        raise FactError(f"{label} is garbled: expected {_kind_name(kind)}, found {value!r:.80}")
+    if choices is not None and value not in choices:
+        raise FactError(f"{label} is garbled: {value!r:.80} is none of {', '.join(map(repr, choices))}")
+    return value
 
 
 def gather(client, admin_user: str = "", timeout: float = COLLECTION_TIMEOUT) -> WindowsFacts:
