@@ -55,7 +55,11 @@ class VmState:
     error: str = ""
     key_path: str | None = None
     ssh_config: str | None = None
+    known_hosts: str | None = None
+    host_key_policy: str | None = None
     password_env: str = "VMIMAGE_PASSWORD"
+    sudo_password_env: str = "VMIMAGE_SUDO_PASSWORD"
+    host_key_notes: dict[str, str] = field(default_factory=dict)
     connections: dict = field(default_factory=dict)
     remote_commands: dict[str, int] = field(default_factory=dict)
     facts: dict = field(default_factory=dict)
@@ -68,14 +72,23 @@ class VmState:
     def password(self) -> str | None:
         return os.environ.get(self.password_env) or None
 
+    @property
+    def sudo_password(self) -> str | None:
+        """For ``sudo -S`` on stdin: its own variable, else the login password."""
+        return os.environ.get(self.sudo_password_env) or self.password
+
     def redact(self, text: str) -> str:
-        password = self.password
-        if password and password in text:
-            text = text.replace(password, "***")
+        for password in (self.password, self.sudo_password):
+            if password and password in text:
+                text = text.replace(password, "***")
         return re.sub(r"(?i)(\bsig=)[^&\s\"'<>]+", r"\1REDACTED", text)
 
     def hosts(self) -> list[dict]:
-        return [{"Label": t.label, "OS": t.os, "URL": t.display_url} for t in self.targets]
+        hosts = [{"Label": t.label, "OS": t.os, "URL": t.display_url} for t in self.targets]
+        for host in hosts:
+            if host["Label"] in self.host_key_notes:  # trust on first use happened: say so
+                host["HostKey"] = self.host_key_notes[host["Label"]]
+        return hosts
 
 
 # -- options -------------------------------------------------------------------
@@ -98,6 +111,30 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="PATH",
         dest="vm_ssh_config",
         help="OpenSSH client config for ssh:// targets (use ?backend=openssh for ProxyJump)",
+    )
+    group.addoption(
+        "--vm-known-hosts",
+        metavar="FILE",
+        dest="vm_known_hosts",
+        help="the known_hosts file that decides SSH host keys (instead of ~/.ssh/known_hosts and "
+        "ssh_config's UserKnownHostsFile); first-use keys are recorded here under tofu",
+    )
+    group.addoption(
+        "--vm-host-key-policy",
+        choices=("strict", "tofu"),
+        dest="vm_host_key_policy",
+        default=None,
+        help="strict (default, unless ssh_config's StrictHostKeyChecking says accept-new/no): an "
+        "unknown SSH host key is refused; tofu: it is trusted on first use, recorded and reported. "
+        "A changed key is always refused",
+    )
+    group.addoption(
+        "--vm-sudo-password-env",
+        metavar="NAME",
+        dest="vm_sudo_password_env",
+        default="VMIMAGE_SUDO_PASSWORD",
+        help="environment variable holding the sudo password, given to sudo -S on stdin when sudo "
+        "asks for one (default VMIMAGE_SUDO_PASSWORD, else the login password)",
     )
     group.addoption(
         "--vm-password-env",
@@ -151,7 +188,10 @@ def pytest_configure(config: pytest.Config) -> None:
     state = VmState(
         key_path=config.getoption("vm_ssh_key"),
         ssh_config=config.getoption("vm_ssh_config"),
+        known_hosts=config.getoption("vm_known_hosts"),
+        host_key_policy=config.getoption("vm_host_key_policy"),
         password_env=config.getoption("vm_password_env"),
+        sudo_password_env=config.getoption("vm_sudo_password_env"),
     )
     try:
         state.targets = parse_targets(config.getoption("vm_hosts"))
@@ -304,7 +344,12 @@ def vm_connection(request: pytest.FixtureRequest, vm_target: Target):
             cached = _connect(state, vm_target)
         except ConnectError as exc:
             cached = exc
+        except Exception as exc:  # noqa: BLE001 - any failure: one attempt, one message, cached
+            cached = ConnectError(f"{vm_target.label}: {type(exc).__name__}: {exc}")
         state.connections[vm_target.label] = cached
+        note = getattr(cached, "host_key_note", "")
+        if note:
+            state.host_key_notes[vm_target.label] = note
     if isinstance(cached, ConnectError):
         pytest.fail(state.redact(f"cannot connect to {cached}"), pytrace=False)
     return cached
@@ -314,7 +359,14 @@ def _connect(state: VmState, target: Target):
     if target.os == LINUX:
         from pytest_vmimage.connect.ssh import connect_linux
 
-        return connect_linux(target, state.key_path, state.password, state.ssh_config)
+        return connect_linux(
+            target,
+            state.key_path,
+            state.password,
+            state.ssh_config,
+            known_hosts=state.known_hosts,
+            host_key_policy=state.host_key_policy,
+        )
     from pytest_vmimage.connect.winrm import WinRMClient, WinRMSettings
 
     options = target.options
@@ -354,7 +406,17 @@ def linux_facts(request: pytest.FixtureRequest, vm_target: Target, vm_connection
     """Every Linux fact, collected once per target and process in one SSH command."""
     from pytest_vmimage.facts.linux import gather
 
-    return _gathered(request, vm_target, vm_connection, "linux", gather)
+    state = _state(request.config)
+
+    def gather_linux(connection, admin_user: str):
+        return gather(
+            connection,
+            admin_user=admin_user,
+            sudo_password=state.sudo_password,
+            sudo_password_hint=f"put the sudo password in the environment variable {state.sudo_password_env}",
+        )
+
+    return _gathered(request, vm_target, vm_connection, "linux", gather_linux)
 
 
 @pytest.fixture
@@ -376,6 +438,8 @@ def _gathered(request: pytest.FixtureRequest, target: Target, connection, os_nam
             cached = gather(connection, admin_user=target.user)
         except (FactError, RemoteCommandError) as exc:
             cached = exc
+        except Exception as exc:  # noqa: BLE001 - any failure is cached: one attempt per target
+            cached = FactError(f"{type(exc).__name__}: {str(exc)[:300]}")
         state.facts[key] = cached
         facts_dir = request.config.getoption("vm_facts_dir")
         if facts_dir and not isinstance(cached, Exception):
@@ -503,6 +567,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
             terminalreporter.line(line)
         terminalreporter.line(f"overall: {collector.overall()} (profile {_profile_name(config)})")
     state = _state(config)
+    for label, note in sorted(state.host_key_notes.items()):
+        terminalreporter.line(f"{label}: {note}")
     if config.getoption("verbose") > 0 and state.remote_commands:
         counts = ", ".join(f"{label}: {n}" for label, n in sorted(state.remote_commands.items()))
         terminalreporter.line(f"remote commands run per target: {counts}")
@@ -529,6 +595,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
             close()
     if hasattr(config, "workeroutput"):
         config.workeroutput["vm_remote_commands"] = json.dumps(state.remote_commands)
+        config.workeroutput["vm_host_key_notes"] = json.dumps(state.host_key_notes)
     if collector is None:
         return
     report = config.getoption("vm_report")
@@ -545,6 +612,7 @@ def pytest_testnodedown(node, error) -> None:
     state = _state(node.config)
     for label, count in counts.items():
         state.remote_commands[label] = state.remote_commands.get(label, 0) + count
+    state.host_key_notes.update(json.loads(getattr(node, "workeroutput", {}).get("vm_host_key_notes", "{}")))
 
 
 # -- pytest-html ---------------------------------------------------------------

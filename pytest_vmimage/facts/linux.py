@@ -487,19 +487,43 @@ def parse_collection(output: str, nonce: str) -> dict[str, Section]:
     return sections
 
 
-def gather(connection, admin_user: str = "", timeout: float = 600.0) -> LinuxFacts:
-    """Collect every section from a live VM in one SSH command (two without sudo)."""
+def gather(
+    connection,
+    admin_user: str = "",
+    timeout: float = 600.0,
+    sudo_password: str | None = None,
+    sudo_password_hint: str = "",
+    sections: dict[str, tuple[bool, str]] | None = None,
+) -> LinuxFacts:
+    """Collect every section from a live VM in one SSH command (two without root).
+
+    Root runs the script as is (no sudo needed); another account uses ``sudo -n``, or
+    ``sudo -S`` with ``sudo_password`` on stdin (never on a command line). When sudo
+    refuses, the script runs unprivileged and the sections needing root are errors.
+    ``sections`` (default :data:`SECTIONS`) lets tests collect a few sections only."""
     nonce = secrets.token_hex(8)
-    script = collection_script(SECTIONS, nonce)
-    quoted = shlex.quote(script)
-    result = connection.run(f"sudo -n sh -c {quoted}", timeout=timeout)
+    script = collection_script(SECTIONS if sections is None else sections, nonce)
+    # stdin holds the password only for sudo -S; every other path runs with </dev/null
+    asking = "exec sudo -S -p '' -- sh -c \"$s\"" if sudo_password else "exec sudo -n -- sh -c \"$s\" </dev/null"
+    command = (
+        f"s={shlex.quote(script)}; "
+        'if [ "$(id -u)" = 0 ]; then exec sh -c "$s" </dev/null; fi; '
+        'if sudo -n true </dev/null 2>/dev/null; then exec sudo -n -- sh -c "$s" </dev/null; fi; '
+        f"{asking}"
+    )
+    stdin = (sudo_password + "\n").encode() if sudo_password else None
+    result = connection.run(command, timeout=timeout, stdin=stdin)
     privileged = True
     sudo_error = ""
     if f"@@{nonce} begin" not in result.text:
         privileged = False
-        sudo_error = result.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["sudo failed"]
-        sudo_error = sudo_error[0][:200]
-        result = connection.run(f"sh -c {quoted}", timeout=timeout)
+        lines = result.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["sudo failed"]
+        sudo_error = lines[0][:200]
+        if sudo_password:
+            sudo_error = sudo_error.replace(sudo_password, "***")
+        elif "password" in sudo_error.lower() and sudo_password_hint:
+            sudo_error += f" ({sudo_password_hint})"
+        result = connection.run(f"sh -c {shlex.quote(script)}", timeout=timeout)
     sections = parse_collection(result.text, nonce)
     if not sections:
         raise FactError(
