@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_vmimage.facts.linux import (
     BOOT_TYPES,
     BlockDevice,
     LinuxFacts,
-    parse_shell_assignments,
     parse_units,
     version_tuple,
+)
+from pytest_vmimage.facts.linux_accounts import authorized_keys, parse_shadow, password_finding
+from pytest_vmimage.facts.linux_firewall import parse_firewall, unread_views
+from pytest_vmimage.facts.linux_network import (
+    DHCP_ANY,
+    ROUTES,
+    dns_overrides,
+    interface_configs,
+    primary_interface,
+    resolv_conf,
+    resolv_conf_findings,
 )
 from pytest_vmimage.verdict import FactError, Verdict
 
@@ -700,200 +709,12 @@ def network_manager(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     return Verdict.passed(actual, required)
 
 
-def _commands(facts: LinuxFacts) -> dict[str, str]:
-    found = {}
-    for line in facts.raw("network_services").text.splitlines():
-        words = line.split()
-        if len(words) >= 2 and words[0] == "command":
-            found[words[1]] = words[2] if len(words) > 2 else ""
-    return found
-
-
-def primary_interface(facts: LinuxFacts) -> str:
-    """The interface of the default IPv4 route, else the one with a global IPv4 address."""
-    text = facts.section("ip_state")
-    sections = dict(re.findall(r"^## (\w+)\n(.*?)(?=^## |\Z)", text, re.M | re.S))
-    for line in sections.get("route", "").splitlines():
-        match = re.match(r"default .*\bdev (\S+)", line)
-        if match:
-            return match.group(1)
-    for line in sections.get("addr", "").splitlines():
-        match = re.match(r"\d+: (\S+)\s+inet \S+ .*scope global", line)
-        if match and match.group(1) != "lo":
-            return match.group(1)
-    raise FactError("no default IPv4 route and no global IPv4 address: the primary interface is unknown")
-
-
-@dataclass
-class IfaceConfig:
-    """What the configuration files say about one interface."""
-
-    source: str
-    method: str  # dhcp | static | manual | other
-    extras: list[str] = field(default_factory=list)  # custom settings found (routes, DNS, ...)
-
-
-def interface_configs(facts: LinuxFacts) -> dict[str, list[IfaceConfig]]:
-    """Interface configuration across ifupdown, ifcfg (RHEL, SUSE), netplan, networkd and NM."""
-    configs: dict[str, list[IfaceConfig]] = {}
-
-    def add(name: str, config: IfaceConfig) -> None:
-        configs.setdefault(name, []).append(config)
-
-    files = facts.files("network_config")
-    try:
-        files.update(facts.files("nm_connections"))
-    except FactError:
-        pass
-    for path, text in files.items():
-        if path.startswith(("/etc/network/interfaces", "/run/network/interfaces")):
-            current = None
-            for raw_line in text.splitlines():
-                line = raw_line.split("#", 1)[0].strip()
-                words = line.split()
-                if not words:
-                    continue
-                if words[0] == "iface" and len(words) >= 4:
-                    current = IfaceConfig(
-                        path, words[3] if words[3] in ("dhcp", "static", "manual", "loopback") else "other"
-                    )
-                    family = words[2]
-                    add(words[1] + ("/inet6" if family == "inet6" else ""), current)
-                elif current is not None and words[0] in (
-                    "address",
-                    "gateway",
-                    "dns-nameservers",
-                    "dns-search",
-                    "up",
-                    "post-up",
-                    "pre-up",
-                    "netmask",
-                ):
-                    current.extras.append(line)
-        elif "/ifcfg-" in path:
-            name = path.rsplit("ifcfg-", 1)[1]
-            values = parse_shell_assignments(text)
-            proto = values.get("BOOTPROTO", "").lower()
-            method = (
-                "dhcp"
-                if proto.startswith("dhcp")
-                else (
-                    "static" if proto in ("static", "none", "") and values.get("IPADDR") else proto or "other"
-                )
-            )
-            config = IfaceConfig(path, method)
-            config.extras += [
-                f"{k}={v}"
-                for k, v in values.items()
-                if v  # YaST writes every key, most of them empty
-                and re.match(
-                    r"(DNS\d|IPADDR|GATEWAY|PEERDNS|IPV6ADDR|IPV6ADDR_SECONDARIES|IPV6_DEFAULTGW)$", k
-                )
-                and not (k == "PEERDNS" and v.lower() == "yes")
-            ]
-            if (
-                values.get("IPV6ADDR")
-                or values.get("IPV6_AUTOCONF", "").lower() == "no"
-                and values.get("IPV6INIT", "").lower() == "yes"
-            ):
-                add(name + "/inet6", IfaceConfig(path, "static", [f"IPV6ADDR={values.get('IPV6ADDR', '')}"]))
-            add(name, config)
-        elif "/route-" in path or "/route6-" in path or path.endswith("/routes") or "/ifroute-" in path:
-            lines = [line for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
-            if lines:
-                add(
-                    "(routes)",
-                    IfaceConfig(path, "other", [f"static route: {line.strip()}" for line in lines]),
-                )
-        elif path.startswith("/etc/netplan/"):
-            for name, block in netplan_interfaces(text).items():
-                method = (
-                    "dhcp"
-                    if re.search(r"dhcp4:\s*(true|yes)", block)
-                    else ("static" if "addresses:" in block else "other")
-                )
-                config = IfaceConfig(path, method)
-                config.extras += [f"netplan {k}" for k in ("nameservers", "routes") if k + ":" in block]
-                if "match:" in block and "set-name:" not in block and method == "dhcp" and not config.extras:
-                    # a catch-all DHCP rule matching NICs by driver or MAC (cloud-init's
-                    # 90-hotplug-azure.yaml "ephemeral"/"hotplug"): not a hand-written interface
-                    name = "(dhcp-any)"
-                add(name, config)
-        elif path.startswith("/etc/NetworkManager/system-connections/"):
-            name = re.search(r"interface-name=(\S+)", text)
-            method = re.search(r"\[ipv4\][^\[]*method=(\w+)", text)
-            config = IfaceConfig(
-                path,
-                "dhcp"
-                if method and method.group(1) == "auto"
-                else "static"
-                if method and method.group(1) == "manual"
-                else "other",
-            )
-            config.extras += [
-                f"NetworkManager {m}"
-                for m in re.findall(r"^(dns=\S+|address\d*=\S+|route\d*=\S+)", text, re.M)
-            ]
-            add(name.group(1) if name else _nm_profile_interface(facts, text, path), config)
-    return configs
-
-
-def _links(facts: LinuxFacts) -> dict[str, str]:
-    """Interface name -> MAC address, from ``ip -o link``."""
-    links = {}
-    for line in facts.section("ip_state").split("## link", 1)[-1].splitlines():
-        match = re.match(r"\d+: ([^:@\s]+)[:@].*link/ether (\S+)", line)
-        if match:
-            links[match.group(1)] = match.group(2).lower()
-    return links
-
-
-def _nm_profile_interface(facts: LinuxFacts, text: str, path: str) -> str:
-    """The interface a NetworkManager profile without interface-name applies to: by its
-    mac-address (cloud-init writes those), else the last word of its id, else the file name."""
-    mac = re.search(r"^mac-address=(\S+)", text, re.M)
-    if mac:
-        for name, address in _links(facts).items():
-            if address == mac.group(1).lower():
-                return name
-    profile_id = re.search(r"^id=(.+)$", text, re.M)
-    if profile_id and profile_id.group(1).split()[-1] in _links(facts):
-        return profile_id.group(1).split()[-1]
-    return path.rsplit("/", 1)[-1]
-
-
-def netplan_interfaces(text: str) -> dict[str, str]:
-    """Interface blocks under ``ethernets:`` (and bonds/vlans/bridges) of a netplan file, by name."""
-    blocks: dict[str, str] = {}
-    lines = text.splitlines()
-    for index, line in enumerate(lines):
-        match = re.match(r"^(\s*)(ethernets|bonds|vlans|bridges):\s*$", line)
-        if not match:
-            continue
-        base = len(match.group(1))
-        name, child = None, None
-        for inner in lines[index + 1 :]:
-            if not inner.strip() or inner.lstrip().startswith("#"):
-                continue
-            indent = len(inner) - len(inner.lstrip())
-            if indent <= base:
-                break
-            if child is None:
-                child = indent
-            if indent == child:
-                name = inner.strip().rstrip(":")
-                blocks[name] = ""
-            elif name is not None:
-                blocks[name] += inner.strip() + "\n"
-    return blocks
-
-
 def ifupdown_control(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     """LNX-017: the distro's ifup/ifdown scripts (ifupdown, network-scripts, wicked) bring up
-    the primary interface."""
-    text = facts.raw("network_services").text
-    commands = _commands(facts)
-    units = facts.units("network_services")
+    the primary interface; under ``current`` any standard stack of the distro does."""
+    text = facts.section("network_services")
+    commands = dict(re.findall(r"^command (\S+) ?(\S*)$", text, re.M))
+    units = parse_units(text)
     primary = primary_interface(facts)
     configs = interface_configs(facts)
     required = f"{primary} brought up by the distribution's ifup/ifdown scripts"
@@ -901,21 +722,23 @@ def ifupdown_control(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     resolved = re.search(r"^resolved ifup (\S*)", text, re.M)
     ifup = (resolved.group(1) if resolved else "") or commands.get("ifup", "")
     nm_wrapper = "nm-ifup" in ifup
-    legacy_scripts = "legacy network-scripts" in text
     primary_sources = [c.source for c in configs.get(primary, [])]
-    by_ifupdown = [
-        p for p in primary_sources if p.startswith(("/etc/network/interfaces", "/run/network/interfaces"))
-    ]
+    by_ifupdown = [p for p in primary_sources if p.startswith(("/etc/network/interfaces", "/run/network/interfaces"))]
     by_ifcfg = [p for p in primary_sources if "/ifcfg-" in p]
     if family == "suse" and units.get("wicked", ("", ""))[0] == "enabled" and by_ifcfg:
         return Verdict.passed(f"wicked with {by_ifcfg[0]}", required)
     if ifup and not nm_wrapper and by_ifupdown:
         return Verdict.passed(f"{ifup} with {by_ifupdown[0]}", required)
-    if ifup and not nm_wrapper and by_ifcfg and (legacy_scripts or family != "rhel"):
+    if ifup and not nm_wrapper and by_ifcfg and ("legacy network-scripts" in text or family != "rhel"):
         return Verdict.passed(f"{ifup} (network-scripts) with {by_ifcfg[0]}", required)
+    nm_active = units.get("NetworkManager", ("", ""))[1] == "active"
+    if getattr(profile, "is_current", False) and (primary_sources or nm_active):
+        how = primary_sources[0] if primary_sources else "NetworkManager (DHCP default)"
+        return Verdict.passed(f"{primary} brought up by {how}", "a standard network stack brings up the primary interface")
     if any(p.startswith("/etc/netplan/") for p in primary_sources):
-        actual = f"{primary} configured by netplan"
-        fix = f"install ifupdown and configure {primary} for DHCP in /etc/network/interfaces"
+        actual, fix = f"{primary} configured by netplan", f"install ifupdown and configure {primary} for DHCP in /etc/network/interfaces"
+    elif any(p.startswith("/etc/systemd/network/") for p in primary_sources):
+        actual, fix = f"{primary} configured by systemd-networkd", "use the distribution's ifup/ifdown scripts, or note this for review"
     elif nm_wrapper or family == "rhel":
         actual = f"{primary} handled by NetworkManager ({ifup or 'no ifup'}; network-scripts not installed)"
         fix = "EL8+ has only NetworkManager: install network-scripts and enable 'network', or note this for review"
@@ -923,75 +746,58 @@ def ifupdown_control(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
         actual = f"no ifup/ifdown configuration for {primary} (ifup {'at ' + ifup if ifup else 'absent'})"
         fix = f"install your distribution's ifup/ifdown scripts and configure {primary} for DHCP"
     return Verdict.failed(
-        actual,
-        required,
-        f"{actual}: the 2016 guide requires the distribution's ifup/ifdown scripts; {fix} (guide §2.7)",
+        actual, required, f"{actual}: the 2016 guide requires the distribution's ifup/ifdown scripts; {fix} (guide §2.7)"
     )
 
 
 def dhcp(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
-    """LNX-018: the primary interface gets its IPv4 address by DHCP at boot."""
+    """LNX-018: the primary interface gets its IPv4 address by DHCP at boot, with no static
+    IPv4 address beside it."""
     primary = primary_interface(facts)
     configs = interface_configs(facts).get(primary, [])
-    required = f"{primary} configured for DHCP"
+    required = f"{primary} configured for DHCP, no static IPv4 address"
     if not configs:
-        nm = facts.units("network_services").get("NetworkManager", ("", ""))[1] == "active"
-        if nm:
-            return Verdict.passed(
-                f"{primary} managed by NetworkManager without a static profile (DHCP default)", required
-            )
+        if facts.units("network_services").get("NetworkManager", ("", ""))[1] == "active":
+            return Verdict.passed(f"{primary} managed by NetworkManager without a profile (DHCP default)", required)
         return Verdict.failed(
             f"no configuration for {primary}",
             required,
             f"no configuration brings {primary} up at boot; add 'auto {primary}' / 'iface {primary} inet dhcp' (or BOOTPROTO=dhcp) (guide §2.7)",
         )
-    methods = sorted({c.method for c in configs})
     actual = ", ".join(f"{c.method} in {c.source}" for c in configs)
-    if methods == ["dhcp"]:
+    static = [f"{a} ({c.source})" for c in configs for a in c.addresses4]
+    methods = sorted({c.method for c in configs})
+    if methods == ["dhcp"] and not static:
         return Verdict.passed(actual, required)
-    return Verdict.failed(
-        actual,
-        required,
-        f"{primary} is configured {'/'.join(methods)} ({actual}); configure it for DHCP (guide §2.7)",
-    )
+    found = "/".join(methods) + (f" with static address {', '.join(static)}" if static else "")
+    return Verdict.failed(actual, required, f"{primary} is configured {found} ({actual}); configure it for DHCP only (guide §2.7)")
+
+
+# settings of a static primary that LNX-018 already reports
+_STATIC_PRIMARY = ("address", "netmask", "gateway", "IPADDR", "GATEWAY", "static address", "Network.Gateway")
 
 
 def no_custom_network(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
-    """LNX-019: no static routes, static DNS or hand-written interface config beyond the DHCP primary."""
+    """LNX-019: no static routes, static or superseded DNS, static resolv.conf, or hand-written
+    interface config beyond the DHCP primary."""
     primary = primary_interface(facts)
-    configs = interface_configs(facts)
     findings: list[str] = []
-    for name, entries in configs.items():
+    for name, entries in interface_configs(facts).items():
+        if name.split("/")[0] == "lo" or name.endswith("/inet6"):
+            continue  # IPv6 is LNX-020's
         for config in entries:
-            if name in ("lo", "lo/inet6") or name.endswith("/inet6"):
-                continue
-            if name not in (primary, "(routes)", "(dhcp-any)") and config.method != "loopback":
+            if name not in (primary, ROUTES, DHCP_ANY) and config.method != "loopback":
                 findings.append(f"interface {name} configured in {config.source}")
             findings += [
                 f"{e} ({config.source})"
                 for e in config.extras
-                if not e.startswith(("address", "netmask", "gateway", "IPADDR", "GATEWAY"))
-                or config.method == "dhcp"
+                if config.method == "dhcp" or name != primary or not e.startswith(_STATIC_PRIMARY)
             ]
-    for path, text in facts.files("network_config").items():
-        if "dhclient" in path:
-            findings += [
-                f"{line.strip()} ({path})"
-                for line in text.splitlines()
-                if re.match(r"\s*(supersede|prepend)\s+domain-name-servers", line)
-            ]
-        if path.startswith("/etc/systemd/resolved.conf"):
-            findings += [
-                f"{line.strip()} ({path})"
-                for line in text.splitlines()
-                if re.match(r"\s*(DNS|FallbackDNS)\s*=\s*\S", line)
-            ]
-    attrs = re.search(r"^attrs (\S+)", facts.section("resolv_conf"), re.M)
-    if attrs and "i" in attrs.group(1):
-        findings.append("/etc/resolv.conf is immutable (chattr +i)")
+    findings += dns_overrides(facts.files("network_config"))
+    findings += resolv_conf_findings(resolv_conf(facts))
     required = "DHCP-provided network settings only"
     if findings:
-        actual = "; ".join(findings[:8])
+        actual = "; ".join(findings[:8]) + (f" (+{len(findings) - 8} more)" if len(findings) > 8 else "")
         return Verdict.failed(
             actual,
             required,
@@ -1002,28 +808,21 @@ def no_custom_network(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
 
 def no_ipv6_reliance(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     """LNX-020: no static IPv6 address or IPv6-only service configured."""
-    configs = interface_configs(facts)
     findings = [
-        f"{name[:-6]} inet6 {c.method} ({c.source})"
-        for name, cs in configs.items()
-        if name.endswith("/inet6")
+        f"{name.split('/')[0]} inet6 static {' '.join(c.addresses6) or (c.extras or [c.method])[0]} ({c.source})"
+        for name, cs in interface_configs(facts).items()
+        if name.split("/")[0] != "lo"
         for c in cs
-        if c.method == "static" and not name.startswith("lo")
+        if c.addresses6 or (name.endswith("/inet6") and c.method == "static")
     ]
-    try:
-        sshd = facts.section("sshd_effective")
-        listen = re.findall(r"^listenaddress (\S+)", sshd, re.M)
-        if listen and all(addr.startswith("[") for addr in listen):
-            findings.append(f"sshd listens on IPv6 only ({', '.join(listen)})")
-    except FactError:
-        pass
+    listen = re.findall(r"^listenaddress (\S+)", facts.section("sshd_effective"), re.M)
+    if listen and all(addr.startswith("[") for addr in listen):
+        findings.append(f"sshd listens on IPv6 only ({', '.join(listen)})")
     required = "no static IPv6 configuration, no IPv6-only service"
     if findings:
-        actual = "; ".join(findings)
+        actual = "; ".join(dict.fromkeys(findings))
         return Verdict.warning(
-            actual,
-            required,
-            f"{actual}: Azure did not offer IPv6 to VMs in the guide's era; do not rely on it (guide §2.7)",
+            actual, required, f"{actual}: Azure did not offer IPv6 to VMs in the guide's era; do not rely on it (guide §2.7)"
         )
     return Verdict.passed("no static IPv6 configuration", required)
 
@@ -1100,55 +899,28 @@ def _exit_code(lines: list[str]) -> int:
 
 
 def no_default_accounts(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
-    """LNX-022: only the provisioned admin has a usable password or authorized_keys; root's
-    password deleted or locked."""
+    """LNX-022: only the provisioned admin has a usable password or an SSH key that logs in
+    (in any file sshd's AuthorizedKeysFile names); root's password deleted or locked, not empty."""
     admin = facts.admin_user
-    hashes = dict(line.split(":", 1) for line in facts.section("shadow").splitlines() if ":" in line)
-    users = {
-        line.split(":")[0]: line.split(":")
-        for line in facts.section("passwd").splitlines()
-        if line.count(":") >= 6
-    }
-    home_of = {name: fields[5] for name, fields in users.items()}
-    findings = []
-    root_hash = hashes.get("root", "")
-    if root_hash and not root_hash.startswith(("!", "*")):
-        findings.append("root has a usable password")
-    for name, value in hashes.items():
-        if name in ("root", admin):
-            continue
-        if value == "":
-            findings.append(f"{name} has an empty password")
-        elif not value.startswith(("!", "*")):
-            findings.append(f"{name} has a password hash")
-    lines = facts.section("home_files").splitlines()
-    # "usable N PATH": key lines that log in (not comments, not a forced command such as
-    # cloud-init's "Please login as the user ..." stub in root's file)
-    usable = {
-        line.split(" ", 2)[2]: int(line.split(" ", 2)[1]) for line in lines if line.startswith("usable ")
-    }
-    for line in lines:
-        parts = line.split(" ", 3)
-        if len(parts) != 4 or not parts[0].isdigit() or "/.ssh/authorized_keys" not in parts[3]:
-            continue
-        logs_in = usable[parts[3]] > 0 if parts[3] in usable else int(parts[0]) > 0
-        if logs_in:
-            homes = [
-                (len(h), u)
-                for u, h in home_of.items()
-                if len(h) > 1 and parts[3].startswith(h.rstrip("/") + "/")
-            ]
-            owner = max(homes)[1] if homes else parts[2]
-            if owner != admin:
-                findings.append(f"{owner} has {parts[3]}")
+    fields = parse_shadow(facts.section("shadow"))
+    findings = [
+        finding for name, value in fields.items() if name != admin and (finding := password_finding(name, value))
+    ]
     required = f"no password or key for any account but {admin or 'the provisioned admin'}; root locked"
+    fix = "delete default/extra accounts (userdel -r) or lock them (passwd -l), remove their authorized_keys, lock root (passwd -l root) (guide §2.8, §2.9)"
+    try:
+        keys = authorized_keys(facts)
+    except FactError as exc:
+        if not findings:
+            raise
+        keys, findings = [], findings + [f"(keys not judged: {exc})"]
+    unknown = [k.path for k in keys if k.user != admin and k.logs_in is None]
+    findings += [f"{k.user} has {k.path} (a key that logs in)" for k in keys if k.user != admin and k.logs_in]
+    if unknown and not findings:
+        raise FactError(f"cannot tell whether the forced-command keys in {', '.join(unknown)} deny login")
     if findings:
         actual = "; ".join(findings)
-        return Verdict.failed(
-            actual,
-            required,
-            f"{actual}: delete default/extra accounts (userdel -r) or lock them (passwd -l), remove their authorized_keys, lock root (passwd -l root) (guide §2.8, §2.9)",
-        )
+        return Verdict.failed(actual, required, f"{actual}: {fix}")
     return Verdict.passed(f"only {admin or 'the admin'} can log in; root locked", required)
 
 
@@ -1201,59 +973,36 @@ def shell_history(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     return Verdict.passed("no history files", required)
 
 
-AGENT_SOURCE = "168.63.129.16"
-
-
 def firewall_rules(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
-    """LNX-024: iptables installed, no rules, ACCEPT policies everywhere; no nftables rules or
-    active firewalld/ufw (the agent's own rules for 168.63.129.16 excepted)."""
-    text = facts.section("firewall")
+    """LNX-024: iptables installed, no rules and ACCEPT policies in every table of iptables,
+    ip6tables and nftables, no active firewalld/ufw; only the agent's own rules for
+    168.63.129.16 in the security table are excepted. guide-2016 fails, current warns."""
+    state = parse_firewall(facts.section("firewall"))
     required = "iptables installed; no rules; ACCEPT policies"
-    parts = dict(re.findall(r"^## (\S+)[^\n]*\n(.*?)(?=^## |\Z)", text, re.M | re.S))
-    if not re.search(r"^## iptables /\S+", text, re.M):
-        return Verdict.failed(
-            "iptables not installed", required, "install iptables (and leave it without rules) (guide §2.8)"
-        )
-    findings = []
-    for tool in ("iptables-save", "ip6tables-save"):
-        for line in parts.get(tool, "").splitlines():
-            if line.startswith("-A ") and AGENT_SOURCE not in line:
-                findings.append(f"{tool}: {line}")
-            elif re.match(r"^:\S+ (DROP|REJECT)", line):
-                findings.append(f"{tool}: policy {line[1:]}")
-    # iptables-nft keeps its tables in nftables too; those rules were judged above.
-    iptables_tables = re.compile(r"^table (ip|ip6) (filter|nat|mangle|raw|security) \{")
-    table = ""
-    for line in parts.get("nft", "").splitlines():
-        stripped = line.strip()
-        if stripped.startswith("table "):
-            table = stripped
-            continue
-        if iptables_tables.match(table):
-            continue
-        if re.search(r"policy (drop|reject)", stripped):
-            findings.append(f"nft {table.rstrip(' {')}: {stripped}")
-        elif (
-            stripped
-            and AGENT_SOURCE not in stripped
-            and not re.match(r"(chain |type |policy|flags|comment|}|#)", stripped)
-        ):
-            findings.append(f"nft {table.rstrip(' {')}: {stripped}")
+    findings = [f for view in state.views.values() for f in view.findings]
     units = facts.units("network_services")
-    for unit in ("firewalld", "ufw"):
-        if units.get(unit, ("", ""))[1] == "active" and (
-            unit != "ufw" or re.search(r"^ENABLED=yes", parts.get("ufw", ""), re.M)
-        ):
-            findings.append(f"{unit} is active")
+    findings += [
+        f"{unit} is active"
+        for unit in ("firewalld", "ufw")
+        if units.get(unit, ("", ""))[1] == "active" and (unit != "ufw" or state.ufw_enabled)
+    ]
     findings = list(dict.fromkeys(findings))
+    unread = unread_views(state)
+    judge = Verdict.warning if getattr(profile, "is_current", False) else Verdict.failed
+    if not state.iptables_path:
+        findings.insert(0, "iptables not installed")
     if findings:
         actual = "; ".join(findings[:6]) + (f" (+{len(findings) - 6} more)" if len(findings) > 6 else "")
-        return Verdict.failed(
+        note = f" Not read: {'; '.join(unread)}." if unread else ""
+        install = "" if state.iptables_path else "install iptables; "
+        return judge(
             actual,
             required,
-            f"firewall rules found: {actual}. Remove them (iptables -F; iptables -P INPUT ACCEPT …, disable firewalld/ufw) and keep iptables installed without rules (guide §2.8)",
+            f"{actual}.{note} Fix: {install}remove every rule (iptables -F; iptables -P INPUT ACCEPT …; nft flush ruleset; disable firewalld/ufw) and keep iptables installed without rules (guide §2.8)",
         )
-    return Verdict.passed("iptables installed, no rules", required)
+    if unread:
+        raise FactError("the firewall rules could not all be read: " + "; ".join(unread))
+    return Verdict.passed("iptables installed, no rules (iptables, ip6tables, nftables)", required)
 
 
 # -- §2.9 deprovisioning -------------------------------------------------------------------------

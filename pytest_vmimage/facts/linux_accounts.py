@@ -1,0 +1,182 @@
+"""Accounts of a running Linux VM (LNX-022): password fields, and the SSH keys that log in.
+
+``shadow`` holds ``user:FIELD`` with hashes masked (``HASH``). The ``authorized_keys``
+section prints ``akf PATTERNS`` (sshd's effective ``AuthorizedKeysFile``, ``?`` when
+``sshd -T`` could not say), then for every account and every existing keys file
+``keysfile USER PATH`` followed by one ``key LINE`` per key, the key material replaced
+by ``KEY``. Pure parsers, no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+
+from pytest_vmimage.verdict import FactError
+
+# statements a forced command may be made of and still deny every login: cloud-init's
+# disable_root stub is  echo 'Please login as the user "x" rather than the user "root".';echo;sleep 10;exit 142
+_DENYING_WORDS = {"echo", "printf", "sleep", "exit", "false", "true", "logger", ":", "nologin", "return"}
+
+
+def parse_shadow(text: str) -> dict[str, str]:
+    """``user:field`` lines -> {user: field}; FactError when root is missing (not a shadow file)."""
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        name, sep, value = line.partition(":")
+        if not sep or not name:
+            raise FactError(f"unexpected line in /etc/shadow: {line[:60]!r}")
+        fields[name] = value.split(":")[0]
+    if "root" not in fields:
+        raise FactError("/etc/shadow as read has no root entry (cut short or not readable)")
+    return fields
+
+
+def parse_passwd(text: str) -> dict[str, list[str]]:
+    users = {line.split(":")[0]: line.split(":") for line in text.splitlines() if line.count(":") >= 6}
+    if "root" not in users:
+        raise FactError("/etc/passwd as read has no root entry (cut short or not readable)")
+    return users
+
+
+def password_finding(user: str, value: str) -> str | None:
+    """Why an account's password field lets it log in, or None when it is locked."""
+    if value == "":
+        return f"{user} has an empty password (logs in without one)"
+    if value.startswith(("!", "*")):
+        return None
+    return "root has a usable password" if user == "root" else f"{user} has a password hash"
+
+
+def key_options(line: str) -> str:
+    """The options field of an authorized_keys line (before the key type), '' if none."""
+    match = re.match(r"^((?:[^\s\"]|\"(?:[^\"\\]|\\.)*\")*)\s+(ssh-|ecdsa-|sk-)", line)
+    if match and not line.startswith(("ssh-", "ecdsa-", "sk-")):
+        return match.group(1)
+    return ""
+
+
+def forced_command(options: str) -> str | None:
+    match = re.search(r'(?:^|,)command="((?:[^"\\]|\\.)*)"', options)
+    return match.group(1).replace('\\"', '"') if match else None
+
+
+def command_denies_login(command: str) -> bool:
+    """A forced command that only prints, waits or exits (cloud-init's "Please login as"
+    stub, ``/bin/false``, ``nologin``): the key cannot open a shell or run commands."""
+    if "`" in command or "$(" in command:
+        return False  # command substitution runs something
+    statements = [s.strip() for s in re.split(r";|&&|\|\||\n", command) if s.strip()]
+    if not statements:
+        return False
+    for statement in statements:
+        try:
+            words = shlex.split(statement)
+        except ValueError:
+            return False
+        if not words or words[0].rsplit("/", 1)[-1] not in _DENYING_WORDS:
+            return False
+    return True
+
+
+def key_logs_in(line: str) -> bool:
+    """Whether an authorized_keys line lets its holder log in."""
+    command = forced_command(key_options(line))
+    return command is None or not command_denies_login(command)
+
+
+@dataclass(frozen=True)
+class KeysFile:
+    """An authorized_keys file sshd reads for ``user``; ``logs_in`` is None when the
+    collected facts cannot tell (an older recording that kept only a count)."""
+
+    user: str
+    path: str
+    logs_in: bool | None
+
+
+DEFAULT_PATTERNS = {
+    ".ssh/authorized_keys",
+    ".ssh/authorized_keys2",
+    "%h/.ssh/authorized_keys",
+    "%h/.ssh/authorized_keys2",
+}
+
+
+def parse_authorized_keys(text: str) -> list[KeysFile] | None:
+    """The ``akf``/``keysfile``/``key`` lines of the home_files section; None when the
+    section predates them (see :func:`legacy_authorized_keys`)."""
+    patterns = None
+    found: list[tuple[str, str, list[str]]] = []
+    for line in text.splitlines():
+        word, _, rest = line.partition(" ")
+        if word == "akf":
+            patterns = rest.strip()
+        elif word == "keysfile":
+            user, _, path = rest.partition(" ")
+            found.append((user, path.strip(), []))
+        elif word == "key":
+            if not found:
+                raise FactError("a key line before any keys file in the home files section (garbled)")
+            found[-1][2].append(rest)
+        elif word == "keysfile_unreadable":
+            raise FactError(f"cannot read the keys file {rest.strip()}")
+    if patterns is None:
+        return None
+    if patterns == "?":
+        raise FactError(
+            "sshd's effective AuthorizedKeysFile could not be read (sshd -T failed), so keys outside "
+            "~/.ssh/authorized_keys cannot be found"
+        )
+    return [KeysFile(user, path, any(key_logs_in(k) for k in keys)) for user, path, keys in found]
+
+
+def legacy_authorized_keys(home_files: str, sshd_effective: str, homes: dict[str, str]) -> list[KeysFile]:
+    """Keys from an older recording: ``SIZE MTIME OWNER PATH`` stat lines and ``usable N PATH``
+    counts (key lines without ``command=``). Sound only for the default AuthorizedKeysFile;
+    a file whose every key has a forced command cannot be judged (None)."""
+    patterns = re.search(r"^authorizedkeysfile (.+)$", sshd_effective, re.M)
+    if patterns is None or not set(patterns.group(1).split()) <= DEFAULT_PATTERNS:
+        raise FactError(
+            "this recording has no authorized_keys contents and sshd's AuthorizedKeysFile is "
+            + (f"{patterns.group(1)!r}" if patterns else "unknown")
+        )
+    usable = {}
+    for line in home_files.splitlines():
+        if line.startswith("usable "):
+            parts = line.split(" ", 2)
+            usable[parts[2]] = int(parts[1]) if parts[1].isdigit() else None
+    found = []
+    for line in home_files.splitlines():
+        parts = line.split(" ", 3)
+        if len(parts) != 4 or not parts[0].isdigit() or "/.ssh/authorized_keys" not in parts[3]:
+            continue
+        path = parts[3]
+        owners = [
+            (len(h), u) for u, h in homes.items() if len(h) > 1 and path.startswith(h.rstrip("/") + "/")
+        ]
+        user = max(owners)[1] if owners else parts[2]
+        # no count: a key file of any content; a count of 0: every key has a forced command
+        count = usable.get(path)
+        logs_in = None if count == 0 else True
+        if int(parts[0]) == 0:
+            logs_in = False
+        found.append(KeysFile(user, path, logs_in))
+    return found
+
+
+def authorized_keys(facts) -> list[KeysFile]:
+    """Every keys file sshd reads, for which account, and whether its keys log in
+    (the ``authorized_keys`` section; older recordings lack it, see :func:`legacy_authorized_keys`)."""
+    if "authorized_keys" in facts.sections:
+        found = parse_authorized_keys(facts.section("authorized_keys"))
+        if found is None:
+            raise FactError(
+                "the authorized_keys section has no AuthorizedKeysFile line (cut short or garbled)"
+            )
+        return found
+    homes = {name: fields[5] for name, fields in parse_passwd(facts.section("passwd")).items()}
+    return legacy_authorized_keys(facts.section("home_files"), facts.section("sshd_effective"), homes)

@@ -1,0 +1,213 @@
+"""Firewall state of a running Linux VM (LNX-024): iptables-save, ip6tables-save and the
+native nftables ruleset, each with the tool's exit status.
+
+The ``firewall`` section prints ``## iptables PATH`` then, per tool, ``## TOOL``, its
+output (stderr included) and ``## exit TOOL STATUS`` (``absent`` when the tool is not
+installed). A view is *read* only when its tool exited 0 and printed nothing but
+rules; otherwise it is unreadable with the reason. Pure parsers, no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from pytest_vmimage.verdict import FactError
+
+AGENT_WIRESERVER = "168.63.129.16"
+TOOLS = ("iptables-save", "ip6tables-save", "nft")
+
+
+@dataclass
+class FirewallView:
+    """What one tool showed: rules found, or why it could not be read."""
+
+    tool: str
+    installed: bool = True
+    error: str = ""  # non-empty: the view could not be read
+    incompatible: bool = False  # iptables-nft could not show a table nft created
+    nf_tables: bool = False  # the iptables-nft variant: nft shows the same kernel tables
+    findings: list[str] = field(default_factory=list)
+
+    @property
+    def read(self) -> bool:
+        return self.installed and not self.error and not self.incompatible
+
+
+@dataclass
+class FirewallState:
+    iptables_path: str
+    views: dict[str, FirewallView]
+    ufw_enabled: bool = False
+
+
+def split_firewall_section(text: str) -> tuple[str | None, dict[str, str], dict[str, str], str]:
+    """(iptables path or None when the header is missing, {tool: output}, {tool: exit}, ufw.conf)."""
+    header = re.search(r"^## iptables ?(.*)$", text, re.M)
+    parts = dict(
+        re.findall(r"^## (iptables-save|ip6tables-save|nft|ufw)\n(.*?)(?=^## |\Z)", text, re.M | re.S)
+    )
+    exits = dict(re.findall(r"^## exit (\S+) (\S+)$", text, re.M))
+    return (header.group(1).strip() if header else None), parts, exits, parts.get("ufw", "")
+
+
+def _agent_rule_iptables(table: str, line: str) -> bool:
+    """The agent's own WireServer rules: OUTPUT chain of the security table, to 168.63.129.16."""
+    return (
+        table == "security"
+        and re.match(r"-A OUTPUT\b", line) is not None
+        and re.search(rf"-d {re.escape(AGENT_WIRESERVER)}(/32)?\b", line) is not None
+    )
+
+
+_SAVE_LINE = re.compile(r"^(\*\w+|:\S+ \S+( \[\d+:\d+\])?|-[AIN] .*|COMMIT|#.*)$")
+
+
+def judge_iptables_save(tool: str, output: str, status: str | None) -> FirewallView:
+    """Rules and non-ACCEPT policies in ``iptables-save`` output; any line that is not part
+    of a ruleset (an error message) makes the view unreadable."""
+    view = FirewallView(tool)
+    if status == "absent":
+        view.installed = False
+        return view
+    table = ""
+    unknown = []
+    view.nf_tables = ("(nf_tables)" in output or "incompatible" in output) and "legacy tables" not in output
+    for line in output.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if "incompatible" in line:
+            view.incompatible = True
+            view.error = view.error or f"{tool}: {line[:160]}"
+            continue
+        if "iptables-legacy tables present" in line:
+            view.error = view.error or f"{tool}: {line[:160]} (rules in legacy tables are not shown)"
+            # nft cannot show x_tables (legacy) rules either: never covered by the nft view
+            continue
+        if not _SAVE_LINE.match(line):
+            unknown.append(line)
+            continue
+        if line.startswith("*"):
+            table = line[1:]
+        elif line.startswith(":"):
+            chain, policy = line[1:].split()[:2]
+            if policy in ("DROP", "REJECT"):
+                view.findings.append(f"{tool} {table}: policy {chain} {policy}")
+        elif line.startswith("-") and not _agent_rule_iptables(table, line):
+            view.findings.append(f"{tool} {table}: {line}")
+    if unknown:
+        view.error = f"{tool}: {unknown[0][:160]}"
+    if status is None:
+        view.error = view.error or f"{tool}: no exit status recorded (output cut short?)"
+    elif status != "0":
+        view.error = f"{tool} exited {status}" + (f": {unknown[0][:160]}" if unknown else "")
+    return view
+
+
+_NFT_BLOCK = re.compile(r"^(table|chain|set|map|flowtable|counter|quota|limit|ct|secmark|synproxy)\b(.*)\{$")
+_NFT_ERROR = re.compile(r"^(Error|netlink|Operation not permitted|.*Permission denied)", re.I)
+
+
+def judge_nft(output: str, status: str | None) -> FirewallView:
+    """Rules and drop/reject policies of ``nft list ruleset``, table by table; the agent's
+    rules for 168.63.129.16 in the OUTPUT chain of ``table ip security`` are excepted."""
+    view = FirewallView("nft")
+    if status == "absent":
+        view.installed = False
+        return view
+    stack: list[tuple[str, str]] = []  # (kind, name)
+    table = chain = ""
+    for raw in output.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if _NFT_ERROR.match(line):
+            view.error = f"nft: {line[:160]}"
+            continue
+        block = _NFT_BLOCK.match(line)
+        if block:
+            kind, name = block.group(1), block.group(2).strip()
+            stack.append((kind, name))
+            if kind == "table":
+                table = name
+            elif kind == "chain":
+                chain = name
+            continue
+        if line == "}":
+            if not stack:
+                view.error = "nft: unbalanced braces in the ruleset (output garbled?)"
+                continue
+            kind, _ = stack.pop()
+            if kind == "chain":
+                chain = ""
+            continue
+        in_chain = bool(stack) and stack[-1][0] == "chain"
+        if not stack:
+            view.error = view.error or f"nft: unexpected line outside a table: {line[:120]}"
+            continue
+        if not in_chain:
+            continue  # set/map elements, flowtable devices, named counters: not rules
+        policy = re.search(r"\bpolicy (\w+)", line)
+        if line.startswith("type ") and "hook" in line:
+            if policy and policy.group(1) != "accept":
+                view.findings.append(f"nft {table} chain {chain}: policy {policy.group(1)}")
+            continue
+        if line.startswith(("comment ", "devices ", "policy ")):
+            if policy and policy.group(1) != "accept":
+                view.findings.append(f"nft {table} chain {chain}: policy {policy.group(1)}")
+            continue
+        agent = (
+            table == "ip security" and chain.upper() == "OUTPUT" and f"ip daddr {AGENT_WIRESERVER}" in line
+        )
+        if not agent:
+            view.findings.append(f"nft {table} chain {chain}: {line}")
+    if stack and not view.error:
+        view.error = "nft: the ruleset ends inside a block (output cut short?)"
+    if status is None:
+        view.error = view.error or "nft: no exit status recorded (output cut short?)"
+    elif status != "0":
+        view.error = f"nft exited {status}" + (f" ({view.error})" if view.error else "")
+    return view
+
+
+def parse_firewall(text: str) -> FirewallState:
+    """The ``firewall`` section; FactError when it is not the section's shape at all."""
+    path, parts, exits, ufw = split_firewall_section(text)
+    missing = [tool for tool in TOOLS if tool not in parts]
+    if path is None or missing:
+        raise FactError(
+            "the firewall section is incomplete (missing "
+            + ", ".join((["the iptables header"] if path is None else []) + missing)
+            + "): output cut short or garbled"
+        )
+    legacy = not exits  # recorded before exit statuses were printed: infer from the output
+    views = {}
+    for tool in ("iptables-save", "ip6tables-save"):
+        status = "0" if legacy and path else exits.get(tool)
+        if not path and legacy:
+            status = "absent"
+        views[tool] = judge_iptables_save(tool, parts[tool], status)
+    nft_status = exits.get("nft")
+    if legacy:
+        nft_status = "0" if parts["nft"].strip() else "absent"
+    views["nft"] = judge_nft(parts["nft"], nft_status)
+    return FirewallState(path, views, bool(re.search(r"^ENABLED=yes", ufw, re.M)))
+
+
+def unread_views(state: FirewallState) -> list[str]:
+    """Reasons the rules cannot all be known. An iptables view that failed is covered when the
+    nft ruleset was read and iptables is the nf_tables variant (nft then shows its tables);
+    a legacy iptables' rules are invisible to nft."""
+    nft = state.views["nft"]
+    reasons = []
+    for tool in ("iptables-save", "ip6tables-save"):
+        view = state.views[tool]
+        if not view.installed or view.read:
+            continue
+        if nft.read and view.nf_tables:
+            continue
+        reasons.append(view.error + ("" if nft.installed else "; nft is not installed to read the ruleset"))
+    if nft.installed and not nft.read:
+        reasons.append(nft.error)
+    return reasons

@@ -1,0 +1,668 @@
+"""Network facts of a running Linux VM: interface configuration in every distro's format,
+resolver settings, and the firewall state (LNX-017..020, LNX-024).
+
+Parsers are pure functions over the text the collection script printed; the functions
+taking :class:`LinuxFacts` read its sections (``files``/``section``/``raw`` raise
+FactError when a source could not be read) and never turn "could not read" into
+"nothing configured".
+
+Formats: ifupdown (Debian/Ubuntu), ifcfg (RHEL family network-scripts, SUSE wicked),
+netplan (Ubuntu), systemd-networkd ``.network`` (Azure Linux/Mariner), NetworkManager
+keyfiles (Fedora ≥ 39, EL9), dhclient, systemd-resolved and ``/etc/resolv.conf``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import ipaddress
+import re
+from dataclasses import dataclass, field
+
+from pytest_vmimage.facts.image_files import is_resolver_stub
+from pytest_vmimage.facts.linux import LinuxFacts, parse_shell_assignments, parse_units
+from pytest_vmimage.verdict import FactError
+
+# configs keyed by these names are not one interface
+ROUTES = "(routes)"
+DHCP_ANY = "(dhcp-any)"  # a catch-all DHCP rule (cloud-init hotplug, networkd Name=e*)
+
+
+@dataclass
+class IfaceConfig:
+    """What one configuration file says about one interface (IPv4 unless named ``x/inet6``)."""
+
+    source: str
+    method: str  # dhcp | static | manual | loopback | other
+    extras: list[str] = field(default_factory=list)  # custom settings: routes, DNS, options
+    addresses4: list[str] = field(default_factory=list)  # static IPv4 addresses
+    addresses6: list[str] = field(default_factory=list)  # static IPv6 addresses
+
+
+def _is_ipv6(address: str) -> bool:
+    return ":" in address.split("/")[0]
+
+
+def _split_addresses(values: list[str]) -> tuple[list[str], list[str]]:
+    v4 = [a for a in values if a and not _is_ipv6(a)]
+    v6 = [a for a in values if a and _is_ipv6(a)]
+    return v4, v6
+
+
+# -- ifupdown ----------------------------------------------------------------------------
+
+_IFUPDOWN_OPTIONS = (
+    "address",
+    "gateway",
+    "dns-nameservers",
+    "dns-search",
+    "up",
+    "post-up",
+    "pre-up",
+    "netmask",
+)
+
+
+def parse_ifupdown(path: str, text: str) -> list[tuple[str, IfaceConfig]]:
+    """``iface NAME inet|inet6 METHOD`` stanzas of /etc/network/interfaces(.d)."""
+    found: list[tuple[str, IfaceConfig]] = []
+    current = None
+    for raw_line in text.splitlines():
+        line = raw_line.split("#", 1)[0].strip()
+        words = line.split()
+        if not words:
+            continue
+        if words[0] == "iface" and len(words) >= 4:
+            method = words[3] if words[3] in ("dhcp", "static", "manual", "loopback") else "other"
+            current = IfaceConfig(path, method)
+            inet6 = words[2] == "inet6"
+            found.append((words[1] + ("/inet6" if inet6 else ""), current))
+        elif words[0] in ("auto", "allow-hotplug", "source", "source-directory", "mapping") or words[
+            0
+        ].startswith("allow-"):
+            current = None if words[0] in ("mapping",) else current
+        elif current is not None and words[0] in _IFUPDOWN_OPTIONS:
+            current.extras.append(line)
+            if words[0] == "address" and len(words) > 1:
+                v4, v6 = _split_addresses([words[1]])
+                current.addresses4 += v4
+                current.addresses6 += v6
+    return found
+
+
+# -- ifcfg (RHEL network-scripts, SUSE wicked) ------------------------------------------
+
+_IFCFG_CUSTOM = re.compile(r"(DNS\d+|GATEWAY\d*|PEERDNS|IPV6_DEFAULTGW|DOMAIN|NETCONFIG_DNS_STATIC_SERVERS)$")
+_IFCFG_ADDRESS = re.compile(r"(IPADDR\d*|IPADDR_\w+|IPV6ADDR|IPV6ADDR_SECONDARIES)$")
+
+
+def parse_ifcfg(path: str, text: str) -> list[tuple[str, IfaceConfig]]:
+    """One ``ifcfg-NAME`` file: BOOTPROTO, static addresses (IPv4 and IPv6), DNS, gateways."""
+    name = path.rsplit("ifcfg-", 1)[1]
+    values = parse_shell_assignments(text)
+    proto = values.get("BOOTPROTO", "").lower()
+    addresses = [a for k, v in values.items() if _IFCFG_ADDRESS.match(k) and v for a in v.split()]
+    v4, v6 = _split_addresses(addresses)
+    if name == "lo" or values.get("DEVICE") == "lo":
+        return [("lo", IfaceConfig(path, "loopback"))]
+    if proto.startswith("dhcp") and proto != "dhcp6":
+        method = "dhcp"
+    elif proto in ("static", "none", "") and v4:
+        method = "static"
+    else:
+        method = proto or "other"
+    config = IfaceConfig(path, method, addresses4=v4)
+    # YaST writes every key, most of them empty
+    config.extras += [
+        f"{k}={v}"
+        for k, v in values.items()
+        if v and _IFCFG_CUSTOM.match(k) and not (k == "PEERDNS" and v.lower() == "yes")
+    ]
+    config.extras += [f"static address {a}" for a in v4] if method == "dhcp" else []
+    found = [(name, config)]
+    if v6 or (
+        values.get("IPV6_AUTOCONF", "").lower() == "no" and values.get("IPV6INIT", "").lower() == "yes"
+    ):
+        found.append(
+            (
+                name + "/inet6",
+                IfaceConfig(path, "static", [f"IPv6 {' '.join(v6) or 'IPV6_AUTOCONF=no'}"], addresses6=v6),
+            )
+        )
+    return found
+
+
+def parse_route_file(path: str, text: str) -> list[tuple[str, IfaceConfig]]:
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+    if not lines:
+        return []
+    return [(ROUTES, IfaceConfig(path, "other", [f"static route: {line}" for line in lines]))]
+
+
+# -- netplan --------------------------------------------------------------------------------
+
+
+def _yaml_scalar(text: str):
+    text = text.strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    if text.startswith("[") and text.endswith("]"):
+        return [_yaml_scalar(item) for item in _split_flow(text[1:-1]) if item.strip()]
+    if text.startswith("{") and text.endswith("}"):
+        pairs = [item.partition(":") for item in _split_flow(text[1:-1]) if item.strip()]
+        return {k.strip().strip("'\""): _yaml_scalar(v) for k, _, v in pairs}
+    return text
+
+
+def _split_flow(text: str) -> list[str]:
+    items, depth, current, quote = [], 0, "", ""
+    for char in text:
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+        elif char == "," and depth == 0:
+            items.append(current)
+            current = ""
+            continue
+        current += char
+    return items + [current]
+
+
+def _strip_comment(line: str) -> str:
+    quote = ""
+    for index, char in enumerate(line):
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "#" and (index == 0 or line[index - 1] in " \t"):
+            return line[:index].rstrip()
+    return line.rstrip()
+
+
+def parse_yaml_subset(text: str):
+    """The block YAML netplan files use: mappings, ``- item`` lists, flow ``[a, b]`` lists,
+    quoted scalars, comments. Raises ValueError on what it cannot read (tabs, anchors)."""
+    lines = []
+    for raw in text.splitlines():
+        line = _strip_comment(raw)
+        if not line.strip() or line.strip() in ("---", "..."):
+            continue
+        if "\t" in line[: len(line) - len(line.lstrip())]:
+            raise ValueError("tab indentation")
+        if line.lstrip().startswith(("&", "*", "!!", "|", ">")):
+            raise ValueError(f"unsupported YAML: {line.strip()[:40]}")
+        lines.append((len(line) - len(line.lstrip()), line.strip()))
+
+    def block(index: int, indent: int):
+        if index >= len(lines):
+            return None, index
+        if lines[index][1].startswith("- ") or lines[index][1] == "-":
+            items = []
+            while index < len(lines) and lines[index][0] == indent and lines[index][1].startswith("-"):
+                rest = lines[index][1][1:].strip()
+                if not rest:
+                    value, index = block(index + 1, lines[index + 1][0] if index + 1 < len(lines) else indent)
+                    items.append(value)
+                    continue
+                if re.match(r"^[^'\"\[{][^:]*:(\s|$)", rest):  # "- key: value" starts a mapping
+                    lines[index] = (indent + 2, rest)
+                    value, index = block(index, indent + 2)
+                    items.append(value)
+                    continue
+                items.append(_yaml_scalar(rest))
+                index += 1
+            return items, index
+        mapping: dict = {}
+        while index < len(lines) and lines[index][0] == indent:
+            key, sep, rest = lines[index][1].partition(":")
+            if not sep:
+                raise ValueError(f"not a mapping entry: {lines[index][1][:40]}")
+            key = key.strip().strip("'\"")
+            if rest.strip():
+                mapping[key] = _yaml_scalar(rest)
+                index += 1
+            elif index + 1 < len(lines) and lines[index + 1][0] > indent:
+                mapping[key], index = block(index + 1, lines[index + 1][0])
+            elif (
+                index + 1 < len(lines)
+                and lines[index + 1][0] == indent
+                and lines[index + 1][1].startswith("-")
+            ):
+                mapping[key], index = block(index + 1, indent)
+            else:
+                mapping[key] = None
+                index += 1
+        if index < len(lines) and lines[index][0] > indent:
+            raise ValueError(f"bad indentation at {lines[index][1][:40]}")
+        return mapping, index
+
+    if not lines:
+        return {}
+    value, index = block(0, lines[0][0])
+    if index < len(lines):
+        raise ValueError(f"unexpected line {lines[index][1][:40]}")
+    return value
+
+
+_TRUE = ("true", "yes", "on", "y")
+
+
+def _as_list(value) -> list:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def netplan_interfaces(text: str) -> dict[str, dict]:
+    """Interface definitions under ``network:`` (ethernets, bonds, vlans, bridges, wifis), by name."""
+    try:
+        document = parse_yaml_subset(text)
+    except ValueError as exc:
+        raise FactError(f"cannot parse the netplan file ({exc})") from exc
+    network = document.get("network") if isinstance(document, dict) else None
+    if not isinstance(network, dict):
+        return {}
+    found: dict[str, dict] = {}
+    for kind in ("ethernets", "bonds", "vlans", "bridges", "wifis", "tunnels"):
+        block = network.get(kind)
+        if isinstance(block, dict):
+            found.update({name: body if isinstance(body, dict) else {} for name, body in block.items()})
+    return found
+
+
+def parse_netplan(path: str, text: str) -> list[tuple[str, IfaceConfig]]:
+    found = []
+    for name, body in netplan_interfaces(text).items():
+        dhcp4 = str(body.get("dhcp4", "")).lower() in _TRUE
+        addresses = [a if isinstance(a, str) else next(iter(a), "") for a in _as_list(body.get("addresses"))]
+        v4, v6 = _split_addresses([str(a) for a in addresses])
+        method = "dhcp" if dhcp4 else ("static" if v4 else "other")
+        config = IfaceConfig(path, method, addresses4=v4, addresses6=v6)
+        config.extras += [f"static address {a}" for a in v4] if dhcp4 else []
+        nameservers = body.get("nameservers")
+        if isinstance(nameservers, dict) and (nameservers.get("addresses") or nameservers.get("search")):
+            config.extras.append(
+                f"netplan nameservers {nameservers.get('addresses') or nameservers.get('search')}"
+            )
+        for key in ("routes", "routing-policy", "gateway4", "gateway6"):
+            if body.get(key):
+                config.extras.append(f"netplan {key}")
+        overrides = body.get("dhcp4-overrides")
+        if isinstance(overrides, dict):
+            config.extras += [
+                f"netplan dhcp4-overrides {k}: {v}"
+                for k, v in overrides.items()
+                if k in ("use-dns", "use-routes") and str(v).lower() not in _TRUE
+            ]
+        if "match" in body and "set-name" not in body and method == "dhcp" and not config.extras and not v6:
+            # a catch-all DHCP rule matching NICs by driver or MAC (cloud-init's
+            # 90-hotplug-azure.yaml "ephemeral"/"hotplug"): not a hand-written interface
+            name = DHCP_ANY
+        found.append((name, config))
+        if v6:
+            found.append(
+                (name + "/inet6", IfaceConfig(path, "static", [f"static IPv6 {' '.join(v6)}"], addresses6=v6))
+            )
+    return found
+
+
+# -- INI files: systemd-networkd and NetworkManager keyfiles ---------------------------------
+
+
+def parse_ini(text: str) -> list[tuple[str, str, str]]:
+    """``[Section]`` / ``Key=Value`` lines as (section, key, value), repeated keys kept."""
+    entries, section = [], ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1].strip()
+            continue
+        key, sep, value = line.partition("=")
+        if sep:
+            entries.append((section, key.strip(), value.strip()))
+    return entries
+
+
+def _networkd_targets(entries, links: dict[str, str], primary: str) -> tuple[list[str], bool]:
+    """Interfaces a .network file's [Match] applies to, and whether it is a catch-all pattern."""
+    names = [w for s, k, v in entries if s == "Match" and k == "Name" for w in v.split()]
+    macs = [
+        w.lower()
+        for s, k, v in entries
+        if s == "Match" and k in ("MACAddress", "PermanentMACAddress")
+        for w in v.split()
+    ]
+    other = [
+        k for s, k, v in entries if s == "Match" and k not in ("Name", "MACAddress", "PermanentMACAddress")
+    ]
+    if not names and not macs:
+        return [primary, *links], True  # no [Match] name: applies to every link
+    matched = [n for n in [primary, *links] if (not names or any(fnmatch.fnmatch(n, p) for p in names))]
+    if macs:
+        matched = [n for n in matched if links.get(n, "") in macs]
+    pattern = bool(other) or any(set(p) & set("*?[") for p in names)
+    if not matched:
+        return [" ".join(names + macs) or "(networkd match)"], pattern
+    return list(dict.fromkeys(matched)), pattern
+
+
+def parse_networkd(
+    path: str, text: str, links: dict[str, str], primary: str
+) -> list[tuple[str, IfaceConfig]]:
+    entries = parse_ini(text)
+    dhcp = next((v.lower() for s, k, v in reversed(entries) if s == "Network" and k == "DHCP"), "no")
+    addresses = [v for s, k, v in entries if (s, k) in (("Network", "Address"), ("Address", "Address"))]
+    v4, v6 = _split_addresses(addresses)
+    method = "dhcp" if dhcp in ("yes", "true", "ipv4", "both", "1", "on") else ("static" if v4 else "other")
+    config = IfaceConfig(path, method, addresses4=v4, addresses6=v6)
+    config.extras += [f"static address {a}" for a in v4] if method == "dhcp" else []
+    for s, k, v in entries:
+        if (s, k) in (
+            ("Network", "DNS"),
+            ("Network", "Domains"),
+            ("Network", "Gateway"),
+            ("Route", "Gateway"),
+            ("Route", "Destination"),
+        ):
+            config.extras.append(f"{s}.{k}={v}")
+        elif (
+            s in ("DHCP", "DHCPv4")
+            and k in ("UseDNS", "UseRoutes", "UseGateway")
+            and v.lower() in ("no", "false", "0", "off")
+        ):
+            config.extras.append(f"{s}.{k}={v}")
+    targets, pattern = _networkd_targets(entries, links, primary)
+    plain_dhcp = method == "dhcp" and not config.extras and not v6
+    found = []
+    if pattern and plain_dhcp:
+        found.append((DHCP_ANY, config))
+        if primary in targets:
+            found.append((primary, config))
+    else:
+        found += [
+            (name, config) for name in (targets if not pattern or primary not in targets else [primary])
+        ]
+    if v6:
+        for name, _ in list(found):
+            found.append(
+                (name + "/inet6", IfaceConfig(path, "static", [f"static IPv6 {' '.join(v6)}"], addresses6=v6))
+            )
+    return found
+
+
+def parse_nm_keyfile(path: str, text: str) -> tuple[dict[str, str], IfaceConfig, IfaceConfig | None]:
+    """A NetworkManager keyfile: (``{connection/ethernet keys}``, IPv4 config, IPv6 config or None)."""
+    entries = parse_ini(text)
+    values = {f"{s}.{k}": v for s, k, v in entries}
+
+    def addresses(section: str) -> list[str]:
+        found = [
+            v.split(",")[0] for s, k, v in entries if s == section and re.fullmatch(r"address(es)?\d*", k)
+        ]
+        return [a.strip() for item in found for a in item.split(";") if a.strip()]
+
+    method4 = values.get("ipv4.method", "auto")
+    v4 = addresses("ipv4")
+    method = {"auto": "dhcp", "manual": "static"}.get(method4, "other")
+    if values.get("connection.type") == "loopback":
+        method = "loopback"
+    config = IfaceConfig(path, method, addresses4=v4)
+    config.extras += [f"static address {a}" for a in v4] if method == "dhcp" else []
+    for s, k, v in entries:
+        if s in ("ipv4", "ipv6") and (
+            k in ("dns", "dns-search", "gateway")
+            or re.fullmatch(r"route\d*", k)
+            or (k in ("ignore-auto-dns", "ignore-auto-routes") and v.lower() == "true")
+        ):
+            config.extras.append(f"NetworkManager {s}.{k}={v}")
+    v6 = addresses("ipv6")
+    config6 = None
+    if values.get("ipv6.method") == "manual" or v6:
+        config6 = IfaceConfig(
+            path,
+            "static",
+            [f"ipv6.method={values.get('ipv6.method', '?')} {' '.join(v6)}".strip()],
+            addresses6=v6,
+        )
+    return values, config, config6
+
+
+# -- all of it, from the facts ----------------------------------------------------------------
+
+
+def links(facts: LinuxFacts) -> dict[str, str]:
+    """Interface name -> MAC address, from ``ip -o link``."""
+    found = {}
+    for line in facts.section("ip_state").split("## link", 1)[-1].splitlines():
+        match = re.match(r"\d+: ([^:@\s]+)[:@].*link/ether (\S+)", line)
+        if match:
+            found[match.group(1)] = match.group(2).lower()
+    return found
+
+
+def primary_interface(facts: LinuxFacts) -> str:
+    """The interface of the default IPv4 route, else the one with a global IPv4 address."""
+    text = facts.section("ip_state")
+    sections = dict(re.findall(r"^## (\w+)\n(.*?)(?=^## |\Z)", text, re.M | re.S))
+    for line in sections.get("route", "").splitlines():
+        match = re.match(r"default .*\bdev (\S+)", line)
+        if match:
+            return match.group(1)
+    for line in sections.get("addr", "").splitlines():
+        match = re.match(r"\d+: (\S+)\s+inet \S+ .*scope global", line)
+        if match and match.group(1) != "lo":
+            return match.group(1)
+    raise FactError("no default IPv4 route and no global IPv4 address: the primary interface is unknown")
+
+
+def nm_profile_interface(values: dict[str, str], path: str, known_links: dict[str, str]) -> str:
+    """The interface a NetworkManager profile applies to: interface-name, else its
+    mac-address (cloud-init writes those), else the last word of its id, else the file name."""
+    if values.get("connection.interface-name"):
+        return values["connection.interface-name"]
+    mac = values.get("ethernet.mac-address", "").lower()
+    for name, address in known_links.items():
+        if mac and address == mac:
+            return name
+    profile_id = values.get("connection.id", "").split()
+    if profile_id and profile_id[-1] in known_links:
+        return profile_id[-1]
+    return path.rsplit("/", 1)[-1]
+
+
+def network_manager_absent(facts: LinuxFacts) -> bool:
+    """NetworkManager is provably not installed: no unit, no nmcli, no package."""
+    text = facts.section("network_services")
+    units = parse_units(text)
+    if "NetworkManager" not in units:
+        return False  # the unit list was not printed: cannot tell
+    nmcli = re.search(r"^command nmcli(.*)$", text, re.M)
+    if nmcli is None or nmcli.group(1).strip():
+        return False
+    return units["NetworkManager"][0] == "" and units["NetworkManager"][1] in ("", "inactive")
+
+
+def nm_keyfiles(facts: LinuxFacts) -> dict[str, str]:
+    """NetworkManager's system connection profiles; an error when they could not be read,
+    unless NetworkManager is not installed at all."""
+    try:
+        return facts.files("nm_connections")
+    except FactError as exc:
+        if network_manager_absent(facts):
+            return {}
+        raise FactError(f"NetworkManager profiles could not be read: {exc}") from exc
+
+
+def interface_configs(facts: LinuxFacts) -> dict[str, list[IfaceConfig]]:
+    """Interface configuration across ifupdown, ifcfg, netplan, networkd and NetworkManager."""
+    configs: dict[str, list[IfaceConfig]] = {}
+    files = dict(facts.files("network_config"))
+    keyfiles = nm_keyfiles(facts)
+    known_links = links(facts)
+    primary = primary_interface(facts)
+    for path, text in files.items():
+        if path.startswith(("/etc/network/interfaces", "/run/network/interfaces")):
+            found = parse_ifupdown(path, text)
+        elif "/ifcfg-" in path:
+            found = parse_ifcfg(path, text)
+        elif "/route-" in path or "/route6-" in path or path.endswith("/routes") or "/ifroute-" in path:
+            found = parse_route_file(path, text)
+        elif path.startswith("/etc/netplan/"):
+            try:
+                found = parse_netplan(path, text)
+            except FactError as exc:
+                raise FactError(f"{path}: {exc}") from exc
+        elif path.startswith("/etc/systemd/network/") and path.endswith(".network"):
+            found = parse_networkd(path, text, known_links, primary)
+        else:
+            found = []
+        for name, config in found:
+            configs.setdefault(name, []).append(config)
+    for path, text in keyfiles.items():
+        values, config, config6 = parse_nm_keyfile(path, text)
+        name = nm_profile_interface(values, path, known_links)
+        configs.setdefault(name, []).append(config)
+        if config6 is not None:
+            configs.setdefault(name + "/inet6", []).append(config6)
+    return configs
+
+
+# -- DNS ---------------------------------------------------------------------------------------
+
+RESOLV_GENERATORS = re.compile(
+    r"generated by|managed by|dynamic resolv\.conf|netconfig|systemd-resolved|resolvconf", re.I
+)
+
+
+@dataclass
+class ResolvConf:
+    """``/etc/resolv.conf`` as the VM has it, with the DNS servers DHCP leases handed out."""
+
+    link: str = ""
+    immutable: bool = False
+    attrs_unknown: bool = False  # lsattr could not tell
+    exists: bool = True
+    nameservers: list[str] = field(default_factory=list)
+    generator: str = ""  # the header naming the tool that wrote it
+    lease_dns: set[str] = field(default_factory=set)
+    leases_read: bool = False
+    unreadable_leases: list[str] = field(default_factory=list)
+
+
+def parse_resolv_conf(text: str, dhcp_dns: str | None = None) -> ResolvConf:
+    """The ``resolv_conf`` section (``link``, ``attrs``, the file) and the ``dhcp_dns`` section
+    (``lease_dns SERVERS`` / ``lease_unreadable PATH``; None when it was not collected)."""
+    state = ResolvConf()
+    head, marker, body = text.partition("### /etc/resolv.conf")
+    for line in head.splitlines() + (dhcp_dns or "").splitlines():
+        word, _, rest = line.partition(" ")
+        if word == "link":
+            state.link = rest.strip()
+        elif word == "attrs":
+            state.immutable = "i" in rest.strip()
+        elif word == "lease_dns":
+            state.leases_read = True
+            state.lease_dns.update(re.split(r"[\s,;]+", rest.strip()) if rest.strip() else [])
+        elif word == "leases":
+            state.leases_read = True
+        elif word == "lease_unreadable":
+            state.unreadable_leases.append(rest.strip())
+        elif word == "attrs-error":
+            state.attrs_unknown = True
+    state.lease_dns.discard("")
+    if not marker:
+        state.exists = False
+    for line in body.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(("#", ";")) and RESOLV_GENERATORS.search(stripped) and not state.generator:
+            state.generator = stripped.lstrip("#; ")[:80]
+        words = stripped.split()
+        if len(words) >= 2 and words[0] == "nameserver":
+            state.nameservers.append(words[1])
+    return state
+
+
+def resolv_conf_findings(state: ResolvConf) -> list[str]:
+    """Why ``/etc/resolv.conf`` is a static (hand-written) resolver configuration."""
+    findings = []
+    if state.immutable:
+        findings.append("/etc/resolv.conf is immutable (chattr +i)")
+    if state.link and is_resolver_stub(state.link):
+        return findings
+    if state.exists and state.attrs_unknown:
+        raise FactError("lsattr could not read the attributes of /etc/resolv.conf (is it chattr +i?)")
+    if not state.exists or not state.nameservers:
+        return findings
+    if state.generator:
+        return findings
+    handed_out = state.nameservers and all(_same_address(n, state.lease_dns) for n in state.nameservers)
+    if handed_out:
+        return findings
+    if state.unreadable_leases:
+        raise FactError(
+            f"/etc/resolv.conf names {', '.join(state.nameservers)} without a generator header and the DHCP "
+            f"leases that would show where they came from could not be read ({', '.join(state.unreadable_leases[:3])})"
+        )
+    if not state.leases_read:
+        raise FactError(
+            "/etc/resolv.conf has nameservers without a generator header and the DHCP lease DNS servers were "
+            "not collected, so a static resolv.conf cannot be told from one the DHCP client wrote"
+        )
+    foreign = [n for n in state.nameservers if not _same_address(n, state.lease_dns)]
+    where = f" -> {state.link}" if state.link else ""
+    findings.append(
+        f"static /etc/resolv.conf{where}: nameserver {', '.join(foreign)} not handed out by DHCP "
+        f"(leases: {', '.join(sorted(state.lease_dns)) or 'none'})"
+    )
+    return findings
+
+
+def resolv_conf(facts: LinuxFacts) -> ResolvConf:
+    dhcp_dns = facts.section("dhcp_dns") if "dhcp_dns" in facts.sections else None
+    return parse_resolv_conf(facts.section("resolv_conf"), dhcp_dns)
+
+
+def _same_address(address: str, pool: set[str]) -> bool:
+    try:
+        wanted = ipaddress.ip_address(address.split("%")[0])
+    except ValueError:
+        return address in pool
+    for item in pool:
+        try:
+            if ipaddress.ip_address(item.split("%")[0]) == wanted:
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def dns_overrides(files: dict[str, str]) -> list[str]:
+    """DNS servers set by hand in dhclient (supersede/prepend) or systemd-resolved."""
+    findings = []
+    for path, text in files.items():
+        if "dhclient" in path:
+            findings += [
+                f"{line.strip()} ({path})"
+                for line in text.splitlines()
+                if re.match(r"\s*(supersede|prepend|append)\s+domain-name-servers", line)
+            ]
+        if path.startswith("/etc/systemd/resolved.conf"):
+            findings += [
+                f"{line.strip()} ({path})"
+                for line in text.splitlines()
+                if re.match(r"\s*(DNS|FallbackDNS)\s*=\s*\S", line)
+            ]
+        if path == "/etc/sysconfig/network/config":
+            values = parse_shell_assignments(text)
+            if values.get("NETCONFIG_DNS_STATIC_SERVERS"):
+                findings.append(
+                    f"NETCONFIG_DNS_STATIC_SERVERS={values['NETCONFIG_DNS_STATIC_SERVERS']} ({path})"
+                )
+    return findings
