@@ -189,6 +189,14 @@ SECTIONS: dict[str, tuple[bool, str]] = {
         "lsattr -d /etc/resolv.conf 2>/dev/null | awk '{print \"attrs \" $1}'; "
         "echo '### /etc/resolv.conf'; cat /etc/resolv.conf; true",
     ),
+    # LNX-019: DNS servers the DHCP leases handed out, to tell resolv.conf written by the client
+    "dhcp_dns": (
+        False,
+        "echo leases; rc=0; for f in /var/lib/dhcp/*.lease* /var/lib/dhclient/*.lease* "
+        "/var/lib/NetworkManager/*.lease /run/systemd/netif/leases/*; do [ -f \"$f\" ] || continue; "
+        "if [ -r \"$f\" ]; then sed -n -e 's/^[[:space:]]*option domain-name-servers \\(.*\\);.*/lease_dns \\1/p' "
+        "-e 's/^DNS=/lease_dns /p' \"$f\" || rc=1; else echo \"lease_unreadable $f\"; fi; done; exit $rc",
+    ),
     "ip_state": (
         False,
         "echo '## addr'; ip -o addr show; echo '## route'; ip -o route show; echo '## route6'; "
@@ -236,6 +244,20 @@ SECTIONS: dict[str, tuple[bool, str]] = {
         # keys that log in: not comments, not forced commands (cloud-init's disable_root stub)
         'for f in .ssh/authorized_keys .ssh/authorized_keys2; do [ -f "$h/$f" ] || continue; '
         'n=$(grep -cvE \'^[[:space:]]*(#|$)|command=\' "$h/$f"); echo "usable $n $h/$f"; done; done; true',
+    ),
+    # LNX-022: every file sshd's AuthorizedKeysFile names, per account ("akf PATTERNS",
+    # "keysfile USER PATH", "key LINE" with the key material replaced by KEY)
+    "authorized_keys": (
+        True,
+        "if command -v sshd >/dev/null; then akf=$(sshd -T 2>/dev/null | sed -n 's/^authorizedkeysfile //p'); "
+        "[ -n \"$akf\" ] || { echo 'akf ?'; exit 2; }; else echo 'akf none (sshd not installed)'; exit 0; fi; "
+        'echo "akf $akf"; set -f; rc=0; '
+        'while IFS=: read -r u _ uid _ _ h _; do for p in $akf; do [ "$p" = none ] && continue; '
+        'f=$(printf "%s" "$p" | sed -e "s|%h|$h|g" -e "s|%u|$u|g" -e "s|%U|$uid|g" -e "s|%%|%|g"); '
+        'case "$f" in /*) ;; *) f="$h/$f";; esac; [ -f "$f" ] || continue; '
+        'if [ -r "$f" ]; then echo "keysfile $u $f"; grep -vE "^[[:space:]]*(#|$)" "$f" | '
+        "sed -E -e 's#((ssh|ecdsa|sk)-[A-Za-z0-9@.-]+)[[:space:]]+[A-Za-z0-9+/=]+.*$#\\1 KEY#' -e 's/^/key /'; "
+        'else echo "keysfile_unreadable $f"; rc=1; fi; done; done </etc/passwd; exit $rc',
     ),
     # generalization residue (LNX-026)
     "residue": (
