@@ -137,9 +137,13 @@ def parse_target(value: str) -> Target:
         raise TargetError(f"--vm-host {_safe(value)}: port 0 is not a port to connect to")
     allowed = _SSH_OPTIONS if os_name == LINUX else _WINRM_OPTIONS
     options: dict[str, str] = {}
-    for key, val in urllib.parse.parse_qsl(
-        parts.query, keep_blank_values=True, strict_parsing=bool(parts.query)
-    ):
+    try:
+        pairs = urllib.parse.parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
+    except ValueError:
+        raise TargetError(
+            f"--vm-host {_safe(value)}: the query must be key=value pairs joined by &"
+        ) from None
+    for key, val in pairs:
         if key in options:
             raise TargetError(f"--vm-host {_safe(value)}: option {key!r} is given twice")
         if key in _PATH_OPTIONS and (not val or val.startswith("-") or any(ord(c) < 32 for c in val)):

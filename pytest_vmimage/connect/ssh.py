@@ -325,6 +325,8 @@ def _open_paramiko(connection: LinuxConnection) -> None:
     except OSError as exc:
         cause = "connection refused" if exc.errno == errno.ECONNREFUSED else (exc.strerror or _plain(exc))
         raise ConnectError(f"{label} ({where}): {cause}") from None
+    except (UnicodeError, ValueError) as exc:  # e.g. a host name the resolver cannot encode
+        raise ConnectError(f"{label} ({where}): cannot resolve the host ({_plain(exc)})") from None
     connection.host_key_note = backend.vm_policy.note
 
 
