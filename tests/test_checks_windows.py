@@ -101,12 +101,18 @@ def _feature(name):
     return lambda p: p["features"]["installed"].append(name)
 
 
-def _disk0(size):
+def _disk(index, size):
+    """Disk ``index`` of ``size`` bytes, as MSFT_Disk (exact) and Win32_DiskDrive (geometry) see it."""
+
     def change(p):
-        p["disks"]["msft_disk"][0]["size_bytes"] = size
-        p["disks"]["physical"][0]["size_bytes"] = size - size % (255 * 63 * 512)
+        p["disks"]["msft_disk"][index]["size_bytes"] = size
+        p["disks"]["physical"][index]["size_bytes"] = size - size % (255 * 63 * 512)
 
     return change
+
+
+def _disk0(size):
+    return _disk(0, size)
 
 
 SQL_2014_EXPRESS = {
@@ -175,7 +181,7 @@ CASES = [
     ("WIN-002", _disk0(300 * 2**30), Result.FAILED, Result.FAILED, "OS disk 0 (C:) 300.00 GiB"),
     (
         "WIN-003",
-        lambda p: p["disks"]["msft_disk"][2].update(size_bytes=2**40),
+        _disk(2, 2**40),
         Result.FAILED,
         Result.FAILED,
         "exceed 1023 GiB",
