@@ -534,3 +534,34 @@ def test_lnx022_password_found_fails_even_when_keys_cannot_be_read():
 def test_lnx022_denying_commands():
     assert command_denies_login("echo 'Please login as the user \"azureuser\"';echo;sleep 10;exit 142")
     assert not command_denies_login("internal-sftp")
+
+
+# -- degraded sections: which broken input would make these pass? ------------------------------
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda text: "",
+        lambda text: text.split("\n", 1)[1],  # the first header lost: content under no file
+        lambda text: text.replace("### /etc/network/interfaces", "### /etc/network/interf\x00ces"),
+    ],
+    ids=["blank", "header-dropped", "garbled-path"],
+)
+def test_lnx019_degraded_network_listing_is_an_error_not_a_pass(mutate):
+    static = LinuxFacts.load(RECORDED / "debian12-static-net-swap.json")
+    assert linux.no_custom_network(static, GUIDE).result is Result.FAILED
+    degraded = edited(static, "network_config", mutate(static.sections["network_config"].text))
+    with pytest.raises(FactError):
+        linux.no_custom_network(degraded, GUIDE)
+
+
+def test_lnx019_resolv_conf_section_without_its_link_line_is_an_error():
+    with pytest.raises(FactError, match="resolv.conf"):
+        linux.no_custom_network(edited(compliant(), "resolv_conf", "nameserver 10.0.2.3\n"), GUIDE)
+
+
+def test_lnx024_firewalld_state_unreadable_is_an_error():
+    facts = edited(compliant(), "network_services", "no systemctl\n", rc=127)
+    with pytest.raises(FactError):
+        linux.firewall_rules(facts, GUIDE)

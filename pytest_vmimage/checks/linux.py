@@ -18,6 +18,7 @@ from pytest_vmimage.facts.linux_firewall import parse_firewall, unread_views
 from pytest_vmimage.facts.linux_network import (
     DHCP_ANY,
     ROUTES,
+    config_files,
     dns_overrides,
     interface_configs,
     primary_interface,
@@ -757,7 +758,7 @@ def dhcp(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     configs = interface_configs(facts).get(primary, [])
     required = f"{primary} configured for DHCP, no static IPv4 address"
     if not configs:
-        if facts.units("network_services").get("NetworkManager", ("", ""))[1] == "active":
+        if parse_units(facts.section("network_services")).get("NetworkManager", ("", ""))[1] == "active":
             return Verdict.passed(f"{primary} managed by NetworkManager without a profile (DHCP default)", required)
         return Verdict.failed(
             f"no configuration for {primary}",
@@ -793,7 +794,7 @@ def no_custom_network(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
                 for e in config.extras
                 if config.method == "dhcp" or name != primary or not e.startswith(_STATIC_PRIMARY)
             ]
-    findings += dns_overrides(facts.files("network_config"))
+    findings += dns_overrides(config_files(facts, "network_config"))
     findings += resolv_conf_findings(resolv_conf(facts))
     required = "DHCP-provided network settings only"
     if findings:
@@ -980,7 +981,7 @@ def firewall_rules(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     state = parse_firewall(facts.section("firewall"))
     required = "iptables installed; no rules; ACCEPT policies"
     findings = [f for view in state.views.values() for f in view.findings]
-    units = facts.units("network_services")
+    units = parse_units(facts.section("network_services"))
     findings += [
         f"{unit} is active"
         for unit in ("firewalld", "ufw")

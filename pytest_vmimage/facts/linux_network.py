@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 
 from pytest_vmimage.facts.image_files import is_resolver_stub
-from pytest_vmimage.facts.linux import LinuxFacts, parse_shell_assignments, parse_units
+from pytest_vmimage.facts.linux import SECTIONS, LinuxFacts, parse_shell_assignments, parse_units
 from pytest_vmimage.verdict import FactError
 
 # configs keyed by these names are not one interface
@@ -489,11 +489,33 @@ def network_manager_absent(facts: LinuxFacts) -> bool:
     return units["NetworkManager"][0] == "" and units["NetworkManager"][1] in ("", "inactive")
 
 
+def _collected_globs(name: str) -> list[str]:
+    """The path globs a file-listing section of the collection script reads."""
+    match = re.search(r"for f in (.*?); do", SECTIONS[name][1])
+    return match.group(1).split() if match else []
+
+
+def config_files(facts: LinuxFacts, name: str) -> dict[str, str]:
+    """A file-listing section, checked for shape: it starts with a ``###`` header and names
+    only files the script looks for (a garbled or shifted listing is an error, not "no file")."""
+    found = facts.files(name)
+    first = next((line for line in facts.section(name).splitlines() if line.strip()), None)
+    if first is not None and not first.startswith("### /"):
+        raise FactError(f"the {name.replace('_', ' ')} listing does not start with a file header (garbled)")
+    globs = _collected_globs(name)
+    strange = [path for path in found if globs and not any(fnmatch.fnmatchcase(path, g) for g in globs)]
+    if strange:
+        raise FactError(
+            f"the {name.replace('_', ' ')} listing names files it never reads: {strange[0]!r} (garbled)"
+        )
+    return found
+
+
 def nm_keyfiles(facts: LinuxFacts) -> dict[str, str]:
     """NetworkManager's system connection profiles; an error when they could not be read,
     unless NetworkManager is not installed at all."""
     try:
-        return facts.files("nm_connections")
+        return config_files(facts, "nm_connections")
     except FactError as exc:
         if network_manager_absent(facts):
             return {}
@@ -503,8 +525,13 @@ def nm_keyfiles(facts: LinuxFacts) -> dict[str, str]:
 def interface_configs(facts: LinuxFacts) -> dict[str, list[IfaceConfig]]:
     """Interface configuration across ifupdown, ifcfg, netplan, networkd and NetworkManager."""
     configs: dict[str, list[IfaceConfig]] = {}
-    files = dict(facts.files("network_config"))
+    files = config_files(facts, "network_config")
     keyfiles = nm_keyfiles(facts)
+    if not files and not keyfiles:
+        raise FactError(
+            "no network configuration file was found at all (ifupdown, ifcfg, netplan, networkd, "
+            "NetworkManager, dhclient): the listing is empty, so nothing can be judged"
+        )
     known_links = links(facts)
     primary = primary_interface(facts)
     for path, text in files.items():
@@ -560,6 +587,8 @@ def parse_resolv_conf(text: str, dhcp_dns: str | None = None) -> ResolvConf:
     """The ``resolv_conf`` section (``link``, ``attrs``, the file) and the ``dhcp_dns`` section
     (``lease_dns SERVERS`` / ``lease_unreadable PATH``; None when it was not collected)."""
     state = ResolvConf()
+    if not text.startswith("link "):
+        raise FactError("the resolv.conf section does not start with its link line (cut or garbled)")
     head, marker, body = text.partition("### /etc/resolv.conf")
     for line in head.splitlines() + (dhcp_dns or "").splitlines():
         word, _, rest = line.partition(" ")
