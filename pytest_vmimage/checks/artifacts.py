@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from pytest_vmimage.facts.blob import BlobProbe
-from pytest_vmimage.facts.disk import GIB, MIB, DiskFacts
+from pytest_vmimage.facts.disk import GIB, MIB, DiskFacts, RootFsFacts
+from pytest_vmimage.facts.image_files import HistoryEntry, history_stored_bytes, is_resolver_stub
 from pytest_vmimage.facts.sas import SasFacts
 from pytest_vmimage.verdict import FactError, Result, Verdict
 
@@ -24,7 +25,6 @@ Profile = Mapping[str, Any]
 
 CONVERT = "qemu-img convert -O vpc -o subformat=fixed,force_size=on SOURCE disk.vhd"
 NOT_SPARSE_RATIO = 0.95
-STUB_RESOLV_PREFIXES = ("/run/", "../run/", "../../run/", "/var/run/", "../var/run/")
 GENERALIZED_HOSTNAMES = ("", "localhost", "localhost.localdomain")
 
 
@@ -39,7 +39,16 @@ def _by_result(result: str, actual: str, required: str, message: str) -> Verdict
     return Verdict.warning(actual, required, message)
 
 
-def _combine(findings: list[tuple[Result, str]], required: str, passed: str, fix: str) -> Verdict:
+def _combine(
+    findings: list[tuple[Result, str]], required: str, passed: str, fix: str, not_read: list[str] = ()
+) -> Verdict:
+    """One verdict from findings. Facts that could not be read (``not_read``) never allow
+    a pass: with a failing finding the verdict fails and names them; otherwise it is an
+    error naming them."""
+    if not_read and not any(result == Result.FAILED for result, _ in findings):
+        raise FactError("could not read " + "; ".join(not_read))
+    if not_read:
+        findings = [*findings, (Result.FAILED, "not read: " + "; ".join(not_read))]
     if not findings:
         return Verdict.passed(passed, required, passed)
     actual = "; ".join(text for _, text in findings)
@@ -106,17 +115,6 @@ def _size(disk: DiskFacts) -> int:
     return disk.virtual_size
 
 
-def _resolver_stub(target: str) -> bool:
-    """A resolv.conf symlink that the resolver manages at run time: into /run (systemd-resolved,
-    resolvconf, NetworkManager), systemd's static stub, or the old /etc/resolvconf/run link."""
-    return (
-        target.startswith(STUB_RESOLV_PREFIXES)
-        or "/run/" in target
-        or target.endswith("systemd/resolv.conf")
-        or "/resolvconf/run/" in target
-    )
-
-
 def check_vhd_os_disk_size(disk: DiskFacts, profile: Profile, os_family: str = "linux") -> Verdict:
     """VHD-004: OS disk size per OS and profile (sizes in GiB)."""
     size = _size(disk)
@@ -174,12 +172,16 @@ def check_vhd_partition_layout(
         return Verdict.not_applicable("swap/LVM/root-partition rules are for Linux images", required)
     _layout(disk)
     findings: list[tuple[Result, str]] = []
+    not_read: list[str] = []
     root = disk.root_fs
     for part in disk.partitions:
         if part.role == "swap" or (part.content and part.content.type == "swap"):
             where = f"swap partition {part.index}"
             if not root.readable:
-                findings.append((Result.WARNING, f"{where} (/etc/fstab not readable: {root.reason})"))
+                # whether /etc/fstab uses it decides between fail and warn: unknown is an error
+                not_read.append(f"/etc/fstab, to tell whether {where} is used ({root.reason})")
+            elif "fstab" in root.unreadable:
+                not_read.append(f"/etc/fstab, to tell whether {where} is used ({root.unreadable['fstab']})")
             elif disk.fstab_references(part):
                 spec = disk.fstab_references(part)[0].spec
                 findings.append((Result.FAILED, f"{where} used by /etc/fstab ({spec})"))
@@ -208,7 +210,9 @@ def check_vhd_partition_layout(
             names = ", ".join(f"{p.index} ({p.content.type if p.content else p.type_name})" for p in others)
             findings.append((Result.WARNING, f"{len(others)} partitions besides boot/EFI: {names}"))
     fix = "remove swap and LVM partitions (use the agent's ResourceDisk.EnableSwap) and keep / on one partition (guide §2.4)"
-    return _combine(findings, required, f"{len(disk.partitions)} partition(s), no swap, no LVM", fix)
+    return _combine(
+        findings, required, f"{len(disk.partitions)} partition(s), no swap, no LVM", fix, not_read
+    )
 
 
 def _unmatched_swap_lines(disk: DiskFacts) -> list[str]:
@@ -270,9 +274,10 @@ def check_vhd_deprovisioned(disk: DiskFacts, profile: Profile) -> Verdict:
     if not root.readable:
         raise FactError(f"{disk.path}: the root file system cannot be read: {root.reason}")
     findings: list[tuple[Result, str]] = []
+    not_read = [f"{name} ({why})" for name, why in root.not_read(*DEPROVISION_FACTS).items()]
     if root.resolv_conf is not None:
         target = root.resolv_conf.target
-        if root.resolv_conf.kind != "symlink" or not _resolver_stub(target):
+        if root.resolv_conf.kind != "symlink" or not is_resolver_stub(target):
             findings.append(
                 (Result.FAILED, "/etc/resolv.conf from the build" + (f" (-> {target})" if target else ""))
             )
@@ -281,19 +286,40 @@ def check_vhd_deprovisioned(disk: DiskFacts, profile: Profile) -> Verdict:
         findings.append((Result.FAILED, f"{len(root.dhcp_leases)} DHCP lease file(s): {names}"))
     if root.hostname is not None and root.hostname not in GENERALIZED_HOSTNAMES:
         findings.append((Result.FAILED, f"/etc/hostname is {root.hostname!r}"))
-    limit = profile["shell_history_max_bytes"]
-    for history in root.shell_histories:
-        if history.kind == "symlink":
-            continue  # e.g. ~/.bash_history -> /dev/null: nothing is stored
-        if history.size > limit:
-            result = Result.FAILED if history.shell else Result.WARNING
-            findings.append((result, f"{history.path} ({history.size} bytes)"))
+    findings += _history_findings(root, profile["shell_history_max_bytes"], not_read)
     regenerate = (root.waagent_conf or {}).get("Provisioning.RegenerateSshHostKeyPair", "").lower()
     keys = [k.path for k in root.ssh_host_keys if k.path.endswith("_key")]
     if keys and regenerate == "y":
         findings.append((Result.FAILED, f"{len(keys)} SSH host key(s) with RegenerateSshHostKeyPair=y"))
     fix = "run 'waagent -force -deprovision+user' and 'export HISTSIZE=0' before the final shutdown (guide §2.9)"
-    return _combine(findings, required, "generalized: none of the build residue found", fix)
+    return _combine(findings, required, "generalized: none of the build residue found", fix, not_read)
+
+
+DEPROVISION_FACTS = (
+    "resolv_conf",
+    "dhcp_leases",
+    "hostname",
+    "shell_histories",
+    "waagent_conf",
+    "ssh_host_keys",
+    "home_users",
+)
+
+
+def _history_findings(root: RootFsFacts, limit: int, not_read: list[str]) -> list[tuple[Result, str]]:
+    """Histories larger than ``limit`` (a symlink by what it stores: nothing for /dev/null,
+    else its target's size); a size that could not be determined goes to ``not_read``."""
+    findings: list[tuple[Result, str]] = []
+    for history in root.shell_histories:
+        stored = history_stored_bytes(HistoryEntry(history.path, history.size, history.kind, history.target))
+        if history.kind == "unreadable" or stored is None:
+            not_read.append(f"{history.path} ({history.error or 'size not known'})")
+            continue
+        if stored > limit:
+            result = Result.FAILED if history.shell else Result.WARNING
+            via = f" via {history.target}" if history.kind == "symlink" else ""
+            findings.append((result, f"{history.path} ({stored} bytes{via})"))
+    return findings
 
 
 # ---------------------------------------------------------------------------- SAS

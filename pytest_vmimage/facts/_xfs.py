@@ -8,7 +8,13 @@ Supported: XFS v4 and v5 superblocks, inodes v1-v3 (incl. NREXT64 counters), dat
 in local, extents and B+tree format, short-form / block / leaf / node directories (the
 data blocks below 32 GiB are scanned), inline and remote symlinks (v5 ``XSLM`` headers).
 Not supported: realtime devices (not used for root file systems). Every loop is bounded;
-corrupt structures raise :class:`XfsError`.
+corrupt structures raise :class:`XfsError`, and every block and inode read is charged to
+the :class:`~pytest_vmimage.facts.disk.Meter` (a crafted B+tree fan-out or a symbolic link
+chain through a self-referencing directory ends with BudgetExceeded, never a hang).
+
+Error model: a path whose lookup meets a broken inode or directory (of any component) is
+:class:`~pytest_vmimage.facts.disk.Unreadable`, never absent; only a name missing from a
+directory that was read whole is absent.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 
-from pytest_vmimage.facts.disk import MAX_DIR_ENTRIES, FileEntry
+from pytest_vmimage.facts.disk import MAX_DIR_ENTRIES, Budget, FileEntry, Meter, Unreadable
 
 MAX_EXTENTS = 100_000
 MAX_BTREE_DEPTH = 8
@@ -35,6 +41,7 @@ class XfsError(Exception):
 class _Inode:
     def __init__(self, fs: XfsReader, ino: int) -> None:
         raw = fs.read(fs.inode_offset(ino), fs.inodesize)
+        fs.inodes_read += 1
         if len(raw) < 100 or raw[:2] != b"IN":
             raise XfsError(f"inode {ino}: bad magic")
         self.ino = ino
@@ -63,8 +70,10 @@ class XfsReader:
 
     name = "builtin-xfs"
 
-    def __init__(self, read: Callable[[int, int], bytes]) -> None:
-        self.read = read
+    def __init__(self, read: Callable[[int, int], bytes], meter: Meter | None = None) -> None:
+        self._read = read
+        self.meter = meter or Meter(Budget())
+        self.inodes_read = 0
         sb = read(0, 512)
         if sb[:4] != b"XFSB" or len(sb) < 224:
             raise XfsError("no XFS superblock")
@@ -90,6 +99,12 @@ class XfsReader:
         ):
             raise XfsError("XFS superblock geometry is not plausible")
         self.dirblksize = self.blocksize << dirblklog
+
+    def read(self, offset: int, size: int) -> bytes:
+        """Read and charge the budget: one unit per block (an inode counts as one)."""
+        self.meter.block(max(1, size // self.blocksize))
+        self.meter.check_time()
+        return self._read(offset, size)
 
     # ------------------------------------------------------------------ addresses
 
@@ -139,6 +154,10 @@ class XfsReader:
         magic = block[:4]
         if magic not in (b"BMA3", b"BMAP"):
             raise XfsError(f"bad B+tree block magic at fs block {fsb}")
+        if struct.unpack(">H", block[4:6])[0] != level:
+            raise XfsError(
+                f"B+tree block {fsb} has level {struct.unpack('>H', block[4:6])[0]}, expected {level}"
+            )
         header = 72 if magic == b"BMA3" else 24
         numrecs = struct.unpack(">H", block[6:8])[0]
         maxrecs = (self.blocksize - header) // 16
@@ -253,10 +272,19 @@ class XfsReader:
                     break
         return raw[:size].decode("utf-8", "surrogateescape")
 
-    def _lookup(self, path: str) -> _Inode | None:
-        """The inode at ``path``; intermediate symlinks are followed, the last is not."""
+    def _lookup(self, path: str) -> _Inode | None | Unreadable:
+        """The inode at ``path``; intermediate symlinks are followed, the last is not.
+        None when a name is missing from a directory read whole; Unreadable when any
+        inode or directory on the way could not be read."""
+        try:
+            return self._walk(path)
+        except XfsError as exc:
+            return Unreadable(f"{path}: {exc} (XFS)")
+
+    def _walk(self, path: str) -> _Inode | None | Unreadable:
         pending = [p for p in path.split("/") if p not in ("", ".")]
         stack: list[_Inode] = [_Inode(self, self.rootino)]
+        walked = ""
         hops = 0
         while pending:
             name = pending.pop(0)
@@ -266,15 +294,19 @@ class XfsReader:
                 continue
             current = stack[-1]
             if current.kind != "dir":
-                return None
+                return Unreadable(f"{path}: {walked or '/'} is not a directory (inode {current.ino}) (XFS)")
             match = next((ino for n, ino in self._dir_entries(current) if n == name), None)
             if match is None:
                 return None
-            child = _Inode(self, match)
+            walked += "/" + name
+            try:
+                child = _Inode(self, match)
+            except XfsError as exc:
+                raise XfsError(f"{walked}: {exc}") from None
             if child.kind == "symlink" and pending:
                 hops += 1
                 if hops > MAX_SYMLINKS:
-                    raise XfsError(f"{path}: too many symbolic links")
+                    raise XfsError("too many symbolic links")
                 target = self._symlink_target(child)
                 if target.startswith("/"):
                     stack = stack[:1]
@@ -283,38 +315,58 @@ class XfsReader:
             stack.append(child)
         return stack[-1]
 
+    def lstat_many(self, paths: list[str]) -> dict[str, FileEntry | None | Unreadable]:
+        result: dict[str, FileEntry | None | Unreadable] = {}
+        for path in paths:
+            inode = self._lookup(path)
+            try:
+                result[path] = self._entry(path, inode) if isinstance(inode, _Inode) else inode
+            except XfsError as exc:
+                result[path] = Unreadable(f"{path}: {exc} (XFS)")
+        return result
+
+    def listdir_many(self, paths: list[str]) -> dict[str, list[FileEntry] | None | Unreadable]:
+        result: dict[str, list[FileEntry] | None | Unreadable] = {}
+        for path in paths:
+            inode = self._lookup(path)
+            if not isinstance(inode, _Inode) or inode.kind != "dir":
+                result[path] = inode if not isinstance(inode, _Inode) else None
+                continue
+            base = path.rstrip("/")
+            try:
+                names = self._dir_entries(inode)
+            except XfsError as exc:
+                result[path] = Unreadable(f"{path}: {exc} (XFS)")
+                continue
+            if len(names) > MAX_DIR_ENTRIES:
+                result[path] = Unreadable(f"{path}: more than {MAX_DIR_ENTRIES} entries; not all read")
+                continue
+            entries = []
+            for name, ino in names:
+                try:
+                    entries.append(self._entry(f"{base}/{name}", _Inode(self, ino)))
+                except XfsError as exc:
+                    entries.append(FileEntry(f"{base}/{name}", "unreadable", error=f"{exc} (XFS)"))
+            result[path] = entries
+        return result
+
     def _entry(self, path: str, inode: _Inode) -> FileEntry:
         entry = FileEntry(path, inode.kind, inode.size, inode.mode)
         if inode.kind == "symlink":
+            if inode.size > 4096:
+                raise XfsError(f"symbolic link inode {inode.ino} claims {inode.size} bytes: corrupt")
             entry.target = self._symlink_target(inode)
         return entry
 
-    def lstat_many(self, paths: list[str]) -> dict[str, FileEntry | None]:
-        result: dict[str, FileEntry | None] = {}
+    def read_many(self, paths: list[str], limit: int) -> dict[str, bytes | None | Unreadable]:
+        result: dict[str, bytes | None | Unreadable] = {}
         for path in paths:
             inode = self._lookup(path)
-            result[path] = self._entry(path, inode) if inode is not None else None
-        return result
-
-    def listdir_many(self, paths: list[str]) -> dict[str, list[FileEntry] | None]:
-        result: dict[str, list[FileEntry] | None] = {}
-        for path in paths:
-            inode = self._lookup(path)
-            if inode is None or inode.kind != "dir":
-                result[path] = None
+            if not isinstance(inode, _Inode) or inode.kind != "file":
+                result[path] = inode if not isinstance(inode, _Inode) else None
                 continue
-            base = path.rstrip("/")
-            result[path] = [
-                self._entry(f"{base}/{name}", _Inode(self, ino))
-                for name, ino in self._dir_entries(inode)[:MAX_DIR_ENTRIES]
-            ]
-        return result
-
-    def read_many(self, paths: list[str], limit: int) -> dict[str, bytes | None]:
-        result: dict[str, bytes | None] = {}
-        for path in paths:
-            inode = self._lookup(path)
-            result[path] = (
-                self._read_file(inode, limit) if inode is not None and inode.kind == "file" else None
-            )
+            try:
+                result[path] = self._read_file(inode, limit)
+            except XfsError as exc:
+                result[path] = Unreadable(f"{path}: {exc} (XFS)")
         return result

@@ -31,6 +31,16 @@ Reading the root file system without mounting and without root:
 
 Logical volumes are not read: a root file system on LVM is reported as not readable,
 with the reason.
+
+Error model of the root file-system reader: every looked-up path is a value, "absent"
+(``None``: the file system says it is not there) or :class:`Unreadable` (could not look:
+a broken inode, a checksum or I/O error, debugfs failing). Only debugfs' "File not found
+by ext2_lookup" and a name missing from a directory that was read whole are "absent".
+:attr:`RootFsFacts.unreadable` names each fact that could not be read, with the reason;
+checks that need it give an error. Reading is bounded by a :class:`Budget` (bytes read,
+blocks and inodes visited, wall time, bytes debugfs may write to a temporary file); when
+it runs out the reader stops with :class:`BudgetExceeded`, naming the budget, and every
+fact of the root file system is unreadable.
 """
 
 from __future__ import annotations
@@ -42,12 +52,14 @@ import os
 import re
 import stat
 import struct
+import time
 import uuid
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from pytest_vmimage.facts import image_files
 from pytest_vmimage.facts._serial import from_jsonable, to_jsonable
 from pytest_vmimage.verdict import FactError
 
@@ -72,6 +84,65 @@ class DiskError(FactError):
 
     A truncated or garbage file is not an error: it gives facts that checks fail on.
     """
+
+
+class FsReadError(Exception):
+    """A file-system reader could not answer a whole batch (debugfs failed, timed out)."""
+
+
+class BudgetExceeded(FsReadError):
+    """The reader ran out of its :class:`Budget`; the message names which one."""
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A path that could not be looked at (not "absent"): the reason."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Bounds on reading one root file system (the image is untrusted)."""
+
+    bytes_read: int = 256 * MIB  # from the image file, plus debugfs' output
+    blocks: int = 100_000  # blocks and inodes visited by the built-in reader
+    seconds: float = 20.0  # wall time of the whole root file-system read
+    temp_bytes: int = 4 * MIB  # largest file debugfs may write (RLIMIT_FSIZE of its process)
+
+
+class Meter:
+    """What a root file-system read has used of its :class:`Budget`."""
+
+    def __init__(self, budget: Budget) -> None:
+        self.budget = budget
+        self.bytes = self.blocks = 0
+        self.deadline = time.monotonic() + budget.seconds
+        self.offsets: list[tuple[int, int]] | None = None  # (offset, size) when recording
+
+    def read(self, size: int) -> None:
+        self.bytes += size
+        if self.bytes > self.budget.bytes_read:
+            raise BudgetExceeded(
+                f"read budget exhausted: more than {self.budget.bytes_read} bytes read (Budget.bytes_read)"
+            )
+        self.check_time()
+
+    def block(self, count: int = 1) -> None:
+        self.blocks += count
+        if self.blocks > self.budget.blocks:
+            raise BudgetExceeded(
+                f"block budget exhausted: more than {self.budget.blocks} blocks/inodes visited (Budget.blocks)"
+            )
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def check_time(self) -> None:
+        if self.remaining() <= 0:
+            raise BudgetExceeded(
+                f"time budget exhausted: reading took more than {self.budget.seconds:g} s (Budget.seconds)"
+            )
 
 
 # ---------------------------------------------------------------------------- facts
@@ -187,10 +258,11 @@ class FileEntry:
     """A file inside the image's root file system (never its content)."""
 
     path: str
-    kind: str  # "file", "dir", "symlink", "other"
+    kind: str  # "file", "dir", "symlink", "other", "unreadable" (its inode could not be read)
     size: int = 0
     mode: int = 0
     target: str = ""  # symlink target, as stored
+    error: str = ""  # why, for kind "unreadable"
 
 
 @dataclass
@@ -199,9 +271,11 @@ class HistoryFile:
 
     path: str
     user: str
-    size: int
+    size: int | None  # bytes stored; for a symlink the resolved target's; None: not known
     shell: bool  # True for shell histories; False for other tools (.python_history, .lesshst)
-    kind: str = "file"
+    kind: str = "file"  # "file", "symlink", "other", "unreadable"
+    target: str = ""  # symlink: the target as an absolute path inside the image
+    error: str = ""  # why the size is not known
 
 
 @dataclass
@@ -220,6 +294,8 @@ class RootFsFacts:
 
     ``readable`` False means none of the other fields were read; ``reason`` says why
     (no root found, file system type not supported, debugfs missing, LVM, ...).
+    With ``readable`` True, ``unreadable`` maps each field that could not be read
+    (a name of :data:`ROOT_FACTS`) to the reason: such a field is empty, not "absent".
     """
 
     readable: bool = False
@@ -238,7 +314,31 @@ class RootFsFacts:
     home_users: list[str] = field(default_factory=list)
     ssh_host_keys: list[FileEntry] = field(default_factory=list)  # private and .pub
     waagent_conf: dict[str, str] | None = None  # key=value settings; None when absent
-    errors: list[str] = field(default_factory=list)  # partial failures
+    errors: list[str] = field(default_factory=list)  # partial failures, all of them
+    unreadable: dict[str, str] = field(default_factory=dict)  # fact name -> why not read
+
+    def not_read(self, *names: str) -> dict[str, str]:
+        """The facts among ``names`` that could not be read, with the reason."""
+        return {n: self.unreadable[n] for n in names if n in self.unreadable}
+
+    def mark_unreadable(self, name: str, reason: str) -> None:
+        if name not in self.unreadable:
+            self.unreadable[name] = reason
+        if reason not in self.errors:
+            self.errors.append(reason)
+
+
+ROOT_FACTS = (
+    "os_release",
+    "fstab",
+    "hostname",
+    "waagent_conf",
+    "resolv_conf",
+    "dhcp_leases",
+    "home_users",
+    "shell_histories",
+    "ssh_host_keys",
+)
 
 
 @dataclass
@@ -315,6 +415,7 @@ class _File:
     def __init__(self, fd: int, length: int, path: str) -> None:
         self.fd, self.length, self.path = fd, length, path
         self.bytes_read = 0
+        self.meter: Meter | None = None  # set while the root file system is read
 
     def pread(self, offset: int, size: int) -> bytes:
         if offset < 0 or size <= 0 or offset >= self.length:
@@ -325,6 +426,10 @@ class _File:
         except OSError as exc:
             raise DiskError(f"{self.path}: read error at byte {offset}: {exc.strerror}") from None
         self.bytes_read += len(data)
+        if self.meter is not None:
+            if self.meter.offsets is not None:
+                self.meter.offsets.append((offset, len(data)))
+            self.meter.read(len(data))
         return data
 
 
@@ -385,11 +490,14 @@ class _DynamicVhd:
 # ---------------------------------------------------------------------------- entry point
 
 
-def inspect_disk(path: str | os.PathLike[str], *, read_root_fs: bool = True) -> DiskFacts:
+def inspect_disk(
+    path: str | os.PathLike[str], *, read_root_fs: bool = True, budget: Budget | None = None
+) -> DiskFacts:
     """Read the facts of a disk image file. Never writes; bounded reads only.
 
     Raises :class:`DiskError` when the path is missing, a directory, not a regular
-    file or unreadable. ``read_root_fs=False`` skips the root file-system files.
+    file or unreadable. ``read_root_fs=False`` skips the root file-system files (read
+    them later with :func:`read_root_fs`); ``budget`` bounds reading them.
     """
     spath = os.fspath(path)
     fd = _open(spath)
@@ -410,14 +518,44 @@ def inspect_disk(path: str | os.PathLike[str], *, read_root_fs: bool = True) -> 
         content = _identify(file, facts)
         if content is not None:
             _read_layout(content, facts)
-            if read_root_fs:
-                facts.root_fs = _find_root(file, content, facts)
-        elif read_root_fs:
-            facts.root_fs = RootFsFacts(reason=f"disk content not read: {facts.content_reason}")
+        if read_root_fs:
+            facts.root_fs = _root_fs(file, content, facts, budget or Budget())
+        else:
+            facts.root_fs = RootFsFacts(reason="the root file system was not read (read_root_fs=False)")
         facts.bytes_read = file.bytes_read
         return facts
     finally:
         os.close(fd)
+
+
+def read_root_fs(
+    path: str | os.PathLike[str], facts: DiskFacts, budget: Budget | None = None, meter: Meter | None = None
+) -> RootFsFacts:
+    """Read the root file-system facts of a disk inspected with ``read_root_fs=False``
+    (the layout in ``facts`` is reused); ``facts`` is not changed."""
+    fd = _open(os.fspath(path))
+    try:
+        st = os.fstat(fd)
+        file = _File(fd, st.st_size, os.fspath(path))
+        scratch = DiskFacts(
+            path=file.path, apparent_size=st.st_size, allocated_size=0, data_bytes=None, format=""
+        )
+        content = _identify(file, scratch)
+        return _root_fs(file, content, facts, budget or Budget(), meter)
+    finally:
+        os.close(fd)
+
+
+def _root_fs(
+    file: _File, content: _Content | None, facts: DiskFacts, budget: Budget, meter: Meter | None = None
+) -> RootFsFacts:
+    if content is None:
+        return RootFsFacts(reason=f"disk content not read: {facts.content_reason}")
+    file.meter = meter or Meter(budget)
+    try:
+        return _find_root(file, content, facts)
+    finally:
+        file.meter = None
 
 
 def _open(path: str) -> int:
@@ -927,20 +1065,22 @@ def _fat_id(raw: bytes) -> str:
 
 class FsReader(Protocol):
     """Batch access to one file system: paths are absolute; symlinks are not followed
-    on the last component (intermediate ones are, inside the file system)."""
+    on the last component (intermediate ones are, inside the file system). Each path
+    maps to its value, None (absent) or :class:`Unreadable`; a batch that could not run
+    at all raises :class:`FsReadError` (:class:`BudgetExceeded` when out of budget)."""
 
     name: str
 
-    def lstat_many(self, paths: list[str]) -> dict[str, FileEntry | None]: ...
+    def lstat_many(self, paths: list[str]) -> dict[str, FileEntry | None | Unreadable]: ...
 
-    def listdir_many(self, paths: list[str]) -> dict[str, list[FileEntry] | None]: ...
+    def listdir_many(self, paths: list[str]) -> dict[str, list[FileEntry] | None | Unreadable]: ...
 
-    def read_many(self, paths: list[str], limit: int) -> dict[str, bytes | None]: ...
+    def read_many(self, paths: list[str], limit: int) -> dict[str, bytes | None | Unreadable]: ...
 
 
 def _reader_for(file: _File, content: _Content, facts: DiskFacts, index: int | None) -> FsReader:
     """A reader for the file system of partition ``index`` (None: whole disk); raises
-    _Unreadable with the reason."""
+    _NoReader with the reason."""
     from pytest_vmimage.facts import _debugfs, _xfs  # local: optional tools
 
     if index is None:
@@ -952,48 +1092,75 @@ def _reader_for(file: _File, content: _Content, facts: DiskFacts, index: int | N
     where = "the whole disk" if index is None else f"partition {index}"
     if kind in ("ext2", "ext3", "ext4"):
         if facts.content_offset is None:
-            raise _Unreadable(
+            raise _NoReader(
                 f"{kind} on {where}: debugfs needs the disk stored contiguously (not {facts.format_detail})"
             )
-        return _debugfs.DebugfsReader(file.fd, facts.content_offset + start)
+        return _debugfs.DebugfsReader(file.fd, facts.content_offset + start, file.meter)
     if kind == "xfs":
-        return _xfs.XfsReader(lambda off, n: content.read(start + off, n) if off < size else b"")
-    raise _Unreadable(f"file system {kind or 'unknown'} on {where} cannot be read")
+        try:
+            return _xfs.XfsReader(
+                lambda off, n: content.read(start + off, n) if off < size else b"", file.meter
+            )
+        except _xfs.XfsError as exc:
+            raise _NoReader(f"xfs on {where}: {exc}") from None
+    raise _NoReader(f"file system {kind or 'unknown'} on {where} cannot be read")
 
 
-class _Unreadable(Exception):
+class _NoReader(Exception):
     pass
 
 
 def _find_root(file: _File, content: _Content, facts: DiskFacts) -> RootFsFacts:
-    """The root file system is the one holding /etc/fstab or /etc/os-release."""
+    """The root file system is the one holding /etc/fstab or /etc/os-release.
+
+    A candidate that could not be looked at is never skipped silently: when a root is
+    found after it, that root's facts are all unreadable (the broken one may be the real
+    root); when none is found, the reason names it.
+    """
     readable_types = ("ext2", "ext3", "ext4", "xfs")
     candidates: list[int | None] = []
     if facts.whole_disk_fs is not None and facts.whole_disk_fs.type in readable_types:
         candidates.append(None)
     candidates += [p.index for p in facts.partitions if p.content and p.content.type in readable_types]
     reasons: list[str] = []
+    broken: list[str] = []  # candidates that could not be looked at
     for index in candidates[:MAX_ROOT_CANDIDATES]:
         where = "the whole disk" if index is None else f"partition {index}"
         try:
             reader = _reader_for(file, content, facts, index)
             found = reader.lstat_many(["/etc/fstab", "/etc/os-release"])
-        except _Unreadable as exc:
+        except _NoReader as exc:
             reasons.append(str(exc))
             continue
+        except BudgetExceeded as exc:
+            reasons.append(f"{where}: {exc}")
+            broken.append(f"{where}: {exc}")
+            break
         except Exception as exc:  # noqa: BLE001 - a corrupt file system is a fact, not a crash
             reasons.append(f"{where}: {type(exc).__name__}: {exc}")
+            broken.append(reasons[-1])
             continue
-        if any(found.values()):
-            probe = facts.whole_disk_fs if index is None else _part(facts, index).content
-            root = RootFsFacts(
-                readable=True, partition_index=index, fs_type=probe.type if probe else "", reader=reader.name
+        if not any(isinstance(v, FileEntry) for v in found.values()):
+            bad = [f"{where}: {v.reason}" for v in found.values() if isinstance(v, Unreadable)]
+            reasons += bad
+            broken += bad
+            continue
+        probe = facts.whole_disk_fs if index is None else _part(facts, index).content
+        root = RootFsFacts(
+            readable=True, partition_index=index, fs_type=probe.type if probe else "", reader=reader.name
+        )
+        for reason in broken:
+            for name in ROOT_FACTS:
+                root.mark_unreadable(name, f"another candidate root could not be read ({reason})")
+        try:
+            _collect(reader, root)
+        except Exception as exc:  # noqa: BLE001 - budget, debugfs failure, corrupt structures
+            why = (
+                f"reading the root file system stopped: {exc if isinstance(exc, FsReadError) else repr(exc)}"
             )
-            try:
-                _collect(reader, root)
-            except Exception as exc:  # noqa: BLE001
-                root.errors.append(f"reading the root file system stopped: {type(exc).__name__}: {exc}")
-            return root
+            for name in ROOT_FACTS:
+                root.mark_unreadable(name, why)
+        return root
     lvm = [
         f"partition {p.index}"
         for p in facts.partitions
@@ -1026,114 +1193,158 @@ def _part(facts: DiskFacts, index: int) -> Partition:
     return next(p for p in facts.partitions if p.index == index)
 
 
-_SHELL_HISTORIES = (
-    ".bash_history",
-    ".zsh_history",
-    ".history",
-    ".sh_history",
-    ".ash_history",
-    ".ksh_history",
-)
-_OTHER_HISTORIES = (
-    ".python_history",
-    ".lesshst",
-    ".mysql_history",
-    ".psql_history",
-    ".sqlite_history",
-    ".node_repl_history",
-    ".viminfo",
-)
-_LEASE_DIRS = {
-    "/var/lib/dhcp": r"\.leases?$|^dhclient",
-    "/var/lib/dhcp3": r"\.leases?$|^dhclient",
-    "/var/lib/dhclient": r".",
-    "/var/lib/NetworkManager": r"\.lease$",
-    "/var/lib/wicked": r"^lease",
-    "/var/lib/dhcpcd": r"\.lease6?$",
-    "/var/lib/dhcpcd5": r"\.lease6?$",
-}
+MAX_LINK_HOPS = 8
 
 
 def _collect(reader: FsReader, root: RootFsFacts) -> None:
-    texts = _read_following(
-        reader, ["/etc/fstab", "/etc/os-release", "/etc/hostname", "/etc/waagent.conf"], root
-    )
-    if texts.get("/etc/os-release") is None:
-        texts.update(_read_following(reader, ["/usr/lib/os-release"], root))
-        texts["/etc/os-release"] = texts.get("/usr/lib/os-release")
-    fstab = texts.get("/etc/fstab")
+    """Fill ``root`` from the file system; a fact whose files could not be looked at is
+    marked unreadable (with the path and reason), never left empty as if absent."""
+    files = ["/etc/fstab", "/etc/os-release", "/etc/hostname", "/etc/waagent.conf"]
+    texts = _read_following(reader, files)
+    if texts["/etc/os-release"] is None:
+        texts["/etc/os-release"] = _read_following(reader, ["/usr/lib/os-release"])["/usr/lib/os-release"]
+    for fact, path in (
+        ("fstab", "/etc/fstab"),
+        ("os_release", "/etc/os-release"),
+        ("hostname", "/etc/hostname"),
+        ("waagent_conf", "/etc/waagent.conf"),
+    ):
+        if isinstance(texts[path], Unreadable):
+            root.mark_unreadable(fact, texts[path].reason)
+    fstab, release, hostname, waagent = (_text(texts[p]) for p in files)
     root.fstab_present = fstab is not None
     root.fstab = _parse_fstab(fstab or "")
-    root.os_release = _parse_env(texts.get("/etc/os-release") or "")
-    hostname = texts.get("/etc/hostname")
+    root.os_release = _parse_env(release or "")
     root.hostname = hostname.strip() if hostname is not None else None
-    waagent = texts.get("/etc/waagent.conf")
-    root.waagent_conf = _parse_waagent(waagent) if waagent is not None else None
+    root.waagent_conf = image_files.parse_waagent_conf(waagent) if waagent is not None else None
 
     resolv = reader.lstat_many(["/etc/resolv.conf"])["/etc/resolv.conf"]
-    root.resolv_conf = resolv
-    if resolv is not None:
-        root.resolv_conf_text = _read_following(reader, ["/etc/resolv.conf"], root).get("/etc/resolv.conf")
+    if isinstance(resolv, Unreadable):
+        root.mark_unreadable("resolv_conf", resolv.reason)
+    else:
+        root.resolv_conf = resolv
+        if resolv is not None:
+            text = _read_following(reader, ["/etc/resolv.conf"])["/etc/resolv.conf"]
+            root.resolv_conf_text = _text(text)
 
-    dirs = ["/etc/ssh", "/home", "/root", *_LEASE_DIRS]
-    listed = reader.listdir_many(dirs)
-    for entry in listed.get("/etc/ssh") or []:
+    lease_dirs = list(image_files.LEASE_DIRS)
+    listed = reader.listdir_many(["/etc/ssh", "/home", *lease_dirs])
+    ssh = listed["/etc/ssh"]
+    if isinstance(ssh, Unreadable):
+        root.mark_unreadable("ssh_host_keys", ssh.reason)
+    for entry in ssh if isinstance(ssh, list) else []:
         if entry.path.rsplit("/", 1)[-1].startswith("ssh_host_"):
+            if entry.kind == "unreadable":
+                root.mark_unreadable("ssh_host_keys", f"{entry.path}: {entry.error}")
             root.ssh_host_keys.append(entry)
-    for directory, pattern in _LEASE_DIRS.items():
-        for entry in listed.get(directory) or []:
-            if entry.kind != "dir" and re.search(pattern, entry.path.rsplit("/", 1)[-1]):
+    for directory in lease_dirs:
+        listing = listed[directory]
+        if isinstance(listing, Unreadable):
+            root.mark_unreadable("dhcp_leases", listing.reason)
+            continue
+        for entry in listing or []:
+            if entry.kind != "dir" and image_files.is_dhcp_lease(entry.path):
                 root.dhcp_leases.append(entry)
+
     homes = {"root": "/root"}
-    for entry in (listed.get("/home") or [])[:MAX_HOMES]:
+    home = listed["/home"]
+    if isinstance(home, Unreadable):
+        for name in ("home_users", "shell_histories"):
+            root.mark_unreadable(name, home.reason)
+    for entry in (home if isinstance(home, list) else [])[:MAX_HOMES]:
         if entry.kind == "dir":
             homes[entry.path.rsplit("/", 1)[-1]] = entry.path
+        elif entry.kind == "unreadable":
+            for name in ("home_users", "shell_histories"):
+                root.mark_unreadable(name, f"{entry.path}: {entry.error}")
     root.home_users = sorted(homes)
-    home_listing = {"/root": listed.get("/root")}
-    home_listing.update(reader.listdir_many([p for p in homes.values() if p != "/root"]))
-    for user, home in sorted(homes.items()):
-        for entry in home_listing.get(home) or []:
-            base = entry.path.rsplit("/", 1)[-1]
-            if base in _SHELL_HISTORIES or base in _OTHER_HISTORIES:
-                root.shell_histories.append(
-                    HistoryFile(entry.path, user, entry.size, base in _SHELL_HISTORIES, entry.kind)
-                )
+    _collect_histories(reader, root, homes)
 
 
-def _read_following(
-    reader: FsReader, paths: list[str], root: RootFsFacts, hops: int = 8
-) -> dict[str, str | None]:
-    """Text of small files, following symlinks inside the file system (bounded)."""
-    result: dict[str, str | None] = {}
-    current = {p: p for p in paths}
-    for _ in range(hops):
-        if not current:
-            break
-        entries = reader.lstat_many(sorted(set(current.values())))
-        regular, nxt = [], {}
-        for orig, now in current.items():
-            entry = entries.get(now)
-            if entry is None:
-                result[orig] = None
-            elif entry.kind == "symlink":
-                nxt[orig] = _join_link(now, entry.target)
-            elif entry.kind == "file":
-                if entry.size > SMALL_FILE_LIMIT:
-                    root.errors.append(f"{now}: {entry.size} bytes, larger than {SMALL_FILE_LIMIT}; not read")
-                    result[orig] = None
-                else:
-                    regular.append((orig, now))
+def _collect_histories(reader: FsReader, root: RootFsFacts, homes: dict[str, str]) -> None:
+    """Every history file of every home (image_files' names), symlinks resolved inside
+    the image: a link to /dev/null stores nothing, another is judged by its target."""
+    paths = {
+        f"{home}/{name}": (user, name) for user, home in homes.items() for name in image_files.ALL_HISTORIES
+    }
+    found = reader.lstat_many(sorted(paths))
+    for path, (user, name) in sorted(paths.items()):
+        entry = found[path]
+        if entry is None:
+            continue
+        shell = image_files.history_kind(name) == "shell"
+        if isinstance(entry, Unreadable):
+            root.shell_histories.append(
+                HistoryFile(path, user, None, shell, "unreadable", error=entry.reason)
+            )
+            continue
+        if entry.kind == "symlink":
+            target = _join_link(path, entry.target)
+            history = HistoryFile(path, user, None, shell, "symlink", target=target)
+            if target in image_files.NULL_TARGETS:
+                history.size = 0
             else:
-                result[orig] = None
-        if regular:
-            data = reader.read_many(sorted({now for _, now in regular}), SMALL_FILE_LIMIT)
-            for orig, now in regular:
-                raw = data.get(now)
-                result[orig] = raw.decode("utf-8", "replace") if raw is not None else None
-        current = nxt
-    for orig in current:
-        root.errors.append(f"{orig}: too many symbolic links")
-        result[orig] = None
+                final = _resolve(reader, target)
+                if isinstance(final, Unreadable):
+                    history.error = f"{path} -> {entry.target}: {final.reason}"
+                elif final is None:
+                    history.error = f"{path} -> {entry.target}: the target does not exist in the image"
+                else:
+                    history.size = final.size if final.kind == "file" else 0
+            root.shell_histories.append(history)
+        elif entry.kind == "unreadable":
+            root.shell_histories.append(HistoryFile(path, user, None, shell, "unreadable", error=entry.error))
+        else:
+            kind = "file" if entry.kind == "file" else "other"
+            size = entry.size if kind == "file" else 0
+            root.shell_histories.append(HistoryFile(path, user, size, shell, kind))
+
+
+def _resolve(reader: FsReader, path: str) -> FileEntry | None | Unreadable:
+    """What ``path`` leads to, following symlinks inside the image (bounded hops)."""
+    now = path
+    for _ in range(MAX_LINK_HOPS):
+        entry = reader.lstat_many([now])[now]
+        if not isinstance(entry, FileEntry) or entry.kind != "symlink":
+            return entry
+        now = _join_link(now, entry.target)
+        if now in image_files.NULL_TARGETS:
+            return FileEntry(now, "other")
+    return Unreadable(f"{path}: more than {MAX_LINK_HOPS} symbolic links")
+
+
+def _text(value: str | None | Unreadable) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _read_following(reader: FsReader, paths: list[str]) -> dict[str, str | None | Unreadable]:
+    """Text of small files, following symlinks inside the file system (bounded): None for
+    absent ones and for directories or special files; Unreadable for what could not be read
+    (including a file larger than SMALL_FILE_LIMIT: not read, so not known)."""
+    result: dict[str, str | None | Unreadable] = {}
+    regular: dict[str, str] = {}
+    for orig in paths:
+        entry = _resolve(reader, orig)
+        if isinstance(entry, Unreadable) or entry is None:
+            result[orig] = entry
+        elif entry.kind == "unreadable":
+            result[orig] = Unreadable(f"{entry.path}: {entry.error}")
+        elif entry.kind != "file":
+            result[orig] = None
+        elif entry.size > SMALL_FILE_LIMIT:
+            result[orig] = Unreadable(
+                f"{entry.path}: {entry.size} bytes, larger than {SMALL_FILE_LIMIT}; not read"
+            )
+        else:
+            regular[orig] = entry.path
+    if regular:
+        data = reader.read_many(sorted(set(regular.values())), SMALL_FILE_LIMIT)
+        for orig, now in regular.items():
+            raw = data.get(now)
+            if isinstance(raw, bytes):
+                result[orig] = raw.decode("utf-8", "replace")
+            else:
+                result[orig] = raw if isinstance(raw, Unreadable) else Unreadable(f"{now}: not read")
     return result
 
 
@@ -1181,16 +1392,6 @@ def _parse_env(text: str) -> dict[str, str]:
     return result
 
 
-def _parse_waagent(text: str) -> dict[str, str]:
-    result = {}
-    for line in text.splitlines()[:2000]:
-        line = line.split("#", 1)[0].strip()
-        key, sep, value = line.partition("=")
-        if sep and key.strip():
-            result[key.strip()] = value.strip()
-    return result
-
-
 # ---------------------------------------------------------------------------- public readers
 
 
@@ -1200,6 +1401,7 @@ def _open_root(path: str | os.PathLike[str], facts: DiskFacts) -> tuple[int, FsR
     fd = _open(os.fspath(path))
     st = os.fstat(fd)
     file = _File(fd, st.st_size, os.fspath(path))
+    file.meter = Meter(Budget())
     scratch = DiskFacts(
         path=file.path, apparent_size=st.st_size, allocated_size=0, data_bytes=None, format=""
     )
@@ -1209,7 +1411,7 @@ def _open_root(path: str | os.PathLike[str], facts: DiskFacts) -> tuple[int, FsR
         raise DiskError(f"{file.path}: disk content cannot be read: {scratch.content_reason}")
     try:
         return fd, _reader_for(file, content, facts, facts.root_fs.partition_index)
-    except _Unreadable as exc:
+    except _NoReader as exc:
         os.close(fd)
         raise DiskError(f"{file.path}: {exc}") from None
 
@@ -1218,40 +1420,50 @@ def read_root_files(
     path: str | os.PathLike[str], facts: DiskFacts, paths: Iterable[str], limit: int = MIB
 ) -> dict[str, bytes | None]:
     """Content of regular files of the root file system (symlinks followed inside it);
-    None for absent ones, directories, special files and files larger than ``limit``."""
+    None for absent ones, directories, special files and files larger than ``limit``.
+    Raises DiskError naming a path that could not be read."""
     fd, reader = _open_root(path, facts)
     try:
         wanted = list(paths)
-        entries = reader.lstat_many(wanted)
         result: dict[str, bytes | None] = {p: None for p in wanted}
         resolved: dict[str, str] = {}
         for p in wanted:
-            entry, now = entries.get(p), p
-            for _ in range(8):
-                if entry is None or entry.kind != "symlink":
-                    break
-                now = _join_link(now, entry.target)
-                entry = reader.lstat_many([now])[now]
+            entry = _resolve(reader, p)
+            if isinstance(entry, Unreadable):
+                raise DiskError(f"{facts.path}: {entry.reason}")
             if entry is not None and entry.kind == "file" and entry.size <= limit:
-                resolved[p] = now
+                resolved[p] = entry.path
         data = reader.read_many(sorted(set(resolved.values())), limit) if resolved else {}
         for p, now in resolved.items():
-            result[p] = data.get(now)
+            raw = data.get(now)
+            if isinstance(raw, Unreadable):
+                raise DiskError(f"{facts.path}: {raw.reason}")
+            result[p] = raw
         return result
+    except FsReadError as exc:
+        raise DiskError(f"{facts.path}: {exc}") from None
     finally:
         os.close(fd)
 
 
 def list_dir(path: str | os.PathLike[str], facts: DiskFacts, dirpath: str) -> list[FileEntry] | None:
-    """Entries of a directory of the root file system (bounded); None when absent."""
+    """Entries of a directory of the root file system (bounded); None when absent.
+    Raises DiskError when it could not be read."""
     fd, reader = _open_root(path, facts)
     try:
-        return reader.listdir_many([dirpath])[dirpath]
+        listing = reader.listdir_many([dirpath])[dirpath]
+    except FsReadError as exc:
+        raise DiskError(f"{facts.path}: {exc}") from None
     finally:
         os.close(fd)
+    if isinstance(listing, Unreadable):
+        raise DiskError(f"{facts.path}: {listing.reason}")
+    return listing
 
 
 __all__ = [
+    "Budget",
+    "BudgetExceeded",
     "DiskError",
     "DiskFacts",
     "FileEntry",
@@ -1266,4 +1478,5 @@ __all__ = [
     "inspect_disk",
     "list_dir",
     "read_root_files",
+    "read_root_fs",
 ]

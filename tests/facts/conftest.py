@@ -9,6 +9,7 @@ file, ``mkfs.ext4 -d`` / ``mkfs.xfs -p`` fill a file system image from a folder,
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import struct
 import subprocess
@@ -37,8 +38,15 @@ def need(*tools: str) -> pytest.MarkDecorator:
     )
 
 
-def run(*cmd: str | Path, input: str | None = None) -> str:
-    proc = subprocess.run([str(c) for c in cmd], input=input, capture_output=True, text=True, check=False)
+def run(*cmd: str | Path, input: str | None = None, env: dict[str, str] | None = None) -> str:
+    proc = subprocess.run(
+        [str(c) for c in cmd],
+        input=input,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **env} if env else None,
+    )
     if proc.returncode:
         raise AssertionError(f"{' '.join(map(str, cmd))} failed: {proc.stderr}")
     return proc.stdout
@@ -78,7 +86,7 @@ def write_tree(root: Path, files: dict[str, str | bytes | tuple[str, str]]) -> P
             path.symlink_to(value[1])
         elif isinstance(value, bytes):
             path.write_bytes(value)
-        elif value.endswith("/"):
+        elif rel.endswith("/") or value.endswith("/"):
             path.mkdir(exist_ok=True)
         else:
             path.write_text(value)
@@ -123,7 +131,9 @@ def mkxfs(tree: Path, image: Path, size: int = 320 * MIB) -> Path:
     proto = image.with_suffix(".proto")
     proto.write_text(xfs_protofile(tree))
     sparse_file(image, size)
-    run("mkfs.xfs", "-q", "-f", "-p", proto, image)
+    # xfsprogs >= 5.19 refuses file systems under 300 MiB outside its own test suite
+    small = {"TEST_DIR": "1", "TEST_DEV": "1", "QA_CHECK_FS": "1"} if size < 300 * MIB else None
+    run("mkfs.xfs", "-q", "-f", "-p", proto, image, env=small)
     return image
 
 
@@ -233,3 +243,49 @@ def tree(tmp_path: Path):
         return write_tree(tmp_path / f"tree{next(counter)}", spec)
 
     return make
+
+
+# A root that is generalized except for one non-empty root shell history.
+HISTORY_ONLY_ROOT = {
+    **CLEAN_ROOT,
+    "root/.bash_history": "curl http://build.example/secret\n",
+    "var/lib/NetworkManager/NetworkManager.state": "[main]\n",
+}
+
+
+def fs_image(tree: Path, image: Path, fs: str) -> Path:
+    """A small ext4 (16 MiB) or XFS (32 MiB) file-system image of ``tree``."""
+    if fs == "xfs":
+        return mkxfs(tree, image, 32 * MIB)
+    return mkext4(tree, image, 16 * MIB)
+
+
+def gpt_disk(fs_img: Path, raw: Path) -> Path:
+    """A raw GPT disk holding ``fs_img`` as its only partition, from sector 2048."""
+    size = fs_img.stat().st_size
+    sparse_file(raw, size + 2 * MIB)
+    partition(raw, f"label: gpt\nstart=2048, size={size // 512}, type=L\n")
+    place(raw, fs_img, 2048)
+    return raw
+
+
+def debugfs_write(image: Path, *commands: str) -> None:
+    """Change an ext file system image with ``debugfs -w`` (to break it on purpose)."""
+    run("debugfs", "-w", "-f", "-", image, input="\n".join(commands) + "\n")
+
+
+def xfs_inode_offset(image: Path, path: str) -> int:
+    """Byte offset of the inode of ``path`` in an XFS image (to break it on purpose)."""
+    from pytest_vmimage.facts._xfs import XfsReader
+
+    with open(image, "rb") as fh:
+        reader = XfsReader(lambda off, n: os.pread(fh.fileno(), n, off))
+        inode = reader._lookup(path)
+        assert inode is not None and not isinstance(inode, str), path
+        return reader.inode_offset(inode.ino)
+
+
+def patch(image: Path, offset: int, data: bytes) -> None:
+    with open(image, "r+b") as fh:
+        fh.seek(offset)
+        fh.write(data)

@@ -1,0 +1,144 @@
+"""The VHD reader's error model (issue 8, bullet 1 and the symlink rule of bullet 1):
+a fact that could not be read makes the check that needs it an error, never a pass.
+
+Each test is named after the case of the issue it covers; each image is built with the
+real tools (mkfs.ext4 -d, mkfs.xfs -p, debugfs -w) and then broken on purpose.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from pytest_vmimage.checks import artifacts as checks
+from pytest_vmimage.facts import _debugfs
+from pytest_vmimage.facts.disk import inspect_disk
+from pytest_vmimage.profiles import load_profile
+from pytest_vmimage.verdict import FactError
+
+from .conftest import (
+    CLEAN_ROOT,
+    HISTORY_ONLY_ROOT,
+    debugfs_write,
+    fs_image,
+    gpt_disk,
+    need,
+    patch,
+    xfs_inode_offset,
+)
+
+GUIDE = load_profile("guide-2016")
+
+
+def verdict_of(check, path: Path):
+    """The verdict, or the FactError text as ("error", message)."""
+    try:
+        return check(inspect_disk(path), GUIDE)
+    except FactError as exc:
+        return ("error", str(exc))
+
+
+def result(verdict) -> str:
+    return verdict[0] if isinstance(verdict, tuple) else verdict.result.value
+
+
+@need("sfdisk", "mkfs.ext4", "debugfs")
+def test_broken_root_inode_hiding_bash_history_ext4_is_an_error(tmp_path: Path, tree) -> None:
+    image = fs_image(tree(HISTORY_ONLY_ROOT), tmp_path / "root.img", "ext4")
+    intact = gpt_disk(image, tmp_path / "intact.raw")
+    assert result(verdict_of(checks.check_vhd_deprovisioned, intact)) == "failed"
+    debugfs_write(image, "set_inode_field /root checksum 0")
+    broken = gpt_disk(image, tmp_path / "broken.raw")
+    verdict = verdict_of(checks.check_vhd_deprovisioned, broken)
+    assert result(verdict) == "error", verdict
+    assert "/root" in verdict[1] and "checksum" in verdict[1].lower()
+
+
+@need("sfdisk", "mkfs.ext4", "debugfs")
+@pytest.mark.parametrize("command", ["clri /root", "set_inode_field /root flags 0"])
+def test_other_debugfs_errors_are_not_not_found(tmp_path: Path, tree, command: str) -> None:
+    image = fs_image(tree(HISTORY_ONLY_ROOT), tmp_path / "root.img", "ext4")
+    debugfs_write(image, command)
+    verdict = verdict_of(checks.check_vhd_deprovisioned, gpt_disk(image, tmp_path / "d.raw"))
+    assert result(verdict) == "error", verdict
+
+
+@need("sfdisk", "mkfs.xfs")
+def test_broken_inode_of_unrelated_directory_xfs_does_not_flip_the_verdict(tmp_path: Path, tree) -> None:
+    image = fs_image(tree(HISTORY_ONLY_ROOT), tmp_path / "root.img", "xfs")
+    assert result(verdict_of(checks.check_vhd_deprovisioned, gpt_disk(image, tmp_path / "a.raw"))) == "failed"
+    patch(image, xfs_inode_offset(image, "/var/lib/NetworkManager"), b"XX")
+    verdict = verdict_of(checks.check_vhd_deprovisioned, gpt_disk(image, tmp_path / "b.raw"))
+    # the history was read and fails; the lease directory could not be read and is named
+    assert result(verdict) == "failed", verdict
+    assert "/root/.bash_history" in verdict.actual
+    assert "/var/lib/NetworkManager" in verdict.actual and "not read" in verdict.actual
+
+
+@need("sfdisk", "mkfs.xfs")
+@pytest.mark.parametrize("path", ["/root", "/var/lib/NetworkManager"])
+def test_broken_inode_on_a_looked_up_path_xfs_is_unreadable(tmp_path: Path, tree, path: str) -> None:
+    image = fs_image(
+        tree({**CLEAN_ROOT, "var/lib/NetworkManager/NetworkManager.state": "[main]\n"}),
+        tmp_path / "r.img",
+        "xfs",
+    )
+    assert result(verdict_of(checks.check_vhd_deprovisioned, gpt_disk(image, tmp_path / "a.raw"))) == "passed"
+    patch(image, xfs_inode_offset(image, path), b"XX")
+    verdict = verdict_of(checks.check_vhd_deprovisioned, gpt_disk(image, tmp_path / "b.raw"))
+    assert result(verdict) == "error", verdict
+    assert path in verdict[1]
+
+
+@need("sfdisk", "mkfs.ext4", "debugfs")
+def test_debugfs_timeout_is_an_error(tmp_path: Path, tree, monkeypatch) -> None:
+    image = fs_image(tree(HISTORY_ONLY_ROOT), tmp_path / "root.img", "ext4")
+    disk = gpt_disk(image, tmp_path / "d.raw")
+    real = next(p for p in ("/usr/sbin/debugfs", "/sbin/debugfs") if os.path.exists(p))
+    # the first run (finding the root) answers; every later run hangs
+    fake = tmp_path / "bin" / "debugfs"
+    fake.parent.mkdir()
+    counter = tmp_path / "calls"
+    fake.write_text(
+        f'#!/bin/sh\nif [ -e "{counter}" ]; then exec sleep 60; fi\ntouch "{counter}"\nexec {real} "$@"\n'
+    )
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    monkeypatch.setattr(_debugfs, "TIMEOUT", 2)
+    verdict = verdict_of(checks.check_vhd_deprovisioned, disk)
+    assert result(verdict) == "error", verdict
+    assert "timed out" in verdict[1] or "timeout" in verdict[1]
+
+
+# ---------------------------------------------------------------------------- symlinked histories
+
+
+@need("sfdisk", "mkfs.ext4", "debugfs", "mkfs.xfs")
+@pytest.mark.parametrize("fs", ["ext4", "xfs"])
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ({"root/.bash_history": ("symlink", "/dev/null")}, "passed"),
+        ({"root/.bash_history": ("symlink", ".hist"), "root/.hist": "rm -rf /tmp/build\n"}, "failed"),
+        ({"root/.bash_history": ("symlink", "/var/" + "x" * 70), "var/" + "x" * 70: "ls\n"}, "failed"),
+        (
+            {"root/.bash_history": ("symlink", "../root/a"), "root/a": ("symlink", "b"), "root/b": "ls\n"},
+            "failed",
+        ),
+        ({"root/.bash_history": ("symlink", ".hist"), "root/.hist": ""}, "passed"),
+        ({"root/.bash_history": ("symlink", "nowhere")}, "error"),
+        ({"root/.bash_history": ("symlink", "a"), "root/a": ("symlink", ".bash_history")}, "error"),
+    ],
+    ids=["dev-null", "relative-file", "slow-symlink", "chain", "empty-target", "dangling", "loop"],
+)
+def test_symlinked_history_is_judged_by_its_target(
+    tmp_path: Path, tree, fs: str, files: dict, expected: str
+) -> None:
+    image = fs_image(tree({**CLEAN_ROOT, **files}), tmp_path / "root.img", fs)
+    verdict = verdict_of(checks.check_vhd_deprovisioned, gpt_disk(image, tmp_path / "d.raw"))
+    assert result(verdict) == expected, verdict
+    if expected == "failed":
+        assert "/root/.bash_history" in verdict.actual
