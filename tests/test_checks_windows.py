@@ -725,3 +725,82 @@ WIN011_GAPS = {
 @pytest.mark.parametrize("gap", sorted(WIN011_GAPS))
 def test_win011_passes_on_missing_evidence(gap):
     assert _result(windows.no_bitlocker_os, edited(WIN011_GAPS[gap])) is Result.ERROR
+
+
+# -- the error model of the facts (issue 8) ------------------------------------------------------
+
+
+def test_collection_script_records_status_time_and_counts_per_part():
+    invoke = COLLECTION_SCRIPT[COLLECTION_SCRIPT.index("function Invoke-Part") :]
+    invoke = invoke[: invoke.index("\n}\n")]
+    for token in ("$value['_status'] = 'ok'", "'timeout'", "'error'", "_error", "_elapsed_ms", "_counts"):
+        assert token in invoke, token
+    assert "[System.TimeoutException]" in invoke
+
+
+def test_collection_script_never_reports_a_failed_read_as_nothing():
+    script = COLLECTION_SCRIPT
+    assert "-ErrorAction SilentlyContinue" not in script
+    assert not re.findall(r"\$(d|x|r)\['\w+'\] = \$null", script)
+    # WMI methods report failure in ReturnValue: BitLocker's status is checked, not cast from $null
+    assert script.count("ReturnValue -ne '0'") == 2
+    assert "New-Absent" in script and "New-Unreadable" in script
+
+
+def test_update_search_has_its_own_deadline_inside_the_collection_deadline():
+    from pytest_vmimage.facts.windows import COLLECTION_TIMEOUT, UPDATE_SEARCH_TIMEOUT
+
+    assert f"WaitOne({int(UPDATE_SEARCH_TIMEOUT * 1000)})" in COLLECTION_SCRIPT
+    assert f"within {int(UPDATE_SEARCH_TIMEOUT)} s" in COLLECTION_SCRIPT
+    assert UPDATE_SEARCH_TIMEOUT < COLLECTION_TIMEOUT
+
+
+@pytest.mark.parametrize(
+    ("state", "message"),
+    [
+        (
+            {"_status": "timeout", "_error": "did not finish within 600 s", "_elapsed_ms": 600000},
+            r"collecting 'updates' timed out on the VM after 600 s: did not finish",
+        ),
+        (
+            {
+                "_status": "error",
+                "_error": "Access is denied.",
+                "_error_type": "System.UnauthorizedAccessException",
+            },
+            r"collecting 'updates' failed on the VM: Access is denied\. \(System\.UnauthorizedAccessException\)",
+        ),
+        ({"search_ok": True}, r"did not report completion"),
+        ({"_status": "ok", "search_ok": True}, r"carries no item counts"),
+        ("\ufffd", r"is not an object"),
+    ],
+    ids=["timeout", "error", "no status", "no counts", "not an object"],
+)
+def test_a_part_that_did_not_complete_is_an_error_naming_it(state, message):
+    facts = compliant()
+    facts.parts["updates"] = state
+    with pytest.raises(FactError, match=message):
+        windows.latest_updates(facts, GUIDE)
+
+
+def test_facts_are_values_absent_or_unreadable():
+    facts = compliant()
+    policy = facts.fact("rdp", "policy_fDenyTSConnections")
+    assert policy.absent and not policy.is_value and policy.value_or_absent(None) is None
+    with pytest.raises(FactError, match="rdp.policy_fDenyTSConnections is absent"):
+        policy.need()
+    facts.parts["rdp"]["fDenyTSConnections"] = {"_unreadable": "Access is denied."}
+    with pytest.raises(FactError, match="rdp.fDenyTSConnections could not be read: Access is denied"):
+        facts.fact("rdp", "fDenyTSConnections").value_or_absent(0)
+    facts.parts["ipv6"]["addresses"].pop()
+    assert "reported 3 items, the facts carry 2" in facts.fact("ipv6", "addresses").unreadable
+    facts.parts["os"]["sku"] = True
+    with pytest.raises(FactError, match="os.sku is garbled: expected a number"):
+        facts.value("os", "sku", int)
+
+
+def test_unreadable_rdp_setting_is_an_error_not_a_pass():
+    facts = edited(_set("rdp", fDenyTSConnections={"_unreadable": "Access is denied."}))
+    assert _result(windows.remote_access, facts, CURRENT) is Result.ERROR
+    facts = edited(_set("rdp", fw_current_profiles=0))
+    assert _result(windows.remote_access, facts, CURRENT) is Result.ERROR

@@ -867,7 +867,9 @@ def _rdp_problems(facts: WindowsFacts) -> tuple[list[str], int]:
     if facts.value("rdp", "termservice_start", str).lower() == "disabled":
         problems.append("the TermService service is disabled")
     port = facts.value("rdp", "port", int, absent=3389)
-    current = facts.value("rdp", "fw_current_profiles", int) or 4
+    current = facts.value("rdp", "fw_current_profiles", int)
+    if not 0 < current < 8:
+        raise FactError(f"rdp.fw_current_profiles is garbled: {current} names no active firewall profile")
     rules = []
     for i, r in enumerate(facts.items("rdp", "fw_rules")):
         label = f"rdp.fw_rules[{i}]"

@@ -247,27 +247,27 @@ Invoke-Part 'sql' {
     $inst = New-Object System.Collections.ArrayList
     foreach ($root in @('HKLM:\SOFTWARE\Microsoft\Microsoft SQL Server',
                         'HKLM:\SOFTWARE\Wow6432Node\Microsoft\Microsoft SQL Server')) {
-        $nk = $root + '\Instance Names\SQL'
-        if (-not (Test-Path $nk)) { continue }
-        $k = Get-Item $nk
+        $k = Open-RegKey ($root + '\Instance Names\SQL')
+        if (Test-Marker $k) { if ($k.Contains('_absent')) { continue } else { throw $k['_unreadable'] } }
         foreach ($name in @($k.GetValueNames())) {
             $id = [string]$k.GetValue($name)
-            $s = Get-ItemProperty ($root + '\' + $id + '\Setup') -ErrorAction SilentlyContinue
+            $setup = $root + '\' + $id + '\Setup'
             $x = New-Dict
             $x['instance'] = [string]$name
             $x['instance_id'] = $id
             $x['wow64'] = ($root -like '*Wow6432Node*')
-            $x['edition'] = [string]$s.Edition
-            $x['edition_type'] = [string]$s.EditionType
-            $x['version'] = [string]$s.Version
-            $x['patch_level'] = [string]$s.PatchLevel
+            $x['edition'] = Read-RegValue $setup 'Edition'
+            $x['edition_type'] = Read-RegValue $setup 'EditionType'
+            $x['version'] = Read-RegValue $setup 'Version'
+            $x['patch_level'] = Read-RegValue $setup 'PatchLevel'
             [void]$inst.Add($x)
         }
     }
     $d['instances'] = $inst.ToArray()
     $ldb = New-Object System.Collections.ArrayList
-    $lk = 'HKLM:\SOFTWARE\Microsoft\Microsoft SQL Server Local DB\Installed Versions'
-    if (Test-Path $lk) { foreach ($c in @(Get-ChildItem $lk)) { [void]$ldb.Add([string]$c.PSChildName) } }
+    $lk = Open-RegKey 'HKLM:\SOFTWARE\Microsoft\Microsoft SQL Server Local DB\Installed Versions'
+    if (-not (Test-Marker $lk)) { foreach ($c in @($lk.GetSubKeyNames())) { [void]$ldb.Add([string]$c) } }
+    elseif ($lk.Contains('_unreadable')) { throw $lk['_unreadable'] }
     $d['localdb_versions'] = $ldb.ToArray()
     $d
 }
@@ -281,7 +281,7 @@ Invoke-Part 'disks' {
         $x['device_id'] = [string]$dd.DeviceID
         $x['model'] = [string]$dd.Model
         $x['interface'] = [string]$dd.InterfaceType
-        if ($null -ne $dd.Size) { $x['size_bytes'] = [uint64]$dd.Size } else { $x['size_bytes'] = $null }
+        if ($null -ne $dd.Size) { $x['size_bytes'] = [uint64]$dd.Size } else { $x['size_bytes'] = New-Unreadable 'Win32_DiskDrive reports no Size' }
         $letters = New-Object System.Collections.ArrayList
         foreach ($p in @($dd.GetRelated('Win32_DiskPartition'))) {
             foreach ($ld in @($p.GetRelated('Win32_LogicalDisk'))) { [void]$letters.Add([string]$ld.DeviceID) }
@@ -296,7 +296,7 @@ Invoke-Part 'disks' {
         $x['id'] = [string]$ld.DeviceID
         $x['volume_name'] = [string]$ld.VolumeName
         $x['fs'] = [string]$ld.FileSystem
-        if ($null -ne $ld.Size) { $x['size_bytes'] = [uint64]$ld.Size } else { $x['size_bytes'] = $null }
+        if ($null -ne $ld.Size) { $x['size_bytes'] = [uint64]$ld.Size } else { $x['size_bytes'] = New-Unreadable 'Win32_LogicalDisk reports no Size' }
         $x['dataloss_warning'] = (Test-Path ([string]$ld.DeviceID + '\DATALOSS_WARNING_README.txt'))
         [void]$logical.Add($x)
     }
@@ -322,18 +322,26 @@ Invoke-Part 'bitlocker' {
     } catch {
         $d['namespace_present'] = $false
         $d['namespace_error'] = [string]$_.Exception.Message
-        $code = $null
-        try { $code = [string]$_.Exception.ErrorCode } catch { $code = $null }
+        $code = 'none'
+        try { if ($null -ne $_.Exception.ErrorCode) { $code = [string]$_.Exception.ErrorCode } } catch { $code = 'none' }
         $d['wmi_error'] = $code
         return $d
     }
     if ($null -eq $vol) { $d['volume_found'] = $false; return $d }
     $d['volume_found'] = $true
+    # A WMI method reports failure in ReturnValue, not by throwing: [int] of a missing
+    # status would read as 0 ("off"), so a failed call is unreadable.
     $p = $vol.GetProtectionStatus()
+    if ($null -eq $p -or [string]$p.ReturnValue -ne '0' -or $null -eq $p.ProtectionStatus) {
+        $d['protection_status'] = New-Unreadable ('GetProtectionStatus failed (ReturnValue ' + [string]$p.ReturnValue + ')')
+    } else { $d['protection_status'] = [int]$p.ProtectionStatus }
     $c = $vol.GetConversionStatus()
-    $d['protection_status'] = [int]$p.ProtectionStatus
-    $d['conversion_status'] = [int]$c.ConversionStatus
-    $d['encryption_percentage'] = [int]$c.EncryptionPercentage
+    if ($null -eq $c -or [string]$c.ReturnValue -ne '0' -or $null -eq $c.ConversionStatus) {
+        $d['conversion_status'] = New-Unreadable ('GetConversionStatus failed (ReturnValue ' + [string]$c.ReturnValue + ')')
+    } else {
+        $d['conversion_status'] = [int]$c.ConversionStatus
+        $d['encryption_percentage'] = [int]$c.EncryptionPercentage
+    }
     $d
 }
 
