@@ -11,6 +11,7 @@ trip of RTT needs `--delay-ms RTT/2`. It emulates latency, not bandwidth or loss
     delay_relay.py echo --listen HOST:PORT      a TCP echo server (prints "listening HOST:PORT")
     delay_relay.py probe --connect HOST:PORT [--count N]
         times N one-byte echo round trips; prints "rtt_ms median=… min=… max=…"
+    delay_relay.py selftest [--delay-ms MS]     relay + echo in one process: order and delay kept
 """
 
 from __future__ import annotations
@@ -118,6 +119,45 @@ def probe(address: tuple[str, int], count: int) -> list[float]:
     return times
 
 
+async def _selftest(delay_ms: float) -> str:
+    """Echo through a relay in this process: bytes arrive complete and in order, RTT >= 2 x delay."""
+    echo = await asyncio.start_server(_echo_connection, "127.0.0.1", 0)
+    upstream = echo.sockets[0].getsockname()[:2]
+
+    async def handler(r, w):
+        await _relay_connection(r, w, upstream, delay_ms / 1000)
+
+    relay = await asyncio.start_server(handler, "127.0.0.1", 0)
+    reader, writer = await asyncio.open_connection(*relay.sockets[0].getsockname()[:2])
+    sent = b"".join(bytes([i % 251]) * (1 + i * 37 % 5000) for i in range(300))
+    rtts, first = [], b""
+    for _ in range(5):
+        started = time.monotonic()
+        writer.write(b"p")
+        await writer.drain()
+        first += await asyncio.wait_for(reader.readexactly(1), 30)
+        rtts.append((time.monotonic() - started) * 1000)
+    rtt_ms = min(rtts)
+    for i in range(0, len(sent), 3000):  # many chunks, so order matters
+        writer.write(sent[i:i + 3000])
+        await writer.drain()
+    got = await asyncio.wait_for(reader.readexactly(len(sent)), 60)
+    writer.write_eof()  # the EOF travels through the relay and the echo server and back
+    rest = await asyncio.wait_for(reader.read(), 30 + 2 * delay_ms / 1000)
+    writer.close()
+    for server in (relay, echo):
+        server.close()
+        await server.wait_closed()
+    if rest:
+        raise SystemExit(f"selftest FAILED: {len(rest)} bytes more than were sent")
+    if first != b"ppppp" or got != sent:
+        raise SystemExit("selftest FAILED: the relay changed or reordered the bytes")
+    if rtt_ms < 2 * delay_ms:
+        raise SystemExit(f"selftest FAILED: RTT {rtt_ms:.1f} ms < 2 x {delay_ms:g} ms")
+    return (f"selftest ok: {len(sent)} bytes in order, RTT min {rtt_ms:.1f} ms median "
+            f"{statistics.median(rtts):.1f} ms with {delay_ms:g} ms each way")
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="mode", required=True)
@@ -130,6 +170,8 @@ def main(argv: list[str]) -> int:
     prober = sub.add_parser("probe")
     prober.add_argument("--connect", required=True)
     prober.add_argument("--count", type=int, default=10)
+    selftest = sub.add_parser("selftest")
+    selftest.add_argument("--delay-ms", type=float, default=25)
     args = parser.parse_args(argv)
     if args.mode == "relay":
         upstream, delay = _split(args.connect), args.delay_ms / 1000
@@ -140,6 +182,8 @@ def main(argv: list[str]) -> int:
         asyncio.run(_serve(_split(args.listen), handler))
     elif args.mode == "echo":
         asyncio.run(_serve(_split(args.listen), _echo_connection))
+    elif args.mode == "selftest":
+        print(asyncio.run(_selftest(args.delay_ms)))
     else:
         times = probe(_split(args.connect), args.count)
         print(f"rtt_ms median={statistics.median(times):.1f} min={min(times):.1f} max={max(times):.1f} n={len(times)}")
