@@ -404,6 +404,14 @@ def test_hand_written_resolv_conf_without_chattr_fails():
     facts = resolv("nameserver 8.8.8.8\nnameserver 10.0.2.3\n")
     result = linux.no_custom_network(facts, GUIDE)
     assert result.result is Result.FAILED and "8.8.8.8" in result.actual and "chattr" not in result.actual
+    managed = resolv("# managed by puppet\nnameserver 8.8.8.8\n")
+    assert linux.no_custom_network(managed, GUIDE).result is Result.FAILED
+
+
+def test_empty_networkmanager_keyfile_values_are_not_custom_settings():
+    keyfile = KEYFILE_DHCP.replace("[ipv4]\nmethod=auto", "[ipv4]\ndns-search=\nmethod=auto")
+    facts = rocky_nm(files(**{"/etc/NetworkManager/system-connections/eth0.nmconnection": keyfile}))
+    assert linux.no_custom_network(facts, GUIDE).result is Result.PASSED
 
 
 @pytest.mark.parametrize(
@@ -511,6 +519,11 @@ def test_lnx022_keys_in_the_authorized_keys_file_of_sshd_config_count():
 def test_lnx022_unknown_authorized_keys_file_is_an_error():
     with pytest.raises(FactError, match="AuthorizedKeysFile"):
         linux.no_default_accounts(with_keys(keys_section(akf="?")), GUIDE)
+    command = keys_section().replace("\nkeysfile", "\nakc /usr/bin/fetch-keys %u\nkeysfile", 1)
+    with pytest.raises(FactError, match="AuthorizedKeysCommand"):
+        linux.no_default_accounts(with_keys(command), GUIDE)
+    none = keys_section().replace("\nkeysfile", "\nakc none\nkeysfile", 1)
+    assert linux.no_default_accounts(with_keys(none), GUIDE).result is Result.PASSED
 
 
 def test_lnx022_empty_root_password_field_fails():

@@ -249,9 +249,11 @@ SECTIONS: dict[str, tuple[bool, str]] = {
     # "keysfile USER PATH", "key LINE" with the key material replaced by KEY)
     "authorized_keys": (
         True,
-        "if command -v sshd >/dev/null; then akf=$(sshd -T 2>/dev/null | sed -n 's/^authorizedkeysfile //p'); "
+        "if command -v sshd >/dev/null; then t=$(sshd -T 2>/dev/null); "
+        "akf=$(printf '%s\\n' \"$t\" | sed -n 's/^authorizedkeysfile //p'); "
+        "akc=$(printf '%s\\n' \"$t\" | sed -n 's/^authorizedkeyscommand //p'); "
         "[ -n \"$akf\" ] || { echo 'akf ?'; exit 2; }; else echo 'akf none (sshd not installed)'; exit 0; fi; "
-        'echo "akf $akf"; set -f; rc=0; '
+        'echo "akf $akf"; echo "akc $akc"; set -f; rc=0; '
         'while IFS=: read -r u _ uid _ _ h _; do for p in $akf; do [ "$p" = none ] && continue; '
         'f=$(printf "%s" "$p" | sed -e "s|%h|$h|g" -e "s|%u|$u|g" -e "s|%U|$uid|g" -e "s|%%|%|g"); '
         'case "$f" in /*) ;; *) f="$h/$f";; esac; [ -f "$f" ] || continue; '

@@ -115,6 +115,10 @@ def parse_authorized_keys(text: str) -> list[KeysFile] | None:
         word, _, rest = line.partition(" ")
         if word == "akf":
             patterns = rest.strip()
+        elif word == "akc" and rest.strip() not in ("", "none"):
+            raise FactError(
+                f"sshd also takes keys from AuthorizedKeysCommand {rest.strip()!r}, which cannot be judged here"
+            )
         elif word == "keysfile":
             user, _, path = rest.partition(" ")
             found.append((user, path.strip(), []))
