@@ -137,3 +137,20 @@ def test_a_crashed_collection_script_is_one_error_per_check(pytester, winrm_endp
     result.assert_outcomes(errors=25)
     result.stdout.fnmatch_lines(["*w: collecting facts failed: w: PowerShell exited with code 1*"])
     assert len(winrm_endpoint.scripts) == 1, "a failed collection is not retried for every check"
+
+
+def test_recorded_violating_vm_fails_exactly_its_requirements(pytester, winrm_endpoint, monkeypatch):
+    """tests/recorded/windows/ws2012r2-violating.json (one violation per requirement) through the
+    plugin: every requirement fails, or warns where the profile says so, and none passes."""
+    data = json.loads((SNAPSHOT.parent / "ws2012r2-violating.json").read_text())
+    winrm_endpoint.add_json(SCRIPT_MARKER, {"meta": data["meta"], "parts": data["parts"]})
+    monkeypatch.setenv("VMIMAGE_PASSWORD", winrm_endpoint.password)
+    pytester.runpytest(
+        SUITE, "--vm-host", url(winrm_endpoint, "bad"), "--junitxml=junit.xml", "--vm-profile=current"
+    )
+    cases = results(pytester.path / "junit.xml")
+    assert len(cases) == 12 + 13
+    found = {(c["requirement"], c["result"]) for c in cases}
+    warned = {"WIN-005", "WIN-012"}  # recommendations in both profiles
+    assert found == {(r, "warning" if r in warned else "failed") for r in ALL_IDS}, sorted(found)
+    assert len(winrm_endpoint.scripts) == 1
