@@ -19,7 +19,9 @@ Options (group "vmimage"):
 
 Everything is resolved from the command line alone (no file is read at collection), so
 every xdist worker collects the same tests. Each VHD is inspected once per process,
-read-only; each blob is probed once per process.
+read-only; its root file system is read only when a check needs it (VHD-004/006 for the
+OS family, VHD-006 for /etc/fstab, VHD-009), once per process; each blob is probed once
+per process.
 """
 
 from __future__ import annotations
@@ -119,6 +121,7 @@ class ArtifactState:
     os_option: str | None = None
     offline: bool = False
     disks: dict[Path, DiskFacts | DiskError] = field(default_factory=dict)
+    root_fs_read: set[Path] = field(default_factory=set)
     probes: dict[str, Any] = field(default_factory=dict)
 
     def __repr__(self) -> str:
@@ -133,17 +136,24 @@ class ArtifactState:
             return list(self.sas)
         return list(self.skus)
 
-    def inspect(self, artifact: VhdArtifact) -> InspectedVhd:
-        """Inspect a VHD once per process (read-only)."""
+    def inspect(self, artifact: VhdArtifact, root_fs: bool = False) -> InspectedVhd:
+        """Inspect a VHD once per process (read-only): container and layout; with
+        ``root_fs`` also its root file system (read once, on first need)."""
         cached = self.disks.get(artifact.path)
         if cached is None:
             try:
-                cached = disk_facts.inspect_disk(artifact.path)
+                cached = disk_facts.inspect_disk(artifact.path, read_root_fs=False)
             except DiskError as exc:
                 cached = exc
             self.disks[artifact.path] = cached
         if isinstance(cached, DiskError):
             return InspectedVhd(artifact, None, cached)
+        if root_fs and artifact.path not in self.root_fs_read:
+            self.root_fs_read.add(artifact.path)
+            try:
+                cached.root_fs = disk_facts.read_root_fs(artifact.path, cached)
+            except DiskError as exc:
+                cached.root_fs = disk_facts.RootFsFacts(reason=str(exc))
         return InspectedVhd(artifact, cached, None)
 
     def probe(self, sas: SasArtifact):
@@ -368,8 +378,15 @@ def vm_artifacts(request: pytest.FixtureRequest) -> ArtifactState:
 
 @pytest.fixture
 def vhd(vm_artifacts: ArtifactState, vm_artifact) -> InspectedVhd:
-    """The VHD of this test, inspected once per process."""
+    """The VHD of this test, inspected once per process (its root file system is not
+    read: see :func:`vhd_root_fs`)."""
     return vm_artifacts.inspect(vm_artifact)
+
+
+@pytest.fixture
+def vhd_root_fs(vm_artifacts: ArtifactState, vm_artifact) -> InspectedVhd:
+    """The VHD of this test with its root file system read (once per process)."""
+    return vm_artifacts.inspect(vm_artifact, root_fs=True)
 
 
 @pytest.fixture
@@ -408,7 +425,7 @@ def os_family_of(state: ArtifactState, vhd: VhdArtifact) -> tuple[str, str]:
     os_vhds = [v for v in state.vhds if v.role == "os"]
     source = vhd if vhd.role == "os" else (os_vhds[0] if os_vhds else None)
     if source is not None:
-        family, evidence = detect_os(state.inspect(source).facts)
+        family, evidence = detect_os(state.inspect(source, root_fs=True).facts)
         if family:
             return family, f"detected: {evidence}"
     return "linux", "default (nothing says otherwise)"

@@ -1,6 +1,7 @@
 """VHD files (guide §2.1, §2.4, §2.9, §3.4): VHD-001..009.
 
-VHD-001 names what the file is; when it is not a VHD at all (or cannot be read) the other
+Only VHD-004/006 (the OS family) and VHD-006/009 read the root file system inside the
+VHD (once per run); VHD-001 names what the file is; when it is not a VHD at all (or cannot be read) the other
 VHD checks are not applicable and point at VHD-001, so a wrong file gives one clear failure.
 """
 
@@ -88,9 +89,11 @@ def test_vhd_data_disk_size(vhd, vm_profile):
     guide="§2.4",
     severity="fail",
 )
-def test_vhd_partition_layout(vhd, vm_profile, vm_artifacts):
-    family, _ = os_family_of(vm_artifacts, vhd.artifact)
-    return _content(vhd, checks.check_vhd_partition_layout, vm_profile, family, vhd.artifact.role)
+def test_vhd_partition_layout(vhd_root_fs, vm_profile, vm_artifacts):
+    family, _ = os_family_of(vm_artifacts, vhd_root_fs.artifact)
+    return _content(
+        vhd_root_fs, checks.check_vhd_partition_layout, vm_profile, family, vhd_root_fs.artifact.role
+    )
 
 
 @requirement(
@@ -112,11 +115,11 @@ def test_vhd_sparse(vhd, vm_profile):
 
 @pytest.mark.vm_artifacts("os-vhd")
 @requirement("VHD-009", "The image inside the VHD is deprovisioned (generalized)", guide="§2.7, §2.9")
-def test_vhd_deprovisioned(vhd, vm_profile, vm_artifacts):
-    family, source = os_family_of(vm_artifacts, vhd.artifact)
+def test_vhd_deprovisioned(vhd_root_fs, vm_profile, vm_artifacts):
+    family, source = os_family_of(vm_artifacts, vhd_root_fs.artifact)
     if family != "linux":
         return Verdict.not_applicable(f"a {family} OS disk ({source}): Windows generalization is WIN-007")
-    return _content(vhd, checks.check_vhd_deprovisioned, vm_profile)
+    return _content(vhd_root_fs, checks.check_vhd_deprovisioned, vm_profile)
 
 
 def _with_os(verdict: Verdict, family: str, source: str) -> str:
