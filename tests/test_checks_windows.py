@@ -804,3 +804,35 @@ def test_unreadable_rdp_setting_is_an_error_not_a_pass():
     assert _result(windows.remote_access, facts, CURRENT) is Result.ERROR
     facts = edited(_set("rdp", fw_current_profiles=0))
     assert _result(windows.remote_access, facts, CURRENT) is Result.ERROR
+
+
+# -- which broken Windows facts would make a check pass? -----------------------------------------
+
+
+def test_win003_a_big_data_disk_labelled_temporary_storage_still_counts():
+    def change(p):
+        _disk(2, 2 * 2**40)(p)
+        p["disks"]["logical"][2]["volume_name"] = "Temporary Storage"
+
+    facts = edited(change)
+    assert windows.data_disk_size(facts, GUIDE).result is Result.FAILED
+
+
+def test_win004_criteria_must_ask_for_missing_updates():
+    facts = edited(_set("updates", criteria="IsInstalled=1 and IsHidden=0 or IsInstalled=1 and IsHidden=1"))
+    with pytest.raises(FactError, match="IsInstalled=0"):
+        windows.latest_updates(facts, GUIDE)
+
+
+@pytest.mark.parametrize(
+    ("text", "letters"),
+    [("E:/data/app.exe", ["E"]), ("DATA_ROOT=F:", ["F"]), ('"G:" -x', ["G"]), ("-k:x http://a:80/", [])],
+)
+def test_win006_drive_letters_with_slashes_or_alone(text, letters):
+    assert windows.drive_letters(text) == letters
+
+
+def test_win011_bitlocker_installed_without_its_wmi_namespace_is_an_error():
+    facts = edited(lambda p: p["features"]["installed"].append("BitLocker"))
+    with pytest.raises(FactError, match="BitLocker is installed"):
+        windows.no_bitlocker_os(facts, GUIDE)

@@ -27,7 +27,8 @@ SYSPREP = "sysprep.exe /generalize /oobe /shutdown"
 BASE_IMAGE_MIN_DATE = dt.date(2014, 9, 8)
 ALLOWED_DRIVES = ("C", "D")
 
-_DRIVE_REF = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]):\\")
+#: ``E:\``, ``E:/`` or a bare ``E:`` (at the end or before a separator), not ``http:`` or ``-k:x``.
+_DRIVE_REF = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]):(?=[\\/]|$|[\s;\"',=|])")
 _PANTHER_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2}) (\d{2}):(\d{2}):(\d{2})")
 
 
@@ -304,8 +305,8 @@ def _os_disk(facts: WindowsFacts, disks: list[_Disk]) -> _Disk:
 
 
 def _temporary_disks(facts: WindowsFacts, disks: list[_Disk]) -> set[int]:
-    """The Azure temporary (resource) disk: its volume is "Temporary Storage" or carries
-    DATALOSS_WARNING_README.txt."""
+    """The Azure temporary (resource) disk: D:, whose volume is "Temporary Storage" or carries
+    DATALOSS_WARNING_README.txt (a data disk labelled so elsewhere is still a data disk)."""
     temp_letters = set()
     for i, ld in enumerate(facts.items("disks", "logical")):
         label = f"disks.logical[{i}]"
@@ -314,6 +315,7 @@ def _temporary_disks(facts: WindowsFacts, disks: list[_Disk]) -> set[int]:
             label + ".dataloss_warning", ld.get("dataloss_warning"), bool
         ):
             temp_letters.add(typed(label + ".id", ld.get("id"), str).upper())
+    temp_letters &= {"D:"}
     return {d.index for d in disks if temp_letters & set(d.letters)}
 
 
@@ -429,6 +431,10 @@ def latest_updates(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
             f"the Windows Update search ended with result code {code} ({RESULT_CODES.get(code, 'unknown')}), "
             "not 2 (succeeded): some updates may not have been evaluated, so finding none proves nothing; "
             "fix the Windows Update errors (WindowsUpdate.log) and run again"
+        )
+    if "IsInstalled=0" not in criteria.replace(" ", ""):
+        raise FactError(
+            f"the Windows Update search did not ask for missing updates (IsInstalled=0): criteria {criteria!r}"
         )
     if "IsHidden=1" not in criteria.replace(" ", ""):
         raise FactError(
@@ -783,6 +789,12 @@ def no_bitlocker_os(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
         message = facts.fact("bitlocker", "namespace_error").value_or_absent("")
         text = f"{code or ''} {message or ''}".lower()
         if "invalidnamespace" in text or "invalid namespace" in text or "0x8004100e" in text:
+            listing = facts.fact("features", "installed")
+            if listing.is_value and "bitlocker" in {str(n).lower() for n in listing.value}:
+                raise FactError(
+                    "BitLocker is installed (Get-WindowsFeature) but its WMI namespace is missing: "
+                    f"the OS volume's state cannot be read ({message or code})"
+                )
             return Verdict.passed(
                 "BitLocker is not installed (no MicrosoftVolumeEncryption WMI namespace)", required
             )
