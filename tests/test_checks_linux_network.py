@@ -578,3 +578,23 @@ def test_lnx024_firewalld_state_unreadable_is_an_error():
     facts = edited(compliant(), "network_services", "no systemctl\n", rc=127)
     with pytest.raises(FactError):
         linux.firewall_rules(facts, GUIDE)
+
+
+@pytest.mark.parametrize(
+    "directive, readable",
+    [
+        ("source /etc/network/interfaces.d/*", True),
+        ("source-directory /run/network/interfaces.d", True),
+        ("source-directory interfaces.d", True),
+        ("source /etc/network/static.cfg", False),
+        ("source-directory /etc/network/mine.d", False),
+    ],
+)
+def test_lnx018_interfaces_sourcing_files_never_read_is_an_error(directive, readable):
+    interfaces = f"auto lo\niface lo inet loopback\n{directive}\nallow-hotplug eth0\niface eth0 inet dhcp\n"
+    facts = edited(compliant(), "network_config", files(**{"/etc/network/interfaces": interfaces}))
+    if readable:
+        assert linux.dhcp(facts, GUIDE).result is Result.PASSED
+    else:
+        with pytest.raises(FactError, match="sources"):
+            linux.dhcp(facts, GUIDE)

@@ -89,6 +89,20 @@ def parse_ifupdown(path: str, text: str) -> list[tuple[str, IfaceConfig]]:
     return found
 
 
+def ifupdown_sources_not_read(text: str, globs: list[str]) -> list[str]:
+    """``source``/``source-directory`` targets of an interfaces file outside the collected globs
+    (relative paths are relative to /etc/network)."""
+    unread = []
+    for line in text.splitlines():
+        words = line.split("#", 1)[0].split()
+        if len(words) >= 2 and words[0] in ("source", "source-directory"):
+            target = words[1] if words[1].startswith("/") else f"/etc/network/{words[1]}"
+            probe = target.rstrip("/") + "/x" if words[0] == "source-directory" else target
+            if not any(fnmatch.fnmatchcase(probe, g) or g == target for g in globs):
+                unread.append(target)
+    return unread
+
+
 # -- ifcfg (RHEL network-scripts, SUSE wicked) ------------------------------------------
 
 _IFCFG_CUSTOM = re.compile(r"(DNS\d+|GATEWAY\d*|PEERDNS|IPV6_DEFAULTGW|DOMAIN|NETCONFIG_DNS_STATIC_SERVERS)$")
@@ -542,6 +556,9 @@ def interface_configs(facts: LinuxFacts) -> dict[str, list[IfaceConfig]]:
     primary = primary_interface(facts)
     for path, text in files.items():
         if path.startswith(("/etc/network/interfaces", "/run/network/interfaces")):
+            unread = ifupdown_sources_not_read(text, _collected_globs("network_config"))
+            if unread:
+                raise FactError(f"{path} sources {unread[0]}, which the collection does not read")
             found = parse_ifupdown(path, text)
         elif "/ifcfg-" in path:
             found = parse_ifcfg(path, text)
