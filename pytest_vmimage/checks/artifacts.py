@@ -274,7 +274,7 @@ def check_vhd_deprovisioned(disk: DiskFacts, profile: Profile) -> Verdict:
     if not root.readable:
         raise FactError(f"{disk.path}: the root file system cannot be read: {root.reason}")
     findings: list[tuple[Result, str]] = []
-    not_read = [f"{name} ({why})" for name, why in root.not_read(*DEPROVISION_FACTS).items()]
+    not_read = _not_read(root.not_read(*DEPROVISION_FACTS))
     if root.resolv_conf is not None:
         target = root.resolv_conf.target
         if root.resolv_conf.kind != "symlink" or not is_resolver_stub(target):
@@ -293,6 +293,14 @@ def check_vhd_deprovisioned(disk: DiskFacts, profile: Profile) -> Verdict:
         findings.append((Result.FAILED, f"{len(keys)} SSH host key(s) with RegenerateSshHostKeyPair=y"))
     fix = "run 'waagent -force -deprovision+user' and 'export HISTSIZE=0' before the final shutdown (guide §2.9)"
     return _combine(findings, required, "generalized: none of the build residue found", fix, not_read)
+
+
+def _not_read(reasons: dict[str, str]) -> list[str]:
+    """``fact, fact (reason)`` per distinct reason."""
+    by_reason: dict[str, list[str]] = {}
+    for name, why in reasons.items():
+        by_reason.setdefault(why, []).append(name)
+    return [f"{', '.join(names)} ({why})" for why, names in by_reason.items()]
 
 
 DEPROVISION_FACTS = (

@@ -105,7 +105,7 @@ class Unreadable:
 class Budget:
     """Bounds on reading one root file system (the image is untrusted)."""
 
-    bytes_read: int = 256 * MIB  # from the image file, plus debugfs' output
+    bytes_read: int = 64 * MIB  # from the image file, plus debugfs' output
     blocks: int = 100_000  # blocks and inodes visited by the built-in reader
     seconds: float = 20.0  # wall time of the whole root file-system read
     temp_bytes: int = 4 * MIB  # largest file debugfs may write (RLIMIT_FSIZE of its process)
