@@ -90,7 +90,7 @@ def garble_deep(part: dict[str, Any], rng: random.Random, rate: float) -> None:
 # -- the mutations ------------------------------------------------------------------------
 
 
-def part_mutations(name: str, part: Any) -> Iterator[Mutation]:
+def part_mutations(name: str, part: Any, garble_seeds: int) -> Iterator[Mutation]:
     def replace(value: Any) -> Callable[[dict[str, Any]], None]:
         return lambda parts: parts.__setitem__(name, copy.deepcopy(value))
 
@@ -125,7 +125,7 @@ def part_mutations(name: str, part: Any) -> Iterator[Mutation]:
         f"{name}: legacy error",
         replace({"error": "Invalid class", "type": "System.Management.ManagementException"}),
     )
-    for seed in range(GARBLE_SEEDS):
+    for seed in range(garble_seeds):
         rng = random.Random(f"{SEED}-{name}-{seed}")
         garbled = copy.deepcopy(part)
         garble_deep(garbled, rng, rate=0.15)
@@ -149,9 +149,9 @@ def key_mutations(name: str, key: str, value: Any) -> Iterator[Mutation]:
     yield f"{where}: garbled", setter(garble(value, random.Random(f"{SEED}-{where}")))
 
 
-def all_mutations(parts: dict[str, Any]) -> Iterator[Mutation]:
+def all_mutations(parts: dict[str, Any], garble_seeds: int = GARBLE_SEEDS) -> Iterator[Mutation]:
     for name in PARTS:
-        yield from part_mutations(name, parts.get(name))
+        yield from part_mutations(name, parts.get(name), garble_seeds)
 
 
 # -- judging ---------------------------------------------------------------------------
@@ -174,6 +174,43 @@ def judge(
     return results
 
 
+def _update(part: str, **values: Any) -> Callable[[dict[str, Any]], None]:
+    return lambda parts: parts[part].update(values)
+
+
+#: More edits of the compliant VM whose verdict is not a pass: other evidence of a violation,
+#: and facts a check must call an error (these must stay errors, never become passes).
+EXTRA_EDITS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "DHCP seen only by Win32_ServerFeature": _update(
+        "features",
+        source="unavailable",
+        installed={"_unreadable": "Get-WindowsFeature failed: module not found"},
+        server_feature_ids=[481, 12],
+    ),
+    "RDP denied by policy": _update("rdp", policy_fDenyTSConnections=1),
+    "firewall rule disabled": lambda parts: [r.update(enabled=False) for r in parts["rdp"]["fw_rules"]],
+    "search asked WSUS": _update(
+        "updates", server_selection=0, use_wu_server=1, wu_server="http://wsus:8530"
+    ),
+    "search ended with errors": _update("updates", result_code=3),
+    "search left hidden updates out": _update(
+        "updates", criteria="IsInstalled=0 and Type='Software' and IsHidden=0"
+    ),
+    "BitLocker namespace access denied": _update(
+        "bitlocker", namespace_error="Access denied ", wmi_error="AccessDenied"
+    ),
+    "a task definition unreadable": lambda parts: parts["tasks"]["tasks"].append(
+        {"path": "\\Contoso\\Broken", "read_error": "Access is denied."}
+    ),
+    "Run key on G:": lambda parts: parts["drives"]["run_keys"][
+        "HKLM:\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run"
+    ].update(Agent="G:\\agent.exe"),
+    "connected as the built-in Administrator": _update(
+        "accounts", current_sid="S-1-5-21-3128766436-4118573412-2409348571-500"
+    ),
+}
+
+
 def baselines() -> Iterator[tuple[str, WindowsFacts, bool]]:
     """(label, facts, judge every check): the recorded sets, then each single-violation edit
     of the compliant VM (judged on the requirements it does not pass)."""
@@ -181,6 +218,8 @@ def baselines() -> Iterator[tuple[str, WindowsFacts, bool]]:
         yield path.stem, WindowsFacts.load(path), True
     for i, case in enumerate(CASES):
         yield f"compliant + edit {case[0]}-{i}", edited(case[1]), False
+    for label, change in EXTRA_EDITS.items():
+        yield f"compliant + {label}", edited(change), False
 
 
 def run_harness(
@@ -192,7 +231,7 @@ def run_harness(
         before = judge(base, list(checks), checks)
         watched = sorted({name for (name, _), result in before.items() if result in NOT_PASSED})
         names = list(checks) if every_check else watched
-        for what, mutate in all_mutations(base.parts):
+        for what, mutate in all_mutations(base.parts, GARBLE_SEEDS if every_check else 1):
             part_name = what.split(":")[0].split(".")[0]
             parts = {**base.parts, part_name: copy.deepcopy(base.parts.get(part_name))}
             mutate(parts)
@@ -242,3 +281,9 @@ def test_the_harness_catches_a_check_that_passes_on_missing_evidence():
     assert any("bitlocker: blank" in f for f in flips) and any(
         "bitlocker.protection_status: removed" in f for f in flips
     )
+
+
+def test_every_extra_edit_is_not_a_pass():
+    for label, change in EXTRA_EDITS.items():
+        results = judge(edited(change), list(CHECKS))
+        assert any(r in NOT_PASSED for r in results.values()), label
