@@ -197,8 +197,15 @@ def enable_verbose_sshd(vm) -> None:
 
 def ssh_log_counts(vm) -> tuple[int, int]:
     """(sessions, connections) in sshd's journal, this reading session included."""
-    r = vm.ssh("sudo -n journalctl -u ssh.service -o cat --no-pager"
+    command = ("sudo -n journalctl -u ssh.service -o cat --no-pager"
                " | awk '/Starting session/ {s++} /Accepted publickey/ {c++} END {print s+0, c+0}'")
+    for _attempt in range(10):  # sshd re-executes itself on reload: slow under TCG and load
+        r = vm.ssh(command, check=False)
+        if r.returncode != 255:
+            break
+        time.sleep(3)
+    if r.returncode != 0:
+        raise RuntimeError(f"reading sshd's journal failed ({r.returncode}): {r.stderr.strip()}")
     s, c = r.stdout.split()
     return int(s), int(c)
 
