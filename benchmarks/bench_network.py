@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import json
 import os
 import re
 import secrets
@@ -235,11 +236,15 @@ class Run:
     seconds: float
     rc: int
     summary: str
+    detail: str = ""
 
 
 def run_suite(ns: Netns, endpoints: list[Relay], key: Path, folder: Path, workers: int = 0) -> Run:
+    number = len(list(folder.glob("pytest-*.log"))) + 1
+    facts_dir = folder / f"facts-{number}"
     argv = [sys.executable, "-m", "pytest", "suites/linux", "-p", "no:cacheprovider", "-q",
-            "--vm-ssh-key", str(key), *known_hosts_args(ns, endpoints, folder)]
+            "--vm-ssh-key", str(key), "--vm-facts-dir", str(facts_dir),
+            *known_hosts_args(ns, endpoints, folder)]
     for i, e in enumerate(endpoints):
         argv += ["--vm-host", f"t{i + 1}=ssh://{qemu.USER}@{e.host}:{e.port}"]
     if workers:
@@ -248,14 +253,27 @@ def run_suite(ns: Netns, endpoints: list[Relay], key: Path, folder: Path, worker
     r = subprocess.run(ns.exec(argv), capture_output=True, text=True, cwd=REPO,
                        timeout=RUN_TIMEOUT, stdin=subprocess.DEVNULL)
     seconds = time.perf_counter() - started
-    log = folder / f"pytest-{len(list(folder.glob('pytest-*.log'))) + 1}.log"
+    log = folder / f"pytest-{number}.log"
     log.write_text(r.stdout + r.stderr)
     tail = [ln for ln in r.stdout.splitlines() if ln.strip()][-1:] or [r.stderr.strip()[-300:]]
     summary = re.sub(r"=+", "", tail[0]).strip()
     if r.returncode != 0:
         first = [ln for ln in r.stdout.splitlines() if ln.startswith("E ") or "Error:" in ln][:2]
         summary += f" [{log}: {' / '.join(x.strip() for x in first)[:300]}]"
-    return Run(seconds, r.returncode, summary)
+    return Run(seconds, r.returncode, summary, slowest_sections(facts_dir))
+
+
+def slowest_sections(facts_dir: Path) -> str:
+    """The slowest fact sections on the VM (their own times, from --vm-facts-dir), if recorded."""
+    times: dict[str, float] = {}
+    for path in sorted(facts_dir.glob("*.linux.json"))[:1]:
+        for name, section in json.loads(path.read_text()).get("sections", {}).items():
+            if isinstance(section.get("seconds"), (int, float)):
+                times[name] = section["seconds"]
+    if not times:
+        return ""
+    top = sorted(times.items(), key=lambda kv: -kv[1])[:4]
+    return "slowest sections on the VM: " + ", ".join(f"{n} {t:.1f} s" for n, t in top)
 
 
 def run_naive(ns: Netns, endpoint: Relay, key: Path) -> Run:
@@ -338,7 +356,7 @@ def bench_delays(ns: Netns, delays: list[float], vm_files: tuple, folder: Path, 
         if warmup:
             with relays(ns, [vm.port], 0) as endpoints:
                 run = run_suite(ns, endpoints, key, folder)
-            print(f"warm-up run (not counted): {run.seconds:.1f} s, {run.summary}", flush=True)
+            print(f"warm-up run (not counted): {run.seconds:.1f} s, {run.summary}; {run.detail}", flush=True)
         for delay in delays:
             rtt = probe_rtt(ns, delay)
             how = "tc netem on both veth ends" if ns.netem else "delay_relay.py (userspace, RTT/2 each way)"
@@ -355,6 +373,8 @@ def bench_delays(ns: Netns, delays: list[float], vm_files: tuple, folder: Path, 
                     print(f"{name:5}: {run.seconds:6.1f} s  sessions {sessions:3}  connections "
                           f"{connections:2}  rc {run.rc}  load before {load_before}  | {run.summary}",
                           flush=True)
+                    if run.detail:
+                        print(f"       {run.detail}", flush=True)
             rows.append(row)
     return rows
 
@@ -374,6 +394,8 @@ def bench_targets(ns: Netns, count: int, vm_files: tuple, folder: Path, warmup: 
                 rows.append((k, run, load_before))
                 print(f"{k} target(s), -n {k}: {run.seconds:6.1f} s  rc {run.rc}  load before "
                       f"{load_before}  | {run.summary}", flush=True)
+                if run.detail:
+                    print(f"       t1 {run.detail}", flush=True)
     return rows
 
 
