@@ -11,11 +11,17 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_vmimage.facts.windows import PantherLog, WindowsFacts, typed
+from pytest_vmimage.facts.windows import (
+    PantherLog,
+    WindowsFacts,
+    drive_letters,
+    panther_time,
+    parse_utc,
+)
 from pytest_vmimage.verdict import FactError, Result, Verdict
 
 GIB = 2**30
@@ -28,8 +34,6 @@ BASE_IMAGE_MIN_DATE = dt.date(2014, 9, 8)
 ALLOWED_DRIVES = ("C", "D")
 
 #: ``E:\``, ``E:/`` or a bare ``E:`` (at the end or before a separator), not ``http:`` or ``-k:x``.
-_DRIVE_REF = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]):(?=[\\/]|$|[\s;\"',=|])")
-_PANTHER_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2}) (\d{2}):(\d{2}):(\d{2})")
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -42,26 +46,6 @@ def _listing(items: list[str], limit: int = 6) -> str:
 
 def _gib(size_bytes: int) -> str:
     return f"{size_bytes / GIB:.2f} GiB"
-
-
-def _parse_time(text: Any) -> dt.datetime | None:
-    """``2016-03-01T10:22:33Z`` (the script's dates) as an aware datetime."""
-    if not text:
-        return None
-    try:
-        return dt.datetime.strptime(str(text), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
-    except ValueError:
-        return None
-
-
-def drive_letters(text: str) -> list[str]:
-    """Drive letters a path or command line refers to (``E:\\...``), upper case, once each."""
-    found: list[str] = []
-    for match in _DRIVE_REF.finditer(text or ""):
-        letter = match.group(1).upper()
-        if letter not in found:
-            found.append(letter)
-    return found
 
 
 def windows_release(facts: WindowsFacts) -> str:
@@ -177,17 +161,15 @@ def _sql_version(text: str) -> tuple[int, ...]:
 
 
 def _sql_part(facts: WindowsFacts, release: str) -> _Part:
-    instances = facts.items("sql", "instances")
-    localdb = [typed("sql.localdb_versions", v, str) for v in facts.value("sql", "localdb_versions", list)]
+    instances = facts.sql_instances()
+    localdb = facts.localdb_versions()
     if not instances and not localdb:
         return _Part(Result.NOT_APPLICABLE, "no SQL Server installed")
     failed, warned, fine = [], [], []
-    for i, inst in enumerate(instances):
-        name = typed(f"sql.instances[{i}].instance", inst.get("instance"), str)
-        raw_version = typed(f"sql.instances[{i}].version", inst.get("version"), str)
-        edition = _sql_edition(typed(f"sql.instances[{i}].edition", inst.get("edition"), str))
-        version = _sql_version(raw_version)
-        label = f"SQL Server {raw_version or '?'} {edition} ({name})"
+    for inst in instances:
+        edition = _sql_edition(inst.edition)
+        version = _sql_version(inst.version)
+        label = f"SQL Server {inst.version or '?'} {edition} ({inst.instance})"
         if edition == "Express":
             warned.append(f"{label}: Express is not an approved SQL image edition")
         elif edition not in SQL_EDITIONS:
@@ -268,29 +250,16 @@ class _Disk:
 
 
 def _disks(facts: WindowsFacts) -> list[_Disk]:
-    exact = {}
-    if facts.fact("disks", "msft_disk").is_value:  # 2012 and later; else the geometry, with a tolerance
-        for i, m in enumerate(facts.items("disks", "msft_disk")):
-            label = f"disks.msft_disk[{i}]"
-            exact[typed(label + ".number", m.get("number"), int)] = typed(
-                label + ".size_bytes", m.get("size_bytes"), int
-            )
+    exact = facts.exact_disk_sizes()  # 2012 and later; else the geometry, with a tolerance
     disks = []
-    for i, d in enumerate(facts.items("disks", "physical")):
-        label = f"disks.physical[{i}]"
-        index = typed(label + ".index", d.get("index"), int)
-        model = typed(label + ".model", d.get("model"), str)
-        if index in exact:
-            size, is_exact = exact[index], True
-        elif d.get("size_bytes") is not None:
-            size, is_exact = typed(label + ".size_bytes", d["size_bytes"], int), False
+    for d in facts.physical_disks():
+        if d.index in exact:
+            size, is_exact = exact[d.index], True
+        elif d.geometry_bytes is not None:
+            size, is_exact = d.geometry_bytes, False
         else:
-            raise FactError(f"Win32_DiskDrive reports no size for disk {index} ({model})")
-        letters = [
-            typed(label + ".letters", x, str).upper()
-            for x in typed(label + ".letters", d.get("letters"), list)
-        ]
-        disks.append(_Disk(index, letters, size, is_exact, model))
+            raise FactError(f"Win32_DiskDrive reports no size for disk {d.index} ({d.model})")
+        disks.append(_Disk(d.index, list(d.letters), size, is_exact, d.model))
     if not disks:
         raise FactError("Win32_DiskDrive lists no disk")
     return disks
@@ -307,14 +276,9 @@ def _os_disk(facts: WindowsFacts, disks: list[_Disk]) -> _Disk:
 def _temporary_disks(facts: WindowsFacts, disks: list[_Disk]) -> set[int]:
     """The Azure temporary (resource) disk: D:, whose volume is "Temporary Storage" or carries
     DATALOSS_WARNING_README.txt (a data disk labelled so elsewhere is still a data disk)."""
-    temp_letters = set()
-    for i, ld in enumerate(facts.items("disks", "logical")):
-        label = f"disks.logical[{i}]"
-        volume_name = typed(label + ".volume_name", ld.get("volume_name"), str)
-        if volume_name.lower() == "temporary storage" or typed(
-            label + ".dataloss_warning", ld.get("dataloss_warning"), bool
-        ):
-            temp_letters.add(typed(label + ".id", ld.get("id"), str).upper())
+    temp_letters = {
+        v.id for v in facts.volumes() if v.volume_name.lower() == "temporary storage" or v.dataloss_warning
+    }
     temp_letters &= {"D:"}
     return {d.index for d in disks if temp_letters & set(d.letters)}
 
@@ -383,11 +347,10 @@ def _update_source(facts: WindowsFacts) -> str | None:
     selection = facts.value("updates", "server_selection", int)
     if selection == SERVER_WINDOWS_UPDATE:
         return None
-    use_wsus = typed("updates.use_wu_server", facts.fact("updates", "use_wu_server").value_or_absent(0), int)
+    use_wsus, server = facts.wsus_policy()
     if selection == 0 and use_wsus != 1:
         return None  # the default source is Windows Update when no WSUS policy is set
     if use_wsus == 1:
-        server = typed("updates.wu_server", facts.fact("updates", "wu_server").value_or_absent(""), str)
         return f"the search asked WSUS {server or '(server not named)'}"
     return f"the search asked update service {selection} (ServerSelection), not Windows Update"
 
@@ -499,17 +462,8 @@ def _drive_references(facts: WindowsFacts) -> tuple[list[tuple[str, str, list[st
             unreadable.append(f"scheduled task {task.path} ({task.read_error})")
         for text in task.action_texts:
             add(f"scheduled task {task.path}", text)
-    for key, values in facts.value("drives", "run_keys", dict).items():
-        label = f"Run key {key.split(':', 1)[-1]}"
-        for name, value in typed(label, values, dict).items():
-            add(f"{label}\\{name}", typed(f"{label}\\{name}", value, str))
-    for field_name in ("pagefile_settings", "pagefile_usage"):
-        for value in facts.value("drives", field_name, list):
-            add("page file", typed(f"drives.{field_name}", value, str))
-    for value in facts.value("drives", "paging_files_reg", list, absent=[]):
-        add("page file (PagingFiles)", typed("drives.paging_files_reg", value, str))
-    for name, value in facts.value("drives", "machine_env", dict).items():
-        add(f"environment variable {name}", typed(f"drives.machine_env.{name}", value, str))
+    for what, text in facts.drive_setting_texts():
+        add(what, text)
     return refs, unreadable
 
 
@@ -538,23 +492,6 @@ def only_c_and_d(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
 
 
 # -- WIN-007 generalized -----------------------------------------------------------------
-
-
-def _panther_time(lines: Iterable[str]) -> dt.datetime | None:
-    """The newest timestamp of Panther log lines (``2016-03-01 10:22:33, Info ...``, local time)."""
-    newest = None
-    for line in lines:
-        match = _PANTHER_TIME.match(str(line))
-        if match:
-            try:
-                stamp = dt.datetime.strptime(
-                    f"{match.group(1)} {match.group(2)}:{match.group(3)}:{match.group(4)}",
-                    "%Y-%m-%d %H:%M:%S",
-                ).replace(tzinfo=dt.timezone.utc)
-            except ValueError:
-                continue
-            newest = stamp if newest is None or stamp > newest else newest
-    return newest
 
 
 def _log(logs: list[PantherLog], sysprep_dir: bool) -> PantherLog | None:
@@ -612,11 +549,11 @@ def generalized(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
             problems.append(f"{deploy.path} shows no {', no '.join(missing)}")
         deployed = _dated(
             deploy.path,
-            _panther_time([*generalized_image, *matches["specialize"]]) or _parse_time(deploy.mtime),
+            panther_time([*generalized_image, *matches["specialize"]]) or parse_utc(deploy.mtime),
         )
         evidence.append(f"deployed {deployed:%Y-%m-%d %H:%M}")
         install = _dated(
-            "this installation (os.install_date)", _parse_time(facts.value("os", "install_date", str))
+            "this installation (os.install_date)", parse_utc(facts.value("os", "install_date", str))
         )
         if deployed < install - dt.timedelta(days=1):
             problems.append(
@@ -627,7 +564,7 @@ def generalized(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
         if sysprep_log is not None:
             generalize = _dated(
                 sysprep_log.path,
-                _panther_time(sysprep_log.matches["generalize"]) or _parse_time(sysprep_log.mtime),
+                panther_time(sysprep_log.matches["generalize"]) or parse_utc(sysprep_log.mtime),
             )
             evidence.append(f"generalized {generalize:%Y-%m-%d %H:%M}")
             if generalize > deployed + dt.timedelta(days=1):
@@ -732,28 +669,12 @@ def unsupported_feature(facts: WindowsFacts, profile: Mapping[str, Any], feature
     """WIN-010: one unsupported role or feature (by its language-neutral name) is not installed."""
     names, ids = UNSUPPORTED_FEATURES[feature]
     required = f"{feature} not installed"
-    source = facts.value("features", "source", str, ("Get-WindowsFeature", "unavailable"))
-    if source == "Get-WindowsFeature":
-        if facts.value("features", "listed", int) <= 0:
-            raise FactError("Get-WindowsFeature listed no feature at all")
-        listed = facts.value("features", "installed", list)
-        installed = {typed("features.installed", n, str).lower(): n for n in listed}
+    installed = facts.installed_features()
+    if installed is not None:
         hits = [installed[n.lower()] for n in names if n.lower() in installed]
         how = "Get-WindowsFeature"
     else:
-        listing = facts.fact("features", "installed")
-        if not listing.is_value and not facts.fact("features", "server_feature_ids").is_value:
-            raise FactError(
-                "installed roles and features cannot be listed: Get-WindowsFeature failed "
-                f"({listing.unreadable or listing.absent}) and Win32_ServerFeature failed "
-                f"({facts.fact('features', 'server_feature_ids').unreadable})"
-            )
-        present = {
-            typed("features.server_feature_ids", i, int)
-            for i in facts.value("features", "server_feature_ids", list)
-        }
-        if not present:
-            raise FactError("Win32_ServerFeature listed nothing (a Windows Server always has some features)")
+        present = facts.server_feature_ids()
         hits = [f"Win32_ServerFeature ID {i}" for i in ids if i in present]
         how = "Win32_ServerFeature"
     if hits:
@@ -819,22 +740,14 @@ def no_bitlocker_os(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
 
 # -- WIN-012 IPv6 ------------------------------------------------------------------------------
 
-#: System.Net.NetworkInformation.PrefixOrigin names.
-PREFIX_ORIGINS = ("Other", "Manual", "WellKnown", "Dhcp", "RouterAdvertisement")
-
 
 def no_ipv6_reliance(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
     """WIN-012: no static IPv6 address the image depends on (tool)."""
-    addresses = facts.items("ipv6", "addresses")
+    addresses = facts.ipv6_addresses()
     required = "no static (Manual) IPv6 address"
-    static = []
-    for i, a in enumerate(addresses):
-        label = f"ipv6.addresses[{i}]"
-        origin = typed(label + ".prefix_origin", a.get("prefix_origin"), str, PREFIX_ORIGINS)
-        if origin == "Manual" and not typed(label + ".loopback", a.get("loopback"), bool):
-            static.append(
-                f"{typed(label + '.address', a.get('address'), str)} on {typed(label + '.interface', a.get('interface'), str)}"
-            )
+    static = [
+        f"{a.address} on {a.interface}" for a in addresses if a.prefix_origin == "Manual" and not a.loopback
+    ]
     if static:
         actual = f"static IPv6: {_listing(static)}"
         return Verdict.warning(
@@ -857,18 +770,6 @@ _PROFILE_BITS = (
 )
 
 
-def _profile_switch(facts: WindowsFacts, key: str, profile_key: str) -> int | None:
-    """EnableFirewall of one profile: 0/1, or None when that registry value is not set."""
-    values = facts.value("rdp", key, dict)
-    label = f"rdp.{key}.{profile_key}"
-    if profile_key not in values:
-        raise FactError(f"{label} could not be read: the part did not report it")
-    value = values[profile_key]
-    if isinstance(value, dict) and "_absent" in value:
-        return None
-    return typed(label, value, int)
-
-
 def _rdp_problems(facts: WindowsFacts) -> tuple[list[str], int]:
     problems = []
     deny, source = facts.value("rdp", "policy_fDenyTSConnections", int, absent=None), "policy"
@@ -882,25 +783,22 @@ def _rdp_problems(facts: WindowsFacts) -> tuple[list[str], int]:
     current = facts.value("rdp", "fw_current_profiles", int)
     if not 0 < current < 8:
         raise FactError(f"rdp.fw_current_profiles is garbled: {current} names no active firewall profile")
-    rules = []
-    for i, r in enumerate(facts.items("rdp", "fw_rules")):
-        label = f"rdp.fw_rules[{i}]"
-        ports = typed(label + ".local_ports", r.get("local_ports"), str)
-        if (
-            typed(label + ".enabled", r.get("enabled"), bool)
-            and typed(label + ".direction", r.get("direction"), int) == 1
-            and typed(label + ".action", r.get("action"), int) == 1
-            and typed(label + ".protocol", r.get("protocol"), int) == 6
-            and (ports in ("*", "") or str(port) in ports.split(","))
-        ):
-            rules.append(typed(label + ".profiles", r.get("profiles"), int))
+    rules = [
+        r.profiles
+        for r in facts.rdp_firewall_rules()
+        if r.enabled
+        and r.direction == 1
+        and r.action == 1
+        and r.protocol == 6
+        and (r.local_ports in ("*", "") or str(port) in r.local_ports.split(","))
+    ]
     blocked = []
     for bit, name, local_key, policy_key in _PROFILE_BITS:
         if not current & bit:
             continue
-        on = _profile_switch(facts, "fw_enabled_policy", policy_key)
+        on = facts.firewall_switch("fw_enabled_policy", policy_key)
         if on is None:
-            on = _profile_switch(facts, "fw_enabled", local_key)
+            on = facts.firewall_switch("fw_enabled", local_key)
         if on == 0:
             continue  # the firewall is off in this profile (None: on, the default)
         if not any(profiles & bit for profiles in rules):
@@ -915,15 +813,12 @@ def _rdp_problems(facts: WindowsFacts) -> tuple[list[str], int]:
 
 def _https_listener(facts: WindowsFacts) -> tuple[bool, str]:
     found = []
-    for i, listener in enumerate(facts.items("winrm", "listeners")):
-        label = f"winrm.listeners[{i}]"
-        transport = typed(label + ".Transport", listener.get("Transport"), str)
-        port = typed(label + ".Port", listener.get("Port"), str)
-        found.append(f"{transport or '?'}:{port}")
+    for listener in facts.winrm_listeners():
+        found.append(f"{listener.transport or '?'}:{listener.port}")
         if (
-            transport.upper() == "HTTPS"
-            and port == "5986"
-            and typed(label + ".Enabled", listener.get("Enabled"), str).lower() == "true"
+            listener.transport.upper() == "HTTPS"
+            and listener.port == "5986"
+            and listener.enabled.lower() == "true"
         ):
             return True, ", ".join(found)
     return False, ", ".join(found) or "no listener"

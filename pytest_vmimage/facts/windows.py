@@ -20,8 +20,10 @@ written to JSON (``--vm-facts-dir``) and replayed in tests.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -738,6 +740,59 @@ class PendingUpdate:
 
 
 @dataclass(frozen=True)
+class PhysicalDisk:
+    """A disk as Win32_DiskDrive sees it; ``geometry_bytes`` is cylinders x heads x sectors."""
+
+    index: int
+    model: str
+    geometry_bytes: int | None
+    letters: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Volume:
+    """A local fixed volume (Win32_LogicalDisk DriveType 3)."""
+
+    id: str
+    volume_name: str
+    dataloss_warning: bool
+
+
+@dataclass(frozen=True)
+class SqlInstance:
+    instance: str
+    version: str
+    edition: str
+
+
+@dataclass(frozen=True)
+class Ipv6Address:
+    interface: str
+    address: str
+    prefix_origin: str
+    loopback: bool
+
+
+@dataclass(frozen=True)
+class FirewallRule:
+    """A rule of the Remote Desktop group (HNetCfg.FwPolicy2)."""
+
+    enabled: bool
+    direction: int
+    action: int
+    protocol: int
+    profiles: int
+    local_ports: str
+
+
+@dataclass(frozen=True)
+class Listener:
+    transport: str
+    port: str
+    enabled: str
+
+
+@dataclass(frozen=True)
 class PantherLog:
     """One Panther setupact.log: whether it exists, its time and the last lines matching each
     pattern of the script (generalization_state, generalize, specialize, oobe, image_state)."""
@@ -751,6 +806,44 @@ class PantherLog:
 PANTHER_PATTERNS = ("generalization_state", "generalize", "specialize", "oobe", "image_state")
 
 MSRC_SEVERITIES = ("", "Critical", "Important", "Moderate", "Low")
+#: System.Net.NetworkInformation.PrefixOrigin names.
+PREFIX_ORIGINS = ("Other", "Manual", "WellKnown", "Dhcp", "RouterAdvertisement")
+#: ``E:\``, ``E:/`` or a bare ``E:`` (at the end or before a separator), not ``http:`` or ``-k:x``.
+_DRIVE_REF = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]):(?=[\\/]|$|[\s;\"',=|])")
+_PANTHER_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})")
+
+
+def drive_letters(text: str) -> list[str]:
+    """Drive letters a path or command line refers to (``E:\\...``), upper case, once each."""
+    found: list[str] = []
+    for match in _DRIVE_REF.finditer(text or ""):
+        letter = match.group(1).upper()
+        if letter not in found:
+            found.append(letter)
+    return found
+
+
+def parse_utc(text: str) -> dt.datetime | None:
+    """``2016-03-01T10:22:33Z`` (the script's dates) as an aware datetime, None if it is not one."""
+    try:
+        return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
+    except ValueError:
+        return None
+
+
+def panther_time(lines: Iterable[str]) -> dt.datetime | None:
+    """The newest timestamp of Panther log lines (``2016-03-01 10:22:33, Info ...``, local time)."""
+    newest = None
+    for line in lines:
+        match = _PANTHER_TIME.match(line)
+        if not match:
+            continue
+        try:
+            stamp = dt.datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=dt.timezone.utc)
+        except ValueError:
+            continue
+        newest = stamp if newest is None or stamp > newest else newest
+    return newest
 
 
 @dataclass
@@ -965,6 +1058,170 @@ class WindowsFacts:
                 matches[pattern] = tuple(typed(f"{label}.matches.{pattern}", x, str) for x in lines)
             logs.append(PantherLog(path, True, typed(label + ".mtime", log.get("mtime"), str), matches))
         return logs
+
+    def physical_disks(self) -> list[PhysicalDisk]:
+        found = []
+        for i, d in enumerate(self.items("disks", "physical")):
+            label = f"disks.physical[{i}]"
+            size = d.get("size_bytes")
+            letters = typed(label + ".letters", d.get("letters"), list)
+            found.append(
+                PhysicalDisk(
+                    index=typed(label + ".index", d.get("index"), int),
+                    model=typed(label + ".model", d.get("model"), str),
+                    geometry_bytes=None if size is None else typed(label + ".size_bytes", size, int),
+                    letters=tuple(typed(label + ".letters", x, str).upper() for x in letters),
+                )
+            )
+        if not found:
+            raise FactError("Win32_DiskDrive lists no disk")
+        return found
+
+    def exact_disk_sizes(self) -> dict[int, int]:
+        """Disk number -> bytes from MSFT_Disk (2012 and later); empty where it could not be
+        read, so the geometry (with a tolerance) is used instead."""
+        if not self.fact("disks", "msft_disk").is_value:
+            return {}
+        sizes = {}
+        for i, m in enumerate(self.items("disks", "msft_disk")):
+            label = f"disks.msft_disk[{i}]"
+            number = typed(label + ".number", m.get("number"), int)
+            sizes[number] = typed(label + ".size_bytes", m.get("size_bytes"), int)
+        return sizes
+
+    def volumes(self) -> list[Volume]:
+        found = []
+        for i, v in enumerate(self.items("disks", "logical")):
+            label = f"disks.logical[{i}]"
+            found.append(
+                Volume(
+                    id=typed(label + ".id", v.get("id"), str).upper(),
+                    volume_name=typed(label + ".volume_name", v.get("volume_name"), str),
+                    dataloss_warning=typed(label + ".dataloss_warning", v.get("dataloss_warning"), bool),
+                )
+            )
+        return found
+
+    def sql_instances(self) -> list[SqlInstance]:
+        found = []
+        for i, inst in enumerate(self.items("sql", "instances")):
+            label = f"sql.instances[{i}]"
+            found.append(
+                SqlInstance(
+                    instance=typed(label + ".instance", inst.get("instance"), str),
+                    version=typed(label + ".version", inst.get("version"), str),
+                    edition=typed(label + ".edition", inst.get("edition"), str),
+                )
+            )
+        return found
+
+    def localdb_versions(self) -> list[str]:
+        return [typed("sql.localdb_versions", v, str) for v in self.value("sql", "localdb_versions", list)]
+
+    def ipv6_addresses(self) -> list[Ipv6Address]:
+        found = []
+        for i, a in enumerate(self.items("ipv6", "addresses")):
+            label = f"ipv6.addresses[{i}]"
+            found.append(
+                Ipv6Address(
+                    interface=typed(label + ".interface", a.get("interface"), str),
+                    address=typed(label + ".address", a.get("address"), str),
+                    prefix_origin=typed(
+                        label + ".prefix_origin", a.get("prefix_origin"), str, PREFIX_ORIGINS
+                    ),
+                    loopback=typed(label + ".loopback", a.get("loopback"), bool),
+                )
+            )
+        return found
+
+    def rdp_firewall_rules(self) -> list[FirewallRule]:
+        found = []
+        for i, r in enumerate(self.items("rdp", "fw_rules")):
+            label = f"rdp.fw_rules[{i}]"
+            found.append(
+                FirewallRule(
+                    enabled=typed(label + ".enabled", r.get("enabled"), bool),
+                    direction=typed(label + ".direction", r.get("direction"), int),
+                    action=typed(label + ".action", r.get("action"), int),
+                    protocol=typed(label + ".protocol", r.get("protocol"), int),
+                    profiles=typed(label + ".profiles", r.get("profiles"), int),
+                    local_ports=typed(label + ".local_ports", r.get("local_ports"), str),
+                )
+            )
+        return found
+
+    def firewall_switch(self, key: str, profile_key: str) -> int | None:
+        """EnableFirewall of one profile (``fw_enabled`` or ``fw_enabled_policy``): 0/1, or
+        None when that registry value is not set."""
+        values = self.value("rdp", key, dict)
+        label = f"rdp.{key}.{profile_key}"
+        if profile_key not in values:
+            raise FactError(f"{label} could not be read: the part did not report it")
+        value = values[profile_key]
+        if _is_marker(value) and ABSENT in value:
+            return None
+        return typed(label, value, int)
+
+    def winrm_listeners(self) -> list[Listener]:
+        found = []
+        for i, item in enumerate(self.items("winrm", "listeners")):
+            label = f"winrm.listeners[{i}]"
+            found.append(
+                Listener(
+                    transport=typed(label + ".Transport", item.get("Transport"), str),
+                    port=typed(label + ".Port", item.get("Port"), str),
+                    enabled=typed(label + ".Enabled", item.get("Enabled"), str),
+                )
+            )
+        return found
+
+    def wsus_policy(self) -> tuple[int, str]:
+        """(UseWUServer, WUServer) of the Windows Update policy; (0, "") where not set."""
+        use = typed("updates.use_wu_server", self.fact("updates", "use_wu_server").value_or_absent(0), int)
+        server = typed("updates.wu_server", self.fact("updates", "wu_server").value_or_absent(""), str)
+        return use, server
+
+    def drive_setting_texts(self) -> list[tuple[str, str]]:
+        """(what, text) of every Run key value, page file and machine environment variable."""
+        texts = []
+        for key, values in self.value("drives", "run_keys", dict).items():
+            label = f"Run key {key.split(':', 1)[-1]}"
+            for name, value in typed(label, values, dict).items():
+                texts.append((f"{label}\\{name}", typed(f"{label}\\{name}", value, str)))
+        for field_name in ("pagefile_settings", "pagefile_usage"):
+            for value in self.value("drives", field_name, list):
+                texts.append(("page file", typed(f"drives.{field_name}", value, str)))
+        for value in self.value("drives", "paging_files_reg", list, absent=[]):
+            texts.append(("page file (PagingFiles)", typed("drives.paging_files_reg", value, str)))
+        for name, value in self.value("drives", "machine_env", dict).items():
+            texts.append((f"environment variable {name}", typed(f"drives.machine_env.{name}", value, str)))
+        return texts
+
+    def installed_features(self) -> dict[str, str] | None:
+        """Lower-case name -> name of every installed role and feature (Get-WindowsFeature),
+        or None when Get-WindowsFeature could not run (use :meth:`server_feature_ids`)."""
+        source = self.value("features", "source", str, ("Get-WindowsFeature", "unavailable"))
+        if source != "Get-WindowsFeature":
+            return None
+        if self.value("features", "listed", int) <= 0:
+            raise FactError("Get-WindowsFeature listed no feature at all")
+        listed = self.value("features", "installed", list)
+        return {typed("features.installed", n, str).lower(): n for n in listed}
+
+    def server_feature_ids(self) -> set[int]:
+        """Win32_ServerFeature IDs (the fallback where Get-WindowsFeature failed)."""
+        listing = self.fact("features", "installed")
+        if not listing.is_value and not self.fact("features", "server_feature_ids").is_value:
+            raise FactError(
+                "installed roles and features cannot be listed: Get-WindowsFeature failed "
+                f"({listing.unreadable or listing.absent}) and Win32_ServerFeature failed "
+                f"({self.fact('features', 'server_feature_ids').unreadable})"
+            )
+        ids = self.value("features", "server_feature_ids", list)
+        present = {typed("features.server_feature_ids", i, int) for i in ids}
+        if not present:
+            raise FactError("Win32_ServerFeature listed nothing (a Windows Server always has some features)")
+        return present
 
 
 def typed(
