@@ -598,3 +598,18 @@ def test_lnx018_interfaces_sourcing_files_never_read_is_an_error(directive, read
     else:
         with pytest.raises(FactError, match="sources"):
             linux.dhcp(facts, GUIDE)
+
+
+def test_netplan_definition_matched_by_mac_applies_to_that_interface():
+    static = (
+        "network:\n  version: 2\n  ethernets:\n    nic0:\n      match:\n        macaddress: '52:54:00:12:34:56'\n"
+        "      addresses: [10.0.2.15/24]\n      routes:\n        - to: default\n          via: 10.0.2.2\n"
+    )
+    facts = distro(UBUNTU, **{"/etc/netplan/01-static.yaml": static})
+    result = linux.dhcp(facts, GUIDE)
+    assert result.result is Result.FAILED and "static" in result.message
+    dhcp = static.replace(
+        "      addresses: [10.0.2.15/24]\n      routes:\n        - to: default\n          via: 10.0.2.2\n",
+        "      dhcp4: yes\n",
+    )
+    assert linux.dhcp(distro(UBUNTU, **{"/etc/netplan/01-dhcp.yaml": dhcp}), GUIDE).result is Result.PASSED

@@ -76,10 +76,8 @@ def parse_ifupdown(path: str, text: str) -> list[tuple[str, IfaceConfig]]:
             current = IfaceConfig(path, method)
             inet6 = words[2] == "inet6"
             found.append((words[1] + ("/inet6" if inet6 else ""), current))
-        elif words[0] in ("auto", "allow-hotplug", "source", "source-directory", "mapping") or words[
-            0
-        ].startswith("allow-"):
-            current = None if words[0] in ("mapping",) else current
+        elif words[0] == "mapping":
+            current = None  # a mapping stanza's options are not an interface's
         elif current is not None and words[0] in _IFUPDOWN_OPTIONS:
             current.extras.append(line)
             if words[0] == "address" and len(words) > 1:
@@ -198,6 +196,10 @@ def _strip_comment(line: str) -> str:
     return line.rstrip()
 
 
+# a mapping key ("quoted: keys" may hold colons) and what follows its colon
+_YAML_KEY = re.compile(r"""^("(?:[^"\\]|\\.)*"|'[^']*'|[^:'"\[{][^:]*?)\s*:(?:\s+(.*))?$""")
+
+
 def parse_yaml_subset(text: str):
     """The block YAML netplan files use: mappings, ``- item`` lists, flow ``[a, b]`` lists,
     quoted scalars, comments. Raises ValueError on what it cannot read (tabs, anchors)."""
@@ -218,14 +220,18 @@ def parse_yaml_subset(text: str):
         if lines[index][1].startswith("- ") or lines[index][1] == "-":
             items = []
             while index < len(lines) and lines[index][0] == indent and lines[index][1].startswith("-"):
-                rest = lines[index][1][1:].strip()
+                after = lines[index][1][1:]
+                rest = after.strip()
                 if not rest:
                     value, index = block(index + 1, lines[index + 1][0] if index + 1 < len(lines) else indent)
                     items.append(value)
                     continue
-                if re.match(r"^[^'\"\[{][^:]*:(\s|$)", rest):  # "- key: value" starts a mapping
-                    lines[index] = (indent + 2, rest)
-                    value, index = block(index, indent + 2)
+                if _YAML_KEY.match(rest) and not rest.startswith(
+                    ("[", "{")
+                ):  # "- key: value" opens a mapping
+                    column = indent + 1 + len(after) - len(after.lstrip())
+                    lines[index] = (column, rest)
+                    value, index = block(index, column)
                     items.append(value)
                     continue
                 items.append(_yaml_scalar(rest))
@@ -233,10 +239,10 @@ def parse_yaml_subset(text: str):
             return items, index
         mapping: dict = {}
         while index < len(lines) and lines[index][0] == indent:
-            key, sep, rest = lines[index][1].partition(":")
-            if not sep:
+            entry = _YAML_KEY.match(lines[index][1])
+            if not entry:
                 raise ValueError(f"not a mapping entry: {lines[index][1][:40]}")
-            key = key.strip().strip("'\"")
+            key, rest = entry.group(1).strip().strip("'\""), entry.group(2) or ""
             if rest.strip():
                 mapping[key] = _yaml_scalar(rest)
                 index += 1
@@ -289,9 +295,17 @@ def netplan_interfaces(text: str) -> dict[str, dict]:
     return found
 
 
-def parse_netplan(path: str, text: str) -> list[tuple[str, IfaceConfig]]:
+def parse_netplan(
+    path: str, text: str, known_links: dict[str, str] | None = None
+) -> list[tuple[str, IfaceConfig]]:
+    """Netplan definitions by the interface they apply to: ``set-name``, else the link whose
+    MAC ``match`` names, else the definition's id."""
     found = []
     for name, body in netplan_interfaces(text).items():
+        match = body.get("match") if isinstance(body.get("match"), dict) else {}
+        mac = str(match.get("macaddress", "")).lower()
+        by_mac = next((link for link, address in (known_links or {}).items() if mac and address == mac), None)
+        name = str(body.get("set-name") or by_mac or name)
         dhcp4 = str(body.get("dhcp4", "")).lower() in _TRUE
         addresses = [a if isinstance(a, str) else next(iter(a), "") for a in _as_list(body.get("addresses"))]
         v4, v6 = _split_addresses([str(a) for a in addresses])
@@ -313,7 +327,14 @@ def parse_netplan(path: str, text: str) -> list[tuple[str, IfaceConfig]]:
                 for k, v in overrides.items()
                 if k in ("use-dns", "use-routes") and str(v).lower() not in _TRUE
             ]
-        if "match" in body and "set-name" not in body and method == "dhcp" and not config.extras and not v6:
+        if (
+            match
+            and "set-name" not in body
+            and not by_mac
+            and method == "dhcp"
+            and not config.extras
+            and not v6
+        ):
             # a catch-all DHCP rule matching NICs by driver or MAC (cloud-init's
             # 90-hotplug-azure.yaml "ephemeral"/"hotplug"): not a hand-written interface
             name = DHCP_ANY
@@ -566,7 +587,7 @@ def interface_configs(facts: LinuxFacts) -> dict[str, list[IfaceConfig]]:
             found = parse_route_file(path, text)
         elif path.startswith("/etc/netplan/"):
             try:
-                found = parse_netplan(path, text)
+                found = parse_netplan(path, text, known_links)
             except FactError as exc:
                 raise FactError(f"{path}: {exc}") from exc
         elif path.startswith("/etc/systemd/network/") and path.endswith(".network"):
