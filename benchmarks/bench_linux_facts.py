@@ -35,7 +35,7 @@ def main() -> int:
     with qemu.boot_variant("compliant") as vm:
         print(f"VM up after {vm.boot_seconds:.0f} s ({vm.url})")
         target = parse_target(f"bench={vm.url}")
-        connection = connect_linux(target, str(vm.key_path), None, None)
+        connection = connect_linux(target, str(vm.key_path), None, None, known_hosts=str(vm.known_hosts))
         batched = []
         for _ in range(args.repeat):
             started = time.perf_counter()

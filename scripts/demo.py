@@ -75,6 +75,8 @@ def main() -> int:
                 f"debian12-demo={vm.url}",
                 "--vm-ssh-key",
                 str(vm.key_path),
+                "--vm-known-hosts",  # host keys read from the VM's serial port: verification on
+                str(vm.known_hosts),
             ],
         )
     print(f"\ndemo: finished in {time.monotonic() - started:.0f} s")

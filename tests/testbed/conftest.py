@@ -5,6 +5,8 @@
         vm = testbed_vm("misc-config")        # booted once per session and variant
         vm.ssh("sudo -n iptables-save").stdout
         vm.url, vm.key_path, vm.port          # ssh://azureuser@127.0.0.1:PORT
+        vm.known_hosts                        # its host keys, read from its serial port
+        scratch = testbed_vm("compliant#faults")  # a second VM of a variant, free to break
 
 The images are built on first use (root + Debian's apt needed; about 10 minutes
 for all variants, cached under $VMIMAGE_CACHE/testbed/<recipe hash>/). Where they
@@ -67,12 +69,13 @@ class _Pool:
             self.stop(variant)
         while len(self.running) >= self.limit:
             self.stop(next(iter(self.running)))
+        base = variant.partition("#")[0]
         try:
             with open(self.log_dir / "build.log", "ab") as log:
-                qemu.build([variant], log=log)
+                qemu.build([base], log=log)
             stack = contextlib.ExitStack()
             vm = stack.enter_context(qemu.boot_variant(
-                variant, serial_log=self.log_dir / f"{variant}.serial.log"))
+                base, serial_log=self.log_dir / f"{variant.replace('#', '-')}.serial.log"))
         except qemu.TestbedError as e:
             self.failed[variant] = f"testbed variant {variant}: {e}"
             raise
@@ -111,10 +114,18 @@ def testbed_vm(testbed_available, tmp_path_factory):
                  tmp_path_factory.mktemp("testbed"))
 
     def get(variant: str = "compliant") -> qemu.VM:
-        if variant not in qemu.variants():
+        """VARIANT, or VARIANT#NAME: another VM of that variant, for tests that change or
+        kill it (the disk is snapshot=on: changes vanish when it stops)."""
+        if variant.partition("#")[0] not in qemu.variants():
             raise KeyError(f"unknown testbed variant {variant!r}; see tests/testbed/variants.json")
         return pool.get(variant)
 
+    def stop(variant: str) -> None:
+        """Shut a VM down now (frees its slot; a later get() boots it afresh)."""
+        if variant in pool.running:
+            pool.stop(variant)
+
+    get.stop = stop
     yield get
     pool.close()
 

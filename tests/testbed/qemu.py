@@ -4,7 +4,13 @@
 Library:
     from qemu import boot, build, image_path, cache_dir, recipe_hash, variants
     with boot(image_path("compliant"), key_path) as vm:
-        vm.url, vm.port, vm.key_path, vm.serial_log, vm.ssh("true")
+        vm.url, vm.port, vm.key_path, vm.serial_log, vm.known_hosts, vm.ssh("true")
+
+Host keys: the image makes its SSH host keys at first boot and prints the public keys
+to the serial port between cloud-init's markers (build_image.sh). The serial log is a
+channel only this machine writes, so boot() turns those lines into a known_hosts file
+for this VM (vm.known_hosts, "[127.0.0.1]:PORT" entries) and every SSH connection,
+boot() probe included, verifies the host key against it (StrictHostKeyChecking=yes).
 
 CLI:
     python3 tests/testbed/qemu.py build [VARIANT...]   build or reuse the images
@@ -20,6 +26,8 @@ the disks opened with snapshot=on so a cached image is never modified.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import hashlib
 import json
@@ -130,11 +138,45 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _ssh_base(port: int, key: Path | str, connect_timeout: int = 10) -> list[str]:
-    return ["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
-            "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+def _ssh_base(port: int, key: Path | str, connect_timeout: int = 10,
+              known_hosts: Path | str | None = None) -> list[str]:
+    """ssh argv; host keys verified against known_hosts (always given once the VM printed them)."""
+    trust = (["-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={known_hosts}",
+              "-o", "GlobalKnownHostsFile=/dev/null"] if known_hosts else
+             ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"])
+    return ["ssh", "-o", "BatchMode=yes", *trust, "-o", "LogLevel=ERROR",
             "-o", f"ConnectTimeout={connect_timeout}", "-o", "IdentitiesOnly=yes",
-            "-i", str(key), "-p", str(port), f"{USER}@127.0.0.1"]
+            "-i", str(key), "-p", str(port), "--", f"{USER}@127.0.0.1"]
+
+
+HOST_KEYS_BEGIN = "-----BEGIN SSH HOST KEY KEYS-----"
+HOST_KEYS_END = "-----END SSH HOST KEY KEYS-----"
+_HOST_KEY_LINE = re.compile(r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)) ([A-Za-z0-9+/]+=*)(?: |$)")
+
+
+def host_keys_from_serial(text: str) -> list[tuple[str, str]]:
+    """(type, base64) of every host public key printed between the markers (last block)."""
+    text = re.sub(r"\x1b(\[[0-9;?]*[A-Za-z]|[()][A-Z0-9])", "", text).replace("\r", "")
+    end = text.rfind(HOST_KEYS_END)
+    begin = text.rfind(HOST_KEYS_BEGIN, 0, end if end >= 0 else None)
+    if begin < 0 or end < begin:
+        return []
+    keys = []
+    for line in text[begin + len(HOST_KEYS_BEGIN):end].splitlines():
+        m = _HOST_KEY_LINE.match(line.strip())
+        if m:
+            try:
+                blob = base64.b64decode(m.group(2), validate=True)
+            except binascii.Error:
+                continue
+            if blob[4:4 + len(m.group(1))] == m.group(1).encode():  # the blob names its own type
+                keys.append((m.group(1), m.group(2)))
+    return keys
+
+
+def write_known_hosts(path: Path, port: int, keys: list[tuple[str, str]]) -> Path:
+    path.write_text("".join(f"[127.0.0.1]:{port} {kind} {b64}\n" for kind, b64 in keys))
+    return path
 
 
 @dataclass
@@ -145,6 +187,8 @@ class VM:
     image: Path
     process: subprocess.Popen = field(repr=False)
     boot_seconds: float = 0.0
+    #: known_hosts with this VM's host keys, read from its serial port ("[127.0.0.1]:PORT")
+    known_hosts: Path | None = None
 
     @property
     def url(self) -> str:
@@ -156,7 +200,8 @@ class VM:
 
     def ssh_command(self, command: str = "") -> list[str]:
         """argv for `ssh ... azureuser@127.0.0.1 COMMAND` (for subprocess)."""
-        return _ssh_base(self.port, self.key_path) + ([command] if command else [])
+        return _ssh_base(self.port, self.key_path, known_hosts=self.known_hosts) + (
+            [command] if command else [])
 
     def ssh(self, command: str, *, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
         """Run a shell command as azureuser; returns CompletedProcess with text stdout/stderr."""
@@ -193,12 +238,13 @@ def qemu_command(image: Path, port: int, serial_log: Path, data_disks: Sequence[
     return cmd
 
 
-def _stop(proc: subprocess.Popen, port: int | None, key: Path | None) -> None:
+def _stop(proc: subprocess.Popen, port: int | None, key: Path | None,
+          known_hosts: Path | None = None) -> None:
     if proc.poll() is not None:
         return
-    if port and key:
+    if port and key and known_hosts:
         with contextlib.suppress(Exception):
-            subprocess.run(_ssh_base(port, key, 5) + ["sudo -n systemctl poweroff"],
+            subprocess.run(_ssh_base(port, key, 5, known_hosts) + ["sudo -n systemctl poweroff"],
                            capture_output=True, timeout=15, stdin=subprocess.DEVNULL)
             proc.wait(timeout=20)
     if proc.poll() is None:
@@ -236,6 +282,7 @@ def boot(image_path: str | os.PathLike, key_path: str | os.PathLike, *,
     proc = None
     port = None
     reachable = False
+    known_hosts = Path(f"{log}.known_hosts")
     t0 = time.monotonic()
     try:
         for _attempt in range(port_attempts):
@@ -260,11 +307,18 @@ def boot(image_path: str | os.PathLike, key_path: str | os.PathLike, *,
                 raise TestbedError(f"qemu exited {proc.returncode} during boot: {out.strip()}\n"
                                    f"serial log ({log}):\n{_tail(log, 40)}")
             remaining = deadline - time.monotonic()
+            keys = host_keys_from_serial(log.read_bytes().decode("utf-8", "replace"))
             if remaining <= 0:
-                raise TestbedError(f"no SSH answer on 127.0.0.1:{port} within {timeout:.0f} s; "
+                why = "" if keys else (" and no SSH host keys on the serial port (an image built "
+                                       "before build_image.sh printed them? rebuild it)")
+                raise TestbedError(f"no SSH answer on 127.0.0.1:{port} within {timeout:.0f} s{why}; "
                                    f"serial log ({log}) ends:\n{_tail(log, 40)}")
+            if not keys:  # sshd starts after the keys are printed: nothing to try yet
+                time.sleep(min(3, max(deadline - time.monotonic(), 0)))
+                continue
+            write_known_hosts(known_hosts, port, keys)
             try:
-                r = subprocess.run(_ssh_base(port, key, 10) + ["true"], capture_output=True,
+                r = subprocess.run(_ssh_base(port, key, 10, known_hosts) + ["true"], capture_output=True,
                                    timeout=min(30, max(remaining, 1)), stdin=subprocess.DEVNULL)
                 if r.returncode == 0:
                     reachable = True
@@ -273,12 +327,12 @@ def boot(image_path: str | os.PathLike, key_path: str | os.PathLike, *,
                 pass
             time.sleep(min(3, max(deadline - time.monotonic(), 0)))
         vm = VM(port=port, key_path=key, serial_log=log, image=image, process=proc,
-                boot_seconds=time.monotonic() - t0)
+                boot_seconds=time.monotonic() - t0, known_hosts=known_hosts)
         yield vm
     finally:
         if proc is not None:
             # poweroff over SSH only if SSH ever answered; otherwise terminate/kill at once
-            _stop(proc, port if reachable else None, key)
+            _stop(proc, port if reachable else None, key, known_hosts)
             if proc.stdout:
                 proc.stdout.close()
 
@@ -344,6 +398,7 @@ def _main(argv: list[str]) -> int:
             print(vm.url)
             print(f"key: {vm.key_path}")
             print(f"serial log: {vm.serial_log}")
+            print(f"known_hosts: {vm.known_hosts}")
             print(f"ssh: {shlex.join(vm.ssh_command())}")
             print(f"up after {vm.boot_seconds:.0f} s; Ctrl-C or SIGTERM to stop", flush=True)
             while not stop["flag"] and vm.process.poll() is None:

@@ -43,6 +43,7 @@ def run_suite(vm, workdir: Path, label: str, *extra: str) -> tuple[subprocess.Co
     cmd = [
         sys.executable, "-m", "pytest", str(REPO / "suites" / "linux"),
         "--vm-host", f"{label}={vm.url}", "--vm-ssh-key", str(vm.key_path),
+        "--vm-known-hosts", str(vm.known_hosts),  # the keys the VM printed on its serial port
         f"--junitxml={junit}", f"--html={workdir / 'report.html'}", "--self-contained-html",
         f"--vm-report={workdir / 'certification.json'}", f"--vm-facts-dir={workdir / 'facts'}",
         "-p", "no:cacheprovider", "-v", *extra,
