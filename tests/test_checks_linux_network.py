@@ -14,7 +14,7 @@ import pytest
 
 from pytest_vmimage.checks import linux
 from pytest_vmimage.facts.linux import LinuxFacts, Section
-from pytest_vmimage.facts.linux_accounts import command_denies_login, key_logs_in
+from pytest_vmimage.facts.linux_accounts import command_denies_login, key_logs_in, legacy_authorized_keys
 from pytest_vmimage.profiles import load_profile
 from pytest_vmimage.verdict import FactError, Result
 from tests.linux_facts_builder import files
@@ -613,3 +613,17 @@ def test_netplan_definition_matched_by_mac_applies_to_that_interface():
         "      dhcp4: yes\n",
     )
     assert linux.dhcp(distro(UBUNTU, **{"/etc/netplan/01-dhcp.yaml": dhcp}), GUIDE).result is Result.PASSED
+
+
+def test_lnx022_legacy_usable_zero_cannot_tell_a_stub_from_a_shell():
+    home_files = (
+        "532 1795306330 root /root/.ssh/authorized_keys\nusable 0 /root/.ssh/authorized_keys\n"
+        "99 1795308178 azureuser /home/azureuser/.ssh/authorized_keys\nusable 1 /home/azureuser/.ssh/authorized_keys\n"
+    )
+    homes = {"root": "/root", "azureuser": "/home/azureuser"}
+    found = legacy_authorized_keys(
+        home_files, "authorizedkeysfile .ssh/authorized_keys .ssh/authorized_keys2\n", homes
+    )
+    assert [(k.user, k.logs_in) for k in found] == [("root", None), ("azureuser", True)]
+    with pytest.raises(FactError, match="AuthorizedKeysFile"):
+        legacy_authorized_keys(home_files, "authorizedkeysfile /etc/ssh/keys/%u\n", homes)
