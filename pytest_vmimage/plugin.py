@@ -15,16 +15,19 @@ from pathlib import Path
 
 import pytest
 
-from pytest_vmimage import catalog
+from pytest_vmimage import catalog, run_report
 from pytest_vmimage.catalog import requirement_of
 from pytest_vmimage.connect import ConnectError, RemoteCommandError
 from pytest_vmimage.profiles import GUIDE_2016, PROFILES, ConfigError, Profile, load_profile
 from pytest_vmimage.report import (
     ResultCollector,
+    header_lines,
     html_header_cells,
     html_row_cells,
     properties_of,
     result_of,
+    summary_lines,
+    write_json_atomic,
 )
 from pytest_vmimage.targets import LINUX, WINDOWS, Target, TargetError, parse_targets
 from pytest_vmimage.verdict import FactError, Result, Verdict
@@ -178,6 +181,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="vm_severity",
         help="run only requirements of this severity (fail or warn); repeatable",
     )
+    group.addoption(
+        "--vm-vhd-sha256",
+        action="store_true",
+        dest="vm_vhd_sha256",
+        default=False,
+        help="put the SHA-256 of each --vm-vhd file in the report header (reads the whole file)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -215,6 +225,13 @@ def _add_junit_suite_properties(config: pytest.Config, state: VmState) -> None:
     xml = config.stash.get(xml_key, None)
     if xml is not None and state.profile is not None:
         xml.add_global_property("vmimage_profile", state.profile.name)
+        overrides, declared = run_report.overrides_of(state.profile)
+        for item in overrides:
+            xml.add_global_property(
+                f"vmimage_override_{item['Name']}", f"{item['Value']!r} (profile default {item['Default']!r})"
+            )
+        for item in declared:
+            xml.add_global_property(f"vmimage_declared_{item['Name']}", repr(item["Value"]))
 
 
 def _state(config: pytest.Config) -> VmState:
@@ -304,8 +321,16 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             items[:] = keep
 
 
+def pytest_deselected(items) -> None:
+    """Deselected requirements are listed in the report (never a silent pass)."""
+    if items:
+        config = items[0].config
+        run_report.note_deselected(config, items, config_error=bool(_state(config).error))
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Name the requirement IDs a run will check (also under --collect-only -q)."""
+    run_report.note_collection(session)
     declared = (requirement_of(getattr(item, "obj", None)) for item in session.items)
     ids = sorted({d.id for d in declared if d is not None})
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
@@ -560,13 +585,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     collector = config.pluginmanager.get_plugin(COLLECTOR_NAME)
     if collector is None:
         return
-    lines = collector.summary_lines(verbose=config.getoption("verbose") > 0)
-    if lines:
-        terminalreporter.section("vm image certification")
-        for line in lines:
-            terminalreporter.line(line)
-        terminalreporter.line(f"overall: {collector.overall()} (profile {_profile_name(config)})")
     state = _state(config)
+    lines = summary_lines(list(collector.outcomes.values()), verbose=config.getoption("verbose") > 0)
+    document = run_report.run_report(config, state, collector)
+    if lines or document["NotRun"]:
+        terminalreporter.section("vm image certification")
+        for line in lines + header_lines(document):
+            terminalreporter.line(line)
     for label, note in sorted(state.host_key_notes.items()):
         terminalreporter.line(f"{label}: {note}")
     if config.getoption("verbose") > 0 and state.remote_commands:
@@ -575,11 +600,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     report = config.getoption("vm_report")
     if report:
         terminalreporter.line(f"JSON certification report: {report}")
-
-
-def _profile_name(config: pytest.Config) -> str:
-    profile = _state(config).profile
-    return profile.name if profile else config.getoption("vm_profile")
 
 
 @pytest.hookimpl(trylast=True)
@@ -596,11 +616,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
     if hasattr(config, "workeroutput"):
         config.workeroutput["vm_remote_commands"] = json.dumps(state.remote_commands)
         config.workeroutput["vm_host_key_notes"] = json.dumps(state.host_key_notes)
+        run_report.worker_output(config, state)
     if collector is None:
         return
     report = config.getoption("vm_report")
     if report:
-        collector.write_json(report, _profile_name(config), state.hosts())
+        write_json_atomic(report, run_report.run_report(config, state, collector))
     if config.getoption("vm_strict") and collector.counts()[Result.WARNING.value] and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
@@ -613,6 +634,7 @@ def pytest_testnodedown(node, error) -> None:
     for label, count in counts.items():
         state.remote_commands[label] = state.remote_commands.get(label, 0) + count
     state.host_key_notes.update(json.loads(getattr(node, "workeroutput", {}).get("vm_host_key_notes", "{}")))
+    run_report.add_worker_output(node.config, getattr(node, "workeroutput", {}))
 
 
 # -- pytest-html ---------------------------------------------------------------
@@ -621,6 +643,18 @@ def pytest_testnodedown(node, error) -> None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_html_report_title(report) -> None:
     report.title = "VM image certification (pytest-vmimage)"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_html_results_summary(prefix: list, summary: list, postfix: list, session) -> None:
+    """The certification header and the requirement x target table above pytest-html's rows."""
+    config = session.config
+    collector = config.pluginmanager.get_plugin(COLLECTOR_NAME)
+    if collector is None:
+        return
+    from pytest_vmimage.report_html import render_fragment
+
+    prefix.append(render_fragment(run_report.run_report(config, _state(config), collector)))
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -50,7 +50,8 @@ def test_a_bad_file_gives_one_clear_result(pytester, images, case, vhd, req, res
     assert words[0] in case_props["message"]
     html = run.html()
     assert req in html and host in html
-    assert run.cert["TestResult"] == "Failed"
+    # an unreadable file is an error: the run is not judged (Incomplete), never Passed
+    assert run.cert["TestResult"] == ("Failed" if result == "Failed" else "Incomplete")
 
 
 def test_a_good_submission_passes(pytester, images):
@@ -83,7 +84,11 @@ def test_a_good_submission_passes(pytester, images):
     assert "ZM9vYmFy".lower() not in run.all_output().lower()  # the placeholder signature never shows
     assert {t["Result"] for t in run.tests if t["TestID"].startswith("SKU")} == {"NotApplicable"}
     assert "no offer manifest given (--vm-offer FILE)" in run.by("SKU-001")["Message"]
-    assert run.cert["TestResult"] == "Passed"
+    # offline and without a manifest, SAS-006 and SKU-* were not checked: never Passed
+    assert run.cert["TestResult"] == "Incomplete"
+    assert any(r.startswith("SAS-006 on sas:good.vhd was not checked: offline") for r in run.cert["Incomplete"])
+    assert any(r.startswith("SKU-001 was not checked: no offer manifest") for r in run.cert["Incomplete"])
+    assert {t["TestResult"] for t in run.cert["Targets"] if t["Kind"].endswith("vhd")} == {"Passed"}
     # VHD-004 says which OS it judged by and why
     assert "OS: linux, from detected: a Linux root file system" in run.by("VHD-004")["Message"]
 
