@@ -277,7 +277,9 @@ def _temporary_disks(facts: WindowsFacts, disks: list[_Disk]) -> set[int]:
     """The Azure temporary (resource) disk: D:, whose volume is "Temporary Storage" or carries
     DATALOSS_WARNING_README.txt (a data disk labelled so elsewhere is still a data disk)."""
     temp_letters = {
-        v.id for v in facts.volumes() if v.volume_name.lower() == "temporary storage" or v.dataloss_warning
+        v.id.upper()
+        for v in facts.volumes()
+        if v.volume_name.lower() == "temporary storage" or v.dataloss_warning
     }
     temp_letters &= {"D:"}
     return {d.index for d in disks if temp_letters & set(d.letters)}

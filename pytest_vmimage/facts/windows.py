@@ -751,7 +751,7 @@ class PhysicalDisk:
 
 @dataclass(frozen=True)
 class Volume:
-    """A local fixed volume (Win32_LogicalDisk DriveType 3)."""
+    """A local fixed volume (Win32_LogicalDisk DriveType 3); ``id`` is its letter, e.g. ``D:``."""
 
     id: str
     volume_name: str
@@ -950,6 +950,18 @@ class WindowsFacts:
                 raise FactError(f"{name}.{key}[{i}] is garbled: {item!r:.80}")
         return items
 
+    def records(self, part: str, key: str, cls: type, /, **fields: Any) -> list[Any]:
+        """``items`` as ``cls`` instances: each field (the item's key, lower-cased for the
+        attribute) checked against its type, or (type, choices)."""
+        found = []
+        for i, item in enumerate(self.items(part, key)):
+            values = {}
+            for source, kind in fields.items():
+                kind, choices = kind if isinstance(kind, tuple) else (kind, None)
+                values[source.lower()] = typed(f"{part}.{key}[{i}].{source}", item.get(source), kind, choices)
+            found.append(cls(**values))
+        return found
+
     @property
     def os(self) -> dict[str, Any]:
         return self.part("os")
@@ -975,17 +987,9 @@ class WindowsFacts:
 
     def services(self) -> list[Service]:
         """Every service with its command line and account (Win32_Service)."""
-        found = []
-        for i, item in enumerate(self.items("services", "services")):
-            label = f"services.services[{i}] ({item.get('name', '?')})"
-            found.append(
-                Service(
-                    name=typed(label + ".name", item.get("name"), str),
-                    path=typed(label + ".path", item.get("path"), str),
-                    start_mode=typed(label + ".start_mode", item.get("start_mode"), str),
-                    start_name=typed(label + ".start_name", item.get("start_name"), str),
-                )
-            )
+        found = self.records(
+            "services", "services", Service, name=str, path=str, start_mode=str, start_name=str
+        )
         if not found:
             raise FactError("Win32_Service listed no service (a running Windows has dozens)")
         return found
@@ -1090,65 +1094,37 @@ class WindowsFacts:
         return sizes
 
     def volumes(self) -> list[Volume]:
-        found = []
-        for i, v in enumerate(self.items("disks", "logical")):
-            label = f"disks.logical[{i}]"
-            found.append(
-                Volume(
-                    id=typed(label + ".id", v.get("id"), str).upper(),
-                    volume_name=typed(label + ".volume_name", v.get("volume_name"), str),
-                    dataloss_warning=typed(label + ".dataloss_warning", v.get("dataloss_warning"), bool),
-                )
-            )
-        return found
+        return self.records("disks", "logical", Volume, id=str, volume_name=str, dataloss_warning=bool)
 
     def sql_instances(self) -> list[SqlInstance]:
-        found = []
-        for i, inst in enumerate(self.items("sql", "instances")):
-            label = f"sql.instances[{i}]"
-            found.append(
-                SqlInstance(
-                    instance=typed(label + ".instance", inst.get("instance"), str),
-                    version=typed(label + ".version", inst.get("version"), str),
-                    edition=typed(label + ".edition", inst.get("edition"), str),
-                )
-            )
-        return found
+        return self.records("sql", "instances", SqlInstance, instance=str, version=str, edition=str)
 
     def localdb_versions(self) -> list[str]:
         return [typed("sql.localdb_versions", v, str) for v in self.value("sql", "localdb_versions", list)]
 
     def ipv6_addresses(self) -> list[Ipv6Address]:
-        found = []
-        for i, a in enumerate(self.items("ipv6", "addresses")):
-            label = f"ipv6.addresses[{i}]"
-            found.append(
-                Ipv6Address(
-                    interface=typed(label + ".interface", a.get("interface"), str),
-                    address=typed(label + ".address", a.get("address"), str),
-                    prefix_origin=typed(
-                        label + ".prefix_origin", a.get("prefix_origin"), str, PREFIX_ORIGINS
-                    ),
-                    loopback=typed(label + ".loopback", a.get("loopback"), bool),
-                )
-            )
-        return found
+        return self.records(
+            "ipv6",
+            "addresses",
+            Ipv6Address,
+            interface=str,
+            address=str,
+            prefix_origin=(str, PREFIX_ORIGINS),
+            loopback=bool,
+        )
 
     def rdp_firewall_rules(self) -> list[FirewallRule]:
-        found = []
-        for i, r in enumerate(self.items("rdp", "fw_rules")):
-            label = f"rdp.fw_rules[{i}]"
-            found.append(
-                FirewallRule(
-                    enabled=typed(label + ".enabled", r.get("enabled"), bool),
-                    direction=typed(label + ".direction", r.get("direction"), int),
-                    action=typed(label + ".action", r.get("action"), int),
-                    protocol=typed(label + ".protocol", r.get("protocol"), int),
-                    profiles=typed(label + ".profiles", r.get("profiles"), int),
-                    local_ports=typed(label + ".local_ports", r.get("local_ports"), str),
-                )
-            )
-        return found
+        return self.records(
+            "rdp",
+            "fw_rules",
+            FirewallRule,
+            enabled=bool,
+            direction=int,
+            action=int,
+            protocol=int,
+            profiles=int,
+            local_ports=str,
+        )
 
     def firewall_switch(self, key: str, profile_key: str) -> int | None:
         """EnableFirewall of one profile (``fw_enabled`` or ``fw_enabled_policy``): 0/1, or
@@ -1163,17 +1139,7 @@ class WindowsFacts:
         return typed(label, value, int)
 
     def winrm_listeners(self) -> list[Listener]:
-        found = []
-        for i, item in enumerate(self.items("winrm", "listeners")):
-            label = f"winrm.listeners[{i}]"
-            found.append(
-                Listener(
-                    transport=typed(label + ".Transport", item.get("Transport"), str),
-                    port=typed(label + ".Port", item.get("Port"), str),
-                    enabled=typed(label + ".Enabled", item.get("Enabled"), str),
-                )
-            )
-        return found
+        return self.records("winrm", "listeners", Listener, Transport=str, Port=str, Enabled=str)
 
     def wsus_policy(self) -> tuple[int, str]:
         """(UseWUServer, WUServer) of the Windows Update policy; (0, "") where not set."""
