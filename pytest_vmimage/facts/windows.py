@@ -9,10 +9,18 @@ so the output is pure ASCII whatever the code page (shared/research/windows.md Â
 It only reads: ``Get-*`` cmdlets, WMI queries, registry and file reads, COM
 objects that describe state (Task Scheduler, firewall policy) and a Windows
 Update *search* (``IUpdateSearcher.Search`` lists updates; it downloads and
-installs nothing). Each part runs in its own ``try``/``catch``: a part that
-fails is recorded as ``{"error": "...", "type": "..."}`` and the others still
-report. The script always exits 0, so a failed part reaches Python as data and
-only the checks that need it report an error.
+installs nothing). Each part runs in its own ``try``/``catch`` and reports
+``_status`` (``ok``, ``error`` with ``_error``, or ``timeout``), ``_elapsed_ms``
+and ``_counts`` (the items of each list or object when it finished); the others
+still report. The script always exits 0, so a failed part reaches Python as data
+and only the checks that need it report an error.
+
+The error model: every fact is a value, ``{"_absent": why}`` (looked, not there)
+or ``{"_unreadable": why}`` (access denied, WMI/registry error); a missing key, a
+``null``, a list whose length differs from its count or a value of the wrong type
+is unreadable too. :class:`Fact` carries the three states; the accessors of
+:class:`WindowsFacts` (``value``, ``fact``, ``records``, ``services``, ...) raise
+FactError naming the fact, so a check passes only on facts it actually read.
 
 Checks never see PowerShell: they read :class:`WindowsFacts`, which can be
 written to JSON (``--vm-facts-dir``) and replayed in tests.
