@@ -10,6 +10,9 @@ there. ``current`` applies Partner Center rules and the tool's severities.
 
     [image]
     ssh_intentionally_blocked = false
+
+    [section_timeouts]          # seconds per Linux fact section (default: facts/linux.py)
+    security_updates = 300
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ THRESHOLDS: dict[str, tuple[Any, Any, str]] = {
         ["earlyprintk=ttyS0", "rootdelay=300"],
         "kernel parameters whose absence warns",
     ),
+    "package_index_max_age_days": (7, 7, "LNX-021: an older package index cannot show pending updates (error)"),
     "client_alive_interval": (180, 180, "sshd ClientAliveInterval that passes"),
     "client_alive_warn_min": (30, 30, "sshd ClientAliveInterval: lowest value that only warns"),
     "client_alive_warn_max": (235, 235, "sshd ClientAliveInterval: highest value that only warns"),
@@ -101,6 +105,7 @@ class Profile(Mapping[str, Any]):
     thresholds: Mapping[str, Any]
     image: Mapping[str, Any] = field(default_factory=dict)
     overridden: tuple[str, ...] = ()
+    section_timeouts: Mapping[str, float] = field(default_factory=dict)
 
     def __getitem__(self, key: str) -> Any:
         return self.thresholds[key]
@@ -126,11 +131,11 @@ def load_profile(name: str, config_path: str | Path | None = None) -> Profile:
     overridden: list[str] = []
     if config_path is not None:
         data = _read_toml(Path(config_path))
-        unknown_sections = set(data) - {"thresholds", "image"}
+        unknown_sections = set(data) - {"thresholds", "image", "section_timeouts"}
         if unknown_sections:
             raise ConfigError(
                 f"{config_path}: unknown section(s) {', '.join(sorted(unknown_sections))}; "
-                "use [thresholds] and [image]"
+                "use [thresholds], [image] and [section_timeouts]"
             )
         for key, value in _section(data, "thresholds", config_path).items():
             if key not in THRESHOLDS:
@@ -146,7 +151,28 @@ def load_profile(name: str, config_path: str | Path | None = None) -> Profile:
                     f"{config_path}: [image] {key!r} is not known; known: {', '.join(sorted(IMAGE_SETTINGS))}"
                 )
             image[key] = _checked(config_path, "image", key, value, (IMAGE_SETTINGS[key][0],))
-    return Profile(name, thresholds, image, tuple(overridden))
+        timeouts = _section_timeouts(_section(data, "section_timeouts", config_path), config_path)
+    else:
+        timeouts = {}
+    return Profile(name, thresholds, image, tuple(overridden), timeouts)
+
+
+def _section_timeouts(table: dict, path: str | Path) -> dict[str, float]:
+    """``[section_timeouts]``: a known Linux fact section = a positive number of seconds."""
+    from pytest_vmimage.facts.linux import SECTIONS
+
+    timeouts = {}
+    for name, value in table.items():
+        if name not in SECTIONS:
+            raise ConfigError(
+                f"{path}: [section_timeouts] {name!r} is not a section; known: {', '.join(sorted(SECTIONS))}"
+            )
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{path}: [section_timeouts] {name} = {value!r} must be a number of seconds")
+        if not value > 0:
+            raise ConfigError(f"{path}: [section_timeouts] {name} = {value!r} must be positive")
+        timeouts[name] = value
+    return timeouts
 
 
 def _read_toml(path: Path) -> dict:

@@ -13,6 +13,8 @@ from pytest_vmimage.facts.linux import (
     parse_units,
     version_tuple,
 )
+from pytest_vmimage.facts.image_files import history_stored_bytes
+from pytest_vmimage.facts.linux_parsers import history_kind_of, upstream_version
 from pytest_vmimage.facts.linux_accounts import authorized_keys, parse_shadow, password_finding
 from pytest_vmimage.facts.linux_firewall import parse_firewall, unread_views
 from pytest_vmimage.facts.linux_network import (
@@ -110,8 +112,7 @@ def _gib(size_bytes: int) -> str:
 
 def _agent_missing(facts: LinuxFacts) -> str | None:
     """Why the agent-based checks cannot apply, or None when the agent is there."""
-    agent = facts.raw("agent").text.splitlines()
-    if not agent or not agent[0].startswith("/"):
+    if not facts.agent_binary():
         return "the Azure Linux Agent is not installed (LNX-003 fails)"
     return None
 
@@ -186,10 +187,9 @@ def data_disk_size(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
 def agent_installed(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     """LNX-003: waagent, /etc/waagent.conf and an enabled service, installed from the distro package."""
     required = "waagent + /etc/waagent.conf + enabled service, from the distro package"
-    lines = facts.raw("agent").text.splitlines()
-    binary = lines[0] if lines and lines[0].startswith("/") else ""
-    conf = facts.raw("waagent_conf").rc == 0
-    units = parse_units(facts.raw("agent").text)
+    binary = facts.agent_binary()
+    conf = facts.waagent_conf() is not None
+    units = facts.unit_states("agent")
     enabled = [name for name, (state, _) in units.items() if state in ENABLED_STATES]
     packages = facts.packages()
     package = next((f"{name} {packages[name]}" for name in AGENT_PACKAGES if name in packages), "")
@@ -250,22 +250,39 @@ def agent_version(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     required = "the newest agent your distribution's repository offers"
     if not profile["agent_warn_if_newer_packaged"]:
         return Verdict.passed(version, "any version")
-    policy = facts.raw("agent_candidate").text
-    candidates = re.findall(r"Installed:\s*(\S+)\s+Candidate:\s*(\S+)", policy)
-    for installed, candidate in candidates:
-        if installed != "(none)" and candidate not in ("(none)", installed):
-            return Verdict.warning(
-                f"{version} (repository offers {candidate})",
-                required,
-                f"agent {installed} installed, the repository offers {candidate}; upgrade it before capture (guide §2.2)",
-            )
-    if not candidates:
-        return Verdict.passed(
-            version,
+    newer = _newer_packaged_agent(facts, version)
+    if newer:
+        installed, candidate = newer
+        return Verdict.warning(
+            f"{version} (repository offers {candidate})",
             required,
-            "version found; the repository's candidate could not be compared on this distribution",
+            f"agent {installed} installed, the repository offers {candidate}; upgrade it before capture (guide §2.2)",
         )
     return Verdict.passed(version, required)
+
+
+def _newer_packaged_agent(facts: LinuxFacts, version: str) -> tuple[str, str] | None:
+    """(installed, candidate) when the repository offers another agent than the one installed;
+    FactError when the repository's candidate cannot be compared (never a silent pass)."""
+    rows = facts.agent_policy()
+    if rows is None:
+        raise FactError(
+            "the repository's agent version cannot be compared on this distribution (no apt-cache); "
+            "compare the installed agent with your repository by hand, or use --vm-profile current"
+        )
+    if not rows:
+        raise FactError("apt-cache policy named no waagent/walinuxagent package: the repository's candidate is unknown")
+    installed = [row for row in rows if row.installed != "(none)"]
+    for row in installed:
+        if row.candidate not in ("(none)", row.installed):
+            return row.installed, row.candidate
+    if installed:
+        return None
+    offered = [row.candidate for row in rows if row.candidate != "(none)"]
+    if not offered:
+        raise FactError("the package index offers no agent package, so the installed agent cannot be compared")
+    newer = [c for c in offered if version_tuple(upstream_version(c)) > version_tuple(version)]
+    return (version, newer[0]) if newer else None
 
 
 def agent_auto_update(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
@@ -467,11 +484,11 @@ def no_swap_partition(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     devices = facts.block_devices()
     resource = facts.resource_disk(devices)
     swap_parts = [d for d in devices.values() if d.kind == "part" and d.is_swap and d.parent != resource]
-    active = [line.split()[0] for line in facts.section("swaps").splitlines()[1:] if line.split()]
+    active = facts.active_swaps()
     fstab_swaps = [e.device for e in facts.fstab() if e.fstype == "swap"]
     # hand-written swap units; units generated from fstab are already covered above
     units = [
-        line.strip() for line in facts.raw("swap_units").text.splitlines() if line.startswith("/etc/systemd/")
+        line.strip() for line in facts.section("swap_units").splitlines() if line.startswith("/etc/systemd/")
     ]
     required = "no swap partition on the OS or data disks (use ResourceDisk.EnableSwap on the temporary disk)"
     resource_mounts = {
@@ -510,12 +527,15 @@ def no_swap_partition(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
         and not any(a in names(d) for d in swap_parts)
         and not a.startswith("/dev/zram")
     ]
+    # a device whose disk cannot be resolved still counts: it cannot be shown to be the resource disk
+    unresolved = [a for a in other_active if not facts.disk_of(devices, a.removeprefix("/dev/"))]
     other_active = [a for a in other_active if facts.disk_of(devices, a.removeprefix("/dev/")) - {resource}]
     files = [a for a in active if not a.startswith("/dev/") and not allowed_file(a)]
     unit_swaps = [u.rsplit("/", 1)[-1] for u in units]
     failing = (
         used
         + [f"{a} (active)" for a in other_active]
+        + [f"{a} (active, on a disk that could not be identified)" for a in unresolved]
         + [f"swap file {f} (active, not on the resource disk)" for f in files]
     )
     if failing:
@@ -552,9 +572,8 @@ def ssh_server(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     """LNX-014: an SSH server is installed and enabled (unless the image blocks SSH on purpose)."""
     if reason := _ssh_blocked(profile):
         return Verdict.not_applicable(reason)
-    text = facts.raw("sshd").text
-    binary = next((line for line in text.splitlines() if line.startswith("/")), "")
-    units = parse_units(text)
+    binary = next((line for line in facts.raw("sshd").text.splitlines() if line.startswith("/")), "")
+    units = facts.unit_states("sshd")
     enabled = [u for u, (state, _) in units.items() if state in ENABLED_STATES]
     required = "sshd installed and enabled"
     actual = f"{binary or 'no sshd'}; service {'enabled' if enabled else 'not enabled'}"
@@ -688,7 +707,7 @@ def storvsc_patch(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
 
 def network_manager(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     """LNX-016: NetworkManager not active — except on the EL7 family, where it should be enabled."""
-    units = facts.units("network_services")
+    units = facts.unit_states("network_services")
     enabled, active = units.get("NetworkManager", ("", ""))
     actual = f"NetworkManager {enabled or 'not installed'}/{active or 'inactive'}"
     if facts.is_el7:
@@ -831,72 +850,56 @@ def no_ipv6_reliance(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
 # -- §2.8 security ----------------------------------------------------------------------------
 
 
+REFRESH_INDEX = {"apt": "apt-get update", "dnf": "dnf makecache", "yum": "yum makecache", "zypper": "zypper refresh"}
+
+
 def security_updates(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
-    """LNX-021: no pending update from the distribution's security repository (judged now,
-    from the package index already on the VM: the suite never refreshes it)."""
-    text = facts.section("security_updates")
-    lines = text.splitlines()
-    manager = next((line.split()[1] for line in lines if line.startswith("manager ")), "")
+    """LNX-021: no pending update from the distribution's security repository, judged from the
+    package index already on the VM (the suite never refreshes it). The index must be readable,
+    list the security repository, and be at most ``package_index_max_age_days`` old: an older
+    index cannot show what was published since, so it is an error, never a pass."""
+    updates = facts.pending_updates()
+    manager, refresh = updates.manager, REFRESH_INDEX[updates.manager]
     required = "no pending security update"
+    again = f"run {refresh} on the test VM, then check again"
+    if updates.status != 0:
+        detail = "; ".join(updates.errors[:3]) or f"exit {updates.status}"
+        raise FactError(f"the {manager} query of pending updates failed ({detail[:200]}); {again}")
     if manager == "apt":
-        lists = next((int(line.split()[1]) for line in lines if line.startswith("lists ")), 0)
-        if lists == 0:
-            raise FactError(
-                "the apt package index is empty (/var/lib/apt/lists); run apt-get update on the test VM, then check again"
-            )
-        sources = [line for line in lines if line.startswith("source ")]
-        if not any("security" in line for line in sources):
+        if not updates.lists:
+            raise FactError(f"the apt package index is empty (/var/lib/apt/lists); {again}")
+        if not any("security" in source for source in updates.sources):
             return Verdict.failed(
                 "no security repository in the apt sources",
                 required,
                 "add your distribution's security repository (e.g. deb http://security.debian.org/debian-security bookworm-security main), run apt-get upgrade (guide §2.8)",
             )
-        pending = [
-            line.split()[1]
-            for line in lines
-            if line.startswith("Inst ") and re.search(r"security", line, re.I)
-        ]
-    elif manager in ("dnf", "yum", "zypper") and _exit_code(lines) not in (0, 100, 101, 102, 103):
-        detail = next(
-            (line for line in reversed(lines) if line and not line.startswith(("rc ", "manager "))), ""
-        )
-        refresh = {"dnf": "dnf makecache", "yum": "yum makecache", "zypper": "zypper refresh"}[manager]
+        if not any("security" in name.rsplit("/", 1)[-1] for name in updates.lists):
+            raise FactError(f"the security repository is configured but its package list is missing; {again}")
+    newest = updates.newest_index()
+    if newest is None:
+        raise FactError(f"cannot tell how old the {manager} package index is (no index file found); {again}")
+    max_days = profile["package_index_max_age_days"]
+    age_days = (facts.now - newest) / 86400
+    if age_days > max_days:
         raise FactError(
-            f"the {manager} package index cannot be read offline ({detail[:160] or 'exit ' + str(_exit_code(lines))}); "
-            f"run {refresh} on the test VM, then check again"
+            f"the {manager} package index is {age_days:.0f} days old (more than {max_days}): security "
+            f"updates published since then cannot be seen; {again}"
         )
-    elif manager in ("dnf", "yum"):
-        if facts.os_release.get("ID", "").lower() == "centos" and manager == "yum":
-            raise FactError(
-                "CentOS repositories publish no security errata, so pending security updates cannot be told "
-                "apart from other updates; run 'yum check-update' and install what is pending"
-            )
-        pending = [
-            line.split()[-1]
-            for line in lines[1:]
-            if re.search(r"/Sec\.|security", line, re.I) and line.split()
-        ]
-    elif manager == "zypper":
-        pending = [
-            line.split("|")[1].strip()
-            for line in lines[1:]
-            if line.count("|") >= 3 and "security" in line and "needed" in line
-        ]
-    else:
-        raise FactError("no supported package manager (apt, dnf, yum, zypper) found")
-    if pending:
+    if manager == "yum" and facts.os_release.get("ID", "").lower() == "centos":
+        raise FactError(
+            "CentOS repositories publish no security errata, so pending security updates cannot be told "
+            "apart from other updates; run 'yum check-update' and install what is pending"
+        )
+    if updates.security:
+        pending = updates.security
         actual = f"{len(pending)} pending: {_listing(pending)}"
         return Verdict.failed(
             actual,
             required,
             f"security updates pending ({_listing(pending)}); install them and recapture the image (guide §2.8)",
         )
-    return Verdict.passed("none pending", required)
-
-
-def _exit_code(lines: list[str]) -> int:
-    codes = [line.split()[1] for line in lines if line.startswith("rc ") and len(line.split()) == 2]
-    return int(codes[-1]) if codes and codes[-1].lstrip("-").isdigit() else 0
+    return Verdict.passed(f"none pending (index {age_days:.0f} days old)", required)
 
 
 def no_default_accounts(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
@@ -925,19 +928,9 @@ def no_default_accounts(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdic
     return Verdict.passed(f"only {admin or 'the admin'} can log in; root locked", required)
 
 
-HISTORY_FILES = (
-    ".bash_history",
-    ".zsh_history",
-    ".history",
-    ".sh_history",
-    ".ksh_history",
-    ".ash_history",
-    "fish_history",
-)
-
-
 def shell_history(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
-    """LNX-023: no non-empty shell history for any user (other tools' histories warn)."""
+    """LNX-023: no shell history storing anything for any user (other tools' histories warn).
+    A history symlinked to /dev/null stores nothing (same rule as VHD-009: image_files)."""
     limit = profile["shell_history_max_bytes"]
     admin_home = next(
         (
@@ -947,16 +940,20 @@ def shell_history(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
         ),
         None,
     )
-    started = int(facts.section("times").split()[0])
-    shells, others = [], []
-    for line in facts.section("home_files").splitlines():
-        parts = line.split(" ", 3)
-        if len(parts) != 4 or "authorized_keys" in parts[3] or int(parts[0]) == 0:
+    started = facts.now
+    shells, others, unresolved = [], [], []
+    for found in facts.history_files():
+        kind = history_kind_of(found.entry.path)
+        stored = history_stored_bytes(found.entry)
+        path = found.entry.path
+        if kind is None or stored == 0:
             continue
-        size, mtime, path = int(parts[0]), int(parts[1]), parts[3]
-        if admin_home and path.startswith(admin_home.rstrip("/") + "/") and mtime >= started:
+        if admin_home and path.startswith(admin_home.rstrip("/") + "/") and found.mtime >= started:
             continue  # written during this session by the connecting admin
-        (shells if path.endswith(HISTORY_FILES) else others).append((path, size))
+        if stored is None:
+            unresolved.append(f"{path} -> {found.entry.target}")
+            continue
+        (shells if kind == "shell" else others).append((path, stored))
     required = "no shell history" if limit == 0 else f"shell history ≤ {limit} bytes"
     over = [(p, s) for p, s in shells if s > limit]
     if over:
@@ -966,6 +963,8 @@ def shell_history(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
             required,
             f"shell history left in the image: {actual}; delete it (e.g. rm /root/.bash_history; history -c) before capture (guide §2.8, tool 48)",
         )
+    if unresolved:
+        raise FactError(f"cannot tell what these history symlinks store: {', '.join(unresolved)}")
     if shells or others:
         actual = ", ".join(f"{p} ({s} bytes)" for p, s in shells + others)
         return Verdict.warning(
@@ -1028,25 +1027,18 @@ def deprovision_settings(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdi
 def generalized(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     """LNX-026: no residue of the build VM: DHCP leases older than this VM's provisioning (or
     boot), a hostname in /etc/hostname that is not the running one. Old SSH host keys only warn."""
-    text = facts.section("residue")
-    times = facts.section("times").split()
-    boot = int(times[1]) if len(times) > 1 else 0
-    markers = [int(line.split()[1]) for line in text.splitlines() if line.startswith("marker ")]
-    reference = min(markers) if markers else boot
+    residue = facts.residue()
+    markers = residue.markers
+    reference = min(markers) if markers else facts.boot_time
     reference_name = "this VM's provisioning" if markers else "this boot"
-    values = {
-        line.split(" ", 1)[0]: line.split(" ", 1)[1].strip() if " " in line else ""
-        for line in text.splitlines()
-        if line.startswith("hostname_")
-    }
     failures, warnings = [], []
-    for line in text.splitlines():
-        words = line.split(" ", 3)
-        if words[0] == "lease" and len(words) == 4 and int(words[1]) < reference - 60:
-            failures.append(f"DHCP lease file {words[3]} predates {reference_name}")
-        if words[0] == "hostkey" and markers and len(words) >= 3 and int(words[1]) < reference - 60:
-            warnings.append(f"SSH host key {words[2]} predates provisioning")
-    hostname_file, hostname_now = values.get("hostname_file", ""), values.get("hostname_now", "")
+    for mtime, path in residue.leases:
+        if mtime < reference - 60:
+            failures.append(f"DHCP lease file {path} predates {reference_name}")
+    for mtime, path in residue.host_keys:
+        if markers and mtime < reference - 60:
+            warnings.append(f"SSH host key {path} predates provisioning")
+    hostname_file, hostname_now = residue.hostname_file, residue.hostname_now
     if (
         hostname_file
         and hostname_now

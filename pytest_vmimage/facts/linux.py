@@ -17,32 +17,92 @@ import json
 import re
 import secrets
 import shlex
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Generic, TypeVar
 
+from pytest_vmimage.facts.image_files import ALL_HISTORIES, LEASE_DIRS, parse_waagent_conf
+from pytest_vmimage.facts.linux_parsers import (
+    HomeFile,
+    PendingUpdates,
+    PolicyRow,
+    Residue,
+    parse_active_swaps,
+    parse_apt_policy,
+    parse_home_files,
+    parse_pending_updates,
+    parse_residue,
+    parse_unit_states,
+)
 from pytest_vmimage.verdict import FactError
 
 
-# name -> (needs root, snippet). Snippets print raw files or command output;
-# parsing happens in Python. Keep them read-only and POSIX sh.
+# A section's exit status: 0 = looked and printed what is there (possibly nothing);
+# ABSENT_RC = looked, the thing is not there; anything else = could not look.
+ABSENT_RC = 99
+# A section printing more than this is cut and unreadable ("output cut at 10 MiB").
+OUTPUT_CAP = 10 * 2**20
+
+
 def _cat(*paths: str) -> str:
-    """Print each existing file under a ``### path`` header (globs allowed); a file
-    that exists but cannot be read is marked ``### ! path`` (an error, not an absence)."""
+    """Print each existing file under a ``### path`` header (globs allowed). A file or a
+    searched directory that exists but cannot be read is marked ``### ! path`` (unreadable,
+    never an absence); a read error makes the section fail."""
     joined = " ".join(paths)
+    dirs = sorted({p.rsplit("/", 1)[0] for p in paths if "*" not in p.rsplit("/", 1)[0]})
+    checks = "".join(
+        f'if [ -d {d} ] && ! {{ [ -r {d} ] && [ -x {d} ]; }}; then echo "### ! {d}/"; fi; ' for d in dirs
+    )
     return (
-        f'for f in {joined}; do [ -f "$f" ] || continue; '
-        'if [ -r "$f" ]; then echo "### $f"; cat "$f"; echo; else echo "### ! $f"; fi; done; true'
+        f"rc=0; {checks}for f in {joined}; do if [ -f \"$f\" ]; then "
+        'if [ -r "$f" ]; then echo "### $f"; cat "$f" || rc=1; echo; else echo "### ! $f"; fi; fi; done; exit $rc'
     )
 
 
+def _units(*names: str) -> str:
+    """``unit NAME ENABLED ACTIVE`` lines; without systemctl the section fails (exit 127)."""
+    return (
+        "command -v systemctl >/dev/null || { echo 'no systemctl'; exit 127; }; "
+        f"for u in {' '.join(names)}; do "
+        'echo "unit $u $(systemctl is-enabled $u 2>/dev/null) $(systemctl is-active $u 2>/dev/null)"; done'
+    )
+
+
+def _home_files() -> str:
+    """For every home directory: histories and authorized_keys as ``SIZE MTIME OWNER PATH``
+    (lstat), a symlink also as ``link<TAB>TARGET_SIZE<TAB>PATH<TAB>TARGET`` (``stat -L``;
+    ``-`` when the target cannot be resolved), ``usable N PATH``: key lines that log in, and
+    last ``homes N``: how many home directories were looked at (its absence: output incomplete)."""
+    names = " ".join((*ALL_HISTORIES, ".ssh/authorized_keys", ".ssh/authorized_keys2"))
+    return (
+        "[ -r /etc/passwd ] || exit 2; cut -d: -f6 /etc/passwd | sort -u | { rc=0; k=0; while IFS= read -r h; do "
+        '[ -d "$h" ] || continue; '
+        f'for f in {names}; do p="$h/$f"; '
+        'if [ -L "$p" ]; then t=$(readlink "$p") || rc=1; z=$(stat -L -c %s "$p" 2>/dev/null) || z=-; '
+        "printf 'link\\t%s\\t%s\\t%s\\n' \"$z\" \"$p\" \"$t\"; fi; "
+        'if [ -e "$p" ] || [ -L "$p" ]; then stat -c "%s %Y %U %n" "$p" || rc=1; fi; done; '
+        # keys that log in: not comments, not forced commands (cloud-init's disable_root stub)
+        'for f in .ssh/authorized_keys .ssh/authorized_keys2; do [ -f "$h/$f" ] || continue; '
+        "n=$(grep -cvE '^[[:space:]]*(#|$)|command=' \"$h/$f\"); [ $? -le 1 ] || rc=1; "
+        'echo "usable $n $h/$f"; done; k=$((k+1)); done; echo "homes $k"; exit $rc; }'
+    )
+
+
+_LEASE_GLOBS = " ".join(f"{d}/*" for d in LEASE_DIRS)
+
 # name -> (needs root, snippet). Snippets print raw files or command output;
 # parsing happens in Python. Keep them read-only, POSIX sh, and cheap: on a
-# TCG test VM each process start costs ~0.4 s (NOTES.md).
+# TCG test VM each process start costs ~0.1-0.4 s (NOTES.md); shell builtins
+# (read, case, for) cost nothing. Every snippet ends with a meaningful status.
 SECTIONS: dict[str, tuple[bool, str]] = {
     # identity and time
     "os_release": (False, "cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release"),
-    "uname": (False, "uname -m; uname -r; uname -n"),
-    "times": (False, "date +%s; awk '/^btime/ {print $2}' /proc/stat"),
+    "uname": (False, "uname -m && uname -r && uname -n"),
+    "times": (
+        False,
+        'date +%s || exit $?; while read -r k v; do if [ "$k" = btime ]; then echo "$v"; fi; done </proc/stat',
+    ),
     # boot line (LNX-013)
     "proc_cmdline": (False, "cat /proc/cmdline"),
     "default_grub": (False, _cat("/etc/default/grub", "/etc/default/grub.d/*.cfg")),
@@ -50,15 +110,17 @@ SECTIONS: dict[str, tuple[bool, str]] = {
     "grubenv": (True, _cat("/boot/grub2/grubenv", "/boot/grub/grubenv")),
     "bls_entries": (True, _cat("/boot/loader/entries/*.conf")),
     "extlinux": (False, _cat("/boot/extlinux/extlinux.conf", "/boot/syslinux/syslinux.cfg")),
-    # disks (LNX-001/002/010/011/012)
+    # disks (LNX-001/002/010/011/012); sysfs read with the read builtin
     "sys_block": (
         False,
-        "for d in /sys/block/*; do n=${d##*/}; "
-        'echo "disk $n size=$(cat $d/size) removable=$(cat $d/removable 2>/dev/null) '
-        "ro=$(cat $d/ro 2>/dev/null) dm=$(cat $d/dm/name 2>/dev/null) dmuuid=$(cat $d/dm/uuid 2>/dev/null) "
-        'slaves=$(ls $d/slaves 2>/dev/null | tr "\\n" ,)"; '
-        'for p in $d/$n*; do [ -f "$p/partition" ] && echo "part ${p##*/} disk=$n start=$(cat $p/start) '
-        'size=$(cat $p/size) holders=$(ls $p/holders 2>/dev/null | tr "\\n" ,)"; done; done; true',
+        'rc=0; for d in /sys/block/*; do [ -e "$d/size" ] || continue; n=${d##*/}; '
+        'read -r s <"$d/size" || rc=1; r=; read -r r <"$d/removable" 2>/dev/null; o=; read -r o <"$d/ro" 2>/dev/null; '
+        'm=; read -r m <"$d/dm/name" 2>/dev/null; u=; read -r u <"$d/dm/uuid" 2>/dev/null; '
+        'sl=; for x in "$d"/slaves/*; do if [ -e "$x" ]; then sl="$sl${x##*/},"; fi; done; '
+        'echo "disk $n size=$s removable=$r ro=$o dm=$m dmuuid=$u slaves=$sl"; '
+        'for p in "$d/$n"*; do [ -f "$p/partition" ] || continue; read -r a <"$p/start" || rc=1; '
+        'read -r z <"$p/size" || rc=1; hl=; for x in "$p"/holders/*; do if [ -e "$x" ]; then hl="$hl${x##*/},"; fi; done; '
+        'echo "part ${p##*/} disk=$n start=$a size=$z holders=$hl"; done; done; exit $rc',
     ),
     "lsblk": (
         False,
@@ -68,94 +130,102 @@ SECTIONS: dict[str, tuple[bool, str]] = {
     "blkid": (True, "blkid -c /dev/null -o full 2>/dev/null || blkid -c /dev/null"),
     "disk_links": (
         False,
-        'for l in /dev/disk/azure/* /dev/disk/azure/*/* /dev/disk/by-id/*; do [ -e "$l" ] && '
-        'echo "$l $(readlink -f "$l")"; done; true',
+        "rc=0; for l in /dev/disk/azure/* /dev/disk/azure/*/* /dev/disk/by-id/*; do "
+        'if [ -e "$l" ]; then t=$(readlink -f "$l") || rc=1; echo "$l $t"; fi; done; exit $rc',
     ),
     "mounts": (False, "cat /proc/self/mounts"),
-    "fstab": (False, "cat /etc/fstab"),
+    "fstab": (False, f"[ -e /etc/fstab ] || exit {ABSENT_RC}; cat /etc/fstab"),
     "swaps": (False, "cat /proc/swaps"),
+    # hand-written swap units (masked ones, links to /dev/null, cannot start)
     "swap_units": (
         False,
-        "systemctl list-units --type=swap --all --no-legend --plain 2>/dev/null; "
-        "ls /etc/systemd/system/*.swap /etc/systemd/system/*/*.swap 2>/dev/null; true",
+        "for f in /etc/systemd/system/*.swap /etc/systemd/system/*/*.swap; do "
+        'if [ -e "$f" ] && [ ! -c "$f" ]; then echo "$f"; fi; done',
     ),
     # agent (LNX-003/004/005/007/008/025)
     "agent": (
         False,
-        "command -v waagent; "
-        'w=$(command -v waagent); [ -n "$w" ] && { echo "shebang $(head -n 1 "$w")"; }; '
-        'for u in walinuxagent waagent; do echo "unit $u $(systemctl is-enabled $u 2>/dev/null) '
-        '$(systemctl is-active $u 2>/dev/null)"; done; '
-        "for u in walinuxagent waagent; do systemctl cat $u 2>/dev/null | grep -E '^(ExecStart|\\[Unit\\])' ; done; true",
+        'if w=$(command -v waagent); then echo "$w"; read -r sb <"$w"; echo "shebang $sb"; fi; '
+        + _units("walinuxagent", "waagent"),
     ),
     "agent_version": (
         False,
-        'w=$(command -v waagent) && PYTHONDONTWRITEBYTECODE=1 timeout 60 "$w" --version 2>&1 | head -n 3',
+        f"w=$(command -v waagent) || exit {ABSENT_RC}; "
+        'v=$(PYTHONDONTWRITEBYTECODE=1 "$w" --version 2>&1); r=$?; printf "%s\\n" "$v"; exit $r',
     ),
-    "waagent_conf": (False, "cat /etc/waagent.conf"),
+    "waagent_conf": (False, f"[ -e /etc/waagent.conf ] || exit {ABSENT_RC}; cat /etc/waagent.conf"),
     "agent_python": (
         False,
-        'w=$(command -v waagent) || exit 3; py=$(head -n 1 "$w" | sed -e "s/^#! *//" -e "s/ .*//"); '
-        '[ "${py##*/}" = env ] && py=$(command -v $(head -n 1 "$w" | awk "{print \\$2}")); '
-        'echo "interpreter $py"; "$py" -B -c "import sys; print(\'version \' + sys.version.split()[0])"; '
-        "\"$py\" -B -c \"import pyasn1; print('pyasn1 ' + getattr(pyasn1, '__version__', 'unknown'))\" 2>&1 | tail -n 1",
+        f'w=$(command -v waagent) || exit {ABSENT_RC}; read -r sb <"$w"; py=${{sb#\\#!}}; py=${{py# }}; '
+        'set -- $py; py=$1; [ "${py##*/}" = env ] && py=$(command -v "$2"); '
+        'echo "interpreter $py"; "$py" -B -c "import sys; print(\'version \' + sys.version.split()[0])" || exit $?; '
+        "p=$(\"$py\" -B -c \"import pyasn1; print('pyasn1 ' + getattr(pyasn1, '__version__', 'unknown'))\" 2>&1); "
+        'printf "%s\\n" "$p" | tail -n 1',
     ),
     "packages": (
         False,
-        "if command -v dpkg-query >/dev/null; then echo manager dpkg; dpkg-query -W "
+        "found=; if command -v dpkg-query >/dev/null; then found=1; echo manager dpkg; dpkg-query -W "
         "-f='${Package}\\t${Version}\\t${Status}\\n' waagent walinuxagent network-manager ifupdown "
         "isc-dhcp-client iptables nftables firewalld ufw openssh-server openssl libc6 netplan.io "
-        "linux-image-$(uname -r) 2>/dev/null; fi; "
-        "if command -v rpm >/dev/null; then echo manager rpm; rpm -q --qf '%{NAME}\\t%{VERSION}-%{RELEASE}\\tinstalled\\n' "
+        '"linux-image-$(uname -r)" 2>/dev/null; r=$?; [ $r -le 1 ] || exit $r; fi; '  # 1: some not installed
+        "if command -v rpm >/dev/null; then found=1; echo manager rpm; o=$(rpm -q --qf '%{NAME}\\t%{VERSION}-%{RELEASE}\\tinstalled\\n' "
         "WALinuxAgent python-azure-agent python3-azure-agent NetworkManager network-scripts initscripts wicked "
-        "iptables nftables firewalld openssh-server openssl glibc microsoft-hyper-v kmod-microsoft-hyper-v "
-        "2>/dev/null | grep -v 'is not installed'; fi; true",
+        "iptables nftables firewalld openssh-server openssl glibc microsoft-hyper-v kmod-microsoft-hyper-v 2>&1); "
+        'printf "%s\\n" "$o" | grep -v "is not installed"; case "$o" in *error:*) exit 2;; esac; fi; '
+        f'[ -n "$found" ] || exit {ABSENT_RC}',
     ),
     "agent_candidate": (
         False,
-        "command -v apt-cache >/dev/null && apt-cache -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= policy waagent walinuxagent",
+        f"command -v apt-cache >/dev/null || exit {ABSENT_RC}; "
+        "apt-cache -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= policy waagent walinuxagent",
     ),
     # kernel and libraries (LNX-006/009/027/028/029)
     "kernel_modules": (
         False,
-        "r=$(uname -r); for m in hv_vmbus hv_storvsc hv_netvsc; do "
-        'b=$(grep -c "/$m.ko" /lib/modules/$r/modules.builtin 2>/dev/null); '
-        'f=$(grep -c "/$m.ko" /lib/modules/$r/modules.dep 2>/dev/null); echo "$m builtin=$b module=$f"; done',
+        "read -r r </proc/sys/kernel/osrelease || exit 2; "
+        "for f in modules.builtin modules.dep; do [ -r /lib/modules/$r/$f ] || { echo \"cannot read /lib/modules/$r/$f\"; exit 2; }; done; "
+        "for m in hv_vmbus hv_storvsc hv_netvsc; do "
+        'b=$(grep -c "/$m.ko" /lib/modules/$r/modules.builtin); [ $? -le 1 ] || exit 2; '
+        'f=$(grep -c "/$m.ko" /lib/modules/$r/modules.dep); [ $? -le 1 ] || exit 2; echo "$m builtin=$b module=$f"; done',
     ),
     "initramfs_hv": (
         True,
-        'r=$(uname -r); grep -q "/hv_storvsc.ko" /lib/modules/$r/modules.builtin 2>/dev/null && '
-        "{ echo builtin; exit 0; }; "
+        "read -r r </proc/sys/kernel/osrelease || exit 2; "
+        'grep -q "/hv_storvsc.ko" /lib/modules/$r/modules.builtin 2>/dev/null && { echo builtin; exit 0; }; '
         'for i in /boot/initrd.img-$r /boot/initramfs-$r.img /boot/initrd-$r; do [ -f "$i" ] || continue; '
-        'echo "image $i"; if command -v lsinitramfs >/dev/null; then lsinitramfs "$i"; '
-        'elif command -v lsinitrd >/dev/null; then lsinitrd "$i"; fi | grep -oE "hv_[a-z_]+\\.ko" | sort -u; '
-        "break; done",
+        'echo "image $i"; if command -v lsinitramfs >/dev/null; then l=$(lsinitramfs "$i") || exit $?; '
+        'elif command -v lsinitrd >/dev/null; then l=$(lsinitrd "$i") || exit $?; '
+        "else echo 'no lsinitramfs or lsinitrd'; exit 127; fi; "
+        'printf "%s\\n" "$l" | grep -oE "hv_[a-z_]+\\.ko" | sort -u; exit 0; done; '
+        f"exit {ABSENT_RC}",
     ),
-    "openssl": (False, "openssl version"),
-    "glibc": (False, "getconf GNU_LIBC_VERSION 2>/dev/null || ldd --version 2>&1 | head -n 1"),
+    "openssl": (False, f"command -v openssl >/dev/null || exit {ABSENT_RC}; openssl version"),
+    "glibc": (False, "getconf GNU_LIBC_VERSION 2>/dev/null || ldd --version 2>&1"),
     "kernel_changelog": (
         False,
-        'r=$(uname -r); [ "${r%%.*}" -ge 4 ] && { echo "mainline ${r}"; exit 0; }; '
-        "{ zcat /usr/share/doc/linux-image-$r/changelog.Debian.gz 2>/dev/null; "
-        "rpm -q --changelog kernel-$r 2>/dev/null; } | grep -i 'in-transit packets' | head -n 3; true",
+        'read -r r </proc/sys/kernel/osrelease || exit 2; [ "${r%%.*}" -ge 4 ] && { echo "mainline ${r}"; exit 0; }; '
+        "c=$(zcat /usr/share/doc/linux-image-$r/changelog.Debian.gz 2>/dev/null || rpm -q --changelog kernel-$r 2>/dev/null) "
+        f"|| exit {ABSENT_RC}; "
+        "printf '%s\\n' \"$c\" | grep -i 'in-transit packets' | head -n 3; exit 0",
     ),
     # ssh (LNX-014/015)
     "sshd": (
         False,
-        "command -v sshd || ls /usr/sbin/sshd; for u in ssh sshd ssh.socket sshd.socket; do "
-        'echo "unit $u $(systemctl is-enabled $u 2>/dev/null) $(systemctl is-active $u 2>/dev/null)"; done; true',
+        "if command -v sshd; then :; elif [ -x /usr/sbin/sshd ]; then echo /usr/sbin/sshd; fi; "
+        + _units("ssh", "sshd", "ssh.socket", "sshd.socket"),
     ),
     "sshd_effective": (True, "sshd -T 2>&1 || /usr/sbin/sshd -T 2>&1"),
     # network (LNX-016..020)
     "network_services": (
         False,
-        "for u in NetworkManager networking network wicked systemd-networkd firewalld ufw; do "
-        'echo "unit $u $(systemctl is-enabled $u 2>/dev/null) $(systemctl is-active $u 2>/dev/null)"; done; '
+        "s=0; command -v systemctl >/dev/null || { echo 'no systemctl'; s=127; }; "
+        "if [ $s = 0 ]; then for u in NetworkManager networking network wicked systemd-networkd firewalld ufw; do "
+        'echo "unit $u $(systemctl is-enabled $u 2>/dev/null) $(systemctl is-active $u 2>/dev/null)"; done; fi; '
         "for c in ifup ifdown dhclient nmcli netplan wicked; do "
         'echo "command $c $(command -v $c)"; done; '
         # RHEL 8+: /usr/sbin/ifup may be NetworkManager's nm-ifup wrapper, not network-scripts
         'echo "resolved ifup $(readlink -f "$(command -v ifup)" 2>/dev/null)"; '
-        "[ -e /etc/sysconfig/network-scripts/ifup-eth ] && echo 'legacy network-scripts'; true",
+        "if [ -e /etc/sysconfig/network-scripts/ifup-eth ]; then echo 'legacy network-scripts'; fi; exit $s",
     ),
     "network_config": (
         False,
@@ -183,11 +253,12 @@ SECTIONS: dict[str, tuple[bool, str]] = {
         ),
     ),
     "nm_connections": (True, _cat("/etc/NetworkManager/system-connections/*")),
+    # "attrs FLAGS" from lsattr; "attrs-error" when lsattr could not tell (e.g. tmpfs, a symlink)
     "resolv_conf": (
         False,
-        'echo "link $(readlink /etc/resolv.conf)"; '
-        "lsattr -d /etc/resolv.conf 2>/dev/null | awk '{print \"attrs \" $1}'; "
-        "echo '### /etc/resolv.conf'; cat /etc/resolv.conf; true",
+        'echo "link $(readlink /etc/resolv.conf)"; if [ -e /etc/resolv.conf ]; then '
+        'if a=$(lsattr -d /etc/resolv.conf 2>/dev/null); then echo "attrs ${a%% *}"; else echo "attrs-error"; fi; '
+        "echo '### /etc/resolv.conf'; cat /etc/resolv.conf || exit 1; fi; exit 0",
     ),
     # LNX-019: DNS servers the DHCP leases handed out, to tell resolv.conf written by the client
     "dhcp_dns": (
@@ -199,32 +270,44 @@ SECTIONS: dict[str, tuple[bool, str]] = {
     ),
     "ip_state": (
         False,
-        "echo '## addr'; ip -o addr show; echo '## route'; ip -o route show; echo '## route6'; "
-        "ip -o -6 route show; echo '## link'; ip -o link show",
+        "echo '## addr'; ip -o addr show || exit $?; echo '## route'; ip -o route show || exit $?; "
+        "echo '## route6'; ip -o -6 route show || exit $?; echo '## link'; ip -o link show",
     ),
-    # firewall (LNX-024)
+    # firewall (LNX-024): per tool its output and "## exit TOOL STATUS|absent"
     "firewall": (
         True,
-        "echo \"## iptables $(command -v iptables)\"; echo '## iptables-save'; iptables-save 2>&1; "
-        "echo '## ip6tables-save'; ip6tables-save 2>&1; echo '## nft'; command -v nft >/dev/null && nft list ruleset 2>&1; "
-        "echo '## ufw'; cat /etc/ufw/ufw.conf 2>/dev/null; true",
+        'echo "## iptables $(command -v iptables)"; for t in iptables-save ip6tables-save; do echo "## $t"; '
+        'if command -v $t >/dev/null; then $t 2>&1; echo "## exit $t $?"; else echo "## exit $t absent"; fi; done; '
+        "echo '## nft'; if command -v nft >/dev/null; then nft list ruleset 2>&1; echo \"## exit nft $?\"; "
+        "else echo '## exit nft absent'; fi; "
+        "echo '## ufw'; if [ -e /etc/ufw/ufw.conf ]; then cat /etc/ufw/ufw.conf || exit 1; fi; exit 0",
     ),
-    # updates (LNX-021)
+    # updates (LNX-021): "index MTIME PATH" of the package index, the manager's own output and
+    # "rc STATUS"; the section fails with the manager's status (zypper: 100-103 = patches found)
     "security_updates": (
         True,
-        "if command -v apt-get >/dev/null; then echo manager apt; "
-        'echo "lists $(ls /var/lib/apt/lists/ 2>/dev/null | grep -c _Packages)"; '
-        "grep -h -E '^[^#]*(deb|URIs|Suites)' /etc/apt/sources.list /etc/apt/sources.list.d/*.list "
-        "/etc/apt/sources.list.d/*.sources 2>/dev/null | sed 's/^/source /'; "
+        "if command -v apt-get >/dev/null; then echo manager apt; n=0; "
+        'for f in /var/lib/apt/lists/*_Packages*; do if [ -e "$f" ]; then n=$((n+1)); echo "list $f"; fi; done; '
+        'echo "lists $n"; stat -c "index %Y %n" /var/lib/apt/lists/*Release 2>/dev/null; '
+        "for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do "
+        '[ -f "$f" ] || continue; while IFS= read -r l || [ -n "$l" ]; do l=${l%%#*}; '
+        'case "$l" in *deb*|*URIs*|*Suites*) echo "source $l";; esac; done <"$f" || exit 2; done; '
         # dist-upgrade: a kernel security fix comes as a new package that plain upgrade keeps back
-        "timeout 120 apt-get -s -o Debug::NoLocking=1 -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= "
-        "dist-upgrade 2>&1 | grep '^Inst '; "
-        "elif command -v dnf >/dev/null; then echo manager dnf; timeout 120 dnf -C -q updateinfo list --security 2>&1; "
-        'echo "rc $?"; '
-        "elif command -v yum >/dev/null; then echo manager yum; timeout 120 yum -C -q updateinfo list security 2>&1; "
-        'echo "rc $?"; '
+        "o=$(apt-get -s -o Debug::NoLocking=1 -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= "
+        "dist-upgrade 2>&1); r=$?; "
+        "printf '%s\\n' \"$o\" | grep -E '^(Inst |E: |Err:)'; echo \"rc $r\"; exit $r; "
+        "elif command -v dnf >/dev/null; then echo manager dnf; "
+        'stat -c "index %Y %n" /var/cache/dnf/*/repodata/repomd.xml /var/cache/libdnf5/*/repodata/repomd.xml 2>/dev/null; '
+        "o=$(dnf -C -q updateinfo list --security 2>&1); r=$?; "
+        "elif command -v yum >/dev/null; then echo manager yum; "
+        'stat -c "index %Y %n" /var/cache/yum/*/*/*/repomd.xml 2>/dev/null; '
+        "o=$(yum -C -q updateinfo list security 2>&1); r=$?; "
         "elif command -v zypper >/dev/null; then echo manager zypper; "
-        'timeout 120 zypper --no-refresh -q list-patches --category security 2>&1; echo "rc $?"; fi; true',
+        'stat -c "index %Y %n" /var/cache/zypp/raw/*/repodata/repomd.xml 2>/dev/null; '
+        "o=$(zypper --no-refresh -q list-patches --category security 2>&1); r=$?; "
+        'case $r in 10[0-3]) r=0;; esac; '
+        f"else exit {ABSENT_RC}; fi; "
+        "printf '%s\\n' \"$o\"; echo \"rc $r\"; exit $r",
     ),
     # accounts and history (LNX-022/023)
     "passwd": (False, "cat /etc/passwd"),
@@ -232,19 +315,10 @@ SECTIONS: dict[str, tuple[bool, str]] = {
     # "!", "!!", "*", "!*" and "" (deleted) stay as they are.
     "shadow": (
         True,
-        "cut -d: -f1,2 /etc/shadow | sed -E 's/^([^:]*):([!*]*)(\\$[^$]*\\$)?[^!*].*$/\\1:\\2\\3HASH/'",
+        "s=$(cut -d: -f1,2 /etc/shadow) || exit $?; "
+        "printf '%s\\n' \"$s\" | sed -E 's/^([^:]*):([!*]*)(\\$[^$]*\\$)?[^!*].*$/\\1:\\2\\3HASH/'",
     ),
-    "home_files": (
-        True,
-        'cut -d: -f6 /etc/passwd | sort -u | while read h; do [ -d "$h" ] || continue; '
-        "for f in .bash_history .zsh_history .history .sh_history .ksh_history .ash_history "
-        ".local/share/fish/fish_history .python_history .lesshst .mysql_history .psql_history .sqlite_history "
-        ".ssh/authorized_keys .ssh/authorized_keys2; do "
-        '[ -e "$h/$f" ] && stat -c "%s %Y %U %n" "$h/$f"; done; '
-        # keys that log in: not comments, not forced commands (cloud-init's disable_root stub)
-        'for f in .ssh/authorized_keys .ssh/authorized_keys2; do [ -f "$h/$f" ] || continue; '
-        'n=$(grep -cvE \'^[[:space:]]*(#|$)|command=\' "$h/$f"); echo "usable $n $h/$f"; done; done; true',
-    ),
+    "home_files": (True, _home_files()),
     # LNX-022: every file sshd's AuthorizedKeysFile names, per account ("akf PATTERNS",
     # "keysfile USER PATH", "key LINE" with the key material replaced by KEY)
     "authorized_keys": (
@@ -261,26 +335,149 @@ SECTIONS: dict[str, tuple[bool, str]] = {
         "sed -E -e 's#((ssh|ecdsa|sk)-[A-Za-z0-9@.-]+)[[:space:]]+[A-Za-z0-9+/=]+.*$#\\1 KEY#' -e 's/^/key /'; "
         'else echo "keysfile_unreadable $f"; rc=1; fi; done; done </etc/passwd; exit $rc',
     ),
-    # generalization residue (LNX-026)
+    # generalization residue (LNX-026): lease files are told apart in Python (image_files)
     "residue": (
         True,
-        'echo "hostname_file $(cat /etc/hostname 2>/dev/null)"; echo "hostname_now $(uname -n)"; '
+        "rc=0; h=; if [ -e /etc/hostname ]; then h=$(cat /etc/hostname) || rc=1; fi; "
+        'echo "hostname_file $h"; echo "hostname_now $(uname -n)"; '
         "for f in /var/lib/waagent/provisioned /var/lib/waagent/ovf-env.xml /var/lib/cloud/instance; do "
-        '[ -e "$f" ] && stat -c "marker %Y %n" "$f"; done; '
-        "for f in /var/lib/dhcp/*.lease* /var/lib/dhclient/*.lease* /var/lib/NetworkManager/*.lease "
-        "/var/lib/wicked/lease-* /run/systemd/netif/leases/*; do "
-        '[ -f "$f" ] && stat -c "lease %Y %s %n" "$f"; done; '
-        'for f in /etc/ssh/ssh_host_*_key; do [ -f "$f" ] && stat -c "hostkey %Y %n" "$f"; done; true',
+        'if [ -e "$f" ]; then stat -c "marker %Y %n" "$f" || rc=1; fi; done; '
+        f"for f in {_LEASE_GLOBS}; do "
+        'if [ -f "$f" ]; then stat -c "lease %Y %s %n" "$f" || rc=1; fi; done; '
+        'for f in /etc/ssh/ssh_host_*_key; do if [ -f "$f" ]; then stat -c "hostkey %Y %n" "$f" || rc=1; fi; done; '
+        "exit $rc",
     ),
 }
 
+# Sections whose last line says they finished: without it the output is incomplete.
+SECTION_END = {"home_files": re.compile(r"homes \d+")}
+
+# Deadline of each section in seconds (coreutils timeout on the VM); a section that runs
+# longer is unreadable ("timed out after N s"). --vm-config [section_timeouts] overrides.
+DEFAULT_SECTION_TIMEOUT = 10
+SECTION_TIMEOUTS: dict[str, int] = {
+    **{name: DEFAULT_SECTION_TIMEOUT for name in SECTIONS},
+    "sys_block": 20,
+    "lsblk": 20,
+    "blkid": 30,
+    "disk_links": 20,
+    "agent": 60,
+    "agent_version": 90,
+    "agent_python": 60,
+    "packages": 60,
+    "agent_candidate": 90,
+    "kernel_modules": 20,
+    "initramfs_hv": 120,
+    "kernel_changelog": 60,
+    "sshd": 60,
+    "sshd_effective": 30,
+    "network_services": 90,
+    "ip_state": 20,
+    "firewall": 60,
+    "security_updates": 180,
+    "home_files": 30,
+    "authorized_keys": 60,
+    "dhcp_dns": 20,
+    "residue": 30,
+}
+
 _ROOT_NOTE = "needs root: sudo -n failed"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class Section:
+    """What one section printed, its exit status, and (from the VM) how long it ran and
+    under which deadline. ``problem`` says why the output is not to be trusted although
+    the section ran: ``timed out after N s``, ``output cut at 10 MiB``."""
+
     rc: int
     text: str
+    seconds: float | None = None
+    deadline: float | None = None
+    problem: str = ""
+    size: int | None = None  # bytes the VM printed; a text of another size was altered since
+
+    @property
+    def absent(self) -> bool:
+        """Looked, and the thing is not there."""
+        return self.rc == ABSENT_RC and not self.problem
+
+    def unreadable(self, name: str) -> str:
+        """Why the section could not be read ("" when it could, or the thing is absent)."""
+        if self.problem:
+            return f"reading {name.replace('_', ' ')} on the VM: {self.problem}"
+        if self.size is not None and not _same_size(self.text, self.size):
+            return f"{name.replace('_', ' ')}: the recorded text is not the {self.size} bytes the VM printed"
+        end = SECTION_END.get(name)
+        if end and self.rc == 0 and not end.fullmatch((self.text.rstrip("\n").rsplit("\n", 1) or [""])[-1]):
+            return f"{name.replace('_', ' ')}: output incomplete (its closing line is missing)"
+        if self.rc not in (0, ABSENT_RC):
+            return f"reading {name.replace('_', ' ')} failed on the VM (exit {self.rc})"
+        return ""
+
+
+@dataclass(frozen=True)
+class Fact(Generic[T]):
+    """One fact: a value, ``absent`` (looked: not there) or ``unreadable`` (could not look),
+    with the reason. ``get()`` gives the value, None when absent, and raises FactError when
+    unreadable, so a check can never mistake "could not look" for "nothing there"."""
+
+    value: T | None = None
+    absent: bool = False
+    unreadable: str = ""
+
+    @classmethod
+    def found(cls, value: T) -> Fact[T]:
+        return cls(value)
+
+    @classmethod
+    def missing(cls) -> Fact[T]:
+        return cls(None, absent=True)
+
+    @classmethod
+    def failed(cls, reason: str) -> Fact[T]:
+        return cls(None, unreadable=reason or "could not be read")
+
+    def get(self) -> T | None:
+        if self.unreadable:
+            raise FactError(self.unreadable)
+        return self.value
+
+    def map(self, parse: Callable[[Any], Any]) -> Fact:
+        """The parsed fact; a parser raising FactError makes it unreadable with that reason."""
+        if self.unreadable or self.absent:
+            return self
+        try:
+            return Fact.found(parse(self.value))
+        except FactError as exc:
+            return Fact.failed(str(exc))
+
+
+# Values that must never leave the VM through --vm-facts-dir (shadow hashes are masked on
+# the VM itself). Each pattern keeps its first group and replaces the rest of the match.
+_SECRET_PATTERNS = [
+    # NetworkManager keyfiles, wpa_supplicant: psk=, password=, *-password=, wep-key0=, pin=
+    re.compile(r"(?im)^(\s*(?:psk|password|[a-z0-9-]+-password|wep-key\d|pin|secret|[a-z0-9-]+-secret)\s*=\s*).+$"),
+    # GRUB: password_pbkdf2 USER HASH / password USER PLAIN
+    re.compile(r"(?m)^(\s*password(?:_pbkdf2)?\s+\S+\s+)\S.*$"),
+    # shell-style KEY=value: any *PASSWORD*, *PASSWD, *_PSK, *SECRET*, *TOKEN*, *_KEY_n
+    re.compile(
+        r"(?im)^(\s*(?:export\s+)?[a-z0-9_]*(?:password|passwd|_psk|secret|token|_key(?:_\d+)?)\s*=\s*).+$"
+    ),
+    # credentials inside URLs (apt sources, proxies): scheme://user:password@host
+    re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/\s:@]+:)[^/\s@]+(?=@)"),
+]
+_PRIVATE_KEY = re.compile(r"-----BEGIN ([A-Z ]*)PRIVATE KEY-----.*?-----END \1PRIVATE KEY-----", re.S)
+REDACTED = "REDACTED"
+
+
+def redact_secrets(text: str) -> str:
+    """``text`` with passwords, pre-shared keys, tokens and private keys replaced by REDACTED."""
+    text = _PRIVATE_KEY.sub(f"-----BEGIN PRIVATE KEY----- {REDACTED} -----END PRIVATE KEY-----", text)
+    for pattern in _SECRET_PATTERNS:
+        text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
+    return text
 
 
 @dataclass
@@ -295,19 +492,42 @@ class LinuxFacts:
     meta: dict = field(default_factory=dict)
 
     # -- recording -------------------------------------------------------
-    def to_json(self) -> dict:
+    def to_json(self, redact: bool = True) -> dict:
+        """A JSON-able dict; secrets in collected files are masked unless ``redact=False``."""
+        sections = {}
+        for name, s in sorted(self.sections.items()):
+            entry: dict[str, Any] = {"rc": s.rc, "text": redact_secrets(s.text) if redact else s.text}
+            if s.seconds is not None:
+                entry["seconds"] = s.seconds
+            if s.deadline is not None:
+                entry["deadline"] = s.deadline
+            if s.problem:
+                entry["problem"] = s.problem
+            if s.size is not None:
+                entry["size"] = len(entry["text"].encode("utf-8", "surrogateescape")) if redact else s.size
+            sections[name] = entry
         return {
             "privileged": self.privileged,
             "sudo_error": self.sudo_error,
             "admin_user": self.admin_user,
             "meta": self.meta,
-            "sections": {name: {"rc": s.rc, "text": s.text} for name, s in sorted(self.sections.items())},
+            "sections": sections,
         }
+
+    def redacted(self) -> LinuxFacts:
+        """A copy whose section texts carry no secret (see :func:`redact_secrets`)."""
+        return LinuxFacts.from_json(self.to_json(redact=True))
 
     @classmethod
     def from_json(cls, data: dict) -> LinuxFacts:
+        """Recorded facts; recordings made before sections carried times still load."""
         return cls(
-            sections={name: Section(s["rc"], s["text"]) for name, s in data["sections"].items()},
+            sections={
+                name: Section(
+                    s["rc"], s["text"], s.get("seconds"), s.get("deadline"), s.get("problem", ""), s.get("size")
+                )
+                for name, s in data["sections"].items()
+            },
             privileged=data.get("privileged", True),
             sudo_error=data.get("sudo_error", ""),
             admin_user=data.get("admin_user", ""),
@@ -319,11 +539,30 @@ class LinuxFacts:
         return cls.from_json(json.loads(Path(path).read_text()))
 
     # -- access ----------------------------------------------------------
+    def fact(self, name: str) -> Fact[str]:
+        """A section as a fact: its text, absent (the section looked and found nothing to
+        read), or unreadable: not collected, needs root, failed, timed out, cut short."""
+        if name not in self.sections:
+            return Fact.failed(f"fact {name!r} was not collected")
+        needs_root = SECTIONS.get(name, (False, ""))[0]
+        if needs_root and not self.privileged:
+            return Fact.failed(
+                f"reading {name.replace('_', ' ')} {_ROOT_NOTE} ({self.sudo_error or 'no sudo'})"
+            )
+        section = self.sections[name]
+        if reason := section.unreadable(name):
+            return Fact.failed(reason)
+        if section.absent:
+            return Fact.missing()
+        return Fact.found(section.text)
+
     def section(self, name: str) -> str:
-        """The text of a section, or FactError when it could not be read."""
+        """The text of a section, or FactError when it could not be read (or found nothing)."""
         section = self.raw(name)
         if section.rc != 0:
-            raise FactError(f"reading {name.replace('_', ' ')} failed on the VM (exit {section.rc})")
+            raise FactError(
+                section.unreadable(name) or f"{name.replace('_', ' ')}: not found on the VM (exit {section.rc})"
+            )
         return section.text
 
     def files(self, name: str) -> dict[str, str]:
@@ -396,23 +635,37 @@ class LinuxFacts:
 
     # -- derived facts used by several checks ------------------------------
     def raw(self, name: str) -> Section:
-        """A section with its exit code, for checks where "absent" is an answer."""
+        """A section with its exit code, for checks where a non-zero exit is an answer.
+        FactError when it was not collected, needs root, timed out or was cut short."""
         if name not in self.sections:
             raise FactError(f"fact {name!r} was not collected")
         needs_root = SECTIONS.get(name, (False, ""))[0]
         if needs_root and not self.privileged:
             raise FactError(f"reading {name.replace('_', ' ')} {_ROOT_NOTE} ({self.sudo_error or 'no sudo'})")
-        return self.sections[name]
+        section = self.sections[name]
+        if section.problem or section.unreadable(name).endswith(("bytes the VM printed", "line is missing)")):
+            raise FactError(section.unreadable(name))
+        return section
 
     def block_devices(self) -> dict[str, BlockDevice]:
-        blkid = self.raw("blkid").text if self.privileged else ""
-        return parse_block_devices(self.section("sys_block"), self.raw("lsblk").text, blkid)
+        """Disks, partitions and device-mapper devices (sysfs + lsblk, + blkid with root).
+        FactError when sysfs lists no disk or blkid names none of them."""
+        blkid = self.section("blkid") if self.privileged else ""
+        devices = parse_block_devices(self.section("sys_block"), self.section("lsblk"), blkid)
+        if not any(d.kind == "disk" for d in devices.values()):
+            raise FactError("no disk was listed in /sys/block: the block device listing is incomplete")
+        named = {line.partition(":")[0].strip().removeprefix("/dev/") for line in blkid.splitlines()}
+        known = set(devices) | {f"mapper/{d.dm_name}" for d in devices.values() if d.dm_name}
+        if self.privileged and not named & known:
+            raise FactError("blkid named none of the block devices in /sys/block: its output is incomplete")
+        return devices
 
     def mounts(self) -> list[MountEntry]:
         return parse_mounts(self.section("mounts"))
 
     def fstab(self) -> list[MountEntry]:
-        return parse_mounts(self.raw("fstab").text)
+        """/etc/fstab entries; [] when there is no fstab, FactError when it is unreadable."""
+        return parse_mounts(self.fact("fstab").get() or "")
 
     def disk_of(self, devices: dict[str, BlockDevice], name: str, depth: int = 0) -> set[str]:
         """The physical disk(s) under a partition or device-mapper device."""
@@ -472,11 +725,62 @@ class LinuxFacts:
         ]
 
     def waagent_conf(self) -> dict[str, str] | None:
-        section = self.raw("waagent_conf")
-        return parse_key_values(section.text) if section.rc == 0 else None
+        """/etc/waagent.conf as settings; None when it does not exist, FactError when unreadable."""
+        text = self.fact("waagent_conf").get()
+        if text is not None and not text.strip():
+            raise FactError("/etc/waagent.conf is empty: the agent's settings cannot be told (the package ships a full file)")
+        return None if text is None else parse_waagent_conf(text)
 
     def packages(self) -> dict[str, str]:
-        return parse_packages(self.raw("packages").text)
+        """Installed packages among the ones asked for; {} without dpkg/rpm."""
+        return parse_packages(self.fact("packages").get() or "")
+
+    def agent_binary(self) -> str:
+        """Path of waagent, "" when it is not installed."""
+        lines = self.raw("agent").text.splitlines()
+        return lines[0] if lines and lines[0].startswith("/") else ""
+
+    @property
+    def now(self) -> int:
+        """The VM's clock when the facts were gathered (epoch seconds)."""
+        words = self.section("times").split()
+        if not words or not words[0].isdigit():
+            raise FactError("the VM's clock was not read (times section garbled)")
+        return int(words[0])
+
+    @property
+    def boot_time(self) -> int:
+        """When the VM booted (epoch seconds, /proc/stat btime)."""
+        words = self.section("times").split()
+        if len(words) < 2 or not words[1].isdigit():
+            raise FactError("the VM's boot time was not read (times section incomplete)")
+        return int(words[1])
+
+    def unit_states(self, section: str) -> dict[str, tuple[str, str]]:
+        """{unit: (is-enabled, is-active)} of a section's ``unit`` lines; FactError when
+        systemctl is missing or did not answer."""
+        where = section.replace("_", " ")
+        if re.search(r"^no systemctl$", self.raw(section).text, re.M):
+            raise FactError(f"{where}: systemctl is not installed, so unit states cannot be read")
+        return parse_unit_states(self.section(section), where)
+
+    def pending_updates(self) -> PendingUpdates:
+        """What the package manager says offline about pending updates (its failure included)."""
+        return parse_pending_updates(self.raw("security_updates").text)
+
+    def agent_policy(self) -> list[PolicyRow] | None:
+        """``apt-cache policy`` of the agent packages; None where there is no apt-cache."""
+        text = self.fact("agent_candidate").get()
+        return None if text is None else parse_apt_policy(text)
+
+    def active_swaps(self) -> list[str]:
+        return parse_active_swaps(self.section("swaps"))
+
+    def history_files(self) -> list[HomeFile]:
+        return parse_home_files(self.section("home_files"))
+
+    def residue(self) -> Residue:
+        return parse_residue(self.section("residue"))
 
     def units(self, section: str) -> dict[str, tuple[str, str]]:
         return parse_units(self.raw(section).text)
@@ -493,22 +797,86 @@ class LinuxFacts:
 # -- collection ------------------------------------------------------------
 
 
-def collection_script(sections: dict[str, tuple[bool, str]], nonce: str) -> str:
-    """One sh script printing every section between markers carrying ``nonce``."""
-    parts = ["export LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin"]
+def collection_script(
+    sections: dict[str, tuple[bool, str]],
+    nonce: str,
+    timeouts: Mapping[str, float] | None = None,
+    cap: int = OUTPUT_CAP,
+) -> str:
+    """One sh script printing every section between markers carrying ``nonce``.
+
+    Each section runs under its own deadline (coreutils ``timeout``; ``timeouts`` overrides
+    :data:`SECTION_TIMEOUTS`), its output is capped at ``cap`` bytes (``head -c``), and the
+    end marker carries its exit status, its start and end (``/proc/uptime``) and deadline.
+    """
+    deadlines = {**SECTION_TIMEOUTS, **(timeouts or {})}
+    marker = f"@@{nonce}"
+    parts = [
+        "export LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+        # without coreutils timeout the sections run without deadline (recorded as 0)
+        'if command -v timeout >/dev/null; then dl() { timeout -k 5 "$@"; }; nodl=; '
+        "else dl() { shift; \"$@\"; }; nodl=1; fi",
+        "run() {",
+        "  read -r t0 _ </proc/uptime",
+        # the output is held in a variable so its byte count (LC_ALL=C) travels with it
+        f'  o=$({{ dl "$2" sh -c "$3" 2>/dev/null </dev/null; r=$?; echo; echo "{marker} rc $r"; }} | head -c {cap + 64})',
+        "  read -r t1 _ </proc/uptime",
+        f'  printf "%s\\n" "$o"; echo "{marker} end $1 $t0 $t1 ${{nodl:+0}}${{nodl:-$2}} ${{#o}}"',
+        "}",
+    ]
     for name, (_, snippet) in sections.items():
-        parts.append(f"echo '@@{nonce} begin {name}'")
-        parts.append(f"( {snippet} ) 2>/dev/null </dev/null; rc=$?")
-        parts.append(f'echo; echo "@@{nonce} end {name} $rc"')
+        parts.append(f"echo '{marker} begin {name}'")
+        parts.append(f"run {name} {_seconds(deadlines.get(name, DEFAULT_SECTION_TIMEOUT))} {shlex.quote(snippet)}")
     return "\n".join(parts) + "\n"
 
 
-def parse_collection(output: str, nonce: str) -> dict[str, Section]:
+def _seconds(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{float(value):g}"
+
+
+def parse_collection(output: str, nonce: str, cap: int = OUTPUT_CAP) -> dict[str, Section]:
+    """Sections of the script's output. A section whose status line is missing or whose
+    text exceeds ``cap`` was cut; exit 124/137 of ``timeout`` means it timed out."""
     sections: dict[str, Section] = {}
-    pattern = re.compile(rf"^@@{nonce} begin (\S+)\n(.*?)\n?\n@@{nonce} end \1 (\d+)$", re.M | re.S)
+    pattern = re.compile(
+        rf"^@@{nonce} begin (\S+)\n(.*?)\n@@{nonce} end \1 (\S+) (\S+) (\S+) (\d+)$", re.M | re.S
+    )
+    trailer = re.compile(rf"\A(.*?)\n?\n@@{nonce} rc (\d+)\n?\Z", re.S)
     for match in pattern.finditer(output):
-        sections[match.group(1)] = Section(int(match.group(3)), match.group(2))
+        name, body = match.group(1), match.group(2)
+        started, ended, deadline = (_number(match.group(i)) for i in (3, 4, 5))
+        seconds = round(ended - started, 2) if started is not None and ended is not None else None
+        done = trailer.match(body)
+        problem = ""
+        if not _same_size(body, int(match.group(6))):
+            text, rc = body, 1
+            problem = f"output garbled in transit ({len(body.encode())} bytes received, {match.group(6)} sent)"
+        elif done is None or len(done.group(1).encode()) > cap:
+            text, rc = (done.group(1) if done else body), 1
+            problem = f"output cut at {cap // 2**20} MiB" if cap >= 2**20 else f"output cut at {cap} bytes"
+        else:
+            text, rc = done.group(1), int(done.group(2))
+            if rc in (124, 137) and deadline:
+                problem = f"timed out after {_seconds(deadline)} s"
+        sections[name] = Section(rc, text, seconds, deadline, problem, len(text.encode("utf-8", "surrogateescape")))
     return sections
+
+
+def _same_size(text: str, size: int) -> bool:
+    """Whether ``text`` is ``size`` bytes, allowing for bytes the decoder replaced (U+FFFD
+    stands for 1 to 3 undecodable bytes)."""
+    encoded = len(text.encode("utf-8", "surrogateescape"))
+    replaced = text.count("\ufffd")
+    if replaced > 16 and replaced * 100 > len(text):
+        return False  # mostly undecodable: garbled, whatever its length
+    return encoded - 2 * replaced <= size <= encoded
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def gather(
@@ -518,6 +886,7 @@ def gather(
     sudo_password: str | None = None,
     sudo_password_hint: str = "",
     sections: dict[str, tuple[bool, str]] | None = None,
+    section_timeouts: Mapping[str, float] | None = None,
 ) -> LinuxFacts:
     """Collect every section from a live VM in one SSH command (two without root).
 
@@ -526,7 +895,7 @@ def gather(
     refuses, the script runs unprivileged and the sections needing root are errors.
     ``sections`` (default :data:`SECTIONS`) lets tests collect a few sections only."""
     nonce = secrets.token_hex(8)
-    script = collection_script(SECTIONS if sections is None else sections, nonce)
+    script = collection_script(SECTIONS if sections is None else sections, nonce, section_timeouts)
     # stdin holds the password only for sudo -S; every other path runs with </dev/null
     asking = "exec sudo -S -p '' -- sh -c \"$s\"" if sudo_password else "exec sudo -n -- sh -c \"$s\" </dev/null"
     command = (
