@@ -15,7 +15,6 @@ from tests.ssh_server import LoopbackSshServer, write_key
     [
         RecursionError("maximum recursion depth exceeded while decoding a JSON array"),
         KeyError("sections"),
-        ValueError("x"),
     ],
     ids=lambda e: type(e).__name__,
 )
