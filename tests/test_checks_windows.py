@@ -836,3 +836,45 @@ def test_win011_bitlocker_installed_without_its_wmi_namespace_is_an_error():
     facts = edited(lambda p: p["features"]["installed"].append("BitLocker"))
     with pytest.raises(FactError, match="BitLocker is installed"):
         windows.no_bitlocker_os(facts, GUIDE)
+
+
+def _powershell_delimiters(script: str) -> list[str]:
+    """Unbalanced (), {} and [] of a PowerShell script outside strings and comments (a cheap
+    syntax check: no PowerShell is available here to parse the script)."""
+    problems, stack, i, line = [], [], 0, 1
+    pairs = {")": "(", "}": "{", "]": "["}
+    while i < len(script):
+        ch = script[i]
+        if ch == "\n":
+            line += 1
+        elif ch == "#":
+            while i < len(script) and script[i] != "\n":
+                i += 1
+            continue
+        elif ch == "'":
+            i += 1
+            while i < len(script) and not (script[i] == "'" and script[i + 1 : i + 2] != "'"):
+                i += 2 if script[i : i + 2] == "''" else 1
+        elif ch == '"':
+            i += 1
+            while i < len(script) and script[i] != '"':
+                i += 2 if script[i] == "`" else 1
+        elif ch in "({[":
+            stack.append((ch, line))
+        elif ch in ")}]":
+            if not stack or stack[-1][0] != pairs[ch]:
+                problems.append(f"line {line}: unexpected {ch}")
+            else:
+                stack.pop()
+        i += 1
+    problems += [f"line {n}: {ch} never closed" for ch, n in stack]
+    return problems
+
+
+def test_collection_script_delimiters_are_balanced():
+    assert _powershell_delimiters(COLLECTION_SCRIPT) == []
+    assert _powershell_delimiters("if ($a) { $b = @('x}', \"y)\") # }\n}") == []
+    assert _powershell_delimiters("foreach ($x in $y) { $z = ($x") == [
+        "line 1: { never closed",
+        "line 1: ( never closed",
+    ]

@@ -406,7 +406,7 @@ Invoke-Part 'updates' {
     [void]$ps.AddScript($search.ToString()).AddArgument($criteria)
     $async = $ps.BeginInvoke()
     if (-not $async.AsyncWaitHandle.WaitOne(600000)) {
-        [void]$ps.BeginStop($null, $null)
+        try { [void]$ps.BeginStop($null, $null) } catch { }   # leave it; the part reports the timeout
         throw (New-Object System.TimeoutException 'the Windows Update search did not finish within 600 s')
     }
     $out = @($ps.EndInvoke($async))
@@ -637,7 +637,7 @@ Invoke-Part 'ipv6' {
 $pieces = New-Object System.Collections.ArrayList
 foreach ($k in @($collected.Keys)) {
     try { $j = ConvertTo-Json20 $collected[$k] }
-    catch { $j = '{"error":' + (ConvertTo-JsonString ('serializing the part failed: ' + $_.Exception.Message)) + ',"type":"serializer"}' }
+    catch { $j = '{"_status":"error","_error":' + (ConvertTo-JsonString ('serializing the part failed: ' + $_.Exception.Message)) + ',"_error_type":"serializer"}' }
     [void]$pieces.Add((ConvertTo-JsonString ([string]$k)) + ':' + $j)
 }
 $meta = '{"script":"pytest-vmimage windows facts v2","ps_version":' + (ConvertTo-JsonString $PSVersionTable.PSVersion.ToString()) + ',"collected":' + (ConvertTo-Json20 ([DateTime]::UtcNow)) + '}'
