@@ -627,3 +627,25 @@ def test_lnx022_legacy_usable_zero_cannot_tell_a_stub_from_a_shell():
     assert [(k.user, k.logs_in) for k in found] == [("root", None), ("azureuser", True)]
     with pytest.raises(FactError, match="AuthorizedKeysFile"):
         legacy_authorized_keys(home_files, "authorizedkeysfile /etc/ssh/keys/%u\n", homes)
+
+
+def test_lnx024_shuffled_or_shifted_firewall_output_is_an_error():
+    rule = IPTABLES_NFT_EMPTY.replace(
+        ":INPUT ACCEPT [0:0]\n", ":INPUT ACCEPT [0:0]\n-A INPUT -p tcp --dport 9 -j DROP\n"
+    )
+    section = firewall(rule)
+    moved = section.replace("-A INPUT -p tcp --dport 9 -j DROP\n", "") + "-A INPUT -p tcp --dport 9 -j DROP\n"
+    with pytest.raises(FactError, match="ufw"):
+        linux.firewall_rules(with_firewall(moved), GUIDE)
+    before = "-A INPUT -p tcp --dport 9 -j DROP\n" + section.replace(
+        "-A INPUT -p tcp --dport 9 -j DROP\n", ""
+    )
+    with pytest.raises(FactError, match="before its first header"):
+        linux.firewall_rules(with_firewall(before), GUIDE)
+    swapped = (
+        section.replace("## nft\n", "## NFT\n")
+        .replace("## ip6tables-save\n", "## nft\n")
+        .replace("## NFT\n", "## ip6tables-save\n")
+    )
+    with pytest.raises(FactError, match="out of order"):
+        linux.firewall_rules(with_firewall(swapped), GUIDE)

@@ -171,6 +171,35 @@ def judge_nft(output: str, status: str | None) -> FirewallView:
     return view
 
 
+_HEADER = re.compile(r"^## (iptables(?= |$)|iptables-save$|ip6tables-save$|nft$|ufw$|exit \S+)", re.M)
+_ORDER = [
+    "iptables",
+    "iptables-save",
+    "exit iptables-save",
+    "ip6tables-save",
+    "exit ip6tables-save",
+    "nft",
+    "exit nft",
+    "ufw",
+]
+
+
+def _check_shape(text: str, legacy: bool, ufw: str) -> None:
+    """The section's headers in the script's order, nothing before the first, and a ufw.conf of
+    ``KEY=value`` lines: shuffled or shifted output is an error, never a smaller ruleset."""
+    headers = [m.group(1) for m in _HEADER.finditer(text)]
+    expected = [h for h in _ORDER if not (legacy and h.startswith("exit "))]
+    if headers != expected:
+        raise FactError("the firewall section's parts are out of order or repeated (output garbled)")
+    if text[: text.find("## iptables")].strip():
+        raise FactError("the firewall section has output before its first header (garbled)")
+    strange = [
+        line for line in ufw.splitlines() if line.strip() and not re.match(r"\s*(#|[A-Za-z_]+=)", line)
+    ]
+    if strange:
+        raise FactError(f"unexpected line in /etc/ufw/ufw.conf output: {strange[0][:80]!r} (garbled)")
+
+
 def parse_firewall(text: str) -> FirewallState:
     """The ``firewall`` section; FactError when it is not the section's shape at all."""
     path, parts, exits, ufw = split_firewall_section(text)
@@ -182,6 +211,7 @@ def parse_firewall(text: str) -> FirewallState:
             + "): output cut short or garbled"
         )
     legacy = not exits  # recorded before exit statuses were printed: infer from the output
+    _check_shape(text, legacy, ufw)
     views = {}
     for tool in ("iptables-save", "ip6tables-save"):
         status = "0" if legacy and path else exits.get(tool)
