@@ -705,7 +705,7 @@ _CONVERSION = {
 
 def no_bitlocker_os(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
     """WIN-011: BitLocker is off on the OS volume (allowed on data disks) (tool)."""
-    drive = facts.system_drive
+    drive = facts.drive_letter("bitlocker", "drive")  # the volume the script asked about
     required = f"BitLocker off on {drive} (fully decrypted)"
     if not facts.value("bitlocker", "namespace_present", bool):
         code = facts.fact("bitlocker", "wmi_error").value_or_absent("")

@@ -976,9 +976,13 @@ class WindowsFacts:
 
     @property
     def system_drive(self) -> str:
-        drive = self.value("os", "system_drive", str).upper()
+        return self.drive_letter("os", "system_drive")
+
+    def drive_letter(self, part: str, key: str) -> str:
+        """A drive such as ``C:`` (upper case), else FactError."""
+        drive = self.value(part, key, str).upper()
         if not re.fullmatch(r"[A-Z]:", drive):
-            raise FactError(f"os.system_drive is garbled: {drive!r:.40}")
+            raise FactError(f"{part}.{key} is garbled: {drive!r:.40} is not a drive")
         return drive
 
     @property
