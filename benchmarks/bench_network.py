@@ -258,7 +258,7 @@ def run_suite(ns: Netns, endpoints: list[Relay], key: Path, folder: Path, worker
     tail = [ln for ln in r.stdout.splitlines() if ln.strip()][-1:] or [r.stderr.strip()[-300:]]
     summary = re.sub(r"=+", "", tail[0]).strip()
     if r.returncode != 0:
-        first = [ln for ln in r.stdout.splitlines() if ln.startswith("E ") or "Error:" in ln][:2]
+        first = [ln for ln in r.stdout.splitlines() if ln.startswith(("E ", "ERROR ", "FAILED "))][:2]
         summary += f" [{log}: {' / '.join(x.strip() for x in first)[:300]}]"
     return Run(seconds, r.returncode, summary, slowest_sections(facts_dir))
 
