@@ -93,6 +93,16 @@ def test_a_known_host_port_entry_connects(server, keys, backend, hashed, tmp_pat
         connection.close()
 
 
+def test_lines_paramiko_cannot_read_are_skipped(server, keys, tmp_path):
+    known = tmp_path / "known_hosts"
+    known.write_text(
+        "# comment\n\ngarbage\n[h]:22 ssh-ed25519 AAAA!!!\n"
+        f"@cert-authority * {keys['other'].get_name()} {keys['other'].get_base64()}\n"
+        + known_line(server.port, keys["host"], hashed=True)
+    )
+    connect(server, keys, "paramiko", known_hosts=str(known)).close()
+
+
 @pytest.mark.parametrize("policy", ["strict", "tofu"])
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_changed_key_is_always_refused_with_openssh_wording(server, keys, backend, policy, tmp_path):

@@ -153,6 +153,28 @@ def resolve_trust(
     )
 
 
+def load_known_hosts(host_keys, path: str) -> None:
+    """Add a known_hosts file's entries to paramiko ``HostKeys``, line by line as OpenSSH
+    does: a line paramiko cannot read (bad base64, unknown key type) is skipped, and so are
+    ``@cert-authority`` / ``@revoked`` lines (not supported: such a host stays unknown)."""
+    from paramiko.hostkeys import HostKeyEntry
+
+    try:
+        lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return
+    for number, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line or line.startswith(("#", "@")):
+            continue
+        try:
+            entry = HostKeyEntry.from_line(line, number)
+        except Exception:  # noqa: BLE001 - InvalidHostKey, SSHException from a broken key blob, ...
+            continue
+        if entry is not None:
+            host_keys._entries.append(entry)
+
+
 def fingerprint(key) -> str:
     """OpenSSH's SHA256 fingerprint of a paramiko key."""
     digest = hashlib.sha256(key.asbytes()).digest()

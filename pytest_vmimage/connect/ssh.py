@@ -26,6 +26,7 @@ from pytest_vmimage.connect.hostkeys import (
     HostKeyTrust,
     TrustPolicy,
     changed_key_message,
+    load_known_hosts,
     openssh_settings,
     openssh_trust_args,
     paramiko_settings,
@@ -226,7 +227,7 @@ def _backend_classes():
             settings = self.vm_settings
             client = paramiko.SSHClient()
             for path in self.vm_trust.read_files:
-                client.load_system_host_keys(path)
+                load_known_hosts(client._system_host_keys, path)
             client.set_missing_host_key_policy(self.vm_policy)
             kwargs = {
                 "hostname": settings.hostname,
