@@ -149,9 +149,29 @@ def key_mutations(name: str, key: str, value: Any) -> Iterator[Mutation]:
     yield f"{where}: garbled", setter(garble(value, random.Random(f"{SEED}-{where}")))
 
 
-def all_mutations(parts: dict[str, Any], garble_seeds: int = GARBLE_SEEDS) -> Iterator[Mutation]:
+def all_mutations(
+    parts: dict[str, Any], garble_seeds: int = GARBLE_SEEDS, only: set[str] | None = None
+) -> Iterator[Mutation]:
     for name in PARTS:
-        yield from part_mutations(name, parts.get(name), garble_seeds)
+        if only is None or name in only:
+            yield from part_mutations(name, parts.get(name), garble_seeds)
+
+
+class TracingFacts(WindowsFacts):
+    """WindowsFacts that note which parts the checks read (every accessor goes through part())."""
+
+    read: set[str]
+
+    def part(self, name: str) -> dict[str, Any]:
+        self.read.add(name)
+        return super().part(name)
+
+
+def parts_read(facts: WindowsFacts, names: list[str], checks: dict[str, Callable[..., Any]]) -> set[str]:
+    tracing = TracingFacts(facts.parts, facts.admin_user, facts.meta)
+    tracing.read = set()
+    judge(tracing, names, checks)
+    return tracing.read
 
 
 # -- judging ---------------------------------------------------------------------------
@@ -231,7 +251,9 @@ def run_harness(
         before = judge(base, list(checks), checks)
         watched = sorted({name for (name, _), result in before.items() if result in NOT_PASSED})
         names = list(checks) if every_check else watched
-        for what, mutate in all_mutations(base.parts, GARBLE_SEEDS if every_check else 1):
+        # a recorded set: every part; an edit: the parts its unpassed checks read
+        only = None if every_check else parts_read(base, names, checks)
+        for what, mutate in all_mutations(base.parts, GARBLE_SEEDS if every_check else 1, only):
             part_name = what.split(":")[0].split(".")[0]
             parts = {**base.parts, part_name: copy.deepcopy(base.parts.get(part_name))}
             mutate(parts)
