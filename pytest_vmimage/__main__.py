@@ -12,12 +12,16 @@ import sys
 from pytest_vmimage import __version__, merge
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pytest-vmimage", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"pytest-vmimage {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True)
     merge.add_parser(subparsers)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     return args.handler(args)
 
 

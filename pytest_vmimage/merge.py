@@ -276,7 +276,7 @@ def _write_all(outputs: dict[Path, bytes]) -> None:
 
 def run(
     files: list[str],
-    output: str,
+    output: str | None,
     html: str | None = None,
     junit: str | None = None,
     allow_mixed: bool = False,
@@ -301,7 +301,11 @@ def run(
     merged = merge_reports(inputs, allow_mixed)
     merged["Sources"] = sources
     validate(merged, "the merged report")
-    outputs = {Path(output): (json.dumps(merged, indent=2, ensure_ascii=False) + "\n").encode()}
+    if not (output or html or junit):
+        raise MergeError("name at least one output: -o FILE.json, --html FILE or --junit FILE")
+    outputs = {}
+    if output:
+        outputs[Path(output)] = (json.dumps(merged, indent=2, ensure_ascii=False) + "\n").encode()
     if html:
         from pytest_vmimage.report_html import render_page
 
@@ -323,7 +327,7 @@ def add_parser(subparsers) -> None:
         description=__doc__.split("\n\n")[1] if __doc__ else None,
     )
     parser.add_argument("reports", nargs="+", metavar="REPORT.json", help="--vm-report files of the jobs")
-    parser.add_argument("-o", "--output", required=True, metavar="FILE", help="merged JSON report")
+    parser.add_argument("-o", "--output", metavar="FILE", help="merged JSON report")
     parser.add_argument("--html", metavar="FILE", help="also write the merged report as an HTML page")
     parser.add_argument("--junit", metavar="FILE", help="also write JUnit XML (test name = requirement ID)")
     parser.add_argument(
