@@ -787,6 +787,7 @@ def test_facts_are_values_absent_or_unreadable():
     facts = compliant()
     policy = facts.fact("rdp", "policy_fDenyTSConnections")
     assert policy.absent and not policy.is_value and policy.value_or_absent(None) is None
+    assert "not present" in policy.absent_reason
     with pytest.raises(FactError, match="rdp.policy_fDenyTSConnections is absent"):
         policy.need()
     facts.parts["rdp"]["fDenyTSConnections"] = {"_unreadable": "Access is denied."}

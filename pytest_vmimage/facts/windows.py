@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_vmimage.facts.fact import Fact
 from pytest_vmimage.verdict import FactError
 
 #: A string the collection script contains (the WinRM test endpoint matches on it).
@@ -653,39 +654,6 @@ UNREADABLE = "_unreadable"
 PART_META = ("_status", "_elapsed_ms", "_error", "_error_type", "_counts")
 
 
-@dataclass(frozen=True)
-class Fact:
-    """One fact: a value, *absent* (looked, not there) or *unreadable* (could not look).
-
-    In the collected JSON a value is itself, ``{"_absent": why}`` is absent and
-    ``{"_unreadable": why}`` is unreadable; a missing key or a ``null`` is
-    unreadable too (nothing was reported), never "nothing there".
-    """
-
-    name: str
-    value: Any = None
-    absent: str | None = None
-    unreadable: str | None = None
-
-    @property
-    def is_value(self) -> bool:
-        return self.absent is None and self.unreadable is None
-
-    def need(self) -> Any:
-        """The value; absent or unreadable is a FactError naming the fact."""
-        if self.unreadable is not None:
-            raise FactError(f"{self.name} could not be read: {self.unreadable}")
-        if self.absent is not None:
-            raise FactError(f"{self.name} is absent: {self.absent}")
-        return self.value
-
-    def value_or_absent(self, default: Any = None) -> Any:
-        """The value, ``default`` when absent; unreadable is a FactError."""
-        if self.unreadable is not None:
-            raise FactError(f"{self.name} could not be read: {self.unreadable}")
-        return default if self.absent is not None else self.value
-
-
 def _kind_ok(value: Any, kind: type | tuple[type, ...]) -> bool:
     kinds = kind if isinstance(kind, tuple) else (kind,)
     if isinstance(value, bool) and bool not in kinds:
@@ -913,26 +881,26 @@ class WindowsFacts:
         part = self.part(name)
         label = f"{name}.{key}"
         if key not in part:
-            return Fact(label, unreadable="the part did not report it")
+            return Fact.failed("the part did not report it", label)
         value = part[key]
         if value is None:
-            return Fact(label, unreadable="reported as null (no value)")
+            return Fact.failed("reported as null (no value)", label)
         if _is_marker(value):
             reason = value.get(ABSENT, value.get(UNREADABLE))
             if not _kind_ok(reason, str) or not reason:
-                return Fact(label, unreadable=f"garbled marker {value!r:.80}")
-            return Fact(label, absent=reason) if ABSENT in value else Fact(label, unreadable=reason)
+                return Fact.failed(f"garbled marker {value!r:.80}", label)
+            return Fact.missing(reason, label) if ABSENT in value else Fact.failed(reason, label)
         if isinstance(value, (list, dict)):
             expected = part["_counts"].get(key)
             if not _kind_ok(expected, int):
-                return Fact(label, unreadable="no item count was reported for it")
+                return Fact.failed("no item count was reported for it", label)
             if expected != len(value):
-                return Fact(
-                    label,
-                    unreadable=f"the VM reported {expected} items, the facts carry {len(value)} "
+                return Fact.failed(
+                    f"the VM reported {expected} items, the facts carry {len(value)} "
                     "(cut short or garbled on the way)",
+                    label,
                 )
-        return Fact(label, value=value)
+        return Fact.found(value, label)
 
     def value(
         self,
@@ -945,7 +913,7 @@ class WindowsFacts:
         """A value of the expected type (and one of ``choices``); ``absent`` is returned
         when given and the fact is absent. Anything else is a FactError naming the fact."""
         found = self.fact(name, key)
-        if absent is not ... and found.absent is not None and found.unreadable is None:
+        if absent is not ... and found.absent:
             return absent
         value = found.need()
         return typed(f"{name}.{key}", value, kind, choices)
@@ -1192,7 +1160,7 @@ class WindowsFacts:
         if not listing.is_value and not self.fact("features", "server_feature_ids").is_value:
             raise FactError(
                 "installed roles and features cannot be listed: Get-WindowsFeature failed "
-                f"({listing.unreadable or listing.absent}) and Win32_ServerFeature failed "
+                f"({listing.unreadable or listing.absent_reason}) and Win32_ServerFeature failed "
                 f"({self.fact('features', 'server_feature_ids').unreadable})"
             )
         ids = self.value("features", "server_feature_ids", list)
