@@ -214,7 +214,12 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[STATE] = state
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(ResultCollector(), COLLECTOR_NAME)
-        _add_junit_suite_properties(config, state)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """JUnit suite properties: profile and every override (junitxml exists only after configure)."""
+    if not hasattr(session.config, "workerinput"):
+        _add_junit_suite_properties(session.config, _state(session.config))
 
 
 def _add_junit_suite_properties(config: pytest.Config, state: VmState) -> None:
@@ -439,6 +444,7 @@ def linux_facts(request: pytest.FixtureRequest, vm_target: Target, vm_connection
             admin_user=admin_user,
             sudo_password=state.sudo_password,
             sudo_password_hint=f"put the sudo password in the environment variable {state.sudo_password_env}",
+            section_timeouts=getattr(state.profile, "section_timeouts", None),
         )
 
     return _gathered(request, vm_target, vm_connection, "linux", gather_linux)
