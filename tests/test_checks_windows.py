@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -879,3 +880,22 @@ def test_collection_script_delimiters_are_balanced():
         "line 1: { never closed",
         "line 1: ( never closed",
     ]
+
+
+def test_recorded_windows_facts_mask_secret_environment_and_run_key_values():
+    def change(p):
+        p["drives"]["machine_env"].update(DB_PASSWORD="Pa55w0rd!", API_TOKEN="abc", TEMP="%SystemRoot%\\TEMP")
+        p["drives"]["run_keys"]["HKLM:\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run"]["Sync_Secret"] = (
+            "x"
+        )
+
+    facts = edited(change)
+    text = json.dumps(facts.to_json())
+    assert (
+        "Pa55w0rd!" not in text and '"API_TOKEN": "REDACTED"' in text and '"Sync_Secret": "REDACTED"' in text
+    )
+    assert '"TEMP": "%SystemRoot%\\\\TEMP"' in text
+    assert (
+        facts.parts["drives"]["machine_env"]["DB_PASSWORD"] == "Pa55w0rd!"
+    )  # the checks see the VM as it is
+    assert WindowsFacts.from_json(compliant().to_json()).parts == compliant().parts

@@ -838,7 +838,9 @@ class WindowsFacts:
 
     # -- recording -------------------------------------------------------
     def to_json(self) -> dict:
-        return {"admin_user": self.admin_user, "meta": self.meta, "parts": self.parts}
+        """The facts as recorded (``--vm-facts-dir``): values of environment variables and Run
+        keys whose name says secret (``*PASSWORD*``, ``*SECRET*``, ``*TOKEN*``, ...) are masked."""
+        return {"admin_user": self.admin_user, "meta": self.meta, "parts": _masked(self.parts)}
 
     @classmethod
     def from_json(cls, data: dict) -> WindowsFacts:
@@ -1168,6 +1170,32 @@ class WindowsFacts:
         if not present:
             raise FactError("Win32_ServerFeature listed nothing (a Windows Server always has some features)")
         return present
+
+
+_SECRET_NAME = re.compile(r"(?i)(password|passwd|secret|token|_psk$|credential|_key(_\d+)?$)")
+REDACTED = "REDACTED"
+
+
+def _masked(parts: dict[str, Any]) -> dict[str, Any]:
+    """``parts`` with secret-named values of ``drives.machine_env`` and ``drives.run_keys`` masked."""
+    drives = parts.get("drives")
+    if not isinstance(drives, dict):
+        return parts
+
+    def mask(values: Any) -> Any:
+        if not isinstance(values, dict) or _is_marker(values):
+            return values
+        return {
+            k: REDACTED if _SECRET_NAME.search(str(k)) and isinstance(v, str) else v
+            for k, v in values.items()
+        }
+
+    masked = dict(drives)
+    masked["machine_env"] = mask(drives.get("machine_env"))
+    if isinstance(drives.get("run_keys"), dict):
+        masked["run_keys"] = {key: mask(values) for key, values in drives["run_keys"].items()}
+    masked = {k: v for k, v in masked.items() if k in drives}
+    return {**parts, "drives": masked}
 
 
 def typed(
