@@ -13,7 +13,8 @@ import html
 import re
 
 CSS = """
-.vmcert{font-family:Helvetica,Arial,sans-serif;font-size:13px;margin:8px 0 16px}
+.vmcert{font-family:Helvetica,Arial,sans-serif;font-size:13px;margin:8px 0 16px;color:#111}
+.vmcert *{color:#111}
 .vmcert h2,.vmcert h3{margin:12px 0 6px}
 .vmcert table{border-collapse:collapse;margin:4px 0 10px}
 .vmcert th,.vmcert td{border:1px solid #bbb;padding:3px 7px;text-align:left;vertical-align:top}

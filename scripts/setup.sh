@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   qemu-system-x86 qemu-utils debootstrap fdisk e2fsprogs xfsprogs dosfstools
   openssh-client python3-venv ca-certificates
+  chromium  # tests/test_report_browser.py renders the HTML reports headless
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
