@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import random
 import zlib
+from datetime import datetime, timezone
 from dataclasses import replace
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -148,9 +149,12 @@ def harness() -> tuple[int, list[str]]:
     tried, flips = run_harness()
     print(f"\nlinux degradation: {tried} mutations, {len(flips)} flips")
     lnet = [f for f in flips if f.split()[0] in LNET]
-    if lnet and FLIPS_FILE.parent.is_dir():
-        with FLIPS_FILE.open("a") as out:
-            out.write("".join(f"[linux degradation] {line}\n" for line in lnet))
+    if FLIPS_FILE.parent.is_dir() and (lnet or FLIPS_FILE.exists()):
+        stamp = datetime.now(timezone.utc).strftime("%H:%M UTC")
+        FLIPS_FILE.write_text(
+            f"# tests/test_degradation_linux.py, {stamp}: {len(lnet)} flips in LNX-017..020/022/024\n"
+            + "".join(f"{line}\n" for line in lnet)
+        )
     return tried, flips
 
 

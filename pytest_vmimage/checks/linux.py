@@ -14,7 +14,7 @@ from pytest_vmimage.facts.linux import (
     version_tuple,
 )
 from pytest_vmimage.facts.image_files import history_stored_bytes
-from pytest_vmimage.facts.linux_parsers import history_kind_of, upstream_version
+from pytest_vmimage.facts.linux_parsers import HV_MODULES, history_kind_of, upstream_version
 from pytest_vmimage.facts.linux_accounts import authorized_keys, parse_shadow, password_finding
 from pytest_vmimage.facts.linux_firewall import parse_firewall, unread_views
 from pytest_vmimage.facts.linux_network import (
@@ -304,19 +304,10 @@ def agent_auto_update(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
 
 # -- §2.3 kernel and libraries -----------------------------------------------------------
 
-HV_MODULES = ("hv_vmbus", "hv_storvsc", "hv_netvsc")
-
-
 def hyperv_drivers(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     """LNX-006: hv_vmbus, hv_storvsc, hv_netvsc built in or loadable, and in the initramfs when storage is modular."""
     required = "hv_vmbus, hv_storvsc, hv_netvsc built in or as modules of the running kernel; in the initramfs when modular"
-    state: dict[str, str] = {}
-    for line in facts.section("kernel_modules").splitlines():
-        words = line.split()
-        if len(words) == 3:
-            builtin = words[1].split("=")[1] not in ("", "0")
-            module = words[2].split("=")[1] not in ("", "0")
-            state[words[0]] = "built in" if builtin else ("module" if module else "absent")
+    state = facts.kernel_modules()
     absent = [m for m in HV_MODULES if state.get(m, "absent") == "absent"]
     actual = ", ".join(f"{m} {state.get(m, 'absent')}" for m in HV_MODULES)
     packages = facts.packages()
@@ -328,10 +319,7 @@ def hyperv_drivers(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
             f"{', '.join(absent)} missing from the running kernel; use a kernel with Hyper-V drivers (LIS ≥ 3.0) (guide §2.3)",
         )
     if state.get("hv_storvsc") == "module":
-        initramfs = facts.section("initramfs_hv")
-        found = set(re.findall(r"(hv_[a-z_]+)\.ko", initramfs))
-        if "image" not in initramfs:
-            raise FactError("no initramfs image found for the running kernel in /boot")
+        found = facts.initramfs_modules()
         missing = [m for m in ("hv_vmbus", "hv_storvsc") if m not in found]
         if missing:
             return Verdict.failed(
@@ -344,20 +332,12 @@ def hyperv_drivers(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     return Verdict.passed(actual, required, note)
 
 
-def _agent_python(facts: LinuxFacts) -> dict[str, str]:
-    result = {}
-    for line in facts.raw("agent_python").text.splitlines():
-        key, _, value = line.partition(" ")
-        result[key] = value.strip()
-    return result
-
-
 def python_version(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     """LNX-007: the agent's interpreter is at least the profile's minimum."""
     reason = _agent_missing(facts)
     if reason:
         return Verdict.not_applicable(reason)
-    info = _agent_python(facts)
+    info = facts.agent_python()
     version = info.get("version")
     if not version:
         raise FactError(f"the agent's interpreter {info.get('interpreter', '?')} did not report a version")
@@ -392,7 +372,7 @@ def pyasn1(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     reason = _agent_missing(facts)
     if reason:
         return Verdict.not_applicable(reason)
-    info = _agent_python(facts)
+    info = facts.agent_python()
     required = f"import pyasn1 works in {info.get('interpreter', 'the agent interpreter')}"
     if (
         "pyasn1" in info
@@ -410,13 +390,11 @@ def pyasn1(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
 
 def openssl_version(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     """LNX-009: OpenSSL present and not older than the profile's minimum (1.0 recommended)."""
-    section = facts.raw("openssl")
+    version = facts.openssl_version()
     fail_below, warn_below = profile["openssl_fail_below"], profile["openssl_warn_below"]
     required = f"≥ {fail_below}, {warn_below}+ recommended"
-    match = re.search(r"OpenSSL\s+(\S+)", section.text)
-    if section.rc != 0 or not match:
+    if version is None:
         return Verdict.failed("openssl not found", required, "install openssl (tool 44, guide §2.3)")
-    version = match.group(1)
     if version_tuple(version) < version_tuple(fail_below):
         return Verdict.failed(
             version, required, f"OpenSSL {version} is older than {fail_below}; update it (tool 44)"
@@ -588,12 +566,9 @@ def client_alive_interval(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verd
     """LNX-015: effective ClientAliveInterval is 180 (30–235 warns; outside or unset fails)."""
     if reason := _ssh_blocked(profile):
         return Verdict.not_applicable(reason)
-    text = facts.section("sshd_effective")
-    values = dict(line.split(None, 1) for line in text.splitlines() if " " in line.strip())
+    values = facts.sshd_settings()
     if "clientaliveinterval" not in values:
-        raise FactError(
-            f"sshd -T did not print the effective configuration ({text.strip()[:200] or 'no output'})"
-        )
+        raise FactError("sshd -T printed no clientaliveinterval")
     raw = values["clientaliveinterval"].strip()
     value = int(re.match(r"\d+", raw).group(0)) if re.match(r"\d+", raw) else 0
     target, low, high = (
@@ -622,7 +597,7 @@ def profile_image(profile: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def architecture(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     """LNX-027: the kernel is 64-bit (x86_64 or aarch64)."""
-    machine = facts.section("uname").splitlines()[0].strip()
+    machine = facts.machine
     required = "x86_64 (or aarch64)"
     if machine in ("x86_64", "aarch64"):
         return Verdict.passed(machine, required)
@@ -638,11 +613,7 @@ GHOST_FIXED = {
 
 def ghost_vulnerability(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     """LNX-028: glibc is not vulnerable to GHOST (CVE-2015-0235): ≥ 2.18, or a patched distro build."""
-    text = facts.section("glibc")
-    match = re.search(r"(\d+\.\d+)", text)
-    if not match:
-        raise FactError(f"glibc version not readable ({text.strip()[:100]})")
-    version = match.group(1)
+    version = facts.glibc_version()
     required = "glibc ≥ 2.18 or a distro build fixing CVE-2015-0235"
     if version_tuple(version) >= (2, 18):
         return Verdict.passed(f"glibc {version}", required)
@@ -688,7 +659,7 @@ def storvsc_patch(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     """LNX-029: the kernel has storvsc commit 5c1b10ab7f93 ("account for in-transit packets in the
     RESET path"): kernels from 4.0 on (a conservative bound for the 3.19/4.0-era commit), or a
     distro changelog naming it; otherwise verify manually."""
-    release = facts.section("uname").splitlines()[1].strip()
+    release = facts.kernel_release
     changelog = facts.raw("kernel_changelog").text
     required = "storvsc fix 5c1b10ab7f93 in the running kernel"
     if version_tuple(release) >= (4, 0):

@@ -29,8 +29,11 @@ from pytest_vmimage.facts.linux_parsers import (
     PolicyRow,
     Residue,
     parse_active_swaps,
+    parse_agent_python,
     parse_apt_policy,
     parse_home_files,
+    parse_initramfs_modules,
+    parse_kernel_modules,
     parse_pending_updates,
     parse_residue,
     parse_unit_states,
@@ -55,7 +58,7 @@ def _cat(*paths: str) -> str:
         f'if [ -d {d} ] && ! {{ [ -r {d} ] && [ -x {d} ]; }}; then echo "### ! {d}/"; fi; ' for d in dirs
     )
     return (
-        f"rc=0; {checks}for f in {joined}; do if [ -f \"$f\" ]; then "
+        f'rc=0; {checks}for f in {joined}; do if [ -f "$f" ]; then '
         'if [ -r "$f" ]; then echo "### $f"; cat "$f" || rc=1; echo; else echo "### ! $f"; fi; fi; done; exit $rc'
     )
 
@@ -80,7 +83,7 @@ def _home_files() -> str:
         '[ -d "$h" ] || continue; '
         f'for f in {names}; do p="$h/$f"; '
         'if [ -L "$p" ]; then t=$(readlink "$p") || rc=1; z=$(stat -L -c %s "$p" 2>/dev/null) || z=-; '
-        "printf 'link\\t%s\\t%s\\t%s\\n' \"$z\" \"$p\" \"$t\"; fi; "
+        'printf \'link\\t%s\\t%s\\t%s\\n\' "$z" "$p" "$t"; fi; '
         'if [ -e "$p" ] || [ -L "$p" ]; then stat -c "%s %Y %U %n" "$p" || rc=1; fi; done; '
         # keys that log in: not comments, not forced commands (cloud-init's disable_root stub)
         'for f in .ssh/authorized_keys .ssh/authorized_keys2; do [ -f "$h/$f" ] || continue; '
@@ -183,7 +186,7 @@ SECTIONS: dict[str, tuple[bool, str]] = {
     "kernel_modules": (
         False,
         "read -r r </proc/sys/kernel/osrelease || exit 2; "
-        "for f in modules.builtin modules.dep; do [ -r /lib/modules/$r/$f ] || { echo \"cannot read /lib/modules/$r/$f\"; exit 2; }; done; "
+        'for f in modules.builtin modules.dep; do [ -r /lib/modules/$r/$f ] || { echo "cannot read /lib/modules/$r/$f"; exit 2; }; done; '
         "for m in hv_vmbus hv_storvsc hv_netvsc; do "
         'b=$(grep -c "/$m.ko" /lib/modules/$r/modules.builtin); [ $? -le 1 ] || exit 2; '
         'f=$(grep -c "/$m.ko" /lib/modules/$r/modules.dep); [ $? -le 1 ] || exit 2; echo "$m builtin=$b module=$f"; done',
@@ -264,9 +267,9 @@ SECTIONS: dict[str, tuple[bool, str]] = {
     "dhcp_dns": (
         False,
         "echo leases; rc=0; for f in /var/lib/dhcp/*.lease* /var/lib/dhclient/*.lease* "
-        "/var/lib/NetworkManager/*.lease /run/systemd/netif/leases/*; do [ -f \"$f\" ] || continue; "
+        '/var/lib/NetworkManager/*.lease /run/systemd/netif/leases/*; do [ -f "$f" ] || continue; '
         "if [ -r \"$f\" ]; then sed -n -e 's/^[[:space:]]*option domain-name-servers \\(.*\\);.*/lease_dns \\1/p' "
-        "-e 's/^DNS=/lease_dns /p' \"$f\" || rc=1; else echo \"lease_unreadable $f\"; fi; done; exit $rc",
+        '-e \'s/^DNS=/lease_dns /p\' "$f" || rc=1; else echo "lease_unreadable $f"; fi; done; exit $rc',
     ),
     "ip_state": (
         False,
@@ -305,9 +308,9 @@ SECTIONS: dict[str, tuple[bool, str]] = {
         "elif command -v zypper >/dev/null; then echo manager zypper; "
         'stat -c "index %Y %n" /var/cache/zypp/raw/*/repodata/repomd.xml 2>/dev/null; '
         "o=$(zypper --no-refresh -q list-patches --category security 2>&1); r=$?; "
-        'case $r in 10[0-3]) r=0;; esac; '
+        "case $r in 10[0-3]) r=0;; esac; "
         f"else exit {ABSENT_RC}; fi; "
-        "printf '%s\\n' \"$o\"; echo \"rc $r\"; exit $r",
+        'printf \'%s\\n\' "$o"; echo "rc $r"; exit $r',
     ),
     # accounts and history (LNX-022/023)
     "passwd": (False, "cat /etc/passwd"),
@@ -365,18 +368,18 @@ SECTION_TIMEOUTS: dict[str, int] = {
     "agent_version": 90,
     "agent_python": 60,
     "packages": 60,
-    "agent_candidate": 90,
+    "agent_candidate": 120,
     "kernel_modules": 20,
-    "initramfs_hv": 120,
+    "initramfs_hv": 180,
     "kernel_changelog": 60,
     "sshd": 60,
     "sshd_effective": 30,
     "network_services": 90,
     "ip_state": 20,
     "firewall": 60,
-    "security_updates": 180,
+    "security_updates": 240,
     "home_files": 30,
-    "authorized_keys": 60,
+    "authorized_keys": 90,
     "dhcp_dns": 20,
     "residue": 30,
 }
@@ -458,7 +461,9 @@ class Fact(Generic[T]):
 # the VM itself). Each pattern keeps its first group and replaces the rest of the match.
 _SECRET_PATTERNS = [
     # NetworkManager keyfiles, wpa_supplicant: psk=, password=, *-password=, wep-key0=, pin=
-    re.compile(r"(?im)^(\s*(?:psk|password|[a-z0-9-]+-password|wep-key\d|pin|secret|[a-z0-9-]+-secret)\s*=\s*).+$"),
+    re.compile(
+        r"(?im)^(\s*(?:psk|password|[a-z0-9-]+-password|wep-key\d|pin|secret|[a-z0-9-]+-secret)\s*=\s*).+$"
+    ),
     # GRUB: password_pbkdf2 USER HASH / password USER PLAIN
     re.compile(r"(?m)^(\s*password(?:_pbkdf2)?\s+\S+\s+)\S.*$"),
     # shell-style KEY=value: any *PASSWORD*, *PASSWD, *_PSK, *SECRET*, *TOKEN*, *_KEY_n
@@ -524,7 +529,12 @@ class LinuxFacts:
         return cls(
             sections={
                 name: Section(
-                    s["rc"], s["text"], s.get("seconds"), s.get("deadline"), s.get("problem", ""), s.get("size")
+                    s["rc"],
+                    s["text"],
+                    s.get("seconds"),
+                    s.get("deadline"),
+                    s.get("problem", ""),
+                    s.get("size"),
                 )
                 for name, s in data["sections"].items()
             },
@@ -561,7 +571,8 @@ class LinuxFacts:
         section = self.raw(name)
         if section.rc != 0:
             raise FactError(
-                section.unreadable(name) or f"{name.replace('_', ' ')}: not found on the VM (exit {section.rc})"
+                section.unreadable(name)
+                or f"{name.replace('_', ' ')}: not found on the VM (exit {section.rc})"
             )
         return section.text
 
@@ -728,7 +739,9 @@ class LinuxFacts:
         """/etc/waagent.conf as settings; None when it does not exist, FactError when unreadable."""
         text = self.fact("waagent_conf").get()
         if text is not None and not text.strip():
-            raise FactError("/etc/waagent.conf is empty: the agent's settings cannot be told (the package ships a full file)")
+            raise FactError(
+                "/etc/waagent.conf is empty: the agent's settings cannot be told (the package ships a full file)"
+            )
         return None if text is None else parse_waagent_conf(text)
 
     def packages(self) -> dict[str, str]:
@@ -773,6 +786,61 @@ class LinuxFacts:
         text = self.fact("agent_candidate").get()
         return None if text is None else parse_apt_policy(text)
 
+    @property
+    def machine(self) -> str:
+        """``uname -m`` (x86_64, aarch64, ...)."""
+        return self._uname()[0]
+
+    @property
+    def kernel_release(self) -> str:
+        """``uname -r`` of the running kernel."""
+        return self._uname()[1]
+
+    def _uname(self) -> list[str]:
+        lines = [line.strip() for line in self.section("uname").splitlines()]
+        if len(lines) < 3 or not all(lines[:3]):
+            raise FactError("uname output incomplete (machine, kernel release, node name expected)")
+        return lines
+
+    def openssl_version(self) -> str | None:
+        """OpenSSL's version; None when openssl is not installed."""
+        text = self.fact("openssl").get()
+        if text is None:
+            return None
+        match = re.match(r"OpenSSL\s+(\d\S*)", text.strip())
+        if not match:
+            raise FactError(f"openssl version printed no version ({text.strip()[:100] or 'nothing'})")
+        return match.group(1)
+
+    def glibc_version(self) -> str:
+        text = self.section("glibc")
+        match = re.search(r"(\d+\.\d+)", text)
+        if not match:
+            raise FactError(f"glibc version not readable ({text.strip()[:100]})")
+        return match.group(1)
+
+    def sshd_settings(self) -> dict[str, str]:
+        """sshd's effective configuration (``sshd -T``), keys in lower case."""
+        text = self.section("sshd_effective")
+        values = dict(line.split(None, 1) for line in text.splitlines() if " " in line.strip())
+        if "port" not in values:
+            raise FactError(
+                f"sshd -T did not print the effective configuration ({text.strip()[:200] or 'no output'})"
+            )
+        return values
+
+    def kernel_modules(self) -> dict[str, str]:
+        """hv_vmbus/hv_storvsc/hv_netvsc -> "built in" | "module" | "absent" in the running kernel."""
+        return parse_kernel_modules(self.section("kernel_modules"))
+
+    def initramfs_modules(self) -> set[str]:
+        """Hyper-V modules in the running kernel's initramfs."""
+        return parse_initramfs_modules(self.section("initramfs_hv"))
+
+    def agent_python(self) -> dict[str, str]:
+        """The agent's interpreter, its version and pyasn1's ({} without the agent)."""
+        return parse_agent_python(self.fact("agent_python").get() or "")
+
     def active_swaps(self) -> list[str]:
         return parse_active_swaps(self.section("swaps"))
 
@@ -815,7 +883,7 @@ def collection_script(
         "export LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin",
         # without coreutils timeout the sections run without deadline (recorded as 0)
         'if command -v timeout >/dev/null; then dl() { timeout -k 5 "$@"; }; nodl=; '
-        "else dl() { shift; \"$@\"; }; nodl=1; fi",
+        'else dl() { shift; "$@"; }; nodl=1; fi',
         "run() {",
         "  read -r t0 _ </proc/uptime",
         # the output is held in a variable so its byte count (LC_ALL=C) travels with it
@@ -826,7 +894,9 @@ def collection_script(
     ]
     for name, (_, snippet) in sections.items():
         parts.append(f"echo '{marker} begin {name}'")
-        parts.append(f"run {name} {_seconds(deadlines.get(name, DEFAULT_SECTION_TIMEOUT))} {shlex.quote(snippet)}")
+        parts.append(
+            f"run {name} {_seconds(deadlines.get(name, DEFAULT_SECTION_TIMEOUT))} {shlex.quote(snippet)}"
+        )
     return "\n".join(parts) + "\n"
 
 
@@ -850,7 +920,9 @@ def parse_collection(output: str, nonce: str, cap: int = OUTPUT_CAP) -> dict[str
         problem = ""
         if not _same_size(body, int(match.group(6))):
             text, rc = body, 1
-            problem = f"output garbled in transit ({len(body.encode())} bytes received, {match.group(6)} sent)"
+            problem = (
+                f"output garbled in transit ({len(body.encode())} bytes received, {match.group(6)} sent)"
+            )
         elif done is None or len(done.group(1).encode()) > cap:
             text, rc = (done.group(1) if done else body), 1
             problem = f"output cut at {cap // 2**20} MiB" if cap >= 2**20 else f"output cut at {cap} bytes"
@@ -858,7 +930,9 @@ def parse_collection(output: str, nonce: str, cap: int = OUTPUT_CAP) -> dict[str
             text, rc = done.group(1), int(done.group(2))
             if rc in (124, 137) and deadline:
                 problem = f"timed out after {_seconds(deadline)} s"
-        sections[name] = Section(rc, text, seconds, deadline, problem, len(text.encode("utf-8", "surrogateescape")))
+        sections[name] = Section(
+            rc, text, seconds, deadline, problem, len(text.encode("utf-8", "surrogateescape"))
+        )
     return sections
 
 
@@ -897,7 +971,9 @@ def gather(
     nonce = secrets.token_hex(8)
     script = collection_script(SECTIONS if sections is None else sections, nonce, section_timeouts)
     # stdin holds the password only for sudo -S; every other path runs with </dev/null
-    asking = "exec sudo -S -p '' -- sh -c \"$s\"" if sudo_password else "exec sudo -n -- sh -c \"$s\" </dev/null"
+    asking = (
+        "exec sudo -S -p '' -- sh -c \"$s\"" if sudo_password else 'exec sudo -n -- sh -c "$s" </dev/null'
+    )
     command = (
         f"s={shlex.quote(script)}; "
         'if [ "$(id -u)" = 0 ]; then exec sh -c "$s" </dev/null; fi; '

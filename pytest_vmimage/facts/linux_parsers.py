@@ -220,3 +220,39 @@ def parse_residue(text: str) -> Residue:
     if not text.startswith("hostname_file"):
         raise FactError("the generalization residue section is incomplete (no hostname line)")
     return found
+
+
+# -- kernel, initramfs, agent interpreter (LNX-006/007/008) -----------------------------
+
+HV_MODULES = ("hv_vmbus", "hv_storvsc", "hv_netvsc")
+
+
+def parse_kernel_modules(text: str) -> dict[str, str]:
+    """``hv_x builtin=N module=N`` lines -> {module: "built in" | "module" | "absent"};
+    FactError when a module's line is missing (the output is incomplete)."""
+    state: dict[str, str] = {}
+    for line in text.splitlines():
+        match = re.fullmatch(r"(hv_\w+) builtin=(\d*) module=(\d*)", line.strip())
+        if match:
+            builtin, module = match.group(2) not in ("", "0"), match.group(3) not in ("", "0")
+            state[match.group(1)] = "built in" if builtin else ("module" if module else "absent")
+    missing = [m for m in HV_MODULES if m not in state]
+    if missing:
+        raise FactError(f"the kernel module listing is incomplete (no line for {', '.join(missing)})")
+    return state
+
+
+def parse_initramfs_modules(text: str) -> set[str]:
+    """``image PATH`` then the hv_*.ko names in it -> the module names."""
+    if not re.search(r"^image /", text, re.M):
+        raise FactError("no initramfs image found for the running kernel in /boot")
+    return set(re.findall(r"^(hv_[a-z_]+)\.ko$", text, re.M))
+
+
+def parse_agent_python(text: str) -> dict[str, str]:
+    """``interpreter PATH`` / ``version X`` / ``pyasn1 X`` lines -> {key: value}."""
+    result = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(" ")
+        result[key] = value.strip()
+    return result
