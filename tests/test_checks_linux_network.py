@@ -499,11 +499,18 @@ def test_lnx022_forced_command_bash_key_of_root_fails_and_the_cloud_init_stub_pa
 
 def test_lnx022_legacy_count_of_forced_command_keys_is_not_a_pass():
     # the old script counted key lines without command= ("usable 0"): it cannot tell a stub
+    facts = copy.deepcopy(compliant())
+    del facts.sections["authorized_keys"], facts.sections["dhcp_dns"]
     legacy = "532 1795306330 root /root/.ssh/authorized_keys\nusable 0 /root/.ssh/authorized_keys\n"
-    facts = edited(
-        compliant(), "home_files", old="99 1795308178 azureuser", new=legacy + "99 1795308178 azureuser"
-    )
+    facts.sections["home_files"] = Section(0, legacy)
     with pytest.raises(FactError):
+        linux.no_default_accounts(facts, GUIDE)
+
+
+def test_lnx022_authorized_keys_section_gone_from_new_facts_is_an_error():
+    facts = copy.deepcopy(compliant())
+    del facts.sections["authorized_keys"]
+    with pytest.raises(FactError, match="authorized_keys section is missing"):
         linux.no_default_accounts(facts, GUIDE)
 
 
