@@ -158,8 +158,13 @@ def check_vhd_data_disk_size(disk: DiskFacts, profile: Profile) -> Verdict:
 
 
 def _layout(disk: DiskFacts) -> None:
+    """The partition layout was read and can be trusted (a corrupt table is an error:
+    the partitions it hides could be the ones a check looks for)."""
     if not disk.content_readable:
         raise FactError(f"{disk.path}: partition layout not read: {disk.content_reason}")
+    table = disk.partition_table
+    if table is not None and table.errors:
+        raise FactError(f"{disk.path}: the partition table is corrupt: {'; '.join(table.errors[:3])}")
 
 
 def check_vhd_partition_layout(
@@ -171,6 +176,8 @@ def check_vhd_partition_layout(
     if os_family != "linux":
         return Verdict.not_applicable("swap/LVM/root-partition rules are for Linux images", required)
     _layout(disk)
+    if disk_role == "os" and not disk.partitions and disk.whole_disk_fs is None:
+        raise FactError(f"{disk.path}: no partition table and no file system on the OS disk: nothing to judge")
     findings: list[tuple[Result, str]] = []
     not_read: list[str] = []
     root = disk.root_fs

@@ -19,6 +19,7 @@ filling /tmp.
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import resource
@@ -57,6 +58,10 @@ def _quote(path: str) -> str | None:
     if any(c in path for c in '"\n\r\0'):
         return None
     return f'"{path}"'
+
+
+def _limit_file_size(limit: int):
+    return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
 
 def _askable(paths: list[str], result: dict) -> list[tuple[str, str]]:
@@ -101,6 +106,7 @@ class DebugfsReader:
         self.meter = meter or Meter(Budget())
         self.calls = 0
         self.log: list[str] = []  # every command run, in order
+        self._stats: dict[str, FileEntry | None | Unreadable] = {}  # lstat answers, per path
 
     # ------------------------------------------------------------------ one run
 
@@ -126,7 +132,8 @@ class DebugfsReader:
                 stderr=subprocess.STDOUT,
                 pass_fds=(self.fd,),
                 env={**os.environ, "DEBUGFS_PAGER": "__none__", "PAGER": "__none__"},
-                preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)),
+                # only runs that dump need the limit (preexec_fn makes every start slower)
+                preexec_fn=_limit_file_size(limit) if any(c.startswith("dump ") for c in commands) else None,
             )
             try:
                 raw = self._read_all(proc, wait, remaining)
@@ -198,6 +205,13 @@ class DebugfsReader:
     # ------------------------------------------------------------------ FsReader
 
     def lstat_many(self, paths: list[str]) -> dict[str, FileEntry | None | Unreadable]:
+        """Cached per path: the image does not change while it is read."""
+        missing = [p for p in dict.fromkeys(paths) if p not in self._stats]
+        if missing:
+            self._stats.update(self._lstat(missing))
+        return {p: copy.copy(self._stats[p]) for p in paths}
+
+    def _lstat(self, paths: list[str]) -> dict[str, FileEntry | None | Unreadable]:
         result: dict[str, FileEntry | None | Unreadable] = {}
         asked = _askable(paths, result)
         outputs = self._run([f"stat {q}" for _, q in asked])

@@ -34,6 +34,32 @@ S_IFMT, S_IFDIR, S_IFREG, S_IFLNK = 0o170000, 0o040000, 0o100000, 0o120000
 _KINDS = {S_IFDIR: "dir", S_IFREG: "file", S_IFLNK: "symlink"}
 
 
+def _crc32c_table() -> list[int]:
+    table = []
+    for n in range(256):
+        c = n
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        table.append(c)
+    return table
+
+
+_CRC32C = _crc32c_table()
+
+
+def crc32c(data: bytes) -> int:
+    """CRC-32C (Castagnoli), as XFS v5 stores it in its metadata blocks."""
+    crc, table = 0xFFFFFFFF, _CRC32C
+    for byte in data:
+        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+def xfs_checksum(block: bytes, at: int) -> int:
+    """The CRC XFS stores at byte ``at`` of ``block`` (computed with that field zeroed)."""
+    return crc32c(block[:at] + b"\0\0\0\0" + block[at + 4 :])
+
+
 class XfsError(Exception):
     """The XFS structures are not readable (bad magic, out of bounds, unsupported)."""
 
@@ -44,6 +70,12 @@ class _Inode:
         fs.inodes_read += 1
         if len(raw) < 100 or raw[:2] != b"IN":
             raise XfsError(f"inode {ino}: bad magic")
+        if raw[4] == 3:
+            fs.verify(raw, 100, f"inode {ino}")
+            if len(raw) < 160 or struct.unpack(">Q", raw[152:160])[0] != ino:
+                raise XfsError(f"inode {ino}: the inode records another number")
+        elif fs.v5:
+            raise XfsError(f"inode {ino}: version {raw[4]} on a v5 file system")
         self.ino = ino
         self.mode = struct.unpack(">H", raw[2:4])[0]
         version, self.format = raw[4], raw[5]
@@ -89,6 +121,9 @@ class XfsReader:
         incompat = struct.unpack(">I", sb[216:220])[0] if self.v5 else 0
         self.ftype = bool(incompat & 0x1) if self.v5 else bool(features2 & 0x200)
         self.nrext64 = bool(incompat & 0x20)
+        self.verified: set[int] = set()  # hashes of metadata blocks whose CRC matched
+        if self.v5 and struct.unpack("<I", sb[224:228])[0] != xfs_checksum(sb[:512], 224):
+            raise XfsError("superblock CRC mismatch")
         if (
             self.blocksize != 1 << self.blocklog
             or not 512 <= self.blocksize <= 65536
@@ -99,6 +134,16 @@ class XfsReader:
         ):
             raise XfsError("XFS superblock geometry is not plausible")
         self.dirblksize = self.blocksize << dirblklog
+
+    def verify(self, block: bytes, at: int, what: str) -> None:
+        """Check a v5 metadata CRC (each distinct block content once)."""
+        key = hash(block)
+        if key in self.verified:
+            return
+        if len(block) < at + 4 or struct.unpack("<I", block[at : at + 4])[0] != xfs_checksum(block, at):
+            raise XfsError(f"{what}: CRC mismatch")
+        if len(self.verified) < 100_000:
+            self.verified.add(key)
 
     def read(self, offset: int, size: int) -> bytes:
         """Read and charge the budget: one unit per block (an inode counts as one)."""
@@ -154,6 +199,8 @@ class XfsReader:
         magic = block[:4]
         if magic not in (b"BMA3", b"BMAP"):
             raise XfsError(f"bad B+tree block magic at fs block {fsb}")
+        if magic == b"BMA3":
+            self.verify(block, 64, f"B+tree block {fsb}")
         if struct.unpack(">H", block[4:6])[0] != level:
             raise XfsError(
                 f"B+tree block {fsb} has level {struct.unpack('>H', block[4:6])[0]}, expected {level}"
@@ -226,11 +273,12 @@ class XfsReader:
     def _data_block(self, block: bytes) -> list[tuple[str, int]]:
         magic = block[:4]
         if magic in (b"XDB3", b"XDD3"):
+            self.verify(block, 4, "directory block")
             header = 64
         elif magic in (b"XD2B", b"XD2D"):
             header = 16
-        else:
-            return []  # a hole, a freed block or a leaf block: no entries
+        else:  # data blocks (below 32 GiB) are in the extent list only while in use
+            raise XfsError(f"directory data block with magic {magic!r}")
         end = len(block)
         if magic in (b"XDB3", b"XD2B"):
             leaf_count = struct.unpack(">I", block[-8:-4])[0]
@@ -265,6 +313,7 @@ class XfsReader:
             for _, fsb, count in self.extents(inode):
                 block = self.read(self.fsb_offset(fsb), count * self.blocksize)
                 if block[:4] == b"XSLM":
+                    self.verify(block, 12, f"symbolic link block of inode {inode.ino}")
                     raw += block[56 : 56 + size - len(raw)]
                 else:
                     raw += block[: size - len(raw)]

@@ -245,7 +245,7 @@ class PartitionTable:
     gpt_header_crc_ok: bool | None = None
     gpt_entries_crc_ok: bool | None = None
     partitions: list[Partition] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # any: the table cannot be trusted
 
     def first_partition(self) -> Partition | None:
         """The partition that starts lowest on the disk (extended containers excluded)."""
@@ -834,6 +834,8 @@ def _read_layout(content: _Content, facts: DiskFacts) -> None:
         )
     elif mbr[510:512] == b"\x55\xaa" and whole is None:
         table = _read_mbr(content, mbr)
+        if any(p.type_code == "0xee" for p in table.partitions):
+            table.errors.append("protective MBR (type 0xEE) but no GPT header at sector 1")
     else:
         table = PartitionTable("none")
     if whole is not None and table.scheme == "none":
@@ -938,6 +940,10 @@ def _read_gpt(content: _Content) -> PartitionTable | None:
         table.errors.append(f"GPT claims {count} entries; read the first {MAX_GPT_ENTRIES}")
     raw = content.read(entries_lba * SECTOR, entry_size * min(count, MAX_GPT_ENTRIES))
     table.gpt_entries_crc_ok = count <= MAX_GPT_ENTRIES and zlib.crc32(raw) == entries_crc
+    if not crc_ok:
+        table.errors.append("GPT header CRC mismatch (the backup GPT is not read)")
+    if count <= MAX_GPT_ENTRIES and not table.gpt_entries_crc_ok:
+        table.errors.append("GPT partition entries CRC mismatch (the backup GPT is not read)")
     for i in range(len(raw) // entry_size):
         entry = raw[i * entry_size : (i + 1) * entry_size]
         if not any(entry[:16]):
@@ -1128,7 +1134,9 @@ def _find_root(file: _File, content: _Content, facts: DiskFacts) -> RootFsFacts:
         where = "the whole disk" if index is None else f"partition {index}"
         try:
             reader = _reader_for(file, content, facts, index)
-            found = reader.lstat_many(["/etc/fstab", "/etc/os-release"])
+            # the first files _collect needs, asked at once (readers may cache the answers)
+            found = reader.lstat_many([*ROOT_MARKERS, *FIRST_FILES])
+            found = {p: found[p] for p in ROOT_MARKERS}
         except _NoReader as exc:
             reasons.append(str(exc))
             continue
@@ -1194,15 +1202,18 @@ def _part(facts: DiskFacts, index: int) -> Partition:
 
 
 MAX_LINK_HOPS = 8
+ROOT_MARKERS = ("/etc/fstab", "/etc/os-release")
+FIRST_FILES = ("/etc/hostname", "/etc/waagent.conf", "/usr/lib/os-release", "/etc/resolv.conf")
 
 
 def _collect(reader: FsReader, root: RootFsFacts) -> None:
     """Fill ``root`` from the file system; a fact whose files could not be looked at is
     marked unreadable (with the path and reason), never left empty as if absent."""
     files = ["/etc/fstab", "/etc/os-release", "/etc/hostname", "/etc/waagent.conf"]
-    texts = _read_following(reader, files)
+    resolv_path = "/etc/resolv.conf"
+    texts, first = _read_following(reader, [*ROOT_MARKERS, *FIRST_FILES])
     if texts["/etc/os-release"] is None:
-        texts["/etc/os-release"] = _read_following(reader, ["/usr/lib/os-release"])["/usr/lib/os-release"]
+        texts["/etc/os-release"] = texts["/usr/lib/os-release"]
     for fact, path in (
         ("fstab", "/etc/fstab"),
         ("os_release", "/etc/os-release"),
@@ -1218,14 +1229,12 @@ def _collect(reader: FsReader, root: RootFsFacts) -> None:
     root.hostname = hostname.strip() if hostname is not None else None
     root.waagent_conf = image_files.parse_waagent_conf(waagent) if waagent is not None else None
 
-    resolv = reader.lstat_many(["/etc/resolv.conf"])["/etc/resolv.conf"]
+    resolv = first[resolv_path]
     if isinstance(resolv, Unreadable):
         root.mark_unreadable("resolv_conf", resolv.reason)
     else:
         root.resolv_conf = resolv
-        if resolv is not None:
-            text = _read_following(reader, ["/etc/resolv.conf"])["/etc/resolv.conf"]
-            root.resolv_conf_text = _text(text)
+        root.resolv_conf_text = _text(texts[resolv_path])
 
     lease_dirs = list(image_files.LEASE_DIRS)
     listed = reader.listdir_many(["/etc/ssh", "/home", *lease_dirs])
@@ -1268,6 +1277,12 @@ def _collect_histories(reader: FsReader, root: RootFsFacts, homes: dict[str, str
         f"{home}/{name}": (user, name) for user, home in homes.items() for name in image_files.ALL_HISTORIES
     }
     found = reader.lstat_many(sorted(paths))
+    links = {
+        p: _join_link(p, e.target)
+        for p, e in found.items()
+        if isinstance(e, FileEntry) and e.kind == "symlink"
+    }
+    targets, _ = _resolve_many(reader, [t for t in links.values() if t not in image_files.NULL_TARGETS])
     for path, (user, name) in sorted(paths.items()):
         entry = found[path]
         if entry is None:
@@ -1284,7 +1299,7 @@ def _collect_histories(reader: FsReader, root: RootFsFacts, homes: dict[str, str
             if target in image_files.NULL_TARGETS:
                 history.size = 0
             else:
-                final = _resolve(reader, target)
+                final = targets[target]
                 if isinstance(final, Unreadable):
                     history.error = f"{path} -> {entry.target}: {final.reason}"
                 elif final is None:
@@ -1300,31 +1315,58 @@ def _collect_histories(reader: FsReader, root: RootFsFacts, homes: dict[str, str
             root.shell_histories.append(HistoryFile(path, user, size, shell, kind))
 
 
+def _resolve_many(
+    reader: FsReader, paths: list[str]
+) -> tuple[dict[str, FileEntry | None | Unreadable], dict[str, FileEntry | None | Unreadable]]:
+    """What each path leads to, following symlinks inside the image (bounded hops, one
+    batch per hop), and what each path itself is (not followed)."""
+    final: dict[str, FileEntry | None | Unreadable] = {}
+    first: dict[str, FileEntry | None | Unreadable] = {}
+    current = {p: p for p in paths}
+    for hop in range(MAX_LINK_HOPS + 1):
+        if not current:
+            break
+        entries = reader.lstat_many(sorted(set(current.values())))
+        following: dict[str, str] = {}
+        for orig, now in current.items():
+            entry = entries[now]
+            if hop == 0:
+                first[orig] = entry
+            if isinstance(entry, FileEntry) and entry.kind == "symlink":
+                target = _join_link(now, entry.target)
+                if target in image_files.NULL_TARGETS:
+                    final[orig] = FileEntry(target, "other")
+                else:
+                    following[orig] = target
+            else:
+                final[orig] = entry
+        current = following
+    for orig in current:
+        final[orig] = Unreadable(f"{orig}: more than {MAX_LINK_HOPS} symbolic links")
+    return final, first
+
+
 def _resolve(reader: FsReader, path: str) -> FileEntry | None | Unreadable:
     """What ``path`` leads to, following symlinks inside the image (bounded hops)."""
-    now = path
-    for _ in range(MAX_LINK_HOPS):
-        entry = reader.lstat_many([now])[now]
-        if not isinstance(entry, FileEntry) or entry.kind != "symlink":
-            return entry
-        now = _join_link(now, entry.target)
-        if now in image_files.NULL_TARGETS:
-            return FileEntry(now, "other")
-    return Unreadable(f"{path}: more than {MAX_LINK_HOPS} symbolic links")
+    return _resolve_many(reader, [path])[0][path]
 
 
 def _text(value: str | None | Unreadable) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _read_following(reader: FsReader, paths: list[str]) -> dict[str, str | None | Unreadable]:
+def _read_following(
+    reader: FsReader, paths: list[str]
+) -> tuple[dict[str, str | None | Unreadable], dict[str, FileEntry | None | Unreadable]]:
     """Text of small files, following symlinks inside the file system (bounded): None for
     absent ones and for directories or special files; Unreadable for what could not be read
-    (including a file larger than SMALL_FILE_LIMIT: not read, so not known)."""
+    (including a file larger than SMALL_FILE_LIMIT: not read, so not known). Also what
+    each path itself is (symlinks not followed)."""
     result: dict[str, str | None | Unreadable] = {}
     regular: dict[str, str] = {}
+    final, first = _resolve_many(reader, paths)
     for orig in paths:
-        entry = _resolve(reader, orig)
+        entry = final[orig]
         if isinstance(entry, Unreadable) or entry is None:
             result[orig] = entry
         elif entry.kind == "unreadable":
@@ -1345,7 +1387,7 @@ def _read_following(reader: FsReader, paths: list[str]) -> dict[str, str | None 
                 result[orig] = raw.decode("utf-8", "replace")
             else:
                 result[orig] = raw if isinstance(raw, Unreadable) else Unreadable(f"{now}: not read")
-    return result
+    return result, first
 
 
 def _join_link(path: str, target: str) -> str:

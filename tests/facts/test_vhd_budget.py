@@ -16,7 +16,7 @@ import pytest
 
 from pytest_vmimage.checks import artifacts as checks
 from pytest_vmimage.facts import _debugfs
-from pytest_vmimage.facts._xfs import XfsReader
+from pytest_vmimage.facts._xfs import XfsReader, xfs_checksum
 from pytest_vmimage.facts.disk import Budget, BudgetExceeded, Meter, inspect_disk
 from pytest_vmimage.profiles import load_profile
 from pytest_vmimage.verdict import FactError
@@ -64,6 +64,7 @@ def test_xfs_btree_with_a_crafted_huge_fan_out_ends_with_the_budget(tmp_path: Pa
             for i in range(numrecs):
                 block[72 + 8 * i : 80 + 8 * i] = struct.pack(">Q", i)
                 block[ptr_at + 8 * i : ptr_at + 8 * i + 8] = struct.pack(">Q", base + level - 1)
+            block[64:68] = struct.pack("<I", xfs_checksum(bytes(block), 64))
             patch(image, (base + level) * bs, bytes(block))
     # /root: data fork in B+tree format (3), root of level 8 pointing at level 7
     fork = bytearray(reader.inodesize - 176)
@@ -73,8 +74,11 @@ def test_xfs_btree_with_a_crafted_huge_fan_out_ends_with_the_budget(tmp_path: Pa
         fork[4 + 8 * i : 12 + 8 * i] = struct.pack(">Q", i)
         at = 4 + inode_maxrecs * 8 + 8 * i
         fork[at : at + 8] = struct.pack(">Q", base + 7)
-    patch(image, ino_at + 5, b"\x03")
-    patch(image, ino_at + 176, bytes(fork))
+    inode = bytearray(raw)
+    inode[5] = 3
+    inode[176 : 176 + len(fork)] = fork
+    inode[100:104] = struct.pack("<I", xfs_checksum(bytes(inode), 100))  # a valid CRC: only the tree lies
+    patch(image, ino_at, bytes(inode))
     message, _ = judged_in_time(gpt_disk(image, tmp_path / "d.raw"))
     assert "budget exhausted" in message and "Budget." in message
 
@@ -96,7 +100,13 @@ def test_self_referencing_xfs_directory_with_a_long_symlink_chain_ends_with_the_
     data = image.read_bytes()
     needle = struct.pack(">Q", child) + b"\x01d"
     assert data.count(needle) == 1
-    patch(image, data.index(needle), struct.pack(">Q", d))
+    at = data.index(needle)
+    patch(image, at, struct.pack(">Q", d))
+    start = at // reader.blocksize * reader.blocksize  # the directory block, its CRC made valid again
+    block = bytearray(image.read_bytes()[start : start + reader.blocksize])
+    assert block[:4] in (b"XDB3", b"XDD3")
+    block[4:8] = struct.pack("<I", xfs_checksum(bytes(block), 4))
+    patch(image, start, bytes(block))
     message, _ = judged_in_time(gpt_disk(image, tmp_path / "d.raw"))
     assert "budget exhausted" in message
 
