@@ -359,3 +359,29 @@ def test_facts_dir_file_has_no_secret():
 
     assert "cached.to_json()" in inspect.getsource(plugin)
     assert inspect.signature(LinuxFacts.to_json).parameters["redact"].default is True
+
+
+# -- review F4: what apt-get -s does not print as "Inst" -----------------------------------
+
+
+def test_lnx021_kept_back_packages_are_not_a_pass():
+    """apt-mark hold / pins: dist-upgrade keeps them back, no Inst line: cannot say 'none pending'."""
+    kept = "The following packages have been kept back:\n  libssl3 openssl"
+    result, message = result_of(linux.security_updates, with_section(compliant(), "security_updates", *apt_text(1, kept)))
+    assert result in (Result.ERROR, Result.FAILED) and "libssl3" in message
+
+
+def test_lnx021_stale_security_index_beside_a_fresh_main_index_is_an_error():
+    text, rc = apt_text(200)
+    now = int(compliant().section("times").split()[0])
+    text = text.replace("lists 2\n", f"lists 2\nindex {now - 3600} /var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease\n")
+    result, message = result_of(linux.security_updates, with_section(compliant(), "security_updates", text, rc))
+    assert result is Result.ERROR and "200 days old" in message
+
+
+def test_lnx021_disabled_security_stanza_is_no_security_repository():
+    text, rc = apt_text(1)
+    text = text.replace("source Suites: bookworm-security", "source Suites: bookworm-security\nsource Enabled: no")
+    text = text.replace("source URIs: http://deb.debian.org/debian-security", "source\nsource URIs: http://deb.debian.org/debian-security")
+    result, message = result_of(linux.security_updates, with_section(compliant(), "security_updates", text, rc))
+    assert result is Result.FAILED and "add your distribution's security repository" in message

@@ -839,7 +839,7 @@ def security_updates(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     if manager == "apt":
         if not updates.lists:
             raise FactError(f"the apt package index is empty (/var/lib/apt/lists); {again}")
-        if not any("security" in source for source in updates.sources):
+        if not updates.security_source_enabled():
             return Verdict.failed(
                 "no security repository in the apt sources",
                 required,
@@ -847,9 +847,9 @@ def security_updates(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
             )
         if not any("security" in name.rsplit("/", 1)[-1] for name in updates.lists):
             raise FactError(f"the security repository is configured but its package list is missing; {again}")
-    newest = updates.newest_index()
+    newest = updates.security_index()
     if newest is None:
-        raise FactError(f"cannot tell how old the {manager} package index is (no index file found); {again}")
+        raise FactError(f"cannot tell how old the {manager} security index is (no index file found); {again}")
     max_days = profile["package_index_max_age_days"]
     age_days = (facts.now - newest) / 86400
     if age_days > max_days:
@@ -869,6 +869,11 @@ def security_updates(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
             actual,
             required,
             f"security updates pending ({_listing(pending)}); install them and recapture the image (guide §2.8)",
+        )
+    if updates.kept_back:
+        raise FactError(
+            f"apt keeps back {_listing(updates.kept_back)} (held or pinned): whether they carry security fixes "
+            "cannot be told from the simulation; check apt-mark showhold and apt-cache policy, upgrade them"
         )
     return Verdict.passed(f"none pending (index {age_days:.0f} days old)", required)
 

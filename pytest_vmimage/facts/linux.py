@@ -292,13 +292,16 @@ SECTIONS: dict[str, tuple[bool, str]] = {
         "if command -v apt-get >/dev/null; then echo manager apt; n=0; "
         'for f in /var/lib/apt/lists/*_Packages*; do if [ -e "$f" ]; then n=$((n+1)); echo "list $f"; fi; done; '
         'echo "lists $n"; stat -c "index %Y %n" /var/lib/apt/lists/*Release 2>/dev/null; '
+        # one "source" line per repository line; an empty "source" separates deb822 stanzas
         "for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do "
-        '[ -f "$f" ] || continue; while IFS= read -r l || [ -n "$l" ]; do l=${l%%#*}; '
-        'case "$l" in *deb*|*URIs*|*Suites*) echo "source $l";; esac; done <"$f" || exit 2; done; '
+        '[ -f "$f" ] || continue; echo source; while IFS= read -r l || [ -n "$l" ]; do '
+        'case "$l" in *[![:space:]]*) ;; *) echo source; continue;; esac; l=${l%%#*}; '
+        'case "$l" in *deb*|*URIs*|*Suites*|*Enabled*) echo "source $l";; esac; done <"$f" || exit 2; done; '
         # dist-upgrade: a kernel security fix comes as a new package that plain upgrade keeps back
         "o=$(apt-get -s -o Debug::NoLocking=1 -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= "
         "dist-upgrade 2>&1); r=$?; "
-        "printf '%s\\n' \"$o\" | grep -E '^(Inst |E: |Err:)'; echo \"rc $r\"; exit $r; "
+        # Inst lines, errors, and the package lists after "kept back" / "held" headers
+        "printf '%s\\n' \"$o\" | grep -E '^(Inst |E: |Err:|The following|  )'; echo \"rc $r\"; exit $r; "
         "elif command -v dnf >/dev/null; then echo manager dnf; "
         'stat -c "index %Y %n" /var/cache/dnf/*/repodata/repomd.xml /var/cache/libdnf5/*/repodata/repomd.xml 2>/dev/null; '
         "o=$(dnf -C -q updateinfo list --security 2>&1); r=$?; "

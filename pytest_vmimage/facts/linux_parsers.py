@@ -48,9 +48,34 @@ class PendingUpdates:
     sources: list[str] = field(default_factory=list)  # apt: configured repositories
     security: list[str] = field(default_factory=list)  # packages/patches from the security repo
     errors: list[str] = field(default_factory=list)  # the manager's error lines
+    index_files: list[tuple[int, str]] = field(default_factory=list)  # (mtime, path)
+    kept_back: list[str] = field(default_factory=list)  # apt: held or pinned packages not upgraded
 
     def newest_index(self) -> int | None:
         return max(self.index_times) if self.index_times else None
+
+    def security_index(self) -> int | None:
+        """When the security repository's own index was fetched (apt), else the newest index."""
+        if self.manager != "apt":
+            return self.newest_index()
+        times = [mtime for mtime, path in self.index_files if "security" in path.rsplit("/", 1)[-1]]
+        return max(times) if times else None
+
+    def security_source_enabled(self) -> bool:
+        """A repository line or deb822 stanza naming 'security' that is not ``Enabled: no``."""
+        stanzas: list[list[str]] = [[]]
+        for line in self.sources:
+            if not line.strip():
+                stanzas.append([])
+            elif re.match(r"\s*deb(-src)?\s", line):
+                stanzas += [[line], []]  # one-line format: a repository per line
+            else:
+                stanzas[-1].append(line)
+        return any(
+            any("security" in line for line in stanza)
+            and not any(re.match(r"\s*Enabled:\s*(no|false|0)\b", line, re.I) for line in stanza)
+            for stanza in stanzas
+        )
 
 
 def parse_pending_updates(text: str) -> PendingUpdates:
@@ -72,18 +97,27 @@ def parse_pending_updates(text: str) -> PendingUpdates:
         words = line.split()
         if line.startswith("index ") and len(words) >= 3 and words[1].isdigit():
             found.index_times.append(int(words[1]))
+            found.index_files.append((int(words[1]), words[2]))
         elif line.startswith("list ") and len(words) >= 2:
             found.lists.append(words[1])
-        elif line.startswith("source "):
+        elif line == "source" or line.startswith("source "):
             found.sources.append(line[7:])
         elif line.startswith(("E: ", "Err:", "Error:", "error:")):
             found.errors.append(line)
     body = [
         line
         for line in lines
-        if not line.startswith(("manager ", "index ", "list ", "lists ", "source ", "rc "))
+        if not line.startswith(("manager ", "index ", "list ", "lists ", "source", "rc "))
     ]
     if manager == "apt":
+        block = ""
+        for line in body:
+            if line.startswith("The following"):
+                block = line
+            elif line.startswith("  ") and ("kept back" in block or "held" in block):
+                found.kept_back += line.split()
+            elif not line.startswith("  "):
+                block = ""
         found.security = [
             line.split()[1]
             for line in body
