@@ -50,7 +50,13 @@ def describe_linux(facts, label: str) -> dict[str, str]:
 
     def disks() -> str:
         devices = facts.block_devices()
-        whole = [d for d in devices.values() if d.kind == "disk"]
+        whole = [
+            d
+            for d in devices.values()
+            if d.kind == "disk"
+            and d.size_bytes > 0
+            and not d.name.startswith(("loop", "ram", "zram", "sr", "nbd"))
+        ]
         return ", ".join(
             f"{d.name} {d.size_bytes / 2**30:.0f} GiB" for d in sorted(whole, key=lambda d: d.name)
         )

@@ -183,6 +183,7 @@ def test_what_was_tested_comes_from_the_facts_or_says_unknown():
     assert tested["Kernel"].startswith("6.1.")
     assert tested["AgentVersion"].startswith("2.")
     assert tested["VmSize"].startswith("unknown")
+    assert tested["Disks"] == "vda 30 GiB, vdb 1 GiB"  # loop devices and empty drives are not disks
     broken = LinuxFacts.load(RECORDED / "debian12-compliant.json")
     broken.sections["uname"] = Section(1, "")
     broken.sections["agent_version"] = Section(127, "waagent: not found")
