@@ -755,7 +755,7 @@ def dhcp(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
             required,
             f"no configuration brings {primary} up at boot; add 'auto {primary}' / 'iface {primary} inet dhcp' (or BOOTPROTO=dhcp) (guide §2.7)",
         )
-    actual = ", ".join(f"{c.method} in {c.source}" for c in configs)
+    actual = ", ".join(f"{c.method}{''.join(' + ' + a for a in c.addresses4 if c.method != 'static')} in {c.source}" for c in configs)
     static = [f"{a} ({c.source})" for c in configs for a in c.addresses4]
     methods = sorted({c.method for c in configs})
     if methods == ["dhcp"] and not static:
@@ -792,7 +792,7 @@ def no_custom_network(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
         return Verdict.failed(
             actual,
             required,
-            f"custom network configuration found: {actual}. Remove it; the VM must take routes and DNS from DHCP (guide §2.7)",
+            f"custom network configuration found: {actual}. Remove it (a hand-written /etc/resolv.conf: delete it, waagent -deprovision does); the VM must take routes and DNS from DHCP (guide §2.7)",
         )
     return Verdict.passed("no custom routes, DNS or interfaces", required)
 
