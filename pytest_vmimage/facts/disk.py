@@ -1260,14 +1260,62 @@ def _collect(reader: FsReader, root: RootFsFacts) -> None:
     if isinstance(home, Unreadable):
         for name in ("home_users", "shell_histories"):
             root.mark_unreadable(name, home.reason)
-    for entry in (home if isinstance(home, list) else [])[:MAX_HOMES]:
+    entries = home if isinstance(home, list) else []
+    if len(entries) > MAX_HOMES:
+        for name in ("home_users", "shell_histories"):
+            root.mark_unreadable(name, f"/home: more than {MAX_HOMES} entries; not all read")
+    links = {e.path: _join_link(e.path, e.target) for e in entries[:MAX_HOMES] if e.kind == "symlink"}
+    resolved, _ = _resolve_many(reader, sorted(set(links.values())))
+    for entry in entries[:MAX_HOMES]:
+        user = entry.path.rsplit("/", 1)[-1]
         if entry.kind == "dir":
-            homes[entry.path.rsplit("/", 1)[-1]] = entry.path
+            homes[user] = entry.path
         elif entry.kind == "unreadable":
             for name in ("home_users", "shell_histories"):
                 root.mark_unreadable(name, f"{entry.path}: {entry.error}")
+        elif entry.kind == "symlink":  # /home/alice -> /data/alice: judged where it leads
+            target = resolved[links[entry.path]]
+            if isinstance(target, FileEntry) and target.kind == "dir":
+                homes[user] = target.path
+            elif target is None or isinstance(target, Unreadable):
+                why = target.reason if target is not None else "the target does not exist in the image"
+                root.mark_unreadable("shell_histories", f"home {entry.path} -> {entry.target}: {why}")
     root.home_users = sorted(homes)
     _collect_histories(reader, root, homes)
+    _separate_mounts(root, homes)
+
+
+# Facts of the root file system by the directories they are read from.
+_FACT_DIRS = {
+    "shell_histories": ("/root", "/home"),
+    "home_users": ("/home",),
+    "dhcp_leases": tuple(image_files.LEASE_DIRS),
+    "ssh_host_keys": ("/etc/ssh",),
+    "hostname": ("/etc/hostname",),
+    "resolv_conf": ("/etc/resolv.conf",),
+    "waagent_conf": ("/etc/waagent.conf",),
+    "fstab": ("/etc/fstab",),
+}
+_NOT_STORED = ("swap", "tmpfs", "proc", "sysfs", "devpts", "devtmpfs", "efivarfs", "none", "ramfs")
+
+
+def _separate_mounts(root: RootFsFacts, homes: dict[str, str]) -> None:
+    """A directory that /etc/fstab mounts from another file system (a separate /home,
+    /var) is not on the root file system: the facts read from it are unreadable, never
+    "none found" (only the root file system is read)."""
+    mounts = [
+        e
+        for e in root.fstab
+        if e.mountpoint.startswith("/") and e.mountpoint != "/" and e.fstype not in _NOT_STORED
+    ]
+    for fact, dirs in _FACT_DIRS.items():
+        paths = (*dirs, *homes.values()) if fact == "shell_histories" else dirs
+        for mount in mounts:
+            point = mount.mountpoint.rstrip("/")
+            if any(p == point or p.startswith(point + "/") for p in paths):
+                root.mark_unreadable(
+                    fact, f"{point} is a separate file system ({mount.spec} in /etc/fstab); it is not read"
+                )
 
 
 def _collect_histories(reader: FsReader, root: RootFsFacts, homes: dict[str, str]) -> None:

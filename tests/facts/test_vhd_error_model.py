@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import stat
+import struct
+import zlib
 from pathlib import Path
 
 import pytest
@@ -17,16 +19,20 @@ from pytest_vmimage.checks import artifacts as checks
 from pytest_vmimage.facts import _debugfs
 from pytest_vmimage.facts.disk import inspect_disk
 from pytest_vmimage.profiles import load_profile
-from pytest_vmimage.verdict import FactError
+from pytest_vmimage.verdict import FactError, Result
 
 from .conftest import (
     CLEAN_ROOT,
     HISTORY_ONLY_ROOT,
+    MIB,
     debugfs_write,
     fs_image,
     gpt_disk,
     need,
+    partition,
     patch,
+    place,
+    sparse_file,
     xfs_inode_offset,
 )
 
@@ -142,3 +148,71 @@ def test_symlinked_history_is_judged_by_its_target(
     assert result(verdict) == expected, verdict
     if expected == "failed":
         assert "/root/.bash_history" in verdict.actual
+
+
+# ---------------------------------------------------------------------------- layouts publishers bring
+
+
+@need("sfdisk", "mkfs.ext4", "debugfs")
+def test_separate_boot_partition_on_mbr_root_is_still_found(tmp_path: Path, tree) -> None:
+    boot = fs_image(
+        tree({"grub/grub.cfg": "set timeout=1\n", "vmlinuz": "kernel"}), tmp_path / "boot.img", "ext4"
+    )
+    root = fs_image(
+        tree(
+            {
+                **HISTORY_ONLY_ROOT,
+                "etc/fstab": CLEAN_ROOT["etc/fstab"] + "LABEL=boot /boot ext4 defaults 0 2\n",
+            }
+        ),
+        tmp_path / "root.img",
+        "ext4",
+    )
+    raw = sparse_file(tmp_path / "d.raw", 40 * MIB)
+    partition(
+        raw, "label: dos\nstart=2048, size=16MiB, type=83, bootable\nstart=34816, size=16MiB, type=83\n"
+    )
+    place(raw, boot, 2048)
+    place(raw, root, 34816)
+    facts = inspect_disk(raw)
+    assert facts.root_fs.partition_index == 2 and not facts.root_fs.unreadable
+    verdict = checks.check_vhd_deprovisioned(facts, GUIDE)
+    assert verdict.result == Result.FAILED and "/root/.bash_history" in verdict.actual
+    assert checks.check_vhd_partition_layout(facts, GUIDE).result == Result.WARNING  # two partitions
+
+
+@need("sfdisk", "mkfs.ext4", "debugfs")
+def test_separate_home_partition_is_an_error_not_a_pass(tmp_path: Path, tree) -> None:
+    fstab = CLEAN_ROOT["etc/fstab"] + "UUID=11111111-2222-3333-4444-555555555555 /home ext4 defaults 0 2\n"
+    image = fs_image(tree({**CLEAN_ROOT, "etc/fstab": fstab}), tmp_path / "root.img", "ext4")
+    verdict = verdict_of(checks.check_vhd_deprovisioned, gpt_disk(image, tmp_path / "d.raw"))
+    assert result(verdict) == "error", verdict
+    assert "/home is a separate file system" in verdict[1]
+
+
+@need("sfdisk", "mkfs.ext4", "debugfs", "mkfs.xfs")
+@pytest.mark.parametrize("fs", ["ext4", "xfs"])
+def test_home_symlinked_elsewhere_in_the_image_is_read(tmp_path: Path, tree, fs: str) -> None:
+    spec = {**CLEAN_ROOT, "home/alice": ("symlink", "/srv/alice"), "srv/alice/.bash_history": "ls\n"}
+    verdict = verdict_of(
+        checks.check_vhd_deprovisioned,
+        gpt_disk(fs_image(tree(spec), tmp_path / "r.img", fs), tmp_path / "d.raw"),
+    )
+    assert result(verdict) == "failed", verdict
+    assert "/srv/alice/.bash_history" in verdict.actual
+
+
+@need("sfdisk")
+def test_root_on_lvm_is_a_clear_error(tmp_path: Path) -> None:
+    raw = sparse_file(tmp_path / "d.raw", 40 * MIB)
+    partition(raw, "label: gpt\nstart=2048, type=E6D6D379-F507-44C2-A23C-238F2A3DF928\n")
+    label = bytearray(512)
+    label[0:8], label[8:16], label[20:24] = b"LABELONE", struct.pack("<Q", 1), struct.pack("<I", 32)
+    label[24:32], label[32:64] = b"LVM2 001", b"abcdef0123456789ABCDEF0123456789"
+    label[16:20] = struct.pack("<I", zlib.crc32(bytes(label[20:])))
+    patch(raw, 2048 * 512 + 512, bytes(label))
+    facts = inspect_disk(raw)
+    with pytest.raises(FactError, match="logical volumes are not read"):
+        checks.check_vhd_deprovisioned(facts, GUIDE)
+    layout = checks.check_vhd_partition_layout(facts, GUIDE)
+    assert layout.result == Result.WARNING and "LVM" in layout.actual
