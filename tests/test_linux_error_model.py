@@ -385,3 +385,12 @@ def test_lnx021_disabled_security_stanza_is_no_security_repository():
     text = text.replace("source URIs: http://deb.debian.org/debian-security", "source\nsource URIs: http://deb.debian.org/debian-security")
     result, message = result_of(linux.security_updates, with_section(compliant(), "security_updates", text, rc))
     assert result is Result.FAILED and "add your distribution's security repository" in message
+
+
+def test_lnx023_zhistory_and_mksh_history_are_shell_histories():
+    """Review F9(c): prezto/zim's ~/.zhistory and mksh's ~/.mksh_history hold shell commands too."""
+    for name in (".zhistory", ".mksh_history"):
+        facts = history_facts(f"40 1700000000 root /root/{name}")
+        result, message = result_of(linux.shell_history, facts)
+        assert result is Result.FAILED and name in message
+        assert name in SECTIONS["home_files"][1]

@@ -20,6 +20,8 @@ SHELL_HISTORIES = (
     ".ash_history",
     ".ksh_history",
     ".local/share/fish/fish_history",
+    ".zhistory",  # prezto / zim default HISTFILE
+    ".mksh_history",
 )
 # Histories of other tools: left-over commands, a recommendation to delete.
 OTHER_HISTORIES = (
