@@ -54,6 +54,25 @@ class ReadLog(dict):
         self.read.add(key)
         return super().__contains__(key)
 
+    def _everything(self):
+        self.read.update(super().keys())
+
+    def __iter__(self):
+        self._everything()
+        return super().__iter__()
+
+    def items(self):
+        self._everything()
+        return super().items()
+
+    def values(self):
+        self._everything()
+        return super().values()
+
+    def keys(self):
+        self._everything()
+        return super().keys()
+
 
 def judge(check: Callable, facts: LinuxFacts, profile: Mapping) -> Result:
     """The result the plugin reports: a FactError (or a crash on garbage) is an error."""
@@ -114,6 +133,8 @@ def with_mutation(facts: LinuxFacts, name: str, mutated: Section | None) -> Linu
 
 
 def run_harness() -> tuple[int, list[str]]:
+    """(mutations tried, flips). A mutation is one fact set, profile, section and kind; each
+    is judged by every requirement (re-run where the check read that section)."""
     tried, flips = 0, []
     for set_name, facts in fact_sets():
         for profile_name, profile in PROFILES.items():
