@@ -1,10 +1,16 @@
 """Facts about a running Linux VM, gathered by one read-only shell script.
 
-Every section is a small POSIX ``sh`` snippet whose stdout is kept verbatim
-(with its exit code). All sections run in **one** SSH command, under
-``sudo -n`` when the account may; without sudo the script still runs and the
-sections that need root say so, so only the checks that need them error.
-Nothing here writes on the VM.
+Every section is a small POSIX ``sh`` snippet whose stdout is kept verbatim. All
+sections run in **one** SSH command, under ``sudo -n`` when the account may; without
+sudo the script still runs and the sections that need root say so, so only the checks
+that need them error. Nothing here writes on the VM.
+
+Error model: each section runs under its own deadline (``timeout``) with its output
+capped, and records its exit status, byte count and time. Exit 0 means "looked";
+:data:`ABSENT_RC` means "looked, not there"; anything else, a timeout, a cut or an
+altered text means "could not look". :meth:`LinuxFacts.fact` gives a :class:`Fact`
+(value / absent / unreadable with the reason); ``section``/``files``/``raw`` raise
+FactError for what could not be read, so a check errors instead of passing.
 
 Checks never see the shell: they read the parsed properties of
 :class:`LinuxFacts`, which can be recorded to JSON from a real VM and replayed
