@@ -24,6 +24,7 @@ CSS = """
 .vmcert .r-Failed,.vmcert .o-Failed{background:#f7b8b8}
 .vmcert .r-Error,.vmcert .o-Incomplete{background:#f2c9f2}
 .vmcert .r-NotApplicable{background:#e4e4e4}
+.vmcert .r-NotChecked{background:#f2c9f2}
 .vmcert .r-NotRun{background:#fff;color:#a00;font-style:italic}
 .vmcert td a{color:inherit;text-decoration:none;display:block}
 .vmcert .detail{margin:2px 0 6px;padding:3px 6px;border-left:4px solid #bbb}
@@ -96,24 +97,17 @@ def _targets(report: dict) -> str:
     targets = report.get("Targets", [])
     if not targets:
         return ""
-    keys: list[str] = []
-    for target in targets:
-        for key in target.get("Tested", {}):
-            if key not in keys:
-                keys.append(key)
-    head = "".join(f"<th>{_e(k)}</th>" for k in keys)
     rows = []
     for target in targets:
-        tested = target.get("Tested", {})
-        cells = "".join(f"<td>{_e(tested.get(k, ''))}</td>" for k in keys)
+        tested = "<br>".join(f"<b>{_e(k)}</b>: {_e(v)}" for k, v in target.get("Tested", {}).items())
         result = target.get("TestResult", "")
         rows.append(
             f"<tr><td>{_e(target['Label'])}</td><td>{_e(target.get('Kind', ''))}</td>"
-            f'<td class="{_overall_class(result)}">{_e(result)}</td>{cells}</tr>'
+            f'<td class="{_overall_class(result)}">{_e(result)}</td><td>{tested}</td></tr>'
         )
     return (
         '<h3>What was tested</h3><table id="vm-targets"><tr><th>target</th><th>kind</th>'
-        f"<th>result</th>{head}</tr>" + "".join(rows) + "</table>"
+        "<th>result</th><th>tested</th></tr>" + "".join(rows) + "</table>"
     )
 
 
@@ -151,13 +145,13 @@ def _table(report: dict) -> str:
                 cells.append(f'<td class="r-NotRun"><a href="#{anchor(key, column)}">not run</a></td>')
             else:
                 result = test["Result"]
-                word = CELL_WORDS.get(result, result)
+                word, css = CELL_WORDS.get(result, result), result
                 if result == "NotApplicable" and not test.get("Accepted", False):
-                    word = "not checked"
+                    word, css = "not checked", "NotChecked"
                 if test.get("Conflict"):
                     word += " (conflict)"
                 cells.append(
-                    f'<td class="r-{_e(result)}" title="{_e(test.get("Message", ""))}">'
+                    f'<td class="r-{_e(css)}" title="{_e(test.get("Message", ""))}">'
                     f'<a href="#{anchor(key, column)}">{_e(word)}</a></td>'
                 )
         body.append(f"<tr><td>{_e(key)}</td><td>{_e(titles.get(key, ''))}</td>{''.join(cells)}</tr>")
