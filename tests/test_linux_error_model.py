@@ -394,3 +394,11 @@ def test_lnx023_zhistory_and_mksh_history_are_shell_histories():
         result, message = result_of(linux.shell_history, facts)
         assert result is Result.FAILED and name in message
         assert name in SECTIONS["home_files"][1]
+
+
+def test_lnx026_el6_sysconfig_hostname_is_judged():
+    """Review F9(a/b): without /etc/hostname the section reads /etc/HOSTNAME or EL6's HOSTNAME=."""
+    assert "/etc/sysconfig/network" in SECTIONS["residue"][1] and "/etc/HOSTNAME" in SECTIONS["residue"][1]
+    text = compliant().sections["residue"].text.replace("hostname_file localhost.localdomain", 'hostname_file "build-host-17"')
+    result, message = result_of(linux.generalized, with_section(compliant(), "residue", text))
+    assert result is Result.FAILED and "'build-host-17'" in message

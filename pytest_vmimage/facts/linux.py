@@ -350,7 +350,11 @@ SECTIONS: dict[str, tuple[bool, str]] = {
     # generalization residue (LNX-026): lease files are told apart in Python (image_files)
     "residue": (
         True,
-        "rc=0; h=; if [ -e /etc/hostname ]; then h=$(cat /etc/hostname) || rc=1; fi; "
+        # the persisted hostname: /etc/hostname, else SLES 12's /etc/HOSTNAME, else EL6's HOSTNAME=
+        "rc=0; h=; if [ -e /etc/hostname ]; then h=$(cat /etc/hostname) || rc=1; "
+        "elif [ -e /etc/HOSTNAME ]; then h=$(cat /etc/HOSTNAME) || rc=1; "
+        "elif [ -e /etc/sysconfig/network ]; then "
+        "h=$(sed -n 's/^[[:space:]]*HOSTNAME=//p' /etc/sysconfig/network) || rc=1; fi; "
         'echo "hostname_file $h"; echo "hostname_now $(uname -n)"; '
         "for f in /var/lib/waagent/provisioned /var/lib/waagent/ovf-env.xml /var/lib/cloud/instance; do "
         'if [ -e "$f" ]; then stat -c "marker %Y %n" "$f" || rc=1; fi; done; '

@@ -243,7 +243,7 @@ def parse_residue(text: str) -> Residue:
         key, _, rest = line.partition(" ")
         words = line.split(" ", 3)
         if key in ("hostname_file", "hostname_now"):
-            setattr(found, key, rest.strip())
+            setattr(found, key, rest.strip().strip("\"'"))  # EL6: HOSTNAME="name" in sysconfig
         elif key == "marker" and len(words) >= 3 and words[1].isdigit():
             found.markers.append(int(words[1]))
         elif key == "lease" and len(words) == 4 and words[1].isdigit():
