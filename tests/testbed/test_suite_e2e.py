@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from pytest_vmimage.docs import declared_requirements
+from pytest_vmimage.facts.linux import LinuxFacts
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.testbed
@@ -72,6 +73,14 @@ def test_compliant_image_passes_everything_and_is_left_unchanged(testbed_vm, tmp
     assert "remote commands run per target: compliant: 1" in proc.stdout
     cert = json.loads((tmp_path / "certification.json").read_text())
     assert cert["TestResult"] == "Passed" and len(cert["Tests"]) == 29
+
+    # every section of the real VM was read: status, time and byte count recorded, none unreadable
+    facts = LinuxFacts.load(tmp_path / "facts" / "compliant.linux.json")
+    unreadable = {name: section.unreadable(name) for name, section in facts.sections.items() if section.unreadable(name)}
+    assert not unreadable, unreadable
+    assert all(s.seconds is not None and s.deadline and s.size is not None for s in facts.sections.values())
+    slow = {name: (s.seconds, s.deadline) for name, s in facts.sections.items() if s.seconds > 0.8 * s.deadline}
+    assert not slow, f"sections near their deadline (raise it in SECTION_TIMEOUTS): {slow}"
 
     def stable(text: str) -> set[str]:
         return {line for line in text.splitlines() if not line.startswith(VOLATILE)}
