@@ -118,7 +118,6 @@ class Meter:
         self.budget = budget
         self.bytes = self.blocks = 0
         self.deadline = time.monotonic() + budget.seconds
-        self.offsets: list[tuple[int, int]] | None = None  # (offset, size) when recording
 
     def read(self, size: int) -> None:
         self.bytes += size
@@ -427,8 +426,6 @@ class _File:
             raise DiskError(f"{self.path}: read error at byte {offset}: {exc.strerror}") from None
         self.bytes_read += len(data)
         if self.meter is not None:
-            if self.meter.offsets is not None:
-                self.meter.offsets.append((offset, len(data)))
             self.meter.read(len(data))
         return data
 
@@ -528,9 +525,7 @@ def inspect_disk(
         os.close(fd)
 
 
-def read_root_fs(
-    path: str | os.PathLike[str], facts: DiskFacts, budget: Budget | None = None, meter: Meter | None = None
-) -> RootFsFacts:
+def read_root_fs(path: str | os.PathLike[str], facts: DiskFacts, budget: Budget | None = None) -> RootFsFacts:
     """Read the root file-system facts of a disk inspected with ``read_root_fs=False``
     (the layout in ``facts`` is reused); ``facts`` is not changed."""
     fd = _open(os.fspath(path))
@@ -541,17 +536,15 @@ def read_root_fs(
             path=file.path, apparent_size=st.st_size, allocated_size=0, data_bytes=None, format=""
         )
         content = _identify(file, scratch)
-        return _root_fs(file, content, facts, budget or Budget(), meter)
+        return _root_fs(file, content, facts, budget or Budget())
     finally:
         os.close(fd)
 
 
-def _root_fs(
-    file: _File, content: _Content | None, facts: DiskFacts, budget: Budget, meter: Meter | None = None
-) -> RootFsFacts:
+def _root_fs(file: _File, content: _Content | None, facts: DiskFacts, budget: Budget) -> RootFsFacts:
     if content is None:
         return RootFsFacts(reason=f"disk content not read: {facts.content_reason}")
-    file.meter = meter or Meter(budget)
+    file.meter = Meter(budget)
     try:
         return _find_root(file, content, facts)
     finally:
@@ -1168,6 +1161,8 @@ def _find_root(file: _File, content: _Content, facts: DiskFacts) -> RootFsFacts:
             )
             for name in ROOT_FACTS:
                 root.mark_unreadable(name, why)
+        later = candidates[candidates.index(index) + 1 : MAX_ROOT_CANDIDATES]
+        _other_roots(file, content, facts, later, root)
         return root
     lvm = [
         f"partition {p.index}"
@@ -1195,6 +1190,27 @@ def _find_root(file: _File, content: _Content, facts: DiskFacts) -> RootFsFacts:
     else:
         reason = "no file system holds /etc/fstab or /etc/os-release"
     return RootFsFacts(readable=False, reason=reason)
+
+
+def _other_roots(
+    file: _File, content: _Content, facts: DiskFacts, candidates: list[int | None], root: RootFsFacts
+) -> None:
+    """A second file system that also looks like a root (or cannot be looked at) makes
+    every fact unreadable: which one boots is not known, and only one is judged."""
+    for index in candidates:
+        where = f"partition {index}"
+        try:
+            found = _reader_for(file, content, facts, index).lstat_many(list(ROOT_MARKERS))
+        except _NoReader:
+            continue
+        except Exception as exc:  # noqa: BLE001
+            found = {"": Unreadable(f"{type(exc).__name__}: {exc}")}
+        problems = [v.reason for v in found.values() if isinstance(v, Unreadable)]
+        if any(isinstance(v, FileEntry) for v in found.values()):
+            problems.append("it also holds /etc/fstab or /etc/os-release; only one root is judged")
+        for problem in problems[:1]:
+            for name in ROOT_FACTS:
+                root.mark_unreadable(name, f"{where} could not be ruled out as the root ({problem})")
 
 
 def _part(facts: DiskFacts, index: int) -> Partition:

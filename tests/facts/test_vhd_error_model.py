@@ -216,3 +216,16 @@ def test_root_on_lvm_is_a_clear_error(tmp_path: Path) -> None:
         checks.check_vhd_deprovisioned(facts, GUIDE)
     layout = checks.check_vhd_partition_layout(facts, GUIDE)
     assert layout.result == Result.WARNING and "LVM" in layout.actual
+
+
+@need("sfdisk", "mkfs.ext4", "debugfs")
+def test_a_clean_decoy_root_before_the_real_one_is_an_error(tmp_path: Path, tree) -> None:
+    decoy = fs_image(tree(CLEAN_ROOT), tmp_path / "decoy.img", "ext4")
+    real = fs_image(tree(HISTORY_ONLY_ROOT), tmp_path / "real.img", "ext4")
+    raw = sparse_file(tmp_path / "d.raw", 40 * MIB)
+    partition(raw, "label: gpt\nstart=2048, size=16MiB, type=L\nstart=34816, size=16MiB, type=L\n")
+    place(raw, decoy, 2048)
+    place(raw, real, 34816)
+    verdict = verdict_of(checks.check_vhd_deprovisioned, raw)
+    assert result(verdict) == "error", verdict
+    assert "partition 2 could not be ruled out as the root" in verdict[1]
