@@ -65,14 +65,14 @@ def test_a_full_run_passes_with_warnings_per_target_and_explains_them(pytester):
 
 
 @pytest.mark.parametrize(
-    ("args", "reason"),
+    ("args", "reason", "xdist"),
     [
-        (["-k", "not test_warn"], "deselected (-k / -m / --deselect)"),
-        (["--vm-severity", "fail"], "deselected by --vm-severity fail (its severity is warn)"),
+        (["-k", "not test_warn"], "deselected (-k / -m / --deselect)", False),
+        (["--vm-severity", "fail"], "deselected by --vm-severity fail (its severity is warn)", False),
+        (["--vm-severity", "fail"], "deselected by --vm-severity fail (its severity is warn)", True),
     ],
-    ids=["-k", "--vm-severity"],
+    ids=["-k", "--vm-severity", "--vm-severity-xdist"],
 )
-@pytest.mark.parametrize("xdist", [False, True], ids=["serial", "xdist"])
 def test_a_run_that_left_requirements_out_is_never_passed(pytester, args, reason, xdist):
     extra = ["-n", "2"] if xdist else []
     result, cert = run(pytester, *HOSTS, *args, *extra, subprocess=xdist)
