@@ -1,8 +1,9 @@
 """Windows degradation harness: broken facts must never turn a verdict into PASSED.
 
 For every Windows fact set in ``tests/recorded/windows`` (the compliant VM and one with a
-violation per requirement), and for every single-violation edit of the compliant VM used in
-``tests/test_checks_windows.py``, every part of the collection is degraded the ways a real
+violation per requirement), and for every single-violation edit of the compliant VM (those of
+``tests/test_checks_windows.py`` and EXTRA_EDITS below; for an edit, the parts its unpassed
+checks read, traced), every part of the collection is degraded the ways a real
 collection breaks: the part reports nothing (blank), is cut short, failed, timed out, is
 missing, is not an object, lost its completion status, or is garbled (seeded); then every
 top-level key of every part is removed, nulled, blanked, cut, marked unreadable or garbled.
