@@ -656,3 +656,28 @@ def test_lnx024_shuffled_or_shifted_firewall_output_is_an_error():
     )
     with pytest.raises(FactError, match="out of order"):
         linux.firewall_rules(with_firewall(swapped), GUIDE)
+
+
+@pytest.mark.parametrize(
+    "path, text, found",
+    [
+        ("/etc/sysconfig/network", "NETWORKING=yes\nGATEWAY=10.0.2.2\n", "GATEWAY=10.0.2.2"),
+        (
+            "/etc/NetworkManager/conf.d/dns.conf",
+            "[global-dns-domain-*]\nservers=8.8.8.8\n",
+            "servers=8.8.8.8",
+        ),
+        ("/etc/sysconfig/network/config", "NETCONFIG_DNS_STATIC_SERVERS='1.1.1.1'\n", "1.1.1.1"),
+    ],
+    ids=["rhel-gateway", "nm-global-dns", "suse-netconfig"],
+)
+def test_lnx019_system_wide_gateway_and_dns_settings_fail(path, text, found):
+    ifcfg = "DEVICE=eth0\nBOOTPROTO=dhcp\nONBOOT=yes\n"
+    facts = distro(ROCKY9, **{"/etc/sysconfig/network-scripts/ifcfg-eth0": ifcfg, path: text})
+    result = linux.no_custom_network(facts, GUIDE)
+    assert result.result is Result.FAILED and found in result.actual
+    plain = distro(
+        ROCKY9,
+        **{"/etc/sysconfig/network-scripts/ifcfg-eth0": ifcfg, "/etc/sysconfig/network": "NETWORKING=yes\n"},
+    )
+    assert linux.no_custom_network(plain, GUIDE).result is Result.PASSED

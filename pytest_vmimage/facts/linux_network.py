@@ -718,7 +718,9 @@ def _same_address(address: str, pool: set[str]) -> bool:
 
 
 def dns_overrides(files: dict[str, str]) -> list[str]:
-    """DNS servers set by hand in dhclient (supersede/prepend) or systemd-resolved."""
+    """DNS servers and default gateways set by hand for the whole system: dhclient
+    (supersede/prepend/append), systemd-resolved, SUSE netconfig, NetworkManager's global DNS,
+    RHEL's /etc/sysconfig/network GATEWAY."""
     findings = []
     for path, text in files.items():
         if "dhclient" in path:
@@ -739,4 +741,14 @@ def dns_overrides(files: dict[str, str]) -> list[str]:
                 findings.append(
                     f"NETCONFIG_DNS_STATIC_SERVERS={values['NETCONFIG_DNS_STATIC_SERVERS']} ({path})"
                 )
+        if path == "/etc/sysconfig/network":
+            gateway = parse_shell_assignments(text).get("GATEWAY")
+            if gateway:
+                findings.append(f"static default route GATEWAY={gateway} ({path})")
+        if path.startswith("/etc/NetworkManager/") and path.endswith(".conf"):
+            findings += [
+                f"NetworkManager global DNS [{section}] {key}={value} ({path})"
+                for section, key, value in parse_ini(text)
+                if section.startswith("global-dns-domain") and key == "servers" and value
+            ]
     return findings
