@@ -45,6 +45,7 @@ fact of the root file system is unreadable.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import errno
 import json
@@ -1253,7 +1254,7 @@ def _collect(reader: FsReader, root: RootFsFacts) -> None:
         root.resolv_conf_text = _text(texts[resolv_path])
 
     lease_dirs = list(image_files.LEASE_DIRS)
-    listed = reader.listdir_many(["/etc/ssh", "/home", *lease_dirs])
+    listed = _listdir_following(reader, ["/etc/ssh", "/home", *lease_dirs])
     ssh = listed["/etc/ssh"]
     if isinstance(ssh, Unreadable):
         root.mark_unreadable("ssh_host_keys", ssh.reason)
@@ -1408,6 +1409,26 @@ def _resolve_many(
     for orig in current:
         final[orig] = Unreadable(f"{orig}: more than {MAX_LINK_HOPS} symbolic links")
     return final, first
+
+
+def _listdir_following(reader: FsReader, paths: list[str]) -> dict[str, list[FileEntry] | None | Unreadable]:
+    """Directory listings, a symlinked directory listed where it leads (inside the image);
+    entries keep the path they have through the link (``/var/lib/dhcp/x.leases``)."""
+    final, _ = _resolve_many(reader, paths)
+    dirs = {p: e.path for p, e in final.items() if isinstance(e, FileEntry) and e.kind == "dir"}
+    listings = reader.listdir_many(sorted(set(dirs.values()))) if dirs else {}
+    result: dict[str, list[FileEntry] | None | Unreadable] = {}
+    for path in paths:
+        entry = final[path]
+        if path not in dirs:
+            result[path] = entry if isinstance(entry, Unreadable) else None
+            continue
+        listing = listings[dirs[path]]
+        if isinstance(listing, list) and dirs[path] != path:
+            base = path.rstrip("/")
+            listing = [dataclasses.replace(e, path=f"{base}/{e.path.rsplit('/', 1)[-1]}") for e in listing]
+        result[path] = listing
+    return result
 
 
 def _resolve(reader: FsReader, path: str) -> FileEntry | None | Unreadable:

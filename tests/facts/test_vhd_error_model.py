@@ -229,3 +229,18 @@ def test_a_clean_decoy_root_before_the_real_one_is_an_error(tmp_path: Path, tree
     verdict = verdict_of(checks.check_vhd_deprovisioned, raw)
     assert result(verdict) == "error", verdict
     assert "partition 2 could not be ruled out as the root" in verdict[1]
+
+
+@need("sfdisk", "mkfs.ext4", "debugfs", "mkfs.xfs")
+@pytest.mark.parametrize("fs", ["ext4", "xfs"])
+def test_leases_in_a_symlinked_lease_directory_are_found(tmp_path: Path, tree, fs: str) -> None:
+    spec = {
+        **CLEAN_ROOT,
+        "var/lib/dhcp": ("symlink", "/data/dhcp"),
+        "data/dhcp/dhclient.eth0.leases": "lease {}\n",
+    }
+    spec.pop("var/lib/dhcp/")
+    disk = gpt_disk(fs_image(tree(spec), tmp_path / "r.img", fs), tmp_path / "d.raw")
+    verdict = verdict_of(checks.check_vhd_deprovisioned, disk)
+    assert result(verdict) == "failed", verdict
+    assert "/var/lib/dhcp/dhclient.eth0.leases" in verdict.actual
