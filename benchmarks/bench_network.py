@@ -139,6 +139,17 @@ class Relay:
             raise RuntimeError(f"relay did not start: {line!r}")
         self.address = line.split()[1]
         self.host, self.port = self.address.rsplit(":", 1)
+        self.closed: list[str] = []  # "closed up=B down=B turns=T", one per relayed connection
+        threading.Thread(target=lambda: self.closed.extend(iter(self.proc.stdout.readline, "")),
+                         daemon=True).start()
+
+    def take_turns(self, connections: int = 0, wait: float = 0) -> int:
+        """Round trips of the connections closed since the last call (waits for `connections`)."""
+        deadline = time.monotonic() + wait
+        while len(self.closed) < connections and time.monotonic() < deadline:
+            time.sleep(0.2)
+        lines, self.closed[:] = list(self.closed), []
+        return sum(int(m.group(1)) for ln in lines if (m := re.search(r"turns=(\d+)", ln)))
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -237,6 +248,7 @@ class Run:
     rc: int
     summary: str
     detail: str = ""
+    turns: int = 0
 
 
 def run_suite(ns: Netns, endpoints: list[Relay], key: Path, folder: Path, workers: int = 0) -> Run:
@@ -249,10 +261,13 @@ def run_suite(ns: Netns, endpoints: list[Relay], key: Path, folder: Path, worker
         argv += ["--vm-host", f"t{i + 1}=ssh://{qemu.USER}@{e.host}:{e.port}"]
     if workers:
         argv += ["-n", str(workers)]
+    for e in endpoints:
+        e.take_turns(wait=0)  # the ssh-keyscan connections are not part of the run
     started = time.perf_counter()
     r = subprocess.run(ns.exec(argv), capture_output=True, text=True, cwd=REPO,
                        timeout=RUN_TIMEOUT, stdin=subprocess.DEVNULL)
     seconds = time.perf_counter() - started
+    turns = endpoints[0].take_turns(connections=1, wait=15)
     log = folder / f"pytest-{number}.log"
     log.write_text(r.stdout + r.stderr)
     tail = [ln for ln in r.stdout.splitlines() if ln.strip()][-1:] or [r.stderr.strip()[-300:]]
@@ -260,7 +275,7 @@ def run_suite(ns: Netns, endpoints: list[Relay], key: Path, folder: Path, worker
     if r.returncode != 0:
         first = [ln for ln in r.stdout.splitlines() if ln.startswith(("E ", "ERROR ", "FAILED "))][:2]
         summary += f" [{log}: {' / '.join(x.strip() for x in first)[:300]}]"
-    return Run(seconds, r.returncode, summary, slowest_sections(facts_dir))
+    return Run(seconds, r.returncode, summary, slowest_sections(facts_dir), turns)
 
 
 def slowest_sections(facts_dir: Path) -> str:
@@ -279,12 +294,13 @@ def slowest_sections(facts_dir: Path) -> str:
 def run_naive(ns: Netns, endpoint: Relay, key: Path) -> Run:
     argv = [sys.executable, str(Path(__file__).resolve()), "naive", "--host", endpoint.host,
             "--port", endpoint.port, "--key", str(key)]
+    endpoint.take_turns(wait=0)
     started = time.perf_counter()
     r = subprocess.run(ns.exec(argv), capture_output=True, text=True, cwd=REPO,
                        timeout=RUN_TIMEOUT, stdin=subprocess.DEVNULL)
     seconds = time.perf_counter() - started
     tail = [ln for ln in r.stdout.splitlines() if ln.strip()][-1:] or [r.stderr.strip()[-300:]]
-    return Run(seconds, r.returncode, tail[0])
+    return Run(seconds, r.returncode, tail[0], turns=endpoint.take_turns(connections=1, wait=15))
 
 
 def naive_main(host: str, port: int, key: str) -> int:
@@ -371,7 +387,7 @@ def bench_delays(ns: Netns, delays: list[float], vm_files: tuple, folder: Path, 
                     sessions, connections = during(vm, before)
                     row[name] = (run, sessions, connections, load_before)
                     print(f"{name:5}: {run.seconds:6.1f} s  sessions {sessions:3}  connections "
-                          f"{connections:2}  rc {run.rc}  load before {load_before}  | {run.summary}",
+                          f"{connections:2}  round trips {run.turns:4}  rc {run.rc}  load before {load_before}  | {run.summary}",
                           flush=True)
                     if run.detail:
                         print(f"       {run.detail}", flush=True)
@@ -406,9 +422,10 @@ def print_tables(delay_rows: list[dict], target_rows: list[tuple], netem: bool, 
         print(f"delay: tc netem refused ({netem_error or 'not tried'}); userspace relay delay_relay.py")
     if delay_rows:
         print("sess = 'Starting session' lines, conn = 'Accepted publickey' lines in the VM's sshd journal;"
-              " +delay = wall time minus the same run at the first delay")
-        print(f"\n{'RTT set':>7} | {'echo RTT':>9} | {'ours s':>7} {'+delay':>6} {'sess':>4} {'conn':>4} | "
-              f"{'naive s':>7} {'+delay':>6} {'sess':>4} {'conn':>4} | {'naive/ours':>10}")
+              " +delay = wall time minus the same run at the first delay; trips = request/response"
+              " round trips the relay saw (client spoke after the server), each costs one RTT")
+        print(f"\n{'RTT set':>7} | {'echo RTT':>9} | {'ours s':>7} {'+delay':>6} {'sess':>4} {'conn':>4} "
+              f"{'trips':>5} | {'naive s':>7} {'+delay':>6} {'sess':>4} {'conn':>4} {'trips':>5} | {'naive/ours':>10}")
         first = delay_rows[0]
         for row in delay_rows:
             ours, naive = row["ours"], row["naive"]
@@ -417,8 +434,9 @@ def print_tables(delay_rows: list[dict], target_rows: list[tuple], netem: bool, 
             ratio = f"{naive[0].seconds / ours[0].seconds:9.2f}x" if ok else "   (a run failed)"
             print(f"{row['delay']:>5g}ms | {(median.group(1) + ' ms') if median else '?':>9} | "
                   f"{ours[0].seconds:7.1f} {ours[0].seconds - first['ours'][0].seconds:6.1f} "
-                  f"{ours[1]:4} {ours[2]:4} | {naive[0].seconds:7.1f} "
-                  f"{naive[0].seconds - first['naive'][0].seconds:6.1f} {naive[1]:4} {naive[2]:4} | {ratio}")
+                  f"{ours[1]:4} {ours[2]:4} {ours[0].turns:5} | {naive[0].seconds:7.1f} "
+                  f"{naive[0].seconds - first['naive'][0].seconds:6.1f} {naive[1]:4} {naive[2]:4} "
+                  f"{naive[0].turns:5} | {ratio}")
     if target_rows:
         one = target_rows[0][1].seconds
         print(f"\n{'targets':>7} | {'-n':>3} | {'wall s':>7} | {'ratio':>5} | load before | result")

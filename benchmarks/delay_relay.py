@@ -32,14 +32,24 @@ def _split(address: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float) -> None:
-    """Copy reader to writer, each chunk delivered `delay` seconds after it was read, in order."""
+async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float,
+                stats: dict | None = None, direction: str = "up") -> None:
+    """Copy reader to writer, each chunk delivered `delay` seconds after it was read, in order.
+
+    ``stats`` counts bytes per direction and "turns": how often the client spoke after the
+    server had (or first), i.e. the request/response round trips the protocol waited for.
+    """
     queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
 
     async def read_side() -> None:
         try:
             while True:
                 data = await reader.read(CHUNK)
+                if stats is not None and data:
+                    stats[direction] += len(data)
+                    if stats["last"] != direction and direction == "up":
+                        stats["turns"] += 1
+                    stats["last"] = direction
                 queue.put_nowait((time.monotonic() + delay, data))
                 if not data:
                     return
@@ -75,11 +85,14 @@ async def _relay_connection(client_reader, client_writer, upstream: tuple[str, i
         sock = w.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    stats = {"up": 0, "down": 0, "turns": 0, "last": None}
     try:
-        await asyncio.gather(_pump(client_reader, up_writer, delay), _pump(up_reader, client_writer, delay))
+        await asyncio.gather(_pump(client_reader, up_writer, delay, stats, "up"),
+                             _pump(up_reader, client_writer, delay, stats, "down"))
     finally:
         for w in (client_writer, up_writer):
             w.close()
+        print(f"closed up={stats['up']} down={stats['down']} turns={stats['turns']}", flush=True)
 
 
 async def _echo_connection(reader, writer) -> None:
