@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import random
 import zlib
-from datetime import datetime, timezone
-from dataclasses import replace
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -128,7 +128,10 @@ def with_mutation(facts: LinuxFacts, name: str, mutated: Section | None) -> Linu
     else:
         sections[name] = mutated
     return LinuxFacts(
-        sections=sections, privileged=facts.privileged, sudo_error=facts.sudo_error, admin_user=facts.admin_user
+        sections=sections,
+        privileged=facts.privileged,
+        sudo_error=facts.sudo_error,
+        admin_user=facts.admin_user,
     )
 
 
@@ -143,7 +146,10 @@ def run_harness() -> tuple[int, list[str]]:
             for req_id, check in CHECKS.items():
                 log = ReadLog(facts.sections)
                 probe = LinuxFacts(
-                    sections=log, privileged=facts.privileged, sudo_error=facts.sudo_error, admin_user=facts.admin_user
+                    sections=log,
+                    privileged=facts.privileged,
+                    sudo_error=facts.sudo_error,
+                    admin_user=facts.admin_user,
                 )
                 baseline[req_id] = judge(check, probe, profile)
                 reads[req_id] = log.read

@@ -61,13 +61,19 @@ def run_sections(sections: dict, path: str, timeouts=None, cap=None) -> dict[str
     extra = {"timeouts": timeouts} if timeouts else {}
     extra.update({"cap": cap} if cap else {})
     script = collection_script(sections, "t0k3n", **extra)
-    script = script.replace("export LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin", f"export LC_ALL=C PATH={path}")
-    out = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=60, env={**os.environ, "PATH": path})
+    script = script.replace(
+        "export LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin", f"export LC_ALL=C PATH={path}"
+    )
+    out = subprocess.run(
+        ["sh", "-c", script], capture_output=True, text=True, timeout=60, env={**os.environ, "PATH": path}
+    )
     return parse_collection(out.stdout, "t0k3n", **({"cap": cap} if cap else {}))
 
 
 APT_SECTION = {"security_updates": SECTIONS["security_updates"]}
-needs_apt = pytest.mark.skipif(not Path("/var/lib/apt/lists").is_dir(), reason="needs a Debian-family machine")
+needs_apt = pytest.mark.skipif(
+    not Path("/var/lib/apt/lists").is_dir(), reason="needs a Debian-family machine"
+)
 
 
 # -- 1. the error model ---------------------------------------------------------------
@@ -76,7 +82,9 @@ needs_apt = pytest.mark.skipif(not Path("/var/lib/apt/lists").is_dir(), reason="
 def test_no_section_ends_in_true():
     """'20 of 41 sections end in ; true' -> zero: a section's status must be able to say it failed."""
     offenders = [
-        name for name, (_, snippet) in SECTIONS.items() if snippet.rstrip().endswith("true") or "; true;" in snippet
+        name
+        for name, (_, snippet) in SECTIONS.items()
+        if snippet.rstrip().endswith("true") or "; true;" in snippet
     ]
     assert offenders == []
 
@@ -101,8 +109,11 @@ def test_timed_out_section_is_unreadable(tmp_path):
 
 
 def test_cut_section_is_unreadable(tmp_path):
-    out = run_sections({"big": (False, "i=0; while [ $i -lt 300 ]; do echo 0123456789; i=$((i+1)); done")},
-                       fake_bin(tmp_path), cap=1000)
+    out = run_sections(
+        {"big": (False, "i=0; while [ $i -lt 300 ]; do echo 0123456789; i=$((i+1)); done")},
+        fake_bin(tmp_path),
+        cap=1000,
+    )
     assert out["big"].problem.startswith("output cut at")
     with pytest.raises(FactError, match="output cut"):
         LinuxFacts(sections=out).files("big")
@@ -158,7 +169,9 @@ def test_section_timeouts_from_vm_config(tmp_path):
 @needs_apt
 def test_lnx021_apt_failure_keeps_its_exit_status(tmp_path):
     """apt-get -s failing (unmet dependencies, a corrupt list) must not read as 'none pending'."""
-    path = fake_bin(tmp_path, **{"apt-get": 'echo "E: Unmet dependencies. Try apt --fix-broken install"; exit 100'})
+    path = fake_bin(
+        tmp_path, **{"apt-get": 'echo "E: Unmet dependencies. Try apt --fix-broken install"; exit 100'}
+    )
     section = run_sections(APT_SECTION, path)["security_updates"]
     assert section.rc == 100
     facts = with_section(compliant(), "security_updates", section.text, section.rc)
@@ -170,8 +183,14 @@ def test_lnx021_apt_failure_keeps_its_exit_status(tmp_path):
 def test_lnx021_apt_timeout_is_an_error(tmp_path):
     path = fake_bin(tmp_path, **{"apt-get": "sleep 30"})
     section = run_sections(APT_SECTION, path, timeouts={"security_updates": 1})["security_updates"]
-    facts = with_section(compliant(), "security_updates", section.text, section.rc,
-                         problem=section.problem, deadline=section.deadline)
+    facts = with_section(
+        compliant(),
+        "security_updates",
+        section.text,
+        section.rc,
+        problem=section.problem,
+        deadline=section.deadline,
+    )
     result, message = result_of(linux.security_updates, facts)
     assert result is Result.ERROR and "timed out after 1 s" in message
 
@@ -189,8 +208,12 @@ def apt_text(index_age_days: float, pending: str = "", rc: int = 0, lists: bool 
         ]
     else:
         lines += ["lists 0"]
-    lines += ["source URIs: http://deb.debian.org/debian", "source Suites: bookworm bookworm-updates",
-              "source URIs: http://deb.debian.org/debian-security", "source Suites: bookworm-security"]
+    lines += [
+        "source URIs: http://deb.debian.org/debian",
+        "source Suites: bookworm bookworm-updates",
+        "source URIs: http://deb.debian.org/debian-security",
+        "source Suites: bookworm-security",
+    ]
     lines += [pending] if pending else []
     lines += [f"rc {rc}"]
     return "\n".join(lines), rc
@@ -210,12 +233,16 @@ def test_lnx021_stale_index_is_an_error():
 def test_lnx021_missing_security_list_is_an_error():
     text, rc = apt_text(1)
     text = "\n".join(line for line in text.splitlines() if "security_main_binary" not in line)
-    result, message = result_of(linux.security_updates, with_section(compliant(), "security_updates", text, rc))
+    result, message = result_of(
+        linux.security_updates, with_section(compliant(), "security_updates", text, rc)
+    )
     assert result is Result.ERROR and "security" in message
 
 
 def test_lnx021_missing_lists_is_an_error():
-    result, _ = result_of(linux.security_updates, with_section(compliant(), "security_updates", *apt_text(1, lists=False)))
+    result, _ = result_of(
+        linux.security_updates, with_section(compliant(), "security_updates", *apt_text(1, lists=False))
+    )
     assert result is Result.ERROR
 
 
@@ -258,7 +285,9 @@ def test_lnx012_swaps_without_header_is_an_error():
 
 def test_lnx016_no_systemctl_is_an_error():
     text = "no systemctl\ncommand ifup /usr/sbin/ifup\nresolved ifup /usr/sbin/ifup"
-    result, message = result_of(linux.network_manager, with_section(compliant(), "network_services", text, 127))
+    result, message = result_of(
+        linux.network_manager, with_section(compliant(), "network_services", text, 127)
+    )
     assert result is Result.ERROR and "systemctl" in message
 
 
@@ -286,7 +315,9 @@ def test_lnx004_newer_candidate_for_a_hand_installed_agent_warns():
 
 
 def history_facts(*lines: str) -> LinuxFacts:
-    keys = "\n".join(line for line in compliant().sections["home_files"].text.splitlines() if not line.startswith("homes "))
+    keys = "\n".join(
+        line for line in compliant().sections["home_files"].text.splitlines() if not line.startswith("homes ")
+    )
     return with_section(compliant(), "home_files", "\n".join(lines) + "\n" + keys + "\nhomes 3")
 
 
@@ -296,13 +327,17 @@ def test_lnx023_history_symlink_to_dev_null_passes_like_vhd009():
 
 
 def test_lnx023_history_symlink_to_a_file_with_content_fails():
-    facts = history_facts("20 1700000000 root /root/.bash_history", "link\t512\t/root/.bash_history\t/root/old_history")
+    facts = history_facts(
+        "20 1700000000 root /root/.bash_history", "link\t512\t/root/.bash_history\t/root/old_history"
+    )
     result, message = result_of(linux.shell_history, facts)
     assert result is Result.FAILED and "512 bytes" in message
 
 
 def test_lnx023_unresolved_history_symlink_is_an_error():
-    facts = history_facts("11 1700000000 root /root/.bash_history", "link\t-\t/root/.bash_history\t/mnt/gone/h")
+    facts = history_facts(
+        "11 1700000000 root /root/.bash_history", "link\t-\t/root/.bash_history\t/mnt/gone/h"
+    )
     assert result_of(linux.shell_history, facts)[0] is Result.ERROR
 
 
@@ -310,7 +345,9 @@ def test_lnx023_live_and_vhd_share_one_rule():
     from pytest_vmimage.facts.image_files import HistoryEntry, history_stored_bytes
     from pytest_vmimage.facts.linux_parsers import parse_home_files
 
-    found = parse_home_files("9 1700000000 root /root/.bash_history\nlink\t0\t/root/.bash_history\t/dev/null\nhomes 1")
+    found = parse_home_files(
+        "9 1700000000 root /root/.bash_history\nlink\t0\t/root/.bash_history\t/dev/null\nhomes 1"
+    )
     assert found[0].entry == HistoryEntry("/root/.bash_history", 0, "symlink", "/dev/null")
     assert history_stored_bytes(found[0].entry) == 0
 
@@ -331,7 +368,7 @@ def test_lnx023_live_section_reports_symlink_target_and_size():
 
 SECRETS = {
     "nm_connections": "### /etc/NetworkManager/system-connections/wifi.nmconnection\n[wifi-security]\nkey-mgmt=wpa-psk\npsk=hunter2-wifi\n[802-1x]\npassword=hunter2-eap\nprivate-key-password=hunter2-pk\n",
-    "grub_cfg": "### /boot/grub/grub.cfg\nset superusers=\"admin\"\npassword_pbkdf2 admin grub.pbkdf2.sha512.10000.ABCDEF0123\nlinux /vmlinuz root=/dev/sda1 console=ttyS0\n",
+    "grub_cfg": '### /boot/grub/grub.cfg\nset superusers="admin"\npassword_pbkdf2 admin grub.pbkdf2.sha512.10000.ABCDEF0123\nlinux /vmlinuz root=/dev/sda1 console=ttyS0\n',
     "network_config": "### /etc/sysconfig/network/ifcfg-wlan0\nWIRELESS_WPA_PSK='hunter2-suse'\nBOOTPROTO=dhcp\n### /etc/default/app\nDB_PASSWORD=hunter2-db\nexport ADMIN_PASSWORD=\"hunter2-admin\"\nAPI_TOKEN=hunter2-token\n",
     "security_updates": "manager apt\nsource deb https://user:hunter2-apt@repo.example.com/debian bookworm main\nrc 0",
     "waagent_conf": "-----BEGIN OPENSSH PRIVATE KEY-----\nhunter2-key\n-----END OPENSSH PRIVATE KEY-----\nProvisioning.Enabled=n\n",
@@ -367,23 +404,37 @@ def test_facts_dir_file_has_no_secret():
 def test_lnx021_kept_back_packages_are_not_a_pass():
     """apt-mark hold / pins: dist-upgrade keeps them back, no Inst line: cannot say 'none pending'."""
     kept = "The following packages have been kept back:\n  libssl3 openssl"
-    result, message = result_of(linux.security_updates, with_section(compliant(), "security_updates", *apt_text(1, kept)))
+    result, message = result_of(
+        linux.security_updates, with_section(compliant(), "security_updates", *apt_text(1, kept))
+    )
     assert result in (Result.ERROR, Result.FAILED) and "libssl3" in message
 
 
 def test_lnx021_stale_security_index_beside_a_fresh_main_index_is_an_error():
     text, rc = apt_text(200)
     now = int(compliant().section("times").split()[0])
-    text = text.replace("lists 2\n", f"lists 2\nindex {now - 3600} /var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease\n")
-    result, message = result_of(linux.security_updates, with_section(compliant(), "security_updates", text, rc))
+    text = text.replace(
+        "lists 2\n",
+        f"lists 2\nindex {now - 3600} /var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease\n",
+    )
+    result, message = result_of(
+        linux.security_updates, with_section(compliant(), "security_updates", text, rc)
+    )
     assert result is Result.ERROR and "200 days old" in message
 
 
 def test_lnx021_disabled_security_stanza_is_no_security_repository():
     text, rc = apt_text(1)
-    text = text.replace("source Suites: bookworm-security", "source Suites: bookworm-security\nsource Enabled: no")
-    text = text.replace("source URIs: http://deb.debian.org/debian-security", "source\nsource URIs: http://deb.debian.org/debian-security")
-    result, message = result_of(linux.security_updates, with_section(compliant(), "security_updates", text, rc))
+    text = text.replace(
+        "source Suites: bookworm-security", "source Suites: bookworm-security\nsource Enabled: no"
+    )
+    text = text.replace(
+        "source URIs: http://deb.debian.org/debian-security",
+        "source\nsource URIs: http://deb.debian.org/debian-security",
+    )
+    result, message = result_of(
+        linux.security_updates, with_section(compliant(), "security_updates", text, rc)
+    )
     assert result is Result.FAILED and "add your distribution's security repository" in message
 
 
@@ -399,6 +450,10 @@ def test_lnx023_zhistory_and_mksh_history_are_shell_histories():
 def test_lnx026_el6_sysconfig_hostname_is_judged():
     """Review F9(a/b): without /etc/hostname the section reads /etc/HOSTNAME or EL6's HOSTNAME=."""
     assert "/etc/sysconfig/network" in SECTIONS["residue"][1] and "/etc/HOSTNAME" in SECTIONS["residue"][1]
-    text = compliant().sections["residue"].text.replace("hostname_file localhost.localdomain", 'hostname_file "build-host-17"')
+    text = (
+        compliant()
+        .sections["residue"]
+        .text.replace("hostname_file localhost.localdomain", 'hostname_file "build-host-17"')
+    )
     result, message = result_of(linux.generalized, with_section(compliant(), "residue", text))
     assert result is Result.FAILED and "'build-host-17'" in message

@@ -23,11 +23,12 @@ import json
 import re
 import secrets
 import shlex
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any
 
+from pytest_vmimage.facts.fact import Fact
 from pytest_vmimage.facts.image_files import ALL_HISTORIES, LEASE_DIRS, parse_waagent_conf
 from pytest_vmimage.facts.linux_parsers import (
     HomeFile,
@@ -45,7 +46,6 @@ from pytest_vmimage.facts.linux_parsers import (
     parse_unit_states,
 )
 from pytest_vmimage.verdict import FactError
-
 
 # A section's exit status: 0 = looked and printed what is there (possibly nothing);
 # ABSENT_RC = looked, the thing is not there; anything else = could not look.
@@ -398,7 +398,6 @@ SECTION_TIMEOUTS: dict[str, int] = {
 }
 
 _ROOT_NOTE = "needs root: sudo -n failed"
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -431,43 +430,6 @@ class Section:
         if self.rc not in (0, ABSENT_RC):
             return f"reading {name.replace('_', ' ')} failed on the VM (exit {self.rc})"
         return ""
-
-
-@dataclass(frozen=True)
-class Fact(Generic[T]):
-    """One fact: a value, ``absent`` (looked: not there) or ``unreadable`` (could not look),
-    with the reason. ``get()`` gives the value, None when absent, and raises FactError when
-    unreadable, so a check can never mistake "could not look" for "nothing there"."""
-
-    value: T | None = None
-    absent: bool = False
-    unreadable: str = ""
-
-    @classmethod
-    def found(cls, value: T) -> Fact[T]:
-        return cls(value)
-
-    @classmethod
-    def missing(cls) -> Fact[T]:
-        return cls(None, absent=True)
-
-    @classmethod
-    def failed(cls, reason: str) -> Fact[T]:
-        return cls(None, unreadable=reason or "could not be read")
-
-    def get(self) -> T | None:
-        if self.unreadable:
-            raise FactError(self.unreadable)
-        return self.value
-
-    def map(self, parse: Callable[[Any], Any]) -> Fact:
-        """The parsed fact; a parser raising FactError makes it unreadable with that reason."""
-        if self.unreadable or self.absent:
-            return self
-        try:
-            return Fact.found(parse(self.value))
-        except FactError as exc:
-            return Fact.failed(str(exc))
 
 
 # Values that must never leave the VM through --vm-facts-dir (shadow hashes are masked on
