@@ -457,3 +457,20 @@ def test_lnx026_el6_sysconfig_hostname_is_judged():
     )
     result, message = result_of(linux.generalized, with_section(compliant(), "residue", text))
     assert result is Result.FAILED and "'build-host-17'" in message
+
+
+def test_lnx015_client_alive_interval_inside_a_match_block_is_not_a_pass():
+    """Review F3: sshd -T without -C ignores Match blocks; a Match setting ClientAliveInterval
+    changes what some logins get, so 180 from sshd -T is not the whole answer."""
+    base = compliant().sections["sshd_effective"].text.split("\n## match")[0]
+    match = "## match\n/etc/ssh/sshd_config: Match User deploy\n/etc/ssh/sshd_config:   ClientAliveInterval 0"
+    result, message = result_of(
+        linux.client_alive_interval, with_section(compliant(), "sshd_effective", base + "\n" + match)
+    )
+    assert result is Result.ERROR and "Match" in message
+    plain = "## match\n/etc/ssh/sshd_config: ClientAliveInterval 180"
+    result, _ = result_of(
+        linux.client_alive_interval, with_section(compliant(), "sshd_effective", base + "\n" + plain)
+    )
+    assert result is Result.PASSED
+    assert "## match" in SECTIONS["sshd_effective"][1]

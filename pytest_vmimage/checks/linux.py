@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from pytest_vmimage.facts.image_files import history_stored_bytes
 from pytest_vmimage.facts.linux import (
     BOOT_TYPES,
     BlockDevice,
@@ -13,8 +14,6 @@ from pytest_vmimage.facts.linux import (
     parse_units,
     version_tuple,
 )
-from pytest_vmimage.facts.image_files import history_stored_bytes
-from pytest_vmimage.facts.linux_parsers import HV_MODULES, history_kind_of, upstream_version
 from pytest_vmimage.facts.linux_accounts import authorized_keys, parse_shadow, password_finding
 from pytest_vmimage.facts.linux_firewall import parse_firewall, unread_views
 from pytest_vmimage.facts.linux_network import (
@@ -27,6 +26,7 @@ from pytest_vmimage.facts.linux_network import (
     resolv_conf,
     resolv_conf_findings,
 )
+from pytest_vmimage.facts.linux_parsers import HV_MODULES, history_kind_of, upstream_version
 from pytest_vmimage.verdict import FactError, Verdict
 
 REGENERATE_GRUB = {
@@ -569,6 +569,12 @@ def client_alive_interval(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verd
     values = facts.sshd_settings()
     if "clientaliveinterval" not in values:
         raise FactError("sshd -T printed no clientaliveinterval")
+    in_match = [f"{setting} ({path})" for path, setting in facts.sshd_match_settings() if "clientalive" in setting.lower()]
+    if in_match:
+        raise FactError(
+            f"ClientAliveInterval is set inside a Match block ({'; '.join(in_match)}): sshd -T shows only the "
+            "global value, so what a login gets cannot be told; set it once, outside any Match block (guide §2.6)"
+        )
     raw = values["clientaliveinterval"].strip()
     value = int(re.match(r"\d+", raw).group(0)) if re.match(r"\d+", raw) else 0
     target, low, high = (

@@ -223,7 +223,15 @@ SECTIONS: dict[str, tuple[bool, str]] = {
         "if command -v sshd; then :; elif [ -x /usr/sbin/sshd ]; then echo /usr/sbin/sshd; fi; "
         + _units("ssh", "sshd", "ssh.socket", "sshd.socket"),
     ),
-    "sshd_effective": (True, "sshd -T 2>&1 || /usr/sbin/sshd -T 2>&1"),
+    # sshd -T, then "## match" and the Match / ClientAliveInterval / AuthorizedKeys* lines of the
+    # config files as "FILE: LINE" (sshd -T without -C does not apply Match blocks)
+    "sshd_effective": (
+        True,
+        'o=$(sshd -T 2>&1) || o=$(/usr/sbin/sshd -T 2>&1) || { printf "%s\\n" "$o"; exit 1; }; '
+        'printf "%s\\n" "$o"; echo "## match"; for f in /etc/ssh/sshd_config /etc/ssh/sshd_config.d/*.conf; do '
+        '[ -f "$f" ] || continue; m=$(grep -iE "^[[:space:]]*(match|clientaliveinterval|authorizedkeysfile|authorizedkeyscommand)[[:space:]]" "$f"); '
+        '[ $? -le 1 ] || exit 2; [ -z "$m" ] || printf "%s\\n" "$m" | sed "s|^|$f: |"; done; exit 0',
+    ),
     # network (LNX-016..020)
     "network_services": (
         False,
@@ -796,13 +804,33 @@ class LinuxFacts:
 
     def sshd_settings(self) -> dict[str, str]:
         """sshd's effective configuration (``sshd -T``), keys in lower case."""
-        text = self.section("sshd_effective")
+        text = self.section("sshd_effective").split("\n## match", 1)[0]
         values = dict(line.split(None, 1) for line in text.splitlines() if " " in line.strip())
         if "port" not in values:
             raise FactError(
                 f"sshd -T did not print the effective configuration ({text.strip()[:200] or 'no output'})"
             )
         return values
+
+    def sshd_match_settings(self) -> list[tuple[str, str]]:
+        """(file, setting) of ClientAliveInterval / AuthorizedKeys* lines inside a Match block of
+        sshd's config files: what sshd -T without -C does not show. [] for facts gathered
+        before these lines were collected."""
+        text = self.section("sshd_effective")
+        if "\n## match" not in text:
+            return []
+        inside: dict[str, bool] = {}
+        found = []
+        for line in text.split("\n## match", 1)[1].splitlines():
+            path, _, setting = line.partition(": ")
+            words = setting.split()
+            if not words:
+                continue
+            if words[0].lower() == "match":
+                inside[path] = not (len(words) > 1 and words[1].lower() == "all")
+            elif inside.get(path):
+                found.append((path, setting.strip()))
+        return found
 
     def kernel_modules(self) -> dict[str, str]:
         """hv_vmbus/hv_storvsc/hv_netvsc -> "built in" | "module" | "absent" in the running kernel."""
