@@ -56,9 +56,11 @@ def edited(change: Callable[[dict], None]) -> WindowsFacts:
 
 
 def all_verdicts(facts: WindowsFacts, profile) -> dict[str, object]:
+    """Every verdict of the profile (a feature not on the profile's list is left out)."""
     found = {req_id: check(facts, profile) for req_id, check in windows.CHECKS.items()}
     for feature in FEATURES:
-        found[f"WIN-010 {feature}"] = windows.unsupported_feature(facts, profile, feature)
+        if not (profile.is_current and feature in windows.SUPPORTED_IN_CURRENT):
+            found[f"WIN-010 {feature}"] = windows.unsupported_feature(facts, profile, feature)
     return found
 
 
@@ -899,3 +901,19 @@ def test_recorded_windows_facts_mask_secret_environment_and_run_key_values():
         facts.parts["drives"]["machine_env"]["DB_PASSWORD"] == "Pa55w0rd!"
     )  # the checks see the VM as it is
     assert WindowsFacts.from_json(compliant().to_json()).parts == compliant().parts
+
+
+def test_win010_hyper_v_is_not_on_the_current_list():
+    """REQUIREMENTS profile table: in `current`, Hyper-V is no longer unsupported (nested
+    virtualization is supported); guide-2016 keeps the 13 features."""
+    facts = edited(_feature("Hyper-V"))
+    assert windows.unsupported_feature(facts, GUIDE, "Hyper-V").result is Result.FAILED
+    verdict = windows.unsupported_feature(facts, CURRENT, "Hyper-V")
+    assert verdict.result is Result.NOT_APPLICABLE and "nested virtualization" in verdict.message
+
+
+def test_get_gives_a_read_value_or_a_fact_error():
+    facts = compliant()
+    assert facts.get("os", "caption") == "Microsoft Windows Server 2012 R2 Datacenter"
+    with pytest.raises(FactError, match="rdp.policy_fDenyTSConnections is absent"):
+        facts.get("rdp", "policy_fDenyTSConnections")

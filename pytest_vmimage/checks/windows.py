@@ -665,12 +665,18 @@ UNSUPPORTED_FEATURES: dict[str, tuple[tuple[str, ...], tuple[int, ...]]] = {
     "Wireless LAN Service": (("Wireless-Networking",), (38,)),
 }
 UNSUPPORTED_FEATURE_NAMES = tuple(UNSUPPORTED_FEATURES)
+#: Features the current rules no longer list (REQUIREMENTS profile table, WIN-010).
+SUPPORTED_IN_CURRENT = {
+    "Hyper-V": "Hyper-V is not on the current list of unsupported features (nested virtualization is supported)",
+}
 
 
 def unsupported_feature(facts: WindowsFacts, profile: Mapping[str, Any], feature: str) -> Verdict:
     """WIN-010: one unsupported role or feature (by its language-neutral name) is not installed."""
     names, ids = UNSUPPORTED_FEATURES[feature]
     required = f"{feature} not installed"
+    if feature in SUPPORTED_IN_CURRENT and getattr(profile, "is_current", False):
+        return Verdict.not_applicable(SUPPORTED_IN_CURRENT[feature], required)
     installed = facts.installed_features()
     if installed is not None:
         hits = [installed[n.lower()] for n in names if n.lower() in installed]

@@ -904,6 +904,10 @@ class WindowsFacts:
                 )
         return Fact.found(value, label)
 
+    def get(self, name: str, key: str) -> Any:
+        """``part(name)[key]`` when it was read; absent or unreadable is a FactError."""
+        return self.fact(name, key).need()
+
     def value(
         self,
         name: str,
