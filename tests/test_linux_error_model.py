@@ -474,3 +474,30 @@ def test_lnx015_client_alive_interval_inside_a_match_block_is_not_a_pass():
     )
     assert result is Result.PASSED
     assert "## match" in SECTIONS["sshd_effective"][1]
+
+
+def test_section_timeouts_reach_the_one_remote_command():
+    """--vm-config [section_timeouts] -> gather() -> the script the VM runs (still one command)."""
+    from types import SimpleNamespace
+
+    from pytest_vmimage.facts.linux import gather
+
+    class Recorder:
+        commands_run = 0
+
+        def __init__(self):
+            self.commands = []
+
+        def run(self, command, timeout=None, stdin=None):
+            self.commands.append(command)
+            self.commands_run += 1
+            nonce = command.split("@@", 1)[1].split(" ", 1)[0]
+            body = f"x86_64\n6.1.0\nvm\n\n@@{nonce} rc 0"  # what the wrapper prints, and its byte count
+            text = f"@@{nonce} begin uname\n{body}\n@@{nonce} end uname 1.0 1.5 3 {len(body)}\n"
+            return SimpleNamespace(text=text, stderr=b"", rc=0)
+
+    connection = Recorder()
+    facts = gather(connection, admin_user="azureuser", section_timeouts={"uname": 3})
+    assert len(connection.commands) == 1
+    assert "run uname 3 " in connection.commands[0] and "run security_updates 240 " in connection.commands[0]
+    assert facts.machine == "x86_64" and facts.sections["uname"].deadline == 3
