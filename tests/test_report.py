@@ -221,3 +221,17 @@ def test_schema_is_valid_and_rejects_a_passed_with_unknown_words():
             },
             "doc",
         )
+
+
+def test_windows_description_from_the_facts_or_unknown():
+    from pytest_vmimage.facts.windows import WindowsFacts
+    from pytest_vmimage.tested import describe_windows
+
+    snapshot = Path(__file__).resolve().parent / "recorded" / "windows" / "ws2012r2-compliant.json"
+    facts = WindowsFacts.load(snapshot)
+    tested = describe_windows(facts, "w")
+    assert tested["Distribution"] == "Microsoft Windows Server 2012 R2 Datacenter"
+    assert tested["Kernel"] == "6.3.9600" and tested["Architecture"] == "64-bit"
+    del facts.parts["os"]
+    tested = describe_windows(facts, "w")
+    assert all(value.startswith("unknown (") for value in tested.values()), tested
