@@ -107,6 +107,7 @@ class DebugfsReader:
         self.calls = 0
         self.log: list[str] = []  # every command run, in order
         self._stats: dict[str, FileEntry | None | Unreadable] = {}  # lstat answers, per path
+        self.stale = ""  # why what is read may be out of date (an unreplayed journal)
 
     # ------------------------------------------------------------------ one run
 

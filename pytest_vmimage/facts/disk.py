@@ -1095,7 +1095,14 @@ def _reader_for(file: _File, content: _Content, facts: DiskFacts, index: int | N
             raise _NoReader(
                 f"{kind} on {where}: debugfs needs the disk stored contiguously (not {facts.format_detail})"
             )
-        return _debugfs.DebugfsReader(file.fd, facts.content_offset + start, file.meter)
+        reader = _debugfs.DebugfsReader(file.fd, facts.content_offset + start, file.meter)
+        sb = content.read(start + 1024, 1024)
+        if len(sb) >= 100 and struct.unpack("<I", sb[96:100])[0] & 0x4:  # INCOMPAT_RECOVER
+            reader.stale = (
+                f"{kind} on {where} was not cleanly unmounted: its journal was not replayed, so files "
+                "written last (a shell history, a lease) may be missing from what is read"
+            )
+        return reader
     if kind == "xfs":
         try:
             return _xfs.XfsReader(
@@ -1154,6 +1161,9 @@ def _find_root(file: _File, content: _Content, facts: DiskFacts) -> RootFsFacts:
         for reason in broken:
             for name in ROOT_FACTS:
                 root.mark_unreadable(name, f"another candidate root could not be read ({reason})")
+        if getattr(reader, "stale", ""):
+            for name in ROOT_FACTS:
+                root.mark_unreadable(name, reader.stale)
         try:
             _collect(reader, root)
         except Exception as exc:  # noqa: BLE001 - budget, debugfs failure, corrupt structures

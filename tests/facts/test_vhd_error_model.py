@@ -244,3 +244,13 @@ def test_leases_in_a_symlinked_lease_directory_are_found(tmp_path: Path, tree, f
     verdict = verdict_of(checks.check_vhd_deprovisioned, disk)
     assert result(verdict) == "failed", verdict
     assert "/var/lib/dhcp/dhclient.eth0.leases" in verdict.actual
+
+
+@need("sfdisk", "mkfs.ext4", "debugfs")
+def test_ext4_with_an_unreplayed_journal_is_an_error(tmp_path: Path, tree) -> None:
+    image = fs_image(tree(CLEAN_ROOT), tmp_path / "root.img", "ext4")
+    assert result(verdict_of(checks.check_vhd_deprovisioned, gpt_disk(image, tmp_path / "a.raw"))) == "passed"
+    debugfs_write(image, "feature needs_recovery")  # as a VHD copied from a running VM leaves it
+    verdict = verdict_of(checks.check_vhd_deprovisioned, gpt_disk(image, tmp_path / "b.raw"))
+    assert result(verdict) == "error", verdict
+    assert "journal was not replayed" in verdict[1]
