@@ -98,14 +98,16 @@ def is_dhcp_lease(path: str) -> bool:
 
 
 def parse_waagent_conf(text: str, max_lines: int = 5000) -> dict[str, str]:
-    """``/etc/waagent.conf``: ``Key=Value`` lines, ``#`` comments (whole-line or trailing)
-    and blank lines ignored, the last value of a key wins."""
+    """``/etc/waagent.conf`` read as the agent reads it (``ConfigurationProvider.load``):
+    ``Key=Value`` lines, ``#`` comments (whole-line or trailing) and blank lines ignored,
+    double quotes and spaces around a value stripped (``"y"`` is ``y``), the last value of a
+    key wins."""
     values: dict[str, str] = {}
     for line in text.splitlines()[:max_lines]:
         line = line.split("#", 1)[0].strip()
         key, sep, value = line.partition("=")
         if sep and key.strip():
-            values[key.strip()] = value.strip()
+            values[key.strip()] = value.strip().strip('" ').strip()
     return values
 
 
@@ -122,3 +124,21 @@ def is_resolver_stub(target: str) -> bool:
         or target.endswith("systemd/resolv.conf")
         or "/resolvconf/run/" in target
     )
+
+
+# Home directories that hold no user files (system accounts' placeholders).
+NO_HOME = ("/", "/nonexistent", "/dev/null", "/proc", "/sys", "/run", "/var/run")
+
+
+def passwd_homes(text: str, max_lines: int = 5000) -> dict[str, str]:
+    """``/etc/passwd``: user name -> home directory, for accounts whose home can hold
+    files (histories of build users live wherever their home is, not only /home)."""
+    homes: dict[str, str] = {}
+    for line in text.splitlines()[:max_lines]:
+        fields = line.split(":")
+        if len(fields) < 7 or not fields[0] or not fields[5].startswith("/"):
+            continue
+        home = "/" + "/".join(p for p in fields[5].split("/") if p)
+        if home not in NO_HOME:
+            homes.setdefault(fields[0], home)
+    return homes
