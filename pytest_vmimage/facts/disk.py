@@ -1230,7 +1230,13 @@ def _part(facts: DiskFacts, index: int) -> Partition:
 
 MAX_LINK_HOPS = 8
 ROOT_MARKERS = ("/etc/fstab", "/etc/os-release")
-FIRST_FILES = ("/etc/hostname", "/etc/waagent.conf", "/usr/lib/os-release", "/etc/resolv.conf")
+FIRST_FILES = (
+    "/etc/hostname",
+    "/etc/waagent.conf",
+    "/usr/lib/os-release",
+    "/etc/resolv.conf",
+    "/etc/passwd",
+)
 
 
 def _collect(reader: FsReader, root: RootFsFacts) -> None:
@@ -1307,7 +1313,13 @@ def _collect(reader: FsReader, root: RootFsFacts) -> None:
             elif target is None or isinstance(target, Unreadable):
                 why = target.reason if target is not None else "the target does not exist in the image"
                 root.mark_unreadable("shell_histories", f"home {entry.path} -> {entry.target}: {why}")
+    passwd = texts["/etc/passwd"]
+    if isinstance(passwd, Unreadable):
+        root.mark_unreadable("shell_histories", passwd.reason)
     root.home_users = sorted(homes)
+    for user, path in image_files.passwd_homes(passwd if isinstance(passwd, str) else "").items():
+        if path not in homes.values() and len(homes) < 2 * MAX_HOMES:
+            homes.setdefault(user, path)  # a build user's home outside /home
     _collect_histories(reader, root, homes)
     _separate_mounts(root, homes)
 

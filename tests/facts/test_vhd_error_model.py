@@ -254,3 +254,16 @@ def test_ext4_with_an_unreplayed_journal_is_an_error(tmp_path: Path, tree) -> No
     verdict = verdict_of(checks.check_vhd_deprovisioned, gpt_disk(image, tmp_path / "b.raw"))
     assert result(verdict) == "error", verdict
     assert "journal was not replayed" in verdict[1]
+
+
+@need("sfdisk", "mkfs.ext4", "debugfs", "mkfs.xfs")
+@pytest.mark.parametrize("fs", ["ext4", "xfs"])
+def test_history_of_a_build_user_whose_home_is_outside_home(tmp_path: Path, tree, fs: str) -> None:
+    passwd = "root:x:0:0:root:/root:/bin/bash\nbuilder:x:998:998::/var/lib/builder:/bin/bash\n"
+    spec = {**CLEAN_ROOT, "etc/passwd": passwd, "var/lib/builder/.bash_history": "make release\n"}
+    verdict = verdict_of(
+        checks.check_vhd_deprovisioned,
+        gpt_disk(fs_image(tree(spec), tmp_path / "r.img", fs), tmp_path / "d.raw"),
+    )
+    assert result(verdict) == "failed", verdict
+    assert "/var/lib/builder/.bash_history" in verdict.actual
