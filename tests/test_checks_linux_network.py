@@ -551,6 +551,35 @@ def test_lnx022_password_found_fails_even_when_keys_cannot_be_read():
     assert linux.no_default_accounts(facts, GUIDE).result is Result.FAILED
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        "true & /bin/bash",
+        'echo "$SSH_ORIGINAL_COMMAND" | /bin/sh',
+        "sleep 0 & exec bash -l",
+        "echo hi > /tmp/x",
+        "exec /bin/false",
+        "eval false",
+        "echo `id`",
+        "sleep bash",
+        "/home/deploy/echo hi",
+        "(bash)",
+        "true bash",
+    ],
+)
+def test_lnx022_f1_forced_command_with_background_pipe_or_other_word_logs_in(command):
+    key = f'command="{command.replace(chr(34), chr(92) + chr(34))}" ssh-ed25519 KEY deploy@build'
+    assert key_logs_in(key)
+    section = keys_section(("deploy", "/home/deploy/.ssh/authorized_keys", [key]))
+    result = linux.no_default_accounts(with_keys(section), GUIDE)
+    assert result.result is Result.FAILED and "deploy" in result.actual
+
+
+def test_lnx022_f1_option_names_are_case_insensitive_and_leading_blanks_allowed():
+    assert not key_logs_in('COMMAND="/bin/false" ssh-ed25519 KEY')
+    assert not key_logs_in("   " + STUB)
+
+
 def test_lnx022_denying_commands():
     assert command_denies_login("echo 'Please login as the user \"azureuser\"';echo;sleep 10;exit 142")
     assert not command_denies_login("internal-sftp")

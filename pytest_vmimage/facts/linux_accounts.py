@@ -17,7 +17,13 @@ from pytest_vmimage.verdict import FactError
 
 # statements a forced command may be made of and still deny every login: cloud-init's
 # disable_root stub is  echo 'Please login as the user "x" rather than the user "root".';echo;sleep 10;exit 142
-_DENYING_WORDS = {"echo", "printf", "sleep", "exit", "false", "true", "logger", ":", "nologin", "return"}
+_PRINTING_WORDS = {"echo", "printf", "logger"}
+_NUMERIC_WORDS = {"sleep", "exit"}  # only with numeric arguments
+_NO_ARGUMENT_WORDS = {"false", "true", ":", "nologin"}
+_DENYING_WORDS = _PRINTING_WORDS | _NUMERIC_WORDS | _NO_ARGUMENT_WORDS
+_SYSTEM_DIRS = {"", "/bin", "/usr/bin", "/sbin", "/usr/sbin"}
+# background, pipes, redirections, expansions, grouping: anything that runs or opens more
+_SHELL_METACHARACTERS = re.compile(r"[&|<>$`(){}\\]")
 
 
 def parse_shadow(text: str) -> dict[str, str]:
@@ -60,31 +66,47 @@ def key_options(line: str) -> str:
 
 
 def forced_command(options: str) -> str | None:
-    match = re.search(r'(?:^|,)command="((?:[^"\\]|\\.)*)"', options)
+    """The ``command="..."`` option (option names are case-insensitive in sshd)."""
+    match = re.search(r'(?:^|,)command="((?:[^"\\]|\\.)*)"', options, re.I)
     return match.group(1).replace('\\"', '"') if match else None
+
+
+def _statement_denies(words: list[str]) -> bool:
+    """One simple command of the stub: a printing, waiting or exiting word from the system's
+    directories, ``sleep``/``exit`` with numbers only, ``false``/``true``/``nologin`` alone."""
+    directory, _, name = words[0].rpartition("/")
+    if directory not in _SYSTEM_DIRS or name not in _DENYING_WORDS:
+        return False
+    if name in _NUMERIC_WORDS:
+        return all(re.fullmatch(r"\d+(\.\d+)?", word) for word in words[1:])
+    if name in _NO_ARGUMENT_WORDS and name != "nologin":
+        return len(words) == 1
+    return True
 
 
 def command_denies_login(command: str) -> bool:
     """A forced command that only prints, waits or exits (cloud-init's "Please login as"
-    stub, ``/bin/false``, ``nologin``): the key cannot open a shell or run commands."""
-    if "`" in command or "$(" in command:
-        return False  # command substitution runs something
-    statements = [s.strip() for s in re.split(r";|&&|\|\||\n", command) if s.strip()]
-    if not statements:
+    stub, ``/bin/false``, ``nologin``): the key cannot open a shell or run commands. Any
+    ``&``, ``|``, redirection, ``$``, backtick, grouping or other command word means it can."""
+    if _SHELL_METACHARACTERS.search(command) or re.search(r"\b(exec|eval)\b", command):
         return False
-    for statement in statements:
+    if not command.strip(" ;\n"):
+        return False
+    for statement in re.split(r"[;\n]", command):
+        if not statement.strip():
+            continue
         try:
             words = shlex.split(statement)
         except ValueError:
             return False
-        if not words or words[0].rsplit("/", 1)[-1] not in _DENYING_WORDS:
+        if not words or not _statement_denies(words):
             return False
     return True
 
 
 def key_logs_in(line: str) -> bool:
     """Whether an authorized_keys line lets its holder log in."""
-    command = forced_command(key_options(line))
+    command = forced_command(key_options(line.strip()))
     return command is None or not command_denies_login(command)
 
 
