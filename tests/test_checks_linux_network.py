@@ -580,6 +580,34 @@ def test_lnx022_f1_option_names_are_case_insensitive_and_leading_blanks_allowed(
     assert not key_logs_in("   " + STUB)
 
 
+@pytest.mark.parametrize("field, found", [("$6$salt$HASH", "builder has a password hash"), ("", "builder has an empty password")])
+def test_lnx022_f2_password_in_passwd_itself_fails(field, found):
+    facts = copy.deepcopy(compliant())
+    passwd = facts.section("passwd").rstrip("\n") + f"\nbuilder:{field}:1001:1001::/home/builder:/bin/bash\n"
+    facts.sections["passwd"] = Section(0, passwd)
+    result = linux.no_default_accounts(facts, GUIDE)
+    assert result.result is Result.FAILED and found in result.actual and "/etc/passwd" in result.actual
+
+
+def test_lnx022_f2_account_in_passwd_missing_from_shadow_is_an_error():
+    facts = copy.deepcopy(compliant())
+    passwd = facts.section("passwd").rstrip("\n") + "\nbuilder:x:1001:1001::/home/builder:/bin/bash\n"
+    facts.sections["passwd"] = Section(0, passwd)
+    with pytest.raises(FactError, match="builder"):
+        linux.no_default_accounts(facts, GUIDE)
+
+
+def test_lnx022_f38_connecting_as_root_does_not_exempt_root():
+    facts = edited(compliant(), "shadow", old="root:!", new="root:$6$HASH")
+    facts.admin_user = "root"
+    facts.sections["authorized_keys"] = Section(
+        0, keys_section(("root", "/root/.ssh/authorized_keys", ["ssh-ed25519 KEY root@build"]))
+    )
+    result = linux.no_default_accounts(facts, GUIDE)
+    assert result.result is Result.FAILED
+    assert "root has a usable password" in result.actual and "/root/.ssh/authorized_keys" in result.actual
+
+
 def test_lnx022_denying_commands():
     assert command_denies_login("echo 'Please login as the user \"azureuser\"';echo;sleep 10;exit 142")
     assert not command_denies_login("internal-sftp")

@@ -14,7 +14,7 @@ from pytest_vmimage.facts.linux import (
     parse_units,
     version_tuple,
 )
-from pytest_vmimage.facts.linux_accounts import authorized_keys, parse_shadow, password_finding
+from pytest_vmimage.facts.linux_accounts import authorized_keys, parse_passwd, parse_shadow, password_finding
 from pytest_vmimage.facts.linux_firewall import parse_firewall, unread_views
 from pytest_vmimage.facts.linux_network import (
     DHCP_ANY,
@@ -887,11 +887,20 @@ def security_updates(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
 def no_default_accounts(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     """LNX-022: only the provisioned admin has a usable password or an SSH key that logs in
     (in any file sshd's AuthorizedKeysFile names); root's password deleted or locked, not empty."""
-    admin = facts.admin_user
     fields = parse_shadow(facts.section("shadow"))
+    passwd = parse_passwd(facts.section("passwd"))
+    # root (uid 0) is never exempt, even when the suite connects as root
+    admin = facts.admin_user if facts.admin_user in passwd and passwd[facts.admin_user][2] != "0" else None
     findings = [
         finding for name, value in fields.items() if name != admin and (finding := password_finding(name, value))
     ]
+    # pam_unix reads /etc/shadow only for an "x" in /etc/passwd: any other field 2 is the password
+    findings += [
+        f"{finding} in /etc/passwd"
+        for name, row in passwd.items()
+        if name != admin and row[1] != "x" and (finding := password_finding(name, row[1]))
+    ]
+    unshadowed = [name for name, row in passwd.items() if row[1] == "x" and name not in fields]
     required = f"no password or key for any account but {admin or 'the provisioned admin'}; root locked"
     fix = "delete default/extra accounts (userdel -r) or lock them (passwd -l), remove their authorized_keys, lock root (passwd -l root) (guide §2.8, §2.9)"
     try:
@@ -904,6 +913,8 @@ def no_default_accounts(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdic
     findings += [f"{k.user} has {k.path} (a key that logs in)" for k in keys if k.user != admin and k.logs_in]
     if unknown and not findings:
         raise FactError(f"cannot tell whether the forced-command keys in {', '.join(unknown)} deny login")
+    if unshadowed and not findings:
+        raise FactError(f"accounts in /etc/passwd without an /etc/shadow entry: {', '.join(unshadowed)}")
     if findings:
         actual = "; ".join(findings)
         return Verdict.failed(actual, required, f"{actual}: {fix}")
