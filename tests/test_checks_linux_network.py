@@ -8,12 +8,13 @@ would make this pass?" and checks that it does not.
 from __future__ import annotations
 
 import copy
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from pytest_vmimage.checks import linux
-from pytest_vmimage.facts.linux import LinuxFacts, Section
+from pytest_vmimage.facts.linux import SECTIONS, LinuxFacts, Section
 from pytest_vmimage.facts.linux_accounts import command_denies_login, key_logs_in, legacy_authorized_keys
 from pytest_vmimage.profiles import load_profile
 from pytest_vmimage.verdict import FactError, Result
@@ -606,6 +607,21 @@ def test_lnx022_f38_connecting_as_root_does_not_exempt_root():
     result = linux.no_default_accounts(facts, GUIDE)
     assert result.result is Result.FAILED
     assert "root has a usable password" in result.actual and "/root/.ssh/authorized_keys" in result.actual
+
+
+def test_lnx022_f28_last_passwd_line_without_newline_is_read(tmp_path):
+    (tmp_path / "bin").mkdir()
+    sshd = tmp_path / "bin" / "sshd"
+    sshd.write_text("#!/bin/sh\necho 'authorizedkeysfile .ssh/authorized_keys'\necho 'authorizedkeyscommand none'\n")
+    sshd.chmod(0o755)
+    (tmp_path / "builder" / ".ssh").mkdir(parents=True)
+    (tmp_path / "builder" / ".ssh" / "authorized_keys").write_text("ssh-ed25519 AAAAC3Nza builder@packer\n")
+    passwd = tmp_path / "passwd"
+    passwd.write_text(f"root:x:0:0:root:/nonexistent:/bin/sh\nbuilder:x:1001:1001::{tmp_path}/builder:/bin/sh")
+    snippet = SECTIONS["authorized_keys"][1].replace("</etc/passwd", f"<{passwd}")
+    env = {"PATH": f"{tmp_path}/bin:/usr/bin:/bin"}
+    out = subprocess.run(["sh", "-c", snippet], capture_output=True, text=True, env=env, timeout=30)
+    assert out.returncode == 0 and f"keysfile builder {tmp_path}/builder/.ssh/authorized_keys" in out.stdout
 
 
 def test_lnx022_denying_commands():

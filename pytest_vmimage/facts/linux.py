@@ -348,7 +348,7 @@ SECTIONS: dict[str, tuple[bool, str]] = {
         "akc=$(printf '%s\\n' \"$t\" | sed -n 's/^authorizedkeyscommand //p'); "
         "[ -n \"$akf\" ] || { echo 'akf ?'; exit 2; }; else echo 'akf none (sshd not installed)'; exit 0; fi; "
         'echo "akf $akf"; echo "akc $akc"; set -f; rc=0; '
-        'while IFS=: read -r u _ uid _ _ h _; do for p in $akf; do [ "$p" = none ] && continue; '
+        'while IFS=: read -r u _ uid _ _ h _ || [ -n "$u" ]; do for p in $akf; do [ "$p" = none ] && continue; '
         'f=$(printf "%s" "$p" | sed -e "s|%h|$h|g" -e "s|%u|$u|g" -e "s|%U|$uid|g" -e "s|%%|%|g"); '
         'case "$f" in /*) ;; *) f="$h/$f";; esac; [ -f "$f" ] || continue; '
         'if [ -r "$f" ]; then echo "keysfile $u $f"; grep -vE "^[[:space:]]*(#|$)" "$f" | '
