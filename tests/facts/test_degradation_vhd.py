@@ -194,21 +194,15 @@ def mutations(fixture: Fixture):
             )
 
 
-@need("sfdisk", "mkfs.ext4", "debugfs", "mkfs.xfs", "mkswap", "qemu-img")
-def test_no_degraded_vhd_passes_where_the_intact_one_did_not(fixtures: list[Fixture]) -> None:
-    expected = {
-        "ext4-violating": {"VHD-006": "failed", "VHD-009": "failed"},
-        "ext4-compliant": {"VHD-006": "passed", "VHD-009": "passed"},
-        "xfs-violating": {"VHD-006": "failed", "VHD-009": "failed"},
-        "xfs-compliant": {"VHD-006": "passed", "VHD-009": "passed"},
-    }
-    assert {f.name: f.baseline for f in fixtures} == expected
-    started = time.monotonic()
+def degrade(fixtures: list[Fixture], below: int | None = None) -> tuple[int, list[str], dict[str, int]]:
+    """Every mutation of every fixture (of blocks below byte ``below`` when given): how
+    many were tried, the flips to PASSED, and how often each result came out."""
     tried, flips, outcomes = 0, [], {}
     for fixture in fixtures:
         original = fixture.path.read_bytes()
         for kind, offset, size, mutate in mutations(fixture):
-            label = f"{kind}@{offset}"
+            if below is not None and offset >= below:
+                continue
             fd = os.open(fixture.path, os.O_RDWR)
             try:
                 mutate(fd)
@@ -221,9 +215,38 @@ def test_no_degraded_vhd_passes_where_the_intact_one_did_not(fixtures: list[Fixt
             for req, result in results.items():
                 outcomes[result.split(":")[0]] = outcomes.get(result.split(":")[0], 0) + 1
                 if result == "passed" and fixture.baseline[req] != "passed":
-                    flips.append(f"{fixture.name} {label}: {req} {fixture.baseline[req]} -> passed")
+                    flips.append(f"{fixture.name} {kind}@{offset}: {req} {fixture.baseline[req]} -> passed")
         assert fixture.path.read_bytes() == original, f"{fixture.name}: not restored"
+    return tried, flips, outcomes
+
+
+@need("sfdisk", "mkfs.ext4", "debugfs", "mkfs.xfs", "mkswap", "qemu-img")
+def test_no_degraded_vhd_passes_where_the_intact_one_did_not(fixtures: list[Fixture]) -> None:
+    expected = {
+        "ext4-violating": {"VHD-006": "failed", "VHD-009": "failed"},
+        "ext4-compliant": {"VHD-006": "passed", "VHD-009": "passed"},
+        "xfs-violating": {"VHD-006": "failed", "VHD-009": "failed"},
+        "xfs-compliant": {"VHD-006": "passed", "VHD-009": "passed"},
+    }
+    assert {f.name: f.baseline for f in fixtures} == expected
+    started = time.monotonic()
+    tried, flips, outcomes = degrade(fixtures)
     elapsed = time.monotonic() - started
     print(f"\nvhd degradation: {tried} mutations, {len(flips)} flips ({elapsed:.1f} s; results {outcomes})")
     assert tried >= 1000
     assert not flips, "\n".join(flips[:20])
+
+
+@need("sfdisk", "mkfs.ext4", "debugfs", "mkfs.xfs", "mkswap", "qemu-img")
+def test_the_harness_finds_flips_when_a_corrupt_partition_table_is_trusted(fixtures, monkeypatch) -> None:
+    """The harness has teeth: with the check trusting a corrupt partition table (as before
+    issue 8), mutating the partition-table blocks alone flips VHD-006 to PASSED."""
+
+    def trusting(disk):
+        if not disk.content_readable:
+            raise FactError("partition layout not read")
+
+    monkeypatch.setattr(checks, "_layout", trusting)
+    xfs = [f for f in fixtures if f.name == "xfs-violating"]
+    tried, flips, _ = degrade(xfs, below=64 * 1024)
+    assert tried > 0 and any("VHD-006 failed -> passed" in flip for flip in flips), flips
