@@ -917,3 +917,47 @@ def test_get_gives_a_read_value_or_a_fact_error():
     assert facts.get("os", "caption") == "Microsoft Windows Server 2012 R2 Datacenter"
     with pytest.raises(FactError, match="rdp.policy_fDenyTSConnections is absent"):
         facts.get("rdp", "policy_fDenyTSConnections")
+
+
+def _captured_without_sysprep(parts: dict) -> None:
+    """review F36 / WIN-007: the build VM's deployment (2016-01-10) and Microsoft's generalize of the
+    base (2016-01-05) carried in a VHD captured without sysprep; this VM booted on 2016-03-02."""
+    sysprep = parts["sysprep"]
+    text = json.dumps(sysprep["panther"]).replace("2016-03-01", "2016-01-10").replace("2016-02-29", "2016-01-05")
+    sysprep["panther"] = json.loads(text)
+    sysprep["clone_tag"] = ["Tue Jan 05 16:02:11 2016"]
+    parts["os"]["install_date"] = "2016-01-10T10:24:51Z"
+    parts["os"]["last_boot"] = "2016-03-02T08:58:12Z"
+
+
+@pytest.mark.parametrize("profile", PROFILES, ids=["guide-2016", "current"])
+def test_win007_captured_without_sysprep_is_not_a_pass(profile):
+    """F36: deployment evidence that predates this VM's boot is not this VM's: error, never pass."""
+    with pytest.raises(FactError, match="cannot tie the deployment evidence to this VM.*without sysprep"):
+        windows.generalized(edited(_captured_without_sysprep), profile)
+
+
+@pytest.mark.parametrize(
+    "boot, tied",
+    [
+        ("2016-03-01T10:26:05Z", True),  # the reboot between specialize and oobeSystem
+        ("2016-03-01T11:24:50Z", True),
+        ("2016-03-01T11:24:52Z", False),  # rebooted after the deployment: cannot tell
+        ("2016-03-01T09:24:50Z", False),  # booted before the specialize that set the install date
+    ],
+)
+def test_win007_deployment_must_be_tied_to_this_boot(boot, tied):
+    facts = edited(lambda p: p["os"].update(last_boot=boot))
+    if tied:
+        assert windows.generalized(facts, GUIDE).result is Result.PASSED
+    else:
+        with pytest.raises(FactError, match="cannot tie the deployment evidence"):
+            windows.generalized(facts, GUIDE)
+
+
+def test_win007_a_real_failure_is_reported_before_the_untied_boot():
+    def change(parts):
+        _captured_without_sysprep(parts)
+        parts["sysprep"]["image_state"] = "IMAGE_STATE_GENERALIZE_RESEAL_TO_OOBE"
+
+    assert windows.generalized(edited(change), GUIDE).result is Result.FAILED

@@ -514,17 +514,49 @@ def _dated(what: str, stamp: dt.datetime | None) -> dt.datetime:
     return stamp
 
 
+#: WIN-007: the specialize pass ends, Windows reboots once and runs oobeSystem; a VM fresh from a
+#: generalized image last booted within this time of its specialize (os.install_date).
+DEPLOYMENT_BOOT_WINDOW = dt.timedelta(hours=1)
+
+
+def _untied_deployment(facts: WindowsFacts, install: dt.datetime) -> str:
+    """The deployment evidence (Panther log, install date) belongs to THIS VM only when this
+    VM's current boot is the one that followed the specialize pass. A disk captured without
+    sysprep carries the build VM's deployment evidence and boots long after it; a VM rebooted
+    after its deployment looks the same, so a later boot is an error, never a pass (review F36).
+    The reason, "" when the boot is tied."""
+    boot = _dated("this boot (os.last_boot)", parse_utc(facts.value("os", "last_boot", str)))
+    if install - DEPLOYMENT_BOOT_WINDOW <= boot <= install + DEPLOYMENT_BOOT_WINDOW:
+        return ""
+    return (
+        f"cannot tie the deployment evidence to this VM: the specialize pass (install date "
+        f"{install:%Y-%m-%d %H:%M} UTC) is {_hours(boot - install)} from this VM's last boot "
+        f"({boot:%Y-%m-%d %H:%M} UTC), more than {_hours(DEPLOYMENT_BOOT_WINDOW)}: either this VM "
+        "was rebooted after its deployment, or the image was captured without sysprep and the "
+        "Panther log, install date and ImageState are the build VM's; the collected facts cannot "
+        "tell which. Deploy a fresh VM from the image and run the suite before rebooting it "
+        "(guide §3.7)"
+    )
+
+
+def _hours(delta: dt.timedelta) -> str:
+    hours = abs(delta.total_seconds()) / 3600
+    return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} days"
+
+
 def generalized(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
     """WIN-007: sysprep generalize + OOBE ran for this VM: the deployment Panther log
     (%WINDIR%\\Panther\\setupact.log) shows a generalized image going through specialize
-    and oobeSystem, after the last generalize and not before this installation. ImageState
-    alone is not evidence (guide §3.7)."""
+    and oobeSystem, after the last generalize and not before this installation, and this
+    VM's current boot is the one right after that specialize (else ERROR: the evidence could be
+    the build VM's). ImageState alone is not evidence (guide §3.7)."""
     required = "Panther log: generalized image deployed through specialize and oobeSystem on this VM"
     fix = f"run {SYSPREP} on the build VM as the last step, then capture the VHD (guide §3.7)"
     image_state = facts.value("sysprep", "image_state", str, absent="")
     logs = facts.panther_logs()
     deploy = _log(logs, sysprep_dir=False)
     problems: list[str] = []
+    untied = ""
     evidence: list[str] = [f"ImageState {image_state or 'absent'}"]
     if image_state != "IMAGE_STATE_COMPLETE":
         problems.append(f"setup has not completed on this VM (ImageState {image_state or 'absent'})")
@@ -562,6 +594,7 @@ def generalized(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
                 f"the deployment log dates from {deployed:%Y-%m-%d}, before this installation "
                 f"({install:%Y-%m-%d}): it was carried over from another machine"
             )
+        untied = _untied_deployment(facts, install)
         sysprep_log = _log(logs, sysprep_dir=True)
         if sysprep_log is not None:
             generalize = _dated(
@@ -578,6 +611,8 @@ def generalized(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
     if problems:
         detail = "; ".join(problems)
         return Verdict.failed(detail, required, f"{detail} ({actual}). Fix: {fix}")
+    if untied:
+        raise FactError(f"{untied} ({actual})")
     return Verdict.passed(actual, required)
 
 
