@@ -961,3 +961,33 @@ def test_win007_a_real_failure_is_reported_before_the_untied_boot():
         parts["sysprep"]["image_state"] = "IMAGE_STATE_GENERALIZE_RESEAL_TO_OOBE"
 
     assert windows.generalized(edited(change), GUIDE).result is Result.FAILED
+
+
+def _feature_list_failed(parts: dict) -> None:
+    parts["features"]["source"] = "unavailable"
+    parts["features"]["installed"] = {
+        "_unreadable": "Get-WindowsFeature failed: The term 'Get-WindowsFeature' is not recognized"
+    }
+
+
+def test_win011_bitlocker_not_installed_needs_a_feature_list_that_was_read():
+    """F24: no BitLocker WMI namespace and no readable feature list is an error, not 'not installed'."""
+    def change(parts):
+        _feature_list_failed(parts)
+        parts["features"]["server_feature_ids"] = {"_unreadable": "Win32_ServerFeature: Invalid class"}
+
+    with pytest.raises(FactError, match="cannot be listed"):
+        windows.no_bitlocker_os(edited(change), GUIDE)
+
+
+@pytest.mark.parametrize("ids, result", [([481, 9, 67], Result.PASSED), ([481, 61, 67], Result.ERROR)])
+def test_win011_win32_serverfeature_fallback_names_bitlocker(ids, result):
+    """F24: where Get-WindowsFeature failed, Win32_ServerFeature ID 61 (BitLocker Drive Encryption)
+    without the WMI namespace is an error; without it the pass says which list it read."""
+    def change(parts):
+        _feature_list_failed(parts)
+        parts["features"]["server_feature_ids"] = ids
+
+    assert _result(windows.no_bitlocker_os, edited(change)) is result
+    if result is Result.PASSED:
+        assert "Win32_ServerFeature" in windows.no_bitlocker_os(edited(change), GUIDE).actual

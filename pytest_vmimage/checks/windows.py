@@ -744,8 +744,14 @@ _CONVERSION = {
 }
 
 
+#: Win32_ServerFeature.ID of "BitLocker Drive Encryption" (learn.microsoft.com win32-serverfeature).
+BITLOCKER_SERVER_FEATURE_ID = 61
+
+
 def no_bitlocker_os(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
-    """WIN-011: BitLocker is off on the OS volume (allowed on data disks) (tool)."""
+    """WIN-011: BitLocker is off on the OS volume (allowed on data disks) (tool). Without the
+    BitLocker WMI namespace it passes only when a feature list that was read (Get-WindowsFeature,
+    else Win32_ServerFeature) shows BitLocker is not installed."""
     drive = facts.drive_letter("bitlocker", "drive")  # the volume the script asked about
     required = f"BitLocker off on {drive} (fully decrypted)"
     if not facts.value("bitlocker", "namespace_present", bool):
@@ -753,14 +759,19 @@ def no_bitlocker_os(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
         message = facts.fact("bitlocker", "namespace_error").value_or_absent("")
         text = f"{code or ''} {message or ''}".lower()
         if "invalidnamespace" in text or "invalid namespace" in text or "0x8004100e" in text:
-            listing = facts.fact("features", "installed")
-            if listing.is_value and "bitlocker" in {str(n).lower() for n in listing.value}:
+            installed = facts.installed_features()  # FactError when it could not be read
+            if installed is not None:
+                present, how = "bitlocker" in installed, "Get-WindowsFeature"
+            else:  # Get-WindowsFeature could not run: Win32_ServerFeature, else FactError
+                present = BITLOCKER_SERVER_FEATURE_ID in facts.server_feature_ids()
+                how = f"Win32_ServerFeature has no ID {BITLOCKER_SERVER_FEATURE_ID}"
+            if present:
                 raise FactError(
-                    "BitLocker is installed (Get-WindowsFeature) but its WMI namespace is missing: "
+                    f"BitLocker is installed ({how.split(' has ')[0]}) but its WMI namespace is missing: "
                     f"the OS volume's state cannot be read ({message or code})"
                 )
             return Verdict.passed(
-                "BitLocker is not installed (no MicrosoftVolumeEncryption WMI namespace)", required
+                f"BitLocker is not installed ({how}; no MicrosoftVolumeEncryption WMI namespace)", required
             )
         raise FactError(f"cannot query BitLocker: {message or code or 'no reason given'}")
     if not facts.value("bitlocker", "volume_found", bool):
