@@ -131,6 +131,52 @@ def test_lnx024_agent_rules_in_the_security_table_are_excepted():
     assert verdict(linux.firewall_rules, with_firewall(firewall(other))).result is Result.FAILED
 
 
+def test_lnx024_f10_nothing_read_is_an_error_not_a_pass():
+    facts = with_firewall(firewall(ipt_exit="absent", ip6_exit="absent", nft_exit="absent"))
+    with pytest.raises(FactError, match="no tool could list the rules"):
+        verdict(linux.firewall_rules, facts)
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "-A OUTPUT ! -d 168.63.129.16/32 -j DROP",
+        "-A OUTPUT -d 168.63.129.16/32 -j DROP",
+        '-A OUTPUT -p tcp -m comment --comment "-d 168.63.129.16" -j DROP',
+        "-A OUTPUT -d 168.63.129.16/32 -p tcp -m conntrack --ctstate NEW -j DROP",
+    ],
+)
+def test_lnx024_f10_only_the_agents_exact_wireserver_rules_are_excepted(rule):
+    security = AGENT_SECURITY.replace("COMMIT\n", f"{rule}\nCOMMIT\n")
+    result = verdict(linux.firewall_rules, with_firewall(firewall(IPTABLES_NFT_EMPTY + security)))
+    assert result.result is Result.FAILED and rule in result.actual
+
+
+NFT_AGENT_SECURITY = (
+    "table ip security {\n\tchain OUTPUT {\n\t\ttype filter hook output priority 150; policy accept;\n"
+    "\t\tip daddr 168.63.129.16 meta l4proto tcp tcp dport 53 counter packets 0 bytes 0 accept\n"
+    "\t\tip daddr 168.63.129.16 meta l4proto tcp skuid 0 counter packets 3 bytes 180 accept\n"
+    "\t\tip daddr 168.63.129.16 meta l4proto tcp ct state invalid,new counter packets 0 bytes 0 drop\n"
+    "{extra}\t}}\n}}\n"
+)
+
+
+def test_lnx024_f10_nft_agent_rules_pass_and_other_wireserver_rules_fail():
+    agent = NFT_AGENT_SECURITY.replace("{extra}", "").replace("}}", "}")
+    assert verdict(linux.firewall_rules, with_firewall(firewall(nft=agent))).result is Result.PASSED
+    blanket = NFT_AGENT_SECURITY.replace("{extra}", "\t\tip daddr != 168.63.129.16 counter packets 0 bytes 0 drop\n")
+    result = verdict(linux.firewall_rules, with_firewall(firewall(nft=blanket.replace("}}", "}"))))
+    assert result.result is Result.FAILED and "ip daddr != 168.63.129.16" in result.actual
+
+
+@pytest.mark.parametrize("family", ["ip6tables", "arptables", "ebtables", "iptables"])
+def test_lnx024_f27_legacy_tables_warning_of_any_family_is_not_a_comment(family):
+    ip6 = f"# Warning: {family}-legacy tables present, use {family}-legacy-save to see them\n" + IPTABLES_NFT_EMPTY
+    facts = with_firewall(firewall(IPTABLES_NFT_EMPTY, ip6, NFT_IPTABLES_EMPTY))
+    with pytest.raises(FactError, match="legacy tables present"):
+        verdict(linux.firewall_rules, facts)
+
+
 @pytest.mark.parametrize(
     "ipt, ipt_exit",
     [

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 
 from pytest_vmimage.verdict import FactError
 
-AGENT_WIRESERVER = "168.63.129.16"
 TOOLS = ("iptables-save", "ip6tables-save", "nft")
 
 
@@ -51,13 +50,38 @@ def split_firewall_section(text: str) -> tuple[str | None, dict[str, str], dict[
     return (header.group(1).strip() if header else None), parts, exits, parts.get("ufw", "")
 
 
+# WALinuxAgent's own WireServer rules, exactly as iptables-save prints them (security table,
+# OUTPUT): DNS and root may reach 168.63.129.16 over TCP, every other new connection is dropped
+_AGENT_IPTABLES = re.compile(
+    r"-A OUTPUT -d 168\.63\.129\.16/32 -p tcp "
+    r"(-m tcp --dport 53 -j ACCEPT|-m owner --uid-owner 0 -j ACCEPT|-m conntrack --ctstate INVALID,NEW -j DROP)"
+)
+# the same rules in nft: iptables-nft's translation in "table ip security", chain OUTPUT, and the
+# agent's native nft rule in "table ip walinuxagent", chain output (counters stripped first)
+_AGENT_NFT_SECURITY = re.compile(
+    r"ip daddr 168\.63\.129\.16 (meta l4proto|ip protocol) tcp "
+    r"(tcp dport 53 counter accept|skuid 0 counter accept|ct state invalid,new counter drop)"
+)
+_AGENT_NFT_NATIVE = re.compile(
+    r"ip daddr 168\.63\.129\.16 tcp dport != 53 meta skuid != 0 ct state invalid,new counter drop"
+    r"|ip daddr 168\.63\.129\.16 tcp dport != 53 skuid != 0 ct state invalid,new counter drop"
+)
+# "# Warning: iptables-legacy tables present" and its ip6tables/arptables/ebtables forms
+_LEGACY_TABLES = re.compile(r"\b(ip6?|arp|eb)tables-legacy tables present")
+
+
 def _agent_rule_iptables(table: str, line: str) -> bool:
-    """The agent's own WireServer rules: OUTPUT chain of the security table, to 168.63.129.16."""
-    return (
-        table == "security"
-        and re.match(r"-A OUTPUT\b", line) is not None
-        and re.search(rf"-d {re.escape(AGENT_WIRESERVER)}(/32)?\b", line) is not None
-    )
+    """One of the agent's own WireServer rules: security table, one of its exact shapes."""
+    return table == "security" and _AGENT_IPTABLES.fullmatch(line) is not None
+
+
+def _agent_rule_nft(table: str, chain: str, line: str) -> bool:
+    """One of the agent's WireServer rules in nft form (counter values removed)."""
+    rule = re.sub(r"\bcounter packets \d+ bytes \d+", "counter", line)
+    rule = re.sub(r"\s*# handle \d+$", "", rule)
+    if table == "ip security" and chain == "OUTPUT":
+        return _AGENT_NFT_SECURITY.fullmatch(rule) is not None
+    return table == "ip walinuxagent" and chain == "output" and _AGENT_NFT_NATIVE.fullmatch(rule) is not None
 
 
 _SAVE_LINE = re.compile(r"^(\*\w+|:\S+ \S+( \[\d+:\d+\])?|-[AIN] .*|COMMIT|#.*)$")
@@ -72,7 +96,7 @@ def judge_iptables_save(tool: str, output: str, status: str | None) -> FirewallV
         return view
     table = ""
     unknown = []
-    view.nf_tables = ("(nf_tables)" in output or "incompatible" in output) and "legacy tables" not in output
+    view.nf_tables = ("(nf_tables)" in output or "incompatible" in output) and not _LEGACY_TABLES.search(output)
     for line in output.splitlines():
         line = line.strip()
         if not line:
@@ -81,7 +105,7 @@ def judge_iptables_save(tool: str, output: str, status: str | None) -> FirewallV
             view.incompatible = True
             view.error = view.error or f"{tool}: {line[:160]}"
             continue
-        if "iptables-legacy tables present" in line:
+        if _LEGACY_TABLES.search(line):
             view.error = view.error or f"{tool}: {line[:160]} (rules in legacy tables are not shown)"
             # nft cannot show x_tables (legacy) rules either: never covered by the nft view
             continue
@@ -157,10 +181,7 @@ def judge_nft(output: str, status: str | None) -> FirewallView:
             if policy and policy.group(1) != "accept":
                 view.findings.append(f"nft {table} chain {chain}: policy {policy.group(1)}")
             continue
-        agent = (
-            table == "ip security" and chain.upper() == "OUTPUT" and f"ip daddr {AGENT_WIRESERVER}" in line
-        )
-        if not agent:
+        if not _agent_rule_nft(table, chain, line):
             view.findings.append(f"nft {table} chain {chain}: {line}")
     if stack and not view.error:
         view.error = "nft: the ruleset ends inside a block (output cut short?)"
@@ -240,4 +261,6 @@ def unread_views(state: FirewallState) -> list[str]:
         reasons.append(view.error + ("" if nft.installed else "; nft is not installed to read the ruleset"))
     if nft.installed and not nft.read:
         reasons.append(nft.error)
+    if not reasons and not any(view.read for view in state.views.values()):
+        reasons.append("no tool could list the rules (iptables-save, ip6tables-save and nft are all missing)")
     return reasons
