@@ -177,14 +177,19 @@ def check_vhd_partition_layout(
         return Verdict.not_applicable("swap/LVM/root-partition rules are for Linux images", required)
     _layout(disk)
     if disk_role == "os" and not disk.partitions and disk.whole_disk_fs is None:
-        raise FactError(f"{disk.path}: no partition table and no file system on the OS disk: nothing to judge")
+        raise FactError(
+            f"{disk.path}: no partition table and no file system on the OS disk: nothing to judge"
+        )
     findings: list[tuple[Result, str]] = []
     not_read: list[str] = []
     root = disk.root_fs
     for part in disk.partitions:
         if part.role == "swap" or (part.content and part.content.type == "swap"):
             where = f"swap partition {part.index}"
-            if not root.readable:
+            if not root.readable and disk_role != "os":
+                # a data disk holds no /etc/fstab: whether the OS disk's uses it is not judged here
+                findings.append((Result.WARNING, f"{where} on a data disk (/etc/fstab is on the OS disk)"))
+            elif not root.readable:
                 # whether /etc/fstab uses it decides between fail and warn: unknown is an error
                 not_read.append(f"/etc/fstab, to tell whether {where} is used ({root.reason})")
             elif "fstab" in root.unreadable:

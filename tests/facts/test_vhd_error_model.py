@@ -267,3 +267,19 @@ def test_history_of_a_build_user_whose_home_is_outside_home(tmp_path: Path, tree
     )
     assert result(verdict) == "failed", verdict
     assert "/var/lib/builder/.bash_history" in verdict.actual
+
+
+@need("sfdisk", "mkswap")
+def test_swap_partition_with_unreadable_fstab_is_an_error_on_the_os_disk_a_warning_on_a_data_disk(
+    tmp_path: Path,
+) -> None:
+    from .conftest import mkswap
+
+    raw = sparse_file(tmp_path / "d.raw", 16 * MIB)
+    partition(raw, "label: gpt\nstart=2048, type=S\n")
+    place(raw, mkswap(tmp_path / "swap.img", 8 * MIB), 2048)
+    facts = inspect_disk(raw)
+    with pytest.raises(FactError, match="to tell whether swap partition 1 is used"):
+        checks.check_vhd_partition_layout(facts, GUIDE, "linux", "os")
+    data = checks.check_vhd_partition_layout(facts, GUIDE, "linux", "data")
+    assert data.result == Result.WARNING and "data disk" in data.actual
