@@ -164,14 +164,19 @@ NFT_AGENT_SECURITY = (
 def test_lnx024_f10_nft_agent_rules_pass_and_other_wireserver_rules_fail():
     agent = NFT_AGENT_SECURITY.replace("{extra}", "").replace("}}", "}")
     assert verdict(linux.firewall_rules, with_firewall(firewall(nft=agent))).result is Result.PASSED
-    blanket = NFT_AGENT_SECURITY.replace("{extra}", "\t\tip daddr != 168.63.129.16 counter packets 0 bytes 0 drop\n")
+    blanket = NFT_AGENT_SECURITY.replace(
+        "{extra}", "\t\tip daddr != 168.63.129.16 counter packets 0 bytes 0 drop\n"
+    )
     result = verdict(linux.firewall_rules, with_firewall(firewall(nft=blanket.replace("}}", "}"))))
     assert result.result is Result.FAILED and "ip daddr != 168.63.129.16" in result.actual
 
 
 @pytest.mark.parametrize("family", ["ip6tables", "arptables", "ebtables", "iptables"])
 def test_lnx024_f27_legacy_tables_warning_of_any_family_is_not_a_comment(family):
-    ip6 = f"# Warning: {family}-legacy tables present, use {family}-legacy-save to see them\n" + IPTABLES_NFT_EMPTY
+    ip6 = (
+        f"# Warning: {family}-legacy tables present, use {family}-legacy-save to see them\n"
+        + IPTABLES_NFT_EMPTY
+    )
     facts = with_firewall(firewall(IPTABLES_NFT_EMPTY, ip6, NFT_IPTABLES_EMPTY))
     with pytest.raises(FactError, match="legacy tables present"):
         verdict(linux.firewall_rules, facts)
@@ -627,7 +632,9 @@ def test_lnx022_f1_option_names_are_case_insensitive_and_leading_blanks_allowed(
     assert not key_logs_in("   " + STUB)
 
 
-@pytest.mark.parametrize("field, found", [("$6$salt$HASH", "builder has a password hash"), ("", "builder has an empty password")])
+@pytest.mark.parametrize(
+    "field, found", [("$6$salt$HASH", "builder has a password hash"), ("", "builder has an empty password")]
+)
 def test_lnx022_f2_password_in_passwd_itself_fails(field, found):
     facts = copy.deepcopy(compliant())
     passwd = facts.section("passwd").rstrip("\n") + f"\nbuilder:{field}:1001:1001::/home/builder:/bin/bash\n"
@@ -655,19 +662,88 @@ def test_lnx022_f38_connecting_as_root_does_not_exempt_root():
     assert "root has a usable password" in result.actual and "/root/.ssh/authorized_keys" in result.actual
 
 
-def test_lnx022_f28_last_passwd_line_without_newline_is_read(tmp_path):
+def run_authorized_keys_snippet(tmp_path, passwd: str, sshd_config: dict[str, str], tuck: str = "none"):
+    """The real authorized_keys section run here: /etc/passwd and /etc/ssh/ under tmp_path,
+    a stub ``sshd -T`` on PATH."""
     (tmp_path / "bin").mkdir()
     sshd = tmp_path / "bin" / "sshd"
-    sshd.write_text("#!/bin/sh\necho 'authorizedkeysfile .ssh/authorized_keys'\necho 'authorizedkeyscommand none'\n")
+    sshd.write_text(
+        "#!/bin/sh\necho 'authorizedkeysfile .ssh/authorized_keys'\necho 'authorizedkeyscommand none'\n"
+        f"echo 'trustedusercakeys {tuck}'\n"
+    )
     sshd.chmod(0o755)
+    for name, text in sshd_config.items():
+        (tmp_path / "ssh" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "ssh" / name).write_text(text.replace("/etc/ssh/", f"{tmp_path}/ssh/"))
+    (tmp_path / "passwd").write_text(passwd)
+    snippet = (
+        SECTIONS["authorized_keys"][1]
+        .replace("</etc/passwd", f"<{tmp_path}/passwd")
+        .replace("/etc/ssh/", f"{tmp_path}/ssh/")
+    )
+    env = {"PATH": f"{tmp_path}/bin:/usr/bin:/bin"}
+    return subprocess.run(["sh", "-c", snippet], capture_output=True, text=True, env=env, timeout=30)
+
+
+def test_lnx022_f28_last_passwd_line_without_newline_is_read(tmp_path):
     (tmp_path / "builder" / ".ssh").mkdir(parents=True)
     (tmp_path / "builder" / ".ssh" / "authorized_keys").write_text("ssh-ed25519 AAAAC3Nza builder@packer\n")
-    passwd = tmp_path / "passwd"
-    passwd.write_text(f"root:x:0:0:root:/nonexistent:/bin/sh\nbuilder:x:1001:1001::{tmp_path}/builder:/bin/sh")
-    snippet = SECTIONS["authorized_keys"][1].replace("</etc/passwd", f"<{passwd}")
-    env = {"PATH": f"{tmp_path}/bin:/usr/bin:/bin"}
-    out = subprocess.run(["sh", "-c", snippet], capture_output=True, text=True, env=env, timeout=30)
+    passwd = f"root:x:0:0:root:/nonexistent:/bin/sh\nbuilder:x:1001:1001::{tmp_path}/builder:/bin/sh"
+    out = run_authorized_keys_snippet(tmp_path, passwd, {"sshd_config": "PermitRootLogin no\n"})
     assert out.returncode == 0 and f"keysfile builder {tmp_path}/builder/.ssh/authorized_keys" in out.stdout
+
+
+ROOT_ONLY = "root:x:0:0:root:/nonexistent:/bin/sh\nazureuser:x:1000:1000::/nonexistent:/bin/sh\n"
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {
+            "sshd_config": "PasswordAuthentication no\nMatch User deploy\n    AuthorizedKeysFile /etc/ssh/keys/%u\n"
+        },
+        {
+            "sshd_config": "Include /etc/ssh/hardening/*.conf\nPasswordAuthentication no\n",
+            "hardening/50-deploy.conf": "Match Address 10.0.0.0/8\n  PasswordAuthentication yes\n",
+        },
+        {"sshd_config": "Match Group builders\n  AuthorizedKeysCommand /usr/bin/fetch %u\n"},
+        {"sshd_config": "Match User ci\n  TrustedUserCAKeys /etc/ssh/ca.pub\n"},
+        {"sshd_config": "Match User root\n  PermitRootLogin yes\n"},
+        {"sshd_config": "Match User x\n  Include extra.conf\n", "extra.conf": "X11Forwarding no\n"},
+    ],
+    ids=["akf", "included-file", "akc", "ca", "root", "include-in-match"],
+)
+def test_lnx022_f3_login_settings_in_a_match_block_are_an_error(tmp_path, config):
+    out = run_authorized_keys_snippet(tmp_path, ROOT_ONLY, config)
+    assert out.returncode == 0, out.stderr
+    facts = with_keys(out.stdout)
+    with pytest.raises(FactError, match="Match"):
+        linux.no_default_accounts(facts, GUIDE)
+
+
+def test_lnx022_f3_harmless_match_blocks_and_plain_config_pass(tmp_path):
+    config = {
+        "sshd_config": "Include /etc/ssh/sshd_config.d/*.conf\nMatch User sftp\n  PasswordAuthentication no\n"
+        "  ForceCommand internal-sftp\nMatch all\nAuthorizedKeysFile .ssh/authorized_keys\n",
+        "sshd_config.d/10-x.conf": "ClientAliveInterval 180\n",
+    }
+    out = run_authorized_keys_snippet(tmp_path, ROOT_ONLY, config)
+    assert out.returncode == 0 and "cfg_files 2" in out.stdout
+    assert linux.no_default_accounts(with_keys(out.stdout), GUIDE).result is Result.PASSED
+
+
+def test_lnx022_f26_trusted_user_ca_keys_fails(tmp_path):
+    out = run_authorized_keys_snippet(
+        tmp_path, ROOT_ONLY, {"sshd_config": "\n"}, tuck="/etc/ssh/build-ca.pub"
+    )
+    result = linux.no_default_accounts(with_keys(out.stdout), GUIDE)
+    assert result.result is Result.FAILED and "TrustedUserCAKeys" in result.actual
+
+
+def test_lnx022_f3_sshd_config_lines_cut_short_are_an_error():
+    section = keys_section().replace("\nkeysfile", "\ntuck none\nkeysfile", 1)  # no cfg_files line
+    with pytest.raises(FactError, match="cut short"):
+        linux.no_default_accounts(with_keys(section), GUIDE)
 
 
 def test_lnx022_denying_commands():

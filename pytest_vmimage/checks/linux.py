@@ -14,7 +14,13 @@ from pytest_vmimage.facts.linux import (
     parse_units,
     version_tuple,
 )
-from pytest_vmimage.facts.linux_accounts import authorized_keys, parse_passwd, parse_shadow, password_finding
+from pytest_vmimage.facts.linux_accounts import (
+    authorized_keys,
+    parse_passwd,
+    parse_shadow,
+    password_finding,
+    sshd_login_findings,
+)
 from pytest_vmimage.facts.linux_firewall import parse_firewall, unread_views
 from pytest_vmimage.facts.linux_network import (
     DHCP_ANY,
@@ -909,6 +915,15 @@ def no_default_accounts(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdic
         if not findings:
             raise
         keys, findings = [], findings + [f"(keys not judged: {exc})"]
+    try:
+        if "authorized_keys" in facts.sections:
+            text = facts.section("authorized_keys")
+            legacy = "\ncfg_files " not in text and "sshd_effective" in facts.sections
+            findings += sshd_login_findings(text, facts.section("sshd_effective") if legacy else None)
+    except FactError as exc:
+        if not findings:
+            raise
+        findings.append(f"(sshd_config not judged: {exc})")
     unknown = [k.path for k in keys if k.user != admin and k.logs_in is None]
     findings += [f"{k.user} has {k.path} (a key that logs in)" for k in keys if k.user != admin and k.logs_in]
     if unknown and not findings:

@@ -347,7 +347,21 @@ SECTIONS: dict[str, tuple[bool, str]] = {
         "akf=$(printf '%s\\n' \"$t\" | sed -n 's/^authorizedkeysfile //p'); "
         "akc=$(printf '%s\\n' \"$t\" | sed -n 's/^authorizedkeyscommand //p'); "
         "[ -n \"$akf\" ] || { echo 'akf ?'; exit 2; }; else echo 'akf none (sshd not installed)'; exit 0; fi; "
-        'echo "akf $akf"; echo "akc $akc"; set -f; rc=0; '
+        'echo "akf $akf"; echo "akc $akc"; rc=0; '
+        # sshd -T without -C applies no Match block: "cfg FILE: LINE" for the login settings of
+        # sshd_config and every Include'd file, "tuck" the global TrustedUserCAKeys
+        "echo \"tuck $(printf '%s\\n' \"$t\" | sed -n 's/^trustedusercakeys //p')\"; "
+        "q=/etc/ssh/sshd_config; [ -e $q ] || q=/usr/etc/ssh/sshd_config; seen=; n=0; "
+        'while [ -n "$q" ] && [ $n -lt 100 ]; do set -- $q; f=$1; shift; q="$*"; '
+        'case " $seen " in *" $f "*) continue;; esac; seen="$seen $f"; [ -f "$f" ] || continue; n=$((n+1)); '
+        'if [ ! -r "$f" ]; then echo "cfg_unreadable $f"; rc=1; continue; fi; '
+        "m=$(grep -iE '^[[:space:]]*(match|include|authorizedkeysfile|authorizedkeyscommand|passwordauthentication"
+        "|permitrootlogin|trustedusercakeys)([[:space:]]|=)' \"$f\"); "
+        '[ $? -le 1 ] || { echo "cfg_unreadable $f"; rc=1; continue; }; '
+        '[ -z "$m" ] || printf "%s\\n" "$m" | sed "s|^|cfg $f: |"; '
+        "for g in $(printf '%s\\n' \"$m\" | sed -nE 's/^[[:space:]]*[Ii][Nn][Cc][Ll][Uu][Dd][Ee]([[:space:]]*=[[:space:]]*|[[:space:]]+)//p'); do "
+        'case "$g" in /*) ;; *) g="/etc/ssh/$g";; esac; for x in $g; do [ -e "$x" ] && q="$q $x"; done; done; done; '
+        '[ -z "$q" ] || { echo "cfg_truncated"; rc=1; }; echo "cfg_files $n"; set -f; '
         'while IFS=: read -r u _ uid _ _ h _ || [ -n "$u" ]; do for p in $akf; do [ "$p" = none ] && continue; '
         'f=$(printf "%s" "$p" | sed -e "s|%h|$h|g" -e "s|%u|$u|g" -e "s|%U|$uid|g" -e "s|%%|%|g"); '
         'case "$f" in /*) ;; *) f="$h/$f";; esac; [ -f "$f" ] || continue; '

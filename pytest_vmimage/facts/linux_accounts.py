@@ -209,3 +209,80 @@ def authorized_keys(facts) -> list[KeysFile]:
         raise FactError("the authorized_keys section is missing from facts that should have it")
     homes = {name: fields[5] for name, fields in parse_passwd(facts.section("passwd")).items()}
     return legacy_authorized_keys(facts.section("home_files"), facts.section("sshd_effective"), homes)
+
+
+# sshd settings that open or move a login path; inside a Match block sshd -T (without -C) hides them
+_LOGIN_SETTINGS = (
+    "authorizedkeysfile",
+    "authorizedkeyscommand",
+    "trustedusercakeys",
+    "passwordauthentication",
+    "permitrootlogin",
+)
+_HARMLESS_VALUES = {
+    "passwordauthentication": "no",
+    "permitrootlogin": "no",
+    "authorizedkeyscommand": "none",
+    "trustedusercakeys": "none",
+}
+
+
+def match_block_settings(lines: list[tuple[str, str]]) -> list[str]:
+    """``(file, line)`` pairs of sshd_config and its Include'd files, in file order -> the
+    login settings (and Includes) that sit inside a ``Match`` block (``Match all`` ends one)."""
+    in_match: dict[str, bool] = {}
+    found = []
+    for path, line in lines:
+        keyword, _, value = line.strip().replace("=", " ", 1).partition(" ")
+        keyword, value = keyword.lower(), value.strip().strip('"')
+        if keyword == "match":
+            in_match[path] = value.lower() != "all"
+        elif in_match.get(path) and (
+            keyword == "include"
+            or (keyword in _LOGIN_SETTINGS and value.lower() != _HARMLESS_VALUES.get(keyword))
+        ):
+            found.append(f"{path}: {line.strip()}")
+    return found
+
+
+def sshd_login_findings(text: str, sshd_effective: str | None) -> list[str]:
+    """Login paths in sshd's configuration the keys files do not show: a global
+    TrustedUserCAKeys (a build-time CA logs in as any account) is a finding; a login setting
+    inside a Match block cannot be judged without the connection (FactError). ``text`` is
+    the authorized_keys section; recordings older than its ``cfg`` lines fall back to
+    ``sshd_effective`` (sshd -T and its "## match" lines, when recorded)."""
+    if text.startswith("akf none"):
+        return []
+    words = {line.partition(" ")[0] for line in text.splitlines()}
+    if not words & {"tuck", "cfg", "cfg_files", "cfg_unreadable", "cfg_truncated"}:
+        if sshd_effective is None:
+            return []
+        ca = re.search(r"^trustedusercakeys (.*)$", sshd_effective, re.M)
+        tuck = ca.group(1).strip() if ca else "none"
+        _, _, match = sshd_effective.partition("\n## match\n")
+        lines = [tuple(line.split(": ", 1)) for line in match.splitlines() if ": " in line]
+    else:
+        bad = [line for line in text.splitlines() if line.startswith(("cfg_unreadable", "cfg_truncated"))]
+        if bad:
+            raise FactError(f"sshd's configuration could not all be read ({bad[0]})")
+        count = re.search(r"^cfg_files (\d+)$", text, re.M)
+        tuck_line = re.search(r"^tuck ?(.*)$", text, re.M)
+        if count is None or tuck_line is None:
+            raise FactError("the authorized_keys section lacks its sshd_config lines (cut short or garbled)")
+        if count.group(1) == "0":
+            raise FactError("sshd is installed but no sshd_config was found to read")
+        tuck = tuck_line.group(1).strip()
+        lines = [tuple(line[4:].split(": ", 1)) for line in text.splitlines() if line.startswith("cfg ")]
+    inside = match_block_settings([pair for pair in lines if len(pair) == 2])
+    if inside:
+        raise FactError(
+            "sshd_config has Match blocks that set login settings sshd -T cannot show without the "
+            f"connection: {'; '.join(inside[:3])}"
+        )
+    if not tuck:
+        raise FactError("sshd -T did not print TrustedUserCAKeys (output cut short?)")
+    if tuck.lower() != "none":
+        return [
+            f"sshd trusts user certificates signed by {tuck} (TrustedUserCAKeys): a holder of that CA logs in"
+        ]
+    return []

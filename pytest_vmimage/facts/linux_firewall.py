@@ -96,7 +96,9 @@ def judge_iptables_save(tool: str, output: str, status: str | None) -> FirewallV
         return view
     table = ""
     unknown = []
-    view.nf_tables = ("(nf_tables)" in output or "incompatible" in output) and not _LEGACY_TABLES.search(output)
+    view.nf_tables = ("(nf_tables)" in output or "incompatible" in output) and not _LEGACY_TABLES.search(
+        output
+    )
     for line in output.splitlines():
         line = line.strip()
         if not line:
