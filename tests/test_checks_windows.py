@@ -24,6 +24,7 @@ from pytest_vmimage.facts.windows import (
     PARTS,
     SCRIPT_MARKER,
     WindowsFacts,
+    drive_letters,
     gather,
     recount,
 )
@@ -991,3 +992,97 @@ def test_win011_win32_serverfeature_fallback_names_bitlocker(ids, result):
     assert _result(windows.no_bitlocker_os, edited(change)) is result
     if result is Result.PASSED:
         assert "Win32_ServerFeature" in windows.no_bitlocker_os(edited(change), GUIDE).actual
+
+
+def _admin_task(parts: dict) -> None:
+    parts["tasks"]["tasks"].append(
+        {
+            "path": "\\Contoso\\NightlyImport",
+            "enabled": True,
+            "trigger_types": [2],
+            "actions": [{"path": "C:\\Contoso\\import.exe", "arguments": "", "working_directory": ""}],
+            "run_as": "CERTVM01\\Administrator",
+        }
+    )
+
+
+def test_win009_task_running_as_builtin_administrator_fails():
+    """F22 (a): a scheduled task with the built-in Administrator as principal breaks at deployment."""
+    verdict = windows.no_builtin_administrator(edited(_admin_task), GUIDE)
+    assert verdict.result is Result.FAILED
+    assert "scheduled task \\Contoso\\NightlyImport runs as CERTVM01\\Administrator" in verdict.actual
+
+
+def test_win009_unreadable_task_definition_is_an_error():
+    def change(parts):
+        parts["tasks"]["tasks"].append({"path": "\\Contoso\\Broken", "read_error": "Access is denied"})
+
+    with pytest.raises(FactError, match="which account these scheduled tasks run as"):
+        windows.no_builtin_administrator(edited(change), GUIDE)
+
+
+DEFAULT_HIVE_RUN = (
+    "Default user hive C:\\Users\\Default\\NTUSER.DAT\\Software\\Microsoft\\Windows\\CurrentVersion\\Run"
+)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda p: p["drives"]["run_keys"].update({DEFAULT_HIVE_RUN: {"Sync": "E:\\tools\\sync.exe"}}),
+        lambda p: p["drives"]["startup_items"].update(
+            {"C:\\ProgramData\\Microsoft\\Windows\\Start Menu\\Programs\\StartUp\\sync.lnk": "E:\\sync.exe  "}
+        ),
+        lambda p: p["services"]["services"].append(
+            {"name": "ContosoDB", "path": "C:\\Contoso\\db.exe -datadir E:data\\db",
+             "start_mode": "Auto", "state": "Running", "start_name": "LocalSystem"}
+        ),
+    ],
+    ids=["default-user-hive-run-key", "all-users-startup-folder", "drive-relative-E:data"],
+)
+def test_win006_default_user_hive_startup_folder_and_drive_relative_paths_fail(change):
+    """F22 (b)(c): the default profile's Run key, the Startup folders and ``E:data`` name drive E:."""
+    verdict = windows.only_c_and_d(edited(change), GUIDE)
+    assert verdict.result is Result.FAILED and "E:" in verdict.actual
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda p: p["drives"]["run_keys"].update(
+            {DEFAULT_HIVE_RUN: {"_unreadable": "reg load failed: Access is denied"}}
+        ),
+        lambda p: p["drives"].pop("startup_items"),
+        lambda p: p["drives"]["startup_items"].update({"C:\\x\\a.cmd": {"_unreadable": "Access is denied"}}),
+    ],
+    ids=["default-hive-unreadable", "startup-items-missing", "startup-item-unreadable"],
+)
+def test_win006_unreadable_default_hive_or_startup_folder_is_an_error(change):
+    with pytest.raises(FactError):
+        windows.only_c_and_d(edited(change), GUIDE)
+
+
+@pytest.mark.parametrize(
+    "text, letters",
+    [("-datadir E:data\\db", ["E"]), ('"F:logs"', ["F"]), ("ROOT=G:x", ["G"]), ("http://host:80 a-b:c", [])],
+)
+def test_win006_drive_relative_paths(text, letters):
+    assert drive_letters(text) == letters
+
+
+def test_startup_script_secrets_are_masked_in_saved_facts():
+    facts = edited(
+        lambda p: p["drives"]["startup_items"].update({"C:\\s\\a.cmd": "net use Z: \\\\srv\\x /user:bob password=Hunter2"})
+    )
+    saved = json.dumps(facts.to_json())
+    assert "Hunter2" not in saved and "net use Z:" in saved
+
+
+def test_collection_script_loads_only_a_temporary_copy_of_the_default_user_hive():
+    """F22 (b): the one write of the script is a copy of NTUSER.DAT in %TEMP%, unloaded and deleted."""
+    script = COLLECTION_SCRIPT
+    assert "reg.exe load 'HKU\\vmimage_default' $copy" in script
+    assert "reg.exe unload 'HKU\\vmimage_default'" in script
+    assert script.count("[IO.File]::Copy(") == 1 and "[IO.File]::Copy($hive, $copy, $true)" in script
+    assert script.count("[IO.File]::Delete(") == 1 and "[IO.File]::Delete($copy)" in script
+    assert "Join-Path $env:TEMP 'vmimage-default-ntuser.dat'" in script

@@ -645,9 +645,11 @@ def _account_name(value: str) -> str:
 
 
 def no_builtin_administrator(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
-    """WIN-009: neither the connecting account nor a service runs as the built-in
-    Administrator (the account whose SID ends in -500) (tool 1.1.5)."""
-    required = "connecting account and service accounts are not the built-in Administrator (SID -500)"
+    """WIN-009: neither the connecting account nor a service nor a scheduled task runs as the
+    built-in Administrator (the account whose SID ends in -500) (tool 1.1.5)."""
+    required = (
+        "connecting account, service and scheduled task accounts are not the built-in Administrator (SID -500)"
+    )
     admin_name = facts.value("accounts", "builtin_admin_name", str)
     admin_sid = facts.value("accounts", "builtin_admin_sid", str)
     current_sid = facts.value("accounts", "current_sid", str)
@@ -661,10 +663,15 @@ def no_builtin_administrator(facts: WindowsFacts, profile: Mapping[str, Any]) ->
         problems.append(f"the checks connected as {current} ({current_sid}), the built-in Administrator")
     elif facts.admin_user and _account_name(facts.admin_user) == admin_name.lower():
         problems.append(f"the connecting account {facts.admin_user} is the built-in Administrator")
+    def is_admin(account: str) -> bool:
+        return bool(account) and (_account_name(account) == admin_name.lower() or account == admin_sid)
+
     for service in facts.services():
-        start_name = service.start_name
-        if start_name and (_account_name(start_name) == admin_name.lower() or start_name == admin_sid):
-            problems.append(f"service {service.name} runs as {start_name}")
+        if is_admin(service.start_name):
+            problems.append(f"service {service.name} runs as {service.start_name}")
+    tasks = facts.tasks()
+    unreadable = [f"{t.path} ({t.read_error})" for t in tasks if t.read_error is not None]
+    problems += [f"scheduled task {t.path} runs as {t.run_as}" for t in tasks if is_admin(t.run_as)]
     if problems:
         detail = "; ".join(problems)
         return Verdict.failed(
@@ -673,8 +680,12 @@ def no_builtin_administrator(facts: WindowsFacts, profile: Mapping[str, Any]) ->
             f"{detail}. The built-in Administrator is renamed/disabled on deployment: use another "
             "administrator account and a dedicated or virtual service account (tool 1.1.5)",
         )
+    if unreadable:
+        raise FactError(f"cannot tell which account these scheduled tasks run as: {_listing(unreadable)}")
     return Verdict.passed(
-        f"connected as {current}; no service runs as the built-in Administrator ({admin_name})", required
+        f"connected as {current}; no service or scheduled task runs as the built-in Administrator "
+        f"({admin_name})",
+        required,
     )
 
 

@@ -497,7 +497,52 @@ Invoke-Part 'drives' {
         $vals = Get-RawValues $k
         if (-not ((Test-Marker $vals) -and $vals.Contains('_absent'))) { $runs[$k] = $vals }
     }
+    # The default user's hive (C:\Users\Default\NTUSER.DAT) is the template of every new profile,
+    # the deployed administrator's included (HKEY_USERS\.DEFAULT is LocalSystem's). A temporary
+    # copy of it is loaded, read, unloaded and deleted; the original is never loaded.
+    $hive = Join-Path $env:SystemDrive 'Users\Default\NTUSER.DAT'
+    $copy = Join-Path $env:TEMP 'vmimage-default-ntuser.dat'
+    $label = 'Default user hive ' + $hive + '\Software\Microsoft\Windows\CurrentVersion\'
+    try {
+        [IO.File]::Copy($hive, $copy, $true)
+        $out = @(& reg.exe load 'HKU\vmimage_default' $copy 2>&1)
+        if ($LASTEXITCODE -ne 0) { throw ('reg load failed: ' + [string]::Join(' ', [string[]]$out)) }
+        try {
+            foreach ($n in @('Run', 'RunOnce')) {
+                $k = 'Registry::HKEY_USERS\vmimage_default\Software\Microsoft\Windows\CurrentVersion\' + $n
+                $vals = Get-RawValues $k
+                if (-not ((Test-Marker $vals) -and $vals.Contains('_absent'))) { $runs[$label + $n] = $vals }
+            }
+        } finally {
+            [gc]::Collect(); [gc]::WaitForPendingFinalizers()
+            $null = @(& reg.exe unload 'HKU\vmimage_default' 2>&1)
+        }
+    } catch {
+        $runs[$label + 'Run'] = New-Unreadable ('reading the default user hive ' + $hive + ': ' + [string]$_.Exception.Message)
+    }
+    if (Test-Path -LiteralPath $copy) { [IO.File]::Delete($copy) }
     $d['run_keys'] = $runs
+    # Startup folders of all users and of the default profile: shortcut targets, script texts.
+    $startup = New-Dict
+    $shell = New-Object -ComObject WScript.Shell
+    foreach ($dir in @((Join-Path $env:ProgramData 'Microsoft\Windows\Start Menu\Programs\StartUp'),
+                       (Join-Path $env:SystemDrive 'Users\Default\AppData\Roaming\Microsoft\Windows\Start Menu\Programs\Startup'))) {
+        if (-not (Test-Path -LiteralPath $dir)) { continue }
+        foreach ($f in @(Get-ChildItem -LiteralPath $dir -Force)) {
+            if ($f.PSIsContainer) { continue }
+            $ext = ([string]$f.Extension).ToLower()
+            try {
+                if ($ext -eq '.lnk') {
+                    $l = $shell.CreateShortcut($f.FullName)
+                    $startup[$f.FullName] = [string]$l.TargetPath + ' ' + [string]$l.Arguments + ' ' + [string]$l.WorkingDirectory
+                } elseif (@('.bat', '.cmd', '.ps1', '.vbs', '.js', '.url', '.ini') -contains $ext) {
+                    if ($f.Length -gt 65536) { throw 'larger than 64 KiB' }
+                    $startup[$f.FullName] = [string]::Join(' ', [string[]]@(Get-Content -LiteralPath $f.FullName))
+                } else { $startup[$f.FullName] = [string]$f.FullName }
+            } catch { $startup[$f.FullName] = New-Unreadable ('reading ' + $f.FullName + ': ' + [string]$_.Exception.Message) }
+        }
+    }
+    $d['startup_items'] = $startup
     $d['machine_env'] = Get-RawValues 'HKLM:\SYSTEM\CurrentControlSet\Control\Session Manager\Environment'
     $d
 }
@@ -701,6 +746,7 @@ class Task:
     trigger_types: tuple[int, ...]
     action_texts: tuple[str, ...]
     read_error: str | None
+    run_as: str = ""  # Principal.UserId ("" for a group principal or an unreadable definition)
 
     @property
     def is_microsoft(self) -> bool:
@@ -784,8 +830,11 @@ PANTHER_PATTERNS = ("generalization_state", "generalize", "specialize", "oobe", 
 MSRC_SEVERITIES = ("", "Critical", "Important", "Moderate", "Low")
 #: System.Net.NetworkInformation.PrefixOrigin names.
 PREFIX_ORIGINS = ("Other", "Manual", "WellKnown", "Dhcp", "RouterAdvertisement")
-#: ``E:\``, ``E:/`` or a bare ``E:`` (at the end or before a separator), not ``http:`` or ``-k:x``.
-_DRIVE_REF = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]):(?=[\\/]|$|[\s;\"',=|])")
+#: ``E:\``, ``E:/`` or a bare ``E:`` (at the end or before a separator), not ``http:`` or ``-k:x``;
+#: and a drive-relative ``E:data`` at the start of a word (after a blank, a quote or ``=``).
+_DRIVE_REF = re.compile(
+    r"(?<![A-Za-z0-9])([A-Za-z]):(?=[\\/]|$|[\s;\"',=|])|(?:^|(?<=[\s\"'=]))([A-Za-z]):(?=[\w.$%~])"
+)
 _PANTHER_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})")
 
 
@@ -793,7 +842,7 @@ def drive_letters(text: str) -> list[str]:
     """Drive letters a path or command line refers to (``E:\\...``), upper case, once each."""
     found: list[str] = []
     for match in _DRIVE_REF.finditer(text or ""):
-        letter = match.group(1).upper()
+        letter = (match.group(1) or match.group(2)).upper()
         if letter not in found:
             found.append(letter)
     return found
@@ -1008,6 +1057,7 @@ class WindowsFacts:
                     trigger_types=tuple(typed(label + " trigger type", t, int) for t in triggers),
                     action_texts=tuple(texts),
                     read_error=None,
+                    run_as=typed(label + " run_as", item.get("run_as"), str),
                 )
             )
         if not any(task.is_microsoft for task in found):
@@ -1134,7 +1184,8 @@ class WindowsFacts:
         return use, server
 
     def drive_setting_texts(self) -> list[tuple[str, str]]:
-        """(what, text) of every Run key value, page file and machine environment variable."""
+        """(what, text) of every Run key value (the default user's hive included), Startup folder
+        item, page file and machine environment variable."""
         texts = []
         for key, values in self.value("drives", "run_keys", dict).items():
             label = f"Run key {key.split(':', 1)[-1]}"
@@ -1145,6 +1196,8 @@ class WindowsFacts:
                 texts.append(("page file", typed(f"drives.{field_name}", value, str)))
         for value in self.value("drives", "paging_files_reg", list, absent=[]):
             texts.append(("page file (PagingFiles)", typed("drives.paging_files_reg", value, str)))
+        for path, text in self.value("drives", "startup_items", dict).items():
+            texts.append((f"Startup folder item {path}", typed(f"Startup folder item {path}", text, str)))
         for name, value in self.value("drives", "machine_env", dict).items():
             texts.append((f"environment variable {name}", typed(f"drives.machine_env.{name}", value, str)))
         return texts
@@ -1178,10 +1231,12 @@ class WindowsFacts:
 
 _SECRET_NAME = re.compile(r"(?i)(password|passwd|secret|token|_psk$|credential|_key(_\d+)?$)")
 REDACTED = "REDACTED"
+_SECRET_LINE = re.compile(r"(?i)\S*(password|passwd|pwd|secret|token|credential)\S*(\s*[=:]?\s*\S+)?")
 
 
 def _masked(parts: dict[str, Any]) -> dict[str, Any]:
-    """``parts`` with secret-named values of ``drives.machine_env`` and ``drives.run_keys`` masked."""
+    """``parts`` with secret-named values of ``drives.machine_env`` and ``drives.run_keys``, and
+    words naming a secret (with the word after them) in ``drives.startup_items``, masked."""
     drives = parts.get("drives")
     if not isinstance(drives, dict):
         return parts
@@ -1198,6 +1253,11 @@ def _masked(parts: dict[str, Any]) -> dict[str, Any]:
     masked["machine_env"] = mask(drives.get("machine_env"))
     if isinstance(drives.get("run_keys"), dict):
         masked["run_keys"] = {key: mask(values) for key, values in drives["run_keys"].items()}
+    if isinstance(drives.get("startup_items"), dict):  # script texts: mask lines naming a secret
+        masked["startup_items"] = {
+            path: _SECRET_LINE.sub(REDACTED, text) if isinstance(text, str) else text
+            for path, text in drives["startup_items"].items()
+        }
     masked = {k: v for k, v in masked.items() if k in drives}
     return {**parts, "drives": masked}
 
