@@ -55,6 +55,7 @@ class LoopbackSshServer:
         self.sock.listen(8)
         self.port = self.sock.getsockname()[1]
         self.commands: list[bytes] = []
+        self.connections: list[socket.socket] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._accept, daemon=True)
 
@@ -74,7 +75,17 @@ class LoopbackSshServer:
                 conn, _ = self.sock.accept()
             except (TimeoutError, OSError):
                 continue
+            self.connections.append(conn)
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def drop(self) -> None:
+        """Cut every connection at once, as a VM that dies does (its end of TCP vanishes)."""
+        for conn in self.connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            conn.close()
 
     def _serve(self, conn: socket.socket) -> None:
         transport = paramiko.Transport(conn)

@@ -14,7 +14,7 @@ import paramiko
 import pytest
 from paramiko.hostkeys import HostKeys
 
-from pytest_vmimage.connect import ConnectError
+from pytest_vmimage.connect import ConnectError, RemoteCommandError
 from pytest_vmimage.connect.hostkeys import CHANGED, FAILED, fingerprint
 from pytest_vmimage.connect.ssh import connect_linux
 from pytest_vmimage.targets import parse_target
@@ -179,6 +179,18 @@ def test_strict_host_key_checking_no_in_ssh_config_does_not_let_a_changed_key_in
     config.write_text(f"Host *\n  UserKnownHostsFile {known}\n  StrictHostKeyChecking no\n")
     with pytest.raises(ConnectError, match="REMOTE HOST IDENTIFICATION HAS CHANGED"):
         connect(server, keys, backend, ssh_config=str(config))
+
+
+def test_a_connection_lost_during_a_command_is_an_error_not_partial_output(server, keys, tmp_path):
+    known = tmp_path / "known_hosts"
+    known.write_text(known_line(server.port, keys["host"]))
+    connection = connect(server, keys, "paramiko", known_hosts=str(known))
+    threading.Timer(2.0, server.drop).start()
+    started = time.monotonic()
+    with pytest.raises(RemoteCommandError, match="connection was lost during a command"):
+        connection.run("echo partial; sleep 20; echo rest", timeout=60)
+    assert time.monotonic() - started < 15
+    connection.close()
 
 
 @pytest.fixture

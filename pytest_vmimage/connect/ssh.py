@@ -129,6 +129,16 @@ class LinuxConnection:
                             "(the VM stopped, rebooted or the network dropped)"
                         )
                     time.sleep(0.02)
+            if chan.exit_status == -1:
+                # paramiko reports a channel closed by a dead connection as "exit status ready"
+                # with rc -1 (never a real status): no answer; its partial output is never judged
+                chan.close()
+                raise RemoteCommandError(
+                    f"{label}: the SSH connection was lost during a command "
+                    "(the VM stopped, rebooted or the network dropped)"
+                    if not transport.is_active()
+                    else f"{label}: the command ended without an exit status (killed by a signal?)"
+                )
             rc = chan.recv_exit_status()
             chan.close()
         except (paramiko.SSHException, OSError, EOFError) as exc:
