@@ -369,6 +369,69 @@ def test_networkd_static_address_gateway_dns_and_routes_fail():
     )
 
 
+STATIC_DROPIN = "[Network]\nAddress=10.0.2.15/24\nGateway=10.0.2.2\nDNS=8.8.8.8\n"
+STATIC_NETWORKD = "[Match]\nName=e*\n\n[Network]\nAddress=10.0.2.15/24\nGateway=10.0.2.2\nDNS=8.8.8.8\n"
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"/etc/systemd/network/99-dhcp-en.network.d/static.conf": STATIC_DROPIN},
+        {"/run/systemd/network/99-dhcp-en.network.d/static.conf": STATIC_DROPIN},
+        {"/run/systemd/network/10-static.network": STATIC_NETWORKD},
+        {"/usr/lib/systemd/network/10-static.network": STATIC_NETWORKD},
+    ],
+    ids=["etc-dropin", "run-dropin", "run-network", "usr-lib-network"],
+)
+def test_lnx018_019_f11_networkd_dropins_and_run_usr_lib_files_are_judged(extra):
+    config = {"/etc/systemd/network/99-dhcp-en.network": MARINER_DHCP, **extra}
+    facts = distro(AZURELINUX3, NETWORKD_ACTIVE, **config)
+    assert linux.dhcp(facts, GUIDE).result is Result.FAILED
+    custom = linux.no_custom_network(facts, GUIDE)
+    assert custom.result is Result.FAILED and "DNS=8.8.8.8" in custom.actual
+
+
+def test_lnx018_019_f11_stock_systemd_network_files_and_shadowed_vendor_files_pass():
+    config = {
+        "/etc/systemd/network/99-dhcp-en.network": MARINER_DHCP,
+        # systemd's own files: container, VM-console and Wi-Fi links, never an Azure NIC
+        "/usr/lib/systemd/network/80-container-ve.network": "[Match]\nName=ve-*\nDriver=veth\n\n"
+        "[Network]\nAddress=0.0.0.0/28\nDHCPServer=yes\n",
+        "/usr/lib/systemd/network/80-container-host0.network": "[Match]\nVirtualization=container\n"
+        "Name=host0\n\n[Network]\nDHCP=yes\n",
+        "/usr/lib/systemd/network/80-wifi-adhoc.network": "[Match]\nType=wlan\nWLANInterfaceType=ad-hoc\n\n"
+        "[Network]\nLinkLocalAddressing=yes\n",
+        # the same name under /etc shadows the vendor file
+        "/lib/systemd/network/99-dhcp-en.network": STATIC_NETWORKD,
+    }
+    facts = distro(AZURELINUX3, NETWORKD_ACTIVE, **config)
+    assert linux.dhcp(facts, GUIDE).result is Result.PASSED
+    assert linux.no_custom_network(facts, GUIDE).result is Result.PASSED
+
+
+@pytest.mark.parametrize("directory", ["/run/NetworkManager", "/usr/lib/NetworkManager"])
+def test_lnx018_019_f11_nm_profiles_outside_etc_are_judged(directory):
+    static = KEYFILE_DHCP.replace("method=auto", "method=manual\naddress1=10.0.2.15/24,10.0.2.2", 1)
+    facts = rocky_nm(files(**{f"{directory}/system-connections/eth0.nmconnection": static}))
+    assert linux.dhcp(facts, GUIDE).result is Result.FAILED
+
+
+@pytest.mark.parametrize("directory", ["/run/netplan", "/lib/netplan"])
+def test_lnx018_019_f11_netplan_outside_etc_is_judged(directory):
+    static = NETPLAN.format(extra="            addresses: [10.0.2.15/24]\n")
+    facts = distro(UBUNTU, None, **{f"{directory}/50-cloud-init.yaml": static})
+    assert linux.dhcp(facts, GUIDE).result is Result.FAILED
+
+
+def test_lnx018_f11_run_netplan_shadows_etc_netplan_of_the_same_name():
+    static = NETPLAN.format(extra="            addresses: [10.0.2.15/24]\n")
+    config = {
+        "/etc/netplan/50-cloud-init.yaml": static,
+        "/run/netplan/50-cloud-init.yaml": NETPLAN.format(extra=""),
+    }
+    assert linux.dhcp(distro(UBUNTU, None, **config), GUIDE).result is Result.PASSED
+
+
 def test_networkd_dhcp_with_static_dns_or_ipv6_address_is_judged():
     extra = MARINER_DHCP.replace("Name=e*", "Name=eth0") + "DNS=1.1.1.1\nAddress=2001:db8::4/64\n"
     facts = distro(AZURELINUX3, NETWORKD_ACTIVE, **{"/etc/systemd/network/10-eth0.network": extra})

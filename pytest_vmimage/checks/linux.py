@@ -738,9 +738,9 @@ def ifupdown_control(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     if getattr(profile, "is_current", False) and (primary_sources or nm_active):
         how = primary_sources[0] if primary_sources else "NetworkManager (DHCP default)"
         return Verdict.passed(f"{primary} brought up by {how}", "a standard network stack brings up the primary interface")
-    if any(p.startswith("/etc/netplan/") for p in primary_sources):
+    if any("/netplan/" in p for p in primary_sources):
         actual, fix = f"{primary} configured by netplan", f"install ifupdown and configure {primary} for DHCP in /etc/network/interfaces"
-    elif any(p.startswith("/etc/systemd/network/") for p in primary_sources):
+    elif any("/systemd/network/" in p for p in primary_sources):
         actual, fix = f"{primary} configured by systemd-networkd", "use the distribution's ifup/ifdown scripts, or note this for review"
     elif nm_wrapper or family == "rhel":
         actual = f"{primary} handled by NetworkManager ({ifup or 'no ifup'}; network-scripts not installed)"

@@ -258,7 +258,18 @@ SECTIONS: dict[str, tuple[bool, str]] = {
             "/etc/sysconfig/network/ifroute-*",
             "/etc/sysconfig/network/config",
             "/etc/netplan/*.yaml",
+            "/run/netplan/*.yaml",
+            "/lib/netplan/*.yaml",
+            "/usr/lib/netplan/*.yaml",
+            # networkd: /etc masks /run masks /usr/lib (same name); drop-ins of every directory apply
             "/etc/systemd/network/*.network",
+            "/run/systemd/network/*.network",
+            "/usr/lib/systemd/network/*.network",
+            "/lib/systemd/network/*.network",
+            "/etc/systemd/network/*.network.d/*.conf",
+            "/run/systemd/network/*.network.d/*.conf",
+            "/usr/lib/systemd/network/*.network.d/*.conf",
+            "/lib/systemd/network/*.network.d/*.conf",
             "/etc/dhcp/dhclient.conf",
             "/etc/dhcp/dhclient-*.conf",
             "/etc/dhclient.conf",
@@ -269,7 +280,14 @@ SECTIONS: dict[str, tuple[bool, str]] = {
             "/etc/NetworkManager/conf.d/*.conf",
         ),
     ),
-    "nm_connections": (True, _cat("/etc/NetworkManager/system-connections/*")),
+    "nm_connections": (
+        True,
+        _cat(
+            "/etc/NetworkManager/system-connections/*",
+            "/run/NetworkManager/system-connections/*",
+            "/usr/lib/NetworkManager/system-connections/*",
+        ),
+    ),
     # "attrs FLAGS" from lsattr; "attrs-error" when lsattr could not tell (e.g. tmpfs, a symlink)
     "resolv_conf": (
         False,
@@ -356,7 +374,7 @@ SECTIONS: dict[str, tuple[bool, str]] = {
         'case " $seen " in *" $f "*) continue;; esac; seen="$seen $f"; [ -f "$f" ] || continue; n=$((n+1)); '
         'if [ ! -r "$f" ]; then echo "cfg_unreadable $f"; rc=1; continue; fi; '
         "m=$(grep -iE '^[[:space:]]*(match|include|authorizedkeysfile|authorizedkeyscommand|passwordauthentication"
-        "|permitrootlogin|trustedusercakeys)([[:space:]]|=)' \"$f\"); "
+        '|permitrootlogin|trustedusercakeys)([[:space:]]|=)\' "$f"); '
         '[ $? -le 1 ] || { echo "cfg_unreadable $f"; rc=1; continue; }; '
         '[ -z "$m" ] || printf "%s\\n" "$m" | sed "s|^|cfg $f: |"; '
         "for g in $(printf '%s\\n' \"$m\" | sed -nE 's/^[[:space:]]*[Ii][Nn][Cc][Ll][Uu][Dd][Ee]([[:space:]]*=[[:space:]]*|[[:space:]]+)//p'); do "

@@ -563,6 +563,66 @@ def nm_keyfiles(facts: LinuxFacts) -> dict[str, str]:
         raise FactError(f"NetworkManager profiles could not be read: {exc}") from exc
 
 
+_NETWORKD_DIRS = (
+    "/etc/systemd/network/",
+    "/run/systemd/network/",
+    "/usr/lib/systemd/network/",
+    "/lib/systemd/network/",
+)
+_NETPLAN_DIRS = ("/run/netplan/", "/etc/netplan/", "/usr/lib/netplan/", "/lib/netplan/")
+
+
+def _shadowing(paths, dirs: tuple[str, ...]) -> dict[str, str]:
+    """File name -> the path that wins among ``dirs`` (earlier directories shadow later ones)."""
+    winners: dict[str, str] = {}
+    for path in sorted(paths, key=lambda p: next(i for i, d in enumerate(dirs) if p.startswith(d))):
+        winners.setdefault(path.rsplit("/", 1)[-1], path)
+    return winners
+
+
+# [Match] keys of systemd's own .network files that never select an Azure VM's Ethernet NIC
+_VENDOR_NON_MATCH = {"Kind", "WLANInterfaceType", "SSID", "BSSID"}
+
+
+def _vendor_network_applies(entries, known_links: dict[str, str], primary: str) -> bool:
+    """Whether a .network file shipped under /usr/lib or /run (systemd's stock container, VM
+    and Wi-Fi files) can select one of this VM's links; unsure means it applies."""
+    match = {k: v for s, k, v in entries if s == "Match"}
+    if set(match) & _VENDOR_NON_MATCH:
+        return False
+    if match.get("Virtualization", "").strip() in ("container", "systemd-nspawn", "docker", "podman", "lxc"):
+        return False
+    if "Type" in match and not any(t in ("ether", "!wlan") for t in match["Type"].split()):
+        return False
+    if match.get("Driver", "").split() == ["veth"]:
+        return False
+    names = [w for s, k, v in entries if s == "Match" and k == "Name" for w in v.split()]
+    return not names or any(fnmatch.fnmatch(n, p) for n in [primary, *known_links] for p in names)
+
+
+def networkd_files(files: dict[str, str], known_links: dict[str, str], primary: str) -> dict[str, str]:
+    """The .network files networkd uses (same name: /etc shadows /run shadows /usr/lib), each
+    with its ``NAME.network.d/*.conf`` drop-ins of every directory appended in name order;
+    vendor files that select none of this VM's links are left out. Keyed by a source label."""
+    networks = {p for p in files if p.startswith(_NETWORKD_DIRS) and p.endswith(".network")}
+    dropins: dict[str, list[str]] = {}
+    for path in files:
+        if path.startswith(_NETWORKD_DIRS) and ".network.d/" in path and path.endswith(".conf"):
+            parent = path.rsplit("/", 2)[-2][: -len(".d")]
+            dropins.setdefault(parent, []).append(path)
+    found = {}
+    winners = _shadowing(networks, _NETWORKD_DIRS)
+    for name in sorted(set(winners) | set(dropins)):
+        path = winners.get(name)
+        confs = [c for _, c in sorted((c.rsplit("/", 1)[-1], c) for c in dropins.get(name, []))]
+        text = "\n".join(([files[path]] if path else []) + [files[c] for c in confs])
+        vendor = path is not None and not path.startswith("/etc/") and not confs
+        if vendor and not _vendor_network_applies(parse_ini(text), known_links, primary):
+            continue
+        found[" + ".join(([path] if path else []) + confs)] = text
+    return found
+
+
 def interface_configs(facts: LinuxFacts) -> dict[str, list[IfaceConfig]]:
     """Interface configuration across ifupdown, ifcfg, netplan, networkd and NetworkManager."""
     configs: dict[str, list[IfaceConfig]] = {}
@@ -575,7 +635,13 @@ def interface_configs(facts: LinuxFacts) -> dict[str, list[IfaceConfig]]:
         )
     known_links = links(facts)
     primary = primary_interface(facts)
+    netplan = set(_shadowing([p for p in files if p.startswith(_NETPLAN_DIRS)], _NETPLAN_DIRS).values())
+    for path, text in networkd_files(files, known_links, primary).items():
+        for name, config in parse_networkd(path, text, known_links, primary):
+            configs.setdefault(name, []).append(config)
     for path, text in files.items():
+        if path.startswith(_NETWORKD_DIRS) or (path.startswith(_NETPLAN_DIRS) and path not in netplan):
+            continue  # judged above, or shadowed by a netplan file of the same name
         if path.startswith(("/etc/network/interfaces", "/run/network/interfaces")):
             unread = ifupdown_sources_not_read(text, _collected_globs("network_config"))
             if unread:
@@ -585,13 +651,11 @@ def interface_configs(facts: LinuxFacts) -> dict[str, list[IfaceConfig]]:
             found = parse_ifcfg(path, text)
         elif "/route-" in path or "/route6-" in path or path.endswith("/routes") or "/ifroute-" in path:
             found = parse_route_file(path, text)
-        elif path.startswith("/etc/netplan/"):
+        elif path.startswith(_NETPLAN_DIRS):
             try:
                 found = parse_netplan(path, text, known_links)
             except FactError as exc:
                 raise FactError(f"{path}: {exc}") from exc
-        elif path.startswith("/etc/systemd/network/") and path.endswith(".network"):
-            found = parse_networkd(path, text, known_links, primary)
         else:
             found = []
         for name, config in found:
