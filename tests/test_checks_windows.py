@@ -1086,3 +1086,56 @@ def test_collection_script_loads_only_a_temporary_copy_of_the_default_user_hive(
     assert script.count("[IO.File]::Copy(") == 1 and "[IO.File]::Copy($hive, $copy, $true)" in script
     assert script.count("[IO.File]::Delete(") == 1 and "[IO.File]::Delete($copy)" in script
     assert "Join-Path $env:TEMP 'vmimage-default-ntuser.dat'" in script
+
+
+def _rdp_rule(**overrides) -> dict:
+    rule = {
+        "name": "Contoso block RDP", "rdp_group": False, "enabled": True, "direction": 1, "action": 0,
+        "profiles": 2147483647, "protocol": 6, "local_ports": "3389", "remote_addresses": "*",
+        "application_name": "", "service_name": "",
+    }
+    rule.update(overrides)
+    return rule
+
+
+def _scope_group_rules(addresses: str):
+    def change(parts):
+        for rule in parts["rdp"]["fw_rules"]:
+            rule["remote_addresses"] = addresses
+    return change
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda p: p["rdp"]["fw_rules"].append(_rdp_rule()),
+        lambda p: p["rdp"]["fw_rules"].append(_rdp_rule(protocol=256, local_ports="*")),
+        lambda p: p["rdp"]["fw_rules"].append(_rdp_rule(local_ports="3000-4000", remote_addresses="0.0.0.0/1")),
+        _scope_group_rules("10.0.0.0/255.0.0.0"),
+        _scope_group_rules("LocalSubnet"),
+    ],
+    ids=["block-rule", "block-any-protocol", "block-port-range", "allow-scoped-10/8", "allow-local-subnet"],
+)
+@pytest.mark.parametrize("profile", PROFILES, ids=["guide-2016", "current"])
+def test_win013_rdp_block_rules_and_scoped_allow_rules_do_not_pass(change, profile):
+    """F37: a block rule on the RDP port, or allow rules all scoped to some remote addresses,
+    leave RDP unreachable from the Internet: warning in guide-2016, failure in current."""
+    verdict = windows.remote_access(edited(change), profile)
+    assert verdict.result is (Result.FAILED if profile.is_current else Result.WARNING)
+    assert "not reachable" in verdict.actual
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        _rdp_rule(local_ports="445"),
+        _rdp_rule(application_name="C:\\Contoso\\app.exe"),
+        _rdp_rule(service_name="dnscache", application_name="%SystemRoot%\\system32\\svchost.exe"),
+        _rdp_rule(enabled=False),
+        _rdp_rule(action=1, remote_addresses="10.0.0.0/8"),
+    ],
+    ids=["other-port", "other-program", "other-service", "disabled", "extra-scoped-allow"],
+)
+def test_win013_rules_that_do_not_touch_rdp_keep_it_open(rule):
+    verdict = windows.remote_access(edited(lambda p: p["rdp"]["fw_rules"].append(rule)), CURRENT)
+    assert verdict.result is Result.PASSED

@@ -848,16 +848,14 @@ def _rdp_problems(facts: WindowsFacts) -> tuple[list[str], int]:
     current = facts.value("rdp", "fw_current_profiles", int)
     if not 0 < current < 8:
         raise FactError(f"rdp.fw_current_profiles is garbled: {current} names no active firewall profile")
-    rules = [
-        r.profiles
+    inbound = [
+        r
         for r in facts.rdp_firewall_rules()
-        if r.enabled
-        and r.direction == 1
-        and r.action == 1
-        and r.protocol == 6
-        and (r.local_ports in ("*", "") or str(port) in r.local_ports.split(","))
+        if r.enabled and r.direction == 1 and r.covers_port(port) and r.reaches_remote_desktop
     ]
-    blocked = []
+    allows = [r for r in inbound if r.action == 1]
+    blocks = [r for r in inbound if r.action == 0]
+    missing, scoped = [], []
     for bit, name, local_key, policy_key in _PROFILE_BITS:
         if not current & bit:
             continue
@@ -866,12 +864,26 @@ def _rdp_problems(facts: WindowsFacts) -> tuple[list[str], int]:
             on = facts.firewall_switch("fw_enabled", local_key)
         if on == 0:
             continue  # the firewall is off in this profile (None: on, the default)
-        if not any(profiles & bit for profiles in rules):
-            blocked.append(name)
-    if blocked:
+        blocking = [r for r in blocks if r.profiles & bit]
+        allowing = [r for r in allows if r.profiles & bit]
+        if blocking:  # a block rule wins over every allow rule
+            problems.append(
+                f"inbound TCP {port} is blocked in the active {name} profile by "
+                + _listing([f"{r.name!r} (from {r.remote_addresses or '?'})" for r in blocking])
+            )
+        elif not allowing:
+            missing.append(name)
+        elif not any(r.from_anywhere for r in allowing):
+            scoped.append(f"{name}: {_listing(sorted({r.remote_addresses for r in allowing}))}")
+    if missing:
         problems.append(
             f"no enabled inbound Remote Desktop firewall rule for TCP {port} in the active "
-            f"{'/'.join(blocked)} profile"
+            f"{'/'.join(missing)} profile"
+        )
+    if scoped:
+        problems.append(
+            f"RDP on TCP {port} is allowed only from some remote addresses ({'; '.join(scoped)}), "
+            "not from any address"
         )
     return problems, port
 
@@ -890,8 +902,9 @@ def _https_listener(facts: WindowsFacts) -> tuple[bool, str]:
 
 
 def remote_access(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
-    """WIN-013: RDP enabled and allowed through the firewall (warn in guide-2016, fail in
-    current); a WinRM HTTPS listener on 5986 where the profile requires it (tool, pc)."""
+    """WIN-013: RDP enabled and allowed through the firewall from any remote address, with no
+    inbound block rule on its port (warn in guide-2016, fail in current); a WinRM HTTPS listener
+    on 5986 where the profile requires it (tool, pc)."""
     rdp_problems, port = _rdp_problems(facts)
     https_required = bool(profile["windows_winrm_https_required"])
     required = f"RDP enabled and allowed inbound on TCP {port}" + (
@@ -914,7 +927,9 @@ def remote_access(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
     fix = (
         "enable Remote Desktop (fDenyTSConnections=0) and its firewall rule group "
         "(Enable-NetFirewallRule -DisplayGroup 'Remote Desktop', or netsh advfirewall firewall set rule "
-        'group="remote desktop" new enable=Yes)'
+        'group="remote desktop" new enable=Yes), remove inbound block rules on the RDP port and '
+        "let the allow rule accept any remote address (restrict access with an Azure network "
+        "security group instead)"
     )
     if https_required:
         fix += "; create an HTTPS listener (winrm quickconfig -transport:https) and allow TCP 5986"

@@ -618,10 +618,17 @@ Invoke-Part 'rdp' {
     $fw = New-Object -ComObject HNetCfg.FwPolicy2
     $d['fw_current_profiles'] = [int]$fw.CurrentProfileTypes
     $rules = New-Object System.Collections.ArrayList
+    # The Remote Desktop group's rules, and every enabled inbound TCP or any-protocol rule
+    # (an allow or a block rule on the RDP port outside the group counts too).
     foreach ($r in $fw.Rules) {
-        if ([string]$r.Grouping -eq '@FirewallAPI.dll,-28752') {
+        $group = ([string]$r.Grouping -eq '@FirewallAPI.dll,-28752')
+        if ($group -or ([bool]$r.Enabled -and [int]$r.Direction -eq 1 -and (@(6, 256) -contains [int]$r.Protocol))) {
             $x = New-Dict
             $x['name'] = [string]$r.Name
+            $x['rdp_group'] = $group
+            $x['remote_addresses'] = [string]$r.RemoteAddresses
+            $x['application_name'] = [string]$r.ApplicationName
+            $x['service_name'] = [string]$r.serviceName
             $x['enabled'] = [bool]$r.Enabled
             $x['direction'] = [int]$r.Direction
             $x['action'] = [int]$r.Action
@@ -797,14 +804,49 @@ class Ipv6Address:
 
 @dataclass(frozen=True)
 class FirewallRule:
-    """A rule of the Remote Desktop group (HNetCfg.FwPolicy2)."""
+    """A rule of the Remote Desktop group, or another enabled inbound TCP/any-protocol rule
+    (HNetCfg.FwPolicy2: action 1 allow, 0 block; protocol 6 TCP, 256 any)."""
 
+    name: str
+    rdp_group: bool
     enabled: bool
     direction: int
     action: int
     protocol: int
     profiles: int
     local_ports: str
+    remote_addresses: str
+    application_name: str
+    service_name: str
+
+    def covers_port(self, port: int) -> bool:
+        """Whether the rule's protocol and local ports include TCP ``port``."""
+        if self.protocol not in (6, 256):
+            return False
+        for entry in self.local_ports.replace(" ", "").split(","):
+            low, _, high = entry.partition("-")
+            if entry == "*" or (self.protocol == 256 and entry == ""):
+                return True
+            if low.isdigit() and (high or low).isdigit() and int(low) <= port <= int(high or low):
+                return True
+        return False
+
+    @property
+    def reaches_remote_desktop(self) -> bool:
+        """Whether the rule applies to the Remote Desktop service (no program or service
+        restriction, or svchost.exe / TermService)."""
+        program = self.application_name.strip().lower()
+        service = self.service_name.strip().lower()
+        return (program in ("", "*") or program.endswith("\\svchost.exe")) and service in (
+            "",
+            "*",
+            "termservice",
+        )
+
+    @property
+    def from_anywhere(self) -> bool:
+        """RemoteAddresses ``*`` (any); anything else restricts who can connect."""
+        return self.remote_addresses.strip() == "*"
 
 
 @dataclass(frozen=True)
@@ -1154,12 +1196,17 @@ class WindowsFacts:
             "rdp",
             "fw_rules",
             FirewallRule,
+            name=str,
+            rdp_group=bool,
             enabled=bool,
             direction=int,
             action=int,
             protocol=int,
             profiles=int,
             local_ports=str,
+            remote_addresses=str,
+            application_name=str,
+            service_name=str,
         )
 
     def firewall_switch(self, key: str, profile_key: str) -> int | None:
