@@ -409,6 +409,16 @@ def test_lnx018_019_f11_stock_systemd_network_files_and_shadowed_vendor_files_pa
     assert linux.no_custom_network(facts, GUIDE).result is Result.PASSED
 
 
+@pytest.mark.parametrize("match", ["Type=!wlan", "Name=!lo", "Type=ether\nName=e*", "Driver=hv_netvsc"])
+def test_lnx018_f11_vendor_network_file_that_may_select_the_nic_is_judged(match):
+    static = f"[Match]\n{match}\n\n[Network]\nAddress=10.0.2.15/24\n"
+    config = {
+        "/etc/systemd/network/99-dhcp-en.network": MARINER_DHCP,
+        "/usr/lib/systemd/network/10-x.network": static,
+    }
+    assert linux.dhcp(distro(AZURELINUX3, NETWORKD_ACTIVE, **config), GUIDE).result is Result.FAILED
+
+
 @pytest.mark.parametrize("directory", ["/run/NetworkManager", "/usr/lib/NetworkManager"])
 def test_lnx018_019_f11_nm_profiles_outside_etc_are_judged(directory):
     static = KEYFILE_DHCP.replace("method=auto", "method=manual\naddress1=10.0.2.15/24,10.0.2.2", 1)

@@ -379,10 +379,15 @@ def _networkd_targets(entries, links: dict[str, str], primary: str) -> tuple[lis
     ]
     if not names and not macs:
         return [primary, *links], True  # no [Match] name: applies to every link
-    matched = [n for n in [primary, *links] if (not names or any(fnmatch.fnmatch(n, p) for p in names))]
+    # a list starting with "!" is inverted (systemd.network(5))
+    invert = bool(names) and names[0].startswith("!")
+    patterns = [p.lstrip("!") for p in names]
+    matched = [
+        n for n in [primary, *links] if not names or any(fnmatch.fnmatch(n, p) for p in patterns) != invert
+    ]
     if macs:
         matched = [n for n in matched if links.get(n, "") in macs]
-    pattern = bool(other) or any(set(p) & set("*?[") for p in names)
+    pattern = bool(other) or invert or any(set(p) & set("*?[") for p in names)
     if not matched:
         return [" ".join(names + macs) or "(networkd match)"], pattern
     return list(dict.fromkeys(matched)), pattern
@@ -592,12 +597,15 @@ def _vendor_network_applies(entries, known_links: dict[str, str], primary: str) 
         return False
     if match.get("Virtualization", "").strip() in ("container", "systemd-nspawn", "docker", "podman", "lxc"):
         return False
-    if "Type" in match and not any(t in ("ether", "!wlan") for t in match["Type"].split()):
-        return False
+    types = match.get("Type", "").split()
+    if types and all(t != "ether" and not t.startswith("!") for t in types):
+        return False  # only wlan, loopback, tunnels...: never the VM's Ethernet NIC
     if match.get("Driver", "").split() == ["veth"]:
         return False
     names = [w for s, k, v in entries if s == "Match" and k == "Name" for w in v.split()]
-    return not names or any(fnmatch.fnmatch(n, p) for n in [primary, *known_links] for p in names)
+    if not names or any(p.startswith("!") for p in names):
+        return True  # no name, or a negated one: unsure, so it applies
+    return any(fnmatch.fnmatch(n, p) for n in [primary, *known_links] for p in names)
 
 
 def networkd_files(files: dict[str, str], known_links: dict[str, str], primary: str) -> dict[str, str]:
