@@ -419,6 +419,20 @@ def test_lnx018_f11_vendor_network_file_that_may_select_the_nic_is_judged(match)
     assert linux.dhcp(distro(AZURELINUX3, NETWORKD_ACTIVE, **config), GUIDE).result is Result.FAILED
 
 
+@pytest.mark.parametrize(
+    "statement",
+    [
+        'interface "eth0" { supersede domain-name-servers 8.8.8.8; }',
+        "request subnet-mask; prepend domain-name-servers 8.8.8.8;",
+        "supersede routers\n  10.0.2.1;",
+    ],
+)
+def test_lnx019_f12_dhclient_statements_anywhere_on_a_line_are_judged(statement):
+    facts = edited(compliant(), "network_config", old="send host-name = gethostname();", new=statement)
+    result = linux.no_custom_network(facts, GUIDE)
+    assert result.result is Result.FAILED and "dhclient" in result.actual
+
+
 @pytest.mark.parametrize("directory", ["/run/NetworkManager", "/usr/lib/NetworkManager"])
 def test_lnx018_019_f11_nm_profiles_outside_etc_are_judged(directory):
     static = KEYFILE_DHCP.replace("method=auto", "method=manual\naddress1=10.0.2.15/24,10.0.2.2", 1)

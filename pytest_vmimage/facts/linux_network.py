@@ -796,10 +796,12 @@ def dns_overrides(files: dict[str, str]) -> list[str]:
     findings = []
     for path, text in files.items():
         if "dhclient" in path:
+            # statements, not lines: interface "eth0" { supersede ...; } may sit on one line
+            statements = re.split(r"[;{}]", re.sub(r"#[^\n]*", "", text))
             findings += [
-                f"{line.strip()} ({path})"
-                for line in text.splitlines()
-                if re.match(r"\s*(supersede|prepend|append)\s+domain-name-servers", line)
+                f"{' '.join(statement.split())} ({path})"
+                for statement in statements
+                if re.match(r"\s*(supersede|prepend|append)\s+(domain-name-servers|routers)\b", statement)
             ]
         if path.startswith("/etc/systemd/resolved.conf"):
             findings += [
