@@ -433,6 +433,16 @@ def test_lnx019_f12_dhclient_statements_anywhere_on_a_line_are_judged(statement)
     assert result.result is Result.FAILED and "dhclient" in result.actual
 
 
+def test_lnx018_f13_static_nm_profile_bound_to_no_device_applies_to_the_primary():
+    unbound = (
+        "[connection]\nid=Wired static\ntype=ethernet\nautoconnect=true\n\n[ipv4]\nmethod=manual\n"
+        "address1=10.0.2.15/24,10.0.2.2\n\n[ipv6]\nmethod=auto\n"
+    )
+    facts = rocky_nm(files(**{"/etc/NetworkManager/system-connections/static.nmconnection": unbound}))
+    result = linux.dhcp(facts, GUIDE)
+    assert result.result is Result.FAILED and "static.nmconnection" in result.actual
+
+
 @pytest.mark.parametrize("directory", ["/run/NetworkManager", "/usr/lib/NetworkManager"])
 def test_lnx018_019_f11_nm_profiles_outside_etc_are_judged(directory):
     static = KEYFILE_DHCP.replace("method=auto", "method=manual\naddress1=10.0.2.15/24,10.0.2.2", 1)
@@ -728,6 +738,16 @@ def test_lnx022_f2_password_in_passwd_itself_fails(field, found):
     facts.sections["passwd"] = Section(0, passwd)
     result = linux.no_default_accounts(facts, GUIDE)
     assert result.result is Result.FAILED and found in result.actual and "/etc/passwd" in result.actual
+
+
+def test_lnx022_f29_repeated_shadow_line_with_a_hash_fails_whichever_comes_first():
+    facts = copy.deepcopy(compliant())
+    passwd = facts.section("passwd").rstrip("\n") + "\nbuilder:x:1001:1001::/home/builder:/bin/bash\n"
+    facts.sections["passwd"] = Section(0, passwd)
+    for shadow in ("builder:$6$HASH\nbuilder:!\n", "builder:!\nbuilder:$6$HASH\n"):
+        facts.sections["shadow"] = Section(0, "root:!*\nazureuser:!\n" + shadow)
+        result = linux.no_default_accounts(facts, GUIDE)
+        assert result.result is Result.FAILED and "builder has a password hash" in result.actual
 
 
 def test_lnx022_f2_account_in_passwd_missing_from_shadow_is_an_error():

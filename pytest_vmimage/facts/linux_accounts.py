@@ -27,7 +27,8 @@ _SHELL_METACHARACTERS = re.compile(r"[&|<>$`(){}\\]")
 
 
 def parse_shadow(text: str) -> dict[str, str]:
-    """``user:field`` lines -> {user: field}; FactError when root is missing (not a shadow file)."""
+    """``user:field`` lines -> {user: field} (of repeated names, one that logs in wins);
+    FactError when root is missing (not a shadow file)."""
     fields: dict[str, str] = {}
     for line in text.splitlines():
         if not line.strip():
@@ -35,14 +36,23 @@ def parse_shadow(text: str) -> dict[str, str]:
         name, sep, value = line.partition(":")
         if not sep or not name:
             raise FactError(f"unexpected line in /etc/shadow: {line[:60]!r}")
-        fields[name] = value.split(":")[0]
+        # getspnam uses the first line of a name; keep any that lets the account log in
+        value = value.split(":")[0]
+        if name not in fields or password_finding(name, fields[name]) is None:
+            fields[name] = value
     if "root" not in fields:
         raise FactError("/etc/shadow as read has no root entry (cut short or not readable)")
     return fields
 
 
 def parse_passwd(text: str) -> dict[str, list[str]]:
-    users = {line.split(":")[0]: line.split(":") for line in text.splitlines() if line.count(":") >= 6}
+    users: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        if line.count(":") >= 6:
+            row = line.split(":")
+            # getpwnam uses the first line of a name; keep one whose password field logs in
+            if row[0] not in users or (users[row[0]][1] == "x" and row[1] != "x"):
+                users[row[0]] = row
     if "root" not in users:
         raise FactError("/etc/passwd as read has no root entry (cut short or not readable)")
     return users

@@ -508,12 +508,19 @@ def primary_interface(facts: LinuxFacts) -> str:
     raise FactError("no default IPv4 route and no global IPv4 address: the primary interface is unknown")
 
 
-def nm_profile_interface(values: dict[str, str], path: str, known_links: dict[str, str]) -> str:
+def nm_profile_interface(
+    values: dict[str, str], path: str, known_links: dict[str, str], primary: str = ""
+) -> str:
     """The interface a NetworkManager profile applies to: interface-name, else its
-    mac-address (cloud-init writes those), else the last word of its id, else the file name."""
+    mac-address (cloud-init writes those), else (an Ethernet profile bound to no device, which
+    NetworkManager may activate on any NIC) the primary, else the last word of its id, else
+    the file name."""
     if values.get("connection.interface-name"):
         return values["connection.interface-name"]
     mac = values.get("ethernet.mac-address", "").lower()
+    unbound = not mac and values.get("connection.type") in ("ethernet", "802-3-ethernet")
+    if unbound and primary:
+        return primary
     for name, address in known_links.items():
         if mac and address == mac:
             return name
@@ -670,7 +677,7 @@ def interface_configs(facts: LinuxFacts) -> dict[str, list[IfaceConfig]]:
             configs.setdefault(name, []).append(config)
     for path, text in keyfiles.items():
         values, config, config6 = parse_nm_keyfile(path, text)
-        name = nm_profile_interface(values, path, known_links)
+        name = nm_profile_interface(values, path, known_links, primary)
         configs.setdefault(name, []).append(config)
         if config6 is not None:
             configs.setdefault(name + "/inet6", []).append(config6)
