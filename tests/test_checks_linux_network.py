@@ -443,6 +443,44 @@ def test_lnx018_f13_static_nm_profile_bound_to_no_device_applies_to_the_primary(
     assert result.result is Result.FAILED and "static.nmconnection" in result.actual
 
 
+def test_lnx019_f35_fixed_mac_on_the_dhcp_primary_fails():
+    ifupdown = edited(
+        compliant(),
+        "network_config",
+        old="iface eth0 inet dhcp",
+        new="iface eth0 inet dhcp\n    hwaddress ether 00:0d:3a:12:34:56",
+    )
+    nm = KEYFILE_DHCP.replace(
+        "mac-address=52:54:00:12:34:56\n",
+        "mac-address=52:54:00:12:34:56\ncloned-mac-address=00:0d:3a:12:34:56\n",
+    )
+    keyfile = rocky_nm(files(**{"/etc/NetworkManager/system-connections/eth0.nmconnection": nm}))
+    netplan = distro(
+        UBUNTU,
+        None,
+        **{
+            "/etc/netplan/50-cloud-init.yaml": NETPLAN.format(
+                extra="            macaddress: 00:0d:3a:12:34:56\n"
+            )
+        },
+    )
+    networkd = distro(
+        AZURELINUX3,
+        NETWORKD_ACTIVE,
+        **{
+            "/etc/systemd/network/99-dhcp-en.network": MARINER_DHCP
+            + "\n[Link]\nMACAddress=00:0d:3a:12:34:56\n"
+        },
+    )
+    for facts in (ifupdown, keyfile, netplan, networkd):
+        result = linux.no_custom_network(facts, GUIDE)
+        assert result.result is Result.FAILED
+        assert "00:0d:3a:12:34:56" in result.actual or "netplan macaddress" in result.actual
+    preserve = nm.replace("cloned-mac-address=00:0d:3a:12:34:56", "cloned-mac-address=preserve")
+    facts = rocky_nm(files(**{"/etc/NetworkManager/system-connections/eth0.nmconnection": preserve}))
+    assert linux.no_custom_network(facts, GUIDE).result is Result.PASSED
+
+
 @pytest.mark.parametrize("directory", ["/run/NetworkManager", "/usr/lib/NetworkManager"])
 def test_lnx018_019_f11_nm_profiles_outside_etc_are_judged(directory):
     static = KEYFILE_DHCP.replace("method=auto", "method=manual\naddress1=10.0.2.15/24,10.0.2.2", 1)

@@ -59,6 +59,7 @@ _IFUPDOWN_OPTIONS = (
     "post-up",
     "pre-up",
     "netmask",
+    "hwaddress",  # a fixed MAC: Azure drops frames from any MAC but the NIC's own
 )
 
 
@@ -317,7 +318,7 @@ def parse_netplan(
             config.extras.append(
                 f"netplan nameservers {nameservers.get('addresses') or nameservers.get('search')}"
             )
-        for key in ("routes", "routing-policy", "gateway4", "gateway6"):
+        for key in ("routes", "routing-policy", "gateway4", "gateway6", "macaddress"):
             if body.get(key):
                 config.extras.append(f"netplan {key}")
         overrides = body.get("dhcp4-overrides")
@@ -414,6 +415,8 @@ def parse_networkd(
             ("Route", "Destination"),
         ):
             config.extras.append(f"{s}.{k}={v}")
+        elif (s, k) == ("Link", "MACAddress"):
+            config.extras.append(f"fixed MAC {s}.{k}={v}")
         elif (
             s in ("DHCP", "DHCPv4")
             and k in ("UseDNS", "UseRoutes", "UseGateway")
@@ -468,6 +471,12 @@ def parse_nm_keyfile(path: str, text: str) -> tuple[dict[str, str], IfaceConfig,
             )
         ):
             config.extras.append(f"NetworkManager {s}.{k}={v}")
+        elif (
+            s in ("ethernet", "802-3-ethernet")
+            and k == "cloned-mac-address"
+            and v.lower() not in ("", "preserve", "permanent")
+        ):
+            config.extras.append(f"NetworkManager fixed MAC {s}.{k}={v}")
     v6 = addresses("ipv6")
     config6 = None
     if values.get("ipv6.method") == "manual" or v6:
