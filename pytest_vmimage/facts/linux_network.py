@@ -763,6 +763,18 @@ def resolv_conf_findings(state: ResolvConf) -> list[str]:
     if not state.exists or not state.nameservers:
         return findings
     if state.generator:
+        # a header copied from the build host proves nothing: compare with the leases when
+        # they name DNS servers (a local forwarder such as dnsmasq's 127.0.0.1 is the generator's)
+        foreign = [
+            n
+            for n in state.nameservers
+            if not n.startswith("127.") and n != "::1" and not _same_address(n, state.lease_dns)
+        ]
+        if state.lease_dns and foreign:
+            findings.append(
+                f"/etc/resolv.conf ({state.generator[:40]}) names {', '.join(foreign)}, not handed out by "
+                f"DHCP (leases: {', '.join(sorted(state.lease_dns))})"
+            )
         return findings
     handed_out = state.nameservers and all(_same_address(n, state.lease_dns) for n in state.nameservers)
     if handed_out:
