@@ -469,9 +469,17 @@ def _drive_references(facts: WindowsFacts) -> tuple[list[tuple[str, str, list[st
     return refs, unreadable
 
 
+#: WIN-006 never reads the default user's hive: the suite does not change the VM it inspects.
+DEFAULT_HIVE_NOT_JUDGED = (
+    "The default user's hive (C:\\Users\\Default\\NTUSER.DAT) is not read because reading it would "
+    "require loading it (a change to the VM), so a Run key there is not judged"
+)
+
+
 def only_c_and_d(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
-    """WIN-006: no service, scheduled task, Run key, page file or environment variable
-    refers to a drive other than C: and D: (guide §3.6)."""
+    """WIN-006: no service, scheduled task, Run key (HKLM, the .DEFAULT user), Startup folder item,
+    page file or environment variable refers to a drive other than C: and D: (guide §3.6).
+    The default user's hive is not read (loading it would change the VM): not judged."""
     required = "only C: (OS) and D: (temporary disk) referenced"
     offenders = []
     references, unreadable = _drive_references(facts)
@@ -486,11 +494,14 @@ def only_c_and_d(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
             required,
             f"{actual}. Only C: and D: exist on every VM; Azure assigns data disk letters at "
             "deployment. Fix: refer to data disks through a mount folder (e.g. C:\\Data) or a "
-            "volume GUID path (\\\\?\\Volume{GUID}\\) instead of a drive letter (guide §3.6)",
+            "volume GUID path (\\\\?\\Volume{GUID}\\) instead of a drive letter (guide §3.6). "
+            f"{DEFAULT_HIVE_NOT_JUDGED}",
         )
     if unreadable:
         raise FactError(f"cannot tell which drives these refer to: {_listing(unreadable)}")
-    return Verdict.passed("no reference to a drive other than C: and D:", required)
+    return Verdict.passed(
+        "no reference to a drive other than C: and D:", required, f"{DEFAULT_HIVE_NOT_JUDGED}."
+    )
 
 
 # -- WIN-007 generalized -----------------------------------------------------------------

@@ -497,30 +497,8 @@ Invoke-Part 'drives' {
         $vals = Get-RawValues $k
         if (-not ((Test-Marker $vals) -and $vals.Contains('_absent'))) { $runs[$k] = $vals }
     }
-    # The default user's hive (C:\Users\Default\NTUSER.DAT) is the template of every new profile,
-    # the deployed administrator's included (HKEY_USERS\.DEFAULT is LocalSystem's). A temporary
-    # copy of it is loaded, read, unloaded and deleted; the original is never loaded.
-    $hive = Join-Path $env:SystemDrive 'Users\Default\NTUSER.DAT'
-    $copy = Join-Path $env:TEMP 'vmimage-default-ntuser.dat'
-    $label = 'Default user hive ' + $hive + '\Software\Microsoft\Windows\CurrentVersion\'
-    try {
-        [IO.File]::Copy($hive, $copy, $true)
-        $out = @(& reg.exe load 'HKU\vmimage_default' $copy 2>&1)
-        if ($LASTEXITCODE -ne 0) { throw ('reg load failed: ' + [string]::Join(' ', [string[]]$out)) }
-        try {
-            foreach ($n in @('Run', 'RunOnce')) {
-                $k = 'Registry::HKEY_USERS\vmimage_default\Software\Microsoft\Windows\CurrentVersion\' + $n
-                $vals = Get-RawValues $k
-                if (-not ((Test-Marker $vals) -and $vals.Contains('_absent'))) { $runs[$label + $n] = $vals }
-            }
-        } finally {
-            [gc]::Collect(); [gc]::WaitForPendingFinalizers()
-            $null = @(& reg.exe unload 'HKU\vmimage_default' 2>&1)
-        }
-    } catch {
-        $runs[$label + 'Run'] = New-Unreadable ('reading the default user hive ' + $hive + ': ' + [string]$_.Exception.Message)
-    }
-    if (Test-Path -LiteralPath $copy) { [IO.File]::Delete($copy) }
+    # The default user's hive (C:\Users\Default\NTUSER.DAT, the template of new profiles) is
+    # not read: reading it would require loading it, a change to the VM. Only loaded hives are read.
     $d['run_keys'] = $runs
     # Startup folders of all users and of the default profile: shortcut targets, script texts.
     $startup = New-Dict
@@ -1231,8 +1209,8 @@ class WindowsFacts:
         return use, server
 
     def drive_setting_texts(self) -> list[tuple[str, str]]:
-        """(what, text) of every Run key value (the default user's hive included), Startup folder
-        item, page file and machine environment variable."""
+        """(what, text) of every Run key value (HKLM and the .DEFAULT user; not the unloaded
+        default user's hive), Startup folder item, page file and machine environment variable."""
         texts = []
         for key, values in self.value("drives", "run_keys", dict).items():
             label = f"Run key {key.split(':', 1)[-1]}"
