@@ -348,7 +348,11 @@ SECTIONS: dict[str, tuple[bool, str]] = {
         'printf \'%s\\n\' "$o"; echo "rc $r"; exit $r',
     ),
     # accounts and history (LNX-022/023)
-    "passwd": (False, "cat /etc/passwd"),
+    # a password hash in /etc/passwd itself (field 2 not x) never leaves the VM either
+    "passwd": (
+        False,
+        "awk -F: 'BEGIN { OFS = \":\" } $2 != \"x\" && $2 != \"\" && $2 !~ /^[!*]*$/ { $2 = \"HASH\" } 1' /etc/passwd",
+    ),
     # Password hashes never leave the VM: "!$6$salt$hash" -> "!HASH", DES -> "HASH";
     # "!", "!!", "*", "!*" and "" (deleted) stay as they are.
     "shadow": (
