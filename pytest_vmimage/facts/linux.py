@@ -1281,18 +1281,6 @@ def parse_mounts(text: str) -> list[MountEntry]:
     return entries
 
 
-def parse_key_values(text: str, separator: str = "=") -> dict[str, str]:
-    """``Key=Value`` lines (waagent.conf); comments and blank lines ignored, last wins."""
-    values: dict[str, str] = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or separator not in line:
-            continue
-        key, _, value = line.partition(separator)
-        values[key.strip()] = value.split("#", 1)[0].strip()
-    return values
-
-
 def parse_units(text: str) -> dict[str, tuple[str, str]]:
     """``unit NAME ENABLED ACTIVE`` lines -> {name: (enabled, active)}; either may be empty
     (a unit that does not exist prints nothing for is-enabled)."""
