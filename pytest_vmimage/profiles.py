@@ -78,6 +78,11 @@ THRESHOLDS: dict[str, tuple[Any, Any, str]] = {
     "sku_id_pc_result": ("warning", "failed", "result for an id breaking Partner Center's id rules"),
     "rdp_result": ("warning", "failed", "Windows: result when RDP is not enabled/allowed"),
     "windows_winrm_https_required": (False, True, "Windows: require a WinRM HTTPS listener"),
+    "rules_2026_result": (
+        "warning",
+        "failed",
+        "result when a rule added in 2026-11 (LNX-030...043, WIN-014) is broken; guide-2016 never fails them",
+    ),
 }
 
 # Facts about the image that a publisher declares (not thresholds).

@@ -406,7 +406,8 @@ SECTIONS: dict[str, tuple[bool, str]] = {
         'if [ -f "$f" ]; then stat -c "lease %Y %s %n" "$f" || rc=1; fi; done; '
         'for f in /etc/ssh/ssh_host_*_key; do if [ -f "$f" ]; then stat -c "hostkey %Y %n" "$f" || rc=1; fi; done; '
         "exit $rc",
-    ),
+    ),    # --- LNX-030...036 (rules added 2026-11, sections of helper "lnx-030") ---
+    # --- LNX-037...043 (rules added 2026-11, sections of helper "lnx-037") ---
 }
 
 # Sections whose last line says they finished: without it the output is incomplete.
