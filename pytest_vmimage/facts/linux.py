@@ -408,6 +408,108 @@ SECTIONS: dict[str, tuple[bool, str]] = {
         "exit $rc",
     ),    # --- LNX-030...036 (rules added 2026-11, sections of helper "lnx-030") ---
     # --- LNX-037...043 (rules added 2026-11, sections of helper "lnx-037") ---
+    # LNX-037: Defender for Endpoint residue, the paths of LISA's check-mdatp.sh ("found PATH",
+    # "command PATH", "unreadable DIR" for a directory that cannot be searched), then "looked"
+    "mdatp": (
+        False,
+        "for d in /etc/opt/microsoft /etc/opt/microsoft/mdatp /var/log/microsoft /var/log/microsoft/mdatp "
+        "/var/lib/waagent /var/log/azure /var/lib/GuestConfig/extension_logs; do "
+        'if [ -d "$d" ] && ! { [ -r "$d" ] && [ -x "$d" ]; }; then echo "unreadable $d"; fi; done; '
+        "for p in /etc/opt/microsoft/mdatp /etc/opt/microsoft/mdatp/mdatp_onboard.json /opt/microsoft/mdatp "
+        "/var/log/microsoft/mdatp /var/log/microsoft/mdatp/install.log "
+        "/var/lib/waagent/Microsoft.Azure.AzureDefenderForServers.MDE.Linux* "
+        "/var/log/azure/Microsoft.Azure.AzureDefenderForServers.MDE.Linux* "
+        "/var/lib/GuestConfig/extension_logs/Microsoft.Azure.AzureDefenderForServers.MDE.Linux*; do "
+        'if [ -e "$p" ] || [ -L "$p" ]; then echo "found $p"; fi; done; '
+        'if m=$(command -v mdatp); then echo "command $m"; fi; echo looked',
+    ),
+    # LNX-038: CONFIG_WATCHDOG/CONFIG_CIFS of the running kernel's config, per source file
+    # ("### PATH", the lines, "config_lines N"; "### ! PATH" could not be read)
+    "kernel_config": (
+        False,
+        "read -r r </proc/sys/kernel/osrelease || exit 2; echo \"release $r\"; n=0; ok=0; "
+        "a='/^CONFIG_/ { c++ } /^(# )?CONFIG_(WATCHDOG|CIFS)[= ]/ { print } END { print \"config_lines \" c+0 }'; "
+        'for f in /boot/config-$r /usr/boot/config-$r /usr/lib/modules/$r/config /lib/modules/$r/config; do '
+        '[ -e "$f" ] || continue; n=$((n+1)); '
+        'if [ -r "$f" ] && o=$(awk "$a" "$f"); then echo "### $f"; printf "%s\\n" "$o"; ok=1; '
+        'else echo "### ! $f"; fi; done; '
+        "if [ -e /proc/config.gz ]; then n=$((n+1)); "
+        'if c=$(gzip -dc /proc/config.gz) && o=$(printf "%s\\n" "$c" | awk "$a"); then '
+        'echo "### /proc/config.gz"; printf "%s\\n" "$o"; ok=1; else echo "### ! /proc/config.gz"; fi; fi; '
+        f"[ $n -gt 0 ] || exit {ABSENT_RC}; [ $ok = 1 ] || exit 2; exit 0",
+    ),
+    # LNX-039: modprobe configuration, in kmod's order of precedence (same name: first wins)
+    "modprobe_config": (
+        False,
+        _cat(
+            "/etc/modprobe.d/*.conf", "/run/modprobe.d/*.conf", "/usr/local/lib/modprobe.d/*.conf",
+            "/usr/lib/modprobe.d/*.conf", "/lib/modprobe.d/*.conf", "/etc/modprobe.conf",
+        ),
+    ),
+    # LNX-039: udf and vfat for the running kernel: built in / loadable, registered now
+    "fs_modules": (
+        False,
+        "read -r r </proc/sys/kernel/osrelease || exit 2; "
+        'for f in modules.builtin modules.dep; do [ -r /lib/modules/$r/$f ] || { echo "cannot read /lib/modules/$r/$f"; exit 2; }; done; '
+        "for m in udf vfat; do "
+        'b=$(grep -c "/$m.ko" /lib/modules/$r/modules.builtin); [ $? -le 1 ] || exit 2; '
+        'f=$(grep -c "/$m.ko" /lib/modules/$r/modules.dep); [ $? -le 1 ] || exit 2; echo "$m builtin=$b module=$f"; done; '
+        'while read -r a b; do case "$a$b" in udf|vfat|nodevudf|nodevvfat) echo "registered $a $b";; esac; done '
+        "</proc/filesystems || exit 2; echo looked",
+    ),
+    # LNX-040 (and LNX-013's "console [ttyS0] enabled"): this boot's log, lines with error, fail,
+    # panic, oops, call trace, BUG: or segfault (at most 300 shown, "## matched N" all), console
+    # lines, "## start" when the log reaches back to the kernel's first line
+    "boot_log": (
+        True,
+        "f='{ l = tolower($0) } !s && /Linux version / { s = 1; print \"## start \" $0; next } "
+        "l ~ /console \\[[^]]*\\] enabled/ { print; next } "
+        "l ~ /error|fail|panic|oops|call trace|bug:|segfault/ { n++; if (n <= 300) print } "
+        "END { print \"## matched \" n+0 }'; "
+        "if command -v journalctl >/dev/null && { [ -d /run/log/journal ] || [ -d /var/log/journal ]; }; then "
+        "echo '## source journalctl -b'; o=$(journalctl -b -q --no-pager -o short-monotonic 2>&1) "
+        '|| { printf "%s\\n" "$o" | tail -n 3; exit 2; }; '
+        "elif o=$(dmesg 2>&1); then echo '## source dmesg'; "
+        'else printf "%s\\n" "$o" | tail -n 3; exit 2; fi; '
+        'printf "%s\\n" "$o" | awk "$f"',
+    ),
+    # LNX-041: cloud-init's own status (read only), its units, disable switches, log findings
+    "cloud_init": (
+        False,
+        f"c=$(command -v cloud-init) || exit {ABSENT_RC}; echo \"binary $c\"; "
+        's=$(PYTHONDONTWRITEBYTECODE=1 cloud-init status --long 2>&1); r=$?; echo "## status rc $r"; '
+        'printf "%s\\n" "$s" | head -n 40; echo "## config"; '
+        "for f in /etc/cloud/cloud-init.disabled /run/cloud-init/disabled; do "
+        '[ -e "$f" ] && echo "disabled_file $f"; done; '
+        "if command -v systemctl >/dev/null; then for u in cloud-init-local.service cloud-init.service "
+        "cloud-init-network.service; do "
+        'echo "unit $u $(systemctl is-enabled $u 2>/dev/null) $(systemctl is-active $u 2>/dev/null)"; done; fi; '
+        "l=/var/log/cloud-init.log; if [ ! -e $l ]; then echo '## log absent'; elif [ ! -r $l ]; then echo '## log unreadable'; "
+        "else echo '## log'; awk '/\\[ERROR\\]/ { e++; if (e <= 20) print \"error \" $0 } "
+        "/\\[WARNING\\]/ { w++; if (w <= 20) print \"warning \" $0 } "
+        "END { print \"## log_counts \" e+0 \" \" w+0 }' $l || exit 2; fi; echo '## end'",
+    ),
+    # LNX-042: links naming the Azure resource disk, VMBus devices (on Hyper-V), the agent's README
+    "resource_disk": (
+        False,
+        "rc=0; for l in /dev/disk/azure/resource /dev/disk/azure/resource-part* /dev/disk/cloud/azure_resource "
+        "/dev/disk/cloud/azure_resource-part*; do "
+        'if [ -e "$l" ]; then t=$(readlink -f "$l") || rc=1; echo "link $l $t"; fi; done; '
+        "for d in /dev/disk/azure /dev/disk/cloud; do [ -d $d ] && echo \"dir $d\"; done; "
+        'n=0; for d in /sys/bus/vmbus/devices/*; do [ -e "$d" ] && n=$((n+1)); done; echo "vmbus $n"; '
+        "for m in /mnt /mnt/resource; do [ -e $m/DATALOSS_WARNING_README.txt ] && echo \"readme $m\"; done; "
+        "echo looked; exit $rc",
+    ),
+    # LNX-043: resolve a public name through the VM's resolver (LISA: bing.com), 5 s at most;
+    # "hosts" lines: the name in /etc/hosts (an answer that is not DNS)
+    "dns_lookup": (
+        False,
+        "command -v getent >/dev/null || { echo 'no getent'; exit 127; }; "
+        "while read -r a n; do case \" $n \" in *' bing.com '*) echo \"hosts $a $n\";; esac; done </etc/hosts; "
+        "if command -v timeout >/dev/null; then o=$(timeout 5 getent ahosts bing.com 2>&1); r=$?; "
+        "else o=$(getent ahosts bing.com 2>&1); r=$?; fi; "
+        'echo "## rc $r"; printf "%s\\n" "$o" | head -n 20; exit 0',
+    ),
 }
 
 # Sections whose last line says they finished: without it the output is incomplete.
@@ -440,6 +542,11 @@ SECTION_TIMEOUTS: dict[str, int] = {
     "authorized_keys": 90,
     "dhcp_dns": 20,
     "residue": 30,
+    # LNX-037...043
+    "kernel_config": 20,
+    "boot_log": 60,
+    "cloud_init": 60,
+    "dns_lookup": 15,
 }
 
 _ROOT_NOTE = "needs root: sudo -n failed"
