@@ -16,6 +16,11 @@ Options (group "vmimage"):
     SKU-001..006, and the submitted version's VHDs and SAS URIs feed VHD-* and SAS-*.
 ``--vm-offline``
     No network: SAS-006 is not applicable ("offline").
+``--vm-generation 1|2``
+    The generation the OS disk must boot as (VHD-010), for a run without a manifest or
+    where the manifest's submitted version does not write ``generation``. A manifest
+    that writes a different one is a configuration error (the manifest is what is
+    submitted: the run must not judge another declaration). Default: 1.
 
 Everything is resolved from the command line alone (no file is read at collection), so
 every xdist worker collects the same tests. Each VHD is inspected once per process,
@@ -26,6 +31,7 @@ per process.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +74,9 @@ class VhdArtifact:
     path: Path
     lun: Any = None
     os_family: str | None = None  # declared by the manifest's SKU/offer
+    generation: int | None = None  # VHD-010: declared by the manifest's submitted version
+    trusted_launch: bool = False
+    declared_in: str = ""  # "SKU 'x' version 1.0.1" when the manifest declared them
 
 
 @dataclass(frozen=True)
@@ -119,9 +128,11 @@ class ArtifactState:
     skus: list[SkuArtifact] = field(default_factory=list)
     offer: Offer | None = None
     os_option: str | None = None
+    generation_option: int | None = None  # --vm-generation
     offline: bool = False
     disks: dict[Path, DiskFacts | DiskError] = field(default_factory=dict)
     root_fs_read: set[Path] = field(default_factory=set)
+    boot_read: set[Path] = field(default_factory=set)
     probes: dict[str, Any] = field(default_factory=dict)
 
     def __repr__(self) -> str:
@@ -136,9 +147,10 @@ class ArtifactState:
             return list(self.sas)
         return list(self.skus)
 
-    def inspect(self, artifact: VhdArtifact, root_fs: bool = False) -> InspectedVhd:
+    def inspect(self, artifact: VhdArtifact, root_fs: bool = False, boot: bool = False) -> InspectedVhd:
         """Inspect a VHD once per process (read-only): container and layout; with
-        ``root_fs`` also its root file system (read once, on first need)."""
+        ``root_fs`` also its root file system, with ``boot`` its boot paths (VHD-010),
+        each read once, on first need."""
         cached = self.disks.get(artifact.path)
         if cached is None:
             try:
@@ -154,6 +166,12 @@ class ArtifactState:
                 cached.root_fs = disk_facts.read_root_fs(artifact.path, cached)
             except DiskError as exc:
                 cached.root_fs = disk_facts.RootFsFacts(reason=str(exc))
+        if boot and artifact.path not in self.boot_read:
+            self.boot_read.add(artifact.path)
+            try:
+                cached.boot = disk_facts.read_boot(artifact.path, cached)
+            except DiskError as exc:
+                cached.boot = disk_facts.BootFacts(reason=str(exc))
         return InspectedVhd(artifact, cached, None)
 
     def probe(self, sas: SasArtifact):
@@ -209,6 +227,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="vm_offline",
         help="no network: SAS-006 (download test) is not applicable",
     )
+    group.addoption(
+        "--vm-generation",
+        metavar="1|2",
+        dest="vm_generation",
+        help="VHD-010: the generation the OS disk must boot as (X64 Gen1 or Gen2), when no manifest "
+        "declares it; a manifest declaring another one is an error (default 1)",
+    )
 
 
 @pytest.hookimpl(trylast=True)
@@ -233,6 +258,10 @@ def resolve(state: ArtifactState, config: pytest.Config) -> None:
     if os_option is not None and os_option not in OS_FAMILIES:
         raise ConfigError(f"--vm-os {os_option!r}: choose linux or windows")
     state.os_option = os_option
+    generation = config.getoption("vm_generation")
+    if generation is not None and generation not in ("1", "2"):
+        raise ConfigError(f"--vm-generation {generation!r}: write 1 (X64 Gen1) or 2 (X64 Gen2)")
+    state.generation_option = int(generation) if generation is not None else None
     labels: set[str] = set()
     vhds = _cli_vhds(config.getoption("vm_vhds"), base)
     uris: list[tuple[str, VhdArtifact | None]] = []
@@ -253,8 +282,17 @@ def resolve(state: ArtifactState, config: pytest.Config) -> None:
                 if disk.path is not None:
                     prefix = f"{sku.id}/" if several else ""
                     role = "os" if disk.role == "os" else f"data-lun{disk.lun}"
+                    declared = f"SKU {sku.id!r} version {version.version}"
+                    _same_generation(state.generation_option, version.generation, declared)
                     vhd = VhdArtifact(
-                        f"{prefix}{role}:{disk.path.name}", disk.role, disk.path, disk.lun, family
+                        f"{prefix}{role}:{disk.path.name}",
+                        disk.role,
+                        disk.path,
+                        disk.lun,
+                        family,
+                        version.generation,
+                        version.trusted_launch,
+                        declared,
                     )
                     vhds.append(vhd)
                 if disk.sas_uri:
@@ -263,9 +301,7 @@ def resolve(state: ArtifactState, config: pytest.Config) -> None:
     seen: dict[Path, VhdArtifact] = {}
     for vhd in vhds:
         if vhd.path not in seen:
-            seen[vhd.path] = VhdArtifact(
-                _unique(vhd.label, labels), vhd.role, vhd.path, vhd.lun, vhd.os_family
-            )
+            seen[vhd.path] = dataclasses.replace(vhd, label=_unique(vhd.label, labels))
     state.vhds = list(seen.values())
     cli_uris = config.getoption("vm_sas_uris")
     for uri in cli_uris:
@@ -283,6 +319,25 @@ def resolve(state: ArtifactState, config: pytest.Config) -> None:
             vhd, matched_by = _match(facts, state.vhds, len(cli_uris))
         name = facts.blob_basename or "uri"
         state.sas.append(SasArtifact(_unique(f"sas:{name}", labels), uri, facts, vhd, matched_by))
+
+
+def _same_generation(option: int | None, declared: int | None, where: str) -> None:
+    """--vm-generation and a manifest's ``generation`` must agree (VHD-010)."""
+    if option is not None and declared is not None and option != declared:
+        raise ConfigError(
+            f"--vm-generation {option} conflicts with generation = {declared} of {where} in --vm-offer: "
+            "the manifest is what is submitted; change one of them (or drop --vm-generation)"
+        )
+
+
+def generation_of(state: ArtifactState, vhd: VhdArtifact) -> tuple[int, bool, str]:
+    """The generation and Trusted Launch the OS disk is judged against (VHD-010), and
+    where they come from: the manifest, --vm-generation, or the default (Gen1)."""
+    if vhd.generation is not None:
+        return vhd.generation, vhd.trusted_launch, f"declared by the offer manifest, {vhd.declared_in}"
+    if state.generation_option is not None:
+        return state.generation_option, False, "declared by --vm-generation"
+    return 1, False, "default: X64 Gen1 (declare generation in the manifest or --vm-generation 2)"
 
 
 def _cli_vhds(values: list[str], base: Path) -> list[VhdArtifact]:

@@ -1,4 +1,4 @@
-"""Artifact checks (VHD-001..009, SAS-001..006): pure functions of facts and a profile.
+"""Artifact checks (VHD-001..010, SAS-001..006): pure functions of facts and a profile.
 
 ``profile`` is a ``Mapping[str, Any]`` of threshold names to values
 (:data:`pytest_vmimage.profiles.THRESHOLDS`): ``linux_os_disk_min_gib``,
@@ -340,6 +340,157 @@ def _history_findings(root: RootFsFacts, limit: int, not_read: list[str]) -> lis
             via = f" via {history.target}" if history.kind == "symlink" else ""
             findings.append((result, f"{history.path} ({stored} bytes{via})"))
     return findings
+
+
+GENERATION_SOURCE = (
+    "Partner Center plan technical configuration, image types X64 Gen1 / X64 Gen2; "
+    "Azure docs 'Support for generation 2 VMs' and 'Trusted Launch for Azure VMs'"
+)
+UEFI_MACHINES = ("x64", "arm64")
+_TO_GEN2 = (
+    "give the disk a GPT with an EFI System Partition (FAT32, type EF00) and a UEFI loader "
+    "(grub-install --target=x86_64-efi --removable writes EFI/BOOT/BOOTX64.EFI; Windows: MBR2GPT), "
+    "or declare the plan's image type X64 Gen1"
+)
+_TO_GEN1 = (
+    "add a BIOS boot path (MBR: grub-install --target=i386-pc; GPT: a 1 MiB bios_grub partition, "
+    "type EF02, then grub-install --target=i386-pc), or declare the plan's image type X64 Gen2 "
+    "(generation = 2 in the manifest, --vm-generation 2)"
+)
+_TO_TRUSTED = (
+    "boot through the Microsoft-signed shim (install shim-signed / shim-x64 and the signed GRUB, "
+    "grub-install --uefi-secure-boot: EFI/<distro>/shimx64.efi, EFI/BOOT/BOOTX64.EFI a copy of shim), "
+    "or do not declare Trusted Launch"
+)
+
+
+def check_vhd_generation(
+    disk: DiskFacts,
+    profile: Profile,
+    generation: int,
+    trusted_launch: bool = False,
+    declared_by: str = "default",
+    os_family: str = "linux",
+) -> Verdict:
+    """VHD-010: the OS disk boots as the declared generation. Gen1: a BIOS boot path
+    (MBR boot code; on GPT also a bios_grub or legacy-bootable partition). Gen2: a GPT
+    disk with an EFI System Partition holding an x64/Arm64 UEFI loader (EFI/BOOT/BOOTX64.EFI
+    or BOOTAA64.EFI, or EFI/<distro>/shimx64.efi / grubx64.efi). Trusted Launch: Gen2 and
+    a shim loader (Linux) or a signed Windows boot manager. A hybrid disk passes both.
+    Under guide-2016 not applicable (rules added 2026-11; Gen2 did not exist in 2016)."""
+    tl = " with Trusted Launch" if trusted_launch else ""
+    required = f"X64 Gen{generation}{tl} ({declared_by}): " + (
+        "a BIOS boot path: MBR boot code (and on GPT a bios_grub partition)"
+        if generation == 1
+        else "a GPT disk with an EFI System Partition holding a UEFI loader"
+        + ("; a shim (Secure Boot) loader" if trusted_launch else "")
+    )
+    if profile.get("rules_2026_result", "failed") != "failed":
+        return Verdict.not_applicable(
+            "guide-2016 profile: Generation 2 VMs did not exist in 2016 (every Azure VM booted as "
+            "Gen1), so the plan's image type is not judged; VHD-010 is judged under --vm-profile current",
+            required,
+        )
+    _layout(disk)
+    boot = disk.boot
+    if not boot.read:
+        raise FactError(f"{disk.path}: the boot path was not read: {boot.reason}")
+    found = _boot_summary(boot)
+    if generation == 1:
+        missing = _bios_missing(boot)
+        fix, problems, not_read = _TO_GEN1, missing, []
+    else:
+        problems, not_read = _uefi_missing(boot, trusted_launch, os_family)
+        fix = _TO_GEN2 if not _uefi_loaders(boot) or boot.scheme != "gpt" else _TO_TRUSTED
+    if not_read and not problems:
+        raise FactError(f"{disk.path}: could not read {'; '.join(not_read)} (found: {found})")
+    if not problems:
+        return Verdict.passed(found, required, f"{found}: boots as X64 Gen{generation}{tl}")
+    actual = "; ".join([*problems, *(f"not read: {n}" for n in not_read)])
+    message = (
+        f"Found: {found}; {actual}. Required: {required}. Fix: {fix}. Source: {GENERATION_SOURCE}"
+    )
+    return Verdict.failed(actual, required, message)
+
+
+def _boot_summary(boot) -> str:
+    parts = [f"{boot.scheme.upper() if boot.scheme != 'none' else 'no partition table'} disk"]
+    parts.append(
+        f"MBR boot code ({boot.mbr_boot_code_kind})" if boot.mbr_boot_code else "no MBR boot code"
+    )
+    if boot.hybrid_mbr:
+        parts.append("hybrid MBR")
+    if boot.bios_boot_partitions:
+        parts.append("bios_grub partition " + ", ".join(map(str, boot.bios_boot_partitions)))
+    for esp in boot.esps:
+        loaders = ", ".join(_loader_text(x) for x in esp.loaders) or "no loader"
+        parts.append(
+            f"ESP partition {esp.partition_index} ({esp.error or f'{esp.fat}: {loaders}'})"
+        )
+    if not boot.esps:
+        parts.append("no EFI System Partition")
+    return ", ".join(parts)
+
+
+def _loader_text(loader) -> str:
+    if loader.problem:
+        return f"{loader.path} ({loader.problem})"
+    tags = [loader.machine, "shim" if loader.shim else "", "signed" if loader.signed else "unsigned"]
+    return f"{loader.path} ({', '.join(t for t in tags if t)})"
+
+
+def _bios_missing(boot) -> list[str]:
+    """Why a BIOS (Gen1) boot is not possible; empty when it is."""
+    problems = []
+    if boot.scheme == "none":
+        return ["no partition table: nothing for the BIOS to boot"]
+    if not boot.mbr_boot_code:
+        problems.append("sector 0 holds no boot code (bytes 0-439 are zero): a BIOS cannot start it")
+    if boot.scheme == "gpt" and not (boot.bios_boot_partitions or boot.legacy_bootable_partitions):
+        problems.append(
+            "GPT disk without a bios_grub partition (type 21686148-6449-6E6F-744E-656564454649) "
+            "or a legacy-BIOS-bootable partition: GRUB has no place for its BIOS core"
+        )
+    return problems
+
+
+def _uefi_loaders(boot) -> list:
+    return [
+        x
+        for esp in boot.esps
+        if not esp.error
+        for x in esp.loaders
+        if x.pe and not x.problem and x.machine in UEFI_MACHINES
+    ]
+
+
+def _uefi_missing(boot, trusted_launch: bool, os_family: str) -> tuple[list[str], list[str]]:
+    """Why a UEFI (Gen2) boot is not possible, and what could not be read."""
+    problems: list[str] = []
+    not_read = [esp.error for esp in boot.esps if esp.error]
+    if boot.scheme != "gpt":
+        kind = "an MBR disk" if boot.scheme == "mbr" else "no partition table"
+        problems.append(f"{kind}: Gen2 (UEFI) needs a GPT disk")
+    if not boot.esps:
+        problems.append("no EFI System Partition (GPT type C12A7328-F81F-11D2-BA4B-00A0C93EC93B)")
+    loaders = _uefi_loaders(boot)
+    unusable = [x for esp in boot.esps for x in esp.loaders if x not in loaders]
+    if boot.esps and not loaders and not not_read:
+        detail = "; ".join(_loader_text(x) for x in unusable[:4])
+        problems.append(
+            "no x64/Arm64 UEFI loader on the ESP (EFI/BOOT/BOOTX64.EFI, BOOTAA64.EFI, "
+            "EFI/<distro>/shimx64.efi or grubx64.efi)" + (f": {detail}" if detail else "")
+        )
+    if trusted_launch and loaders and not not_read:
+        if os_family == "windows":
+            if not any(x.signed for x in loaders):
+                problems.append("Trusted Launch: no signed UEFI loader (bootmgfw.efi / BOOTX64.EFI) on the ESP")
+        elif not any(x.shim for x in loaders):
+            problems.append(
+                "Trusted Launch: no shim on the ESP (no shimx64.efi, and no loader with shim's "
+                ".sbat/.vendor_cert sections): Secure Boot cannot start GRUB or the kernel"
+            )
+    return problems, not_read
 
 
 # ---------------------------------------------------------------------------- SAS

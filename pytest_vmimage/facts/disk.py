@@ -58,11 +58,14 @@ import uuid
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pytest_vmimage.facts import image_files
 from pytest_vmimage.facts._serial import from_jsonable, to_jsonable
 from pytest_vmimage.verdict import FactError
+
+if TYPE_CHECKING:
+    from pytest_vmimage.facts._fat import FatVolume
 
 SECTOR = 512
 MIB = 1024 * 1024
@@ -223,6 +226,7 @@ class Partition:
     bootable: bool = False
     name: str = ""  # GPT partition name
     partuuid: str = ""  # GPT unique GUID (lower case) or MBR "{disk id:08x}-{index:02x}"
+    attributes: int = 0  # GPT attribute bits (bit 2: legacy BIOS bootable)
     beyond_disk_end: bool = False
     content: FsProbe | None = None
 
@@ -342,6 +346,49 @@ ROOT_FACTS = (
 
 
 @dataclass
+class BootLoader:
+    """A UEFI boot loader file on an EFI System Partition (VHD-010): what its PE header
+    and sections say. ``signed`` only means an Authenticode certificate table is present;
+    the signature is not verified (no UEFI CA database here)."""
+
+    path: str  # as stored, long names: "EFI/BOOT/BOOTX64.EFI", "EFI/ubuntu/shimx64.efi"
+    size: int
+    pe: bool = False  # an MZ + PE header was found
+    machine: str = ""  # "x64", "arm64", "ia32", "0x...." or "" (not a PE image)
+    shim: bool = False  # a .sbat section naming shim or a .vendor_cert section
+    signed: bool = False  # a non-empty Authenticode certificate table
+    problem: str = ""  # why it is not a usable loader (empty, not a PE image, cut short)
+
+
+@dataclass
+class EspFacts:
+    """One EFI System Partition and the loaders read from its FAT file system."""
+
+    partition_index: int
+    type_code: str
+    fat: str = ""  # "FAT12", "FAT16", "FAT32" once read
+    error: str = ""  # the FAT could not be read (loop, out of bounds, budget...): not "no loader"
+    loaders: list[BootLoader] = field(default_factory=list)
+    efi_dirs: list[str] = field(default_factory=list)  # the folders under /EFI
+
+
+@dataclass
+class BootFacts:
+    """The boot paths a disk offers (VHD-010). ``read`` False: not looked at yet
+    (:func:`read_boot`), ``reason`` says why when it could not be read at all."""
+
+    read: bool = False
+    reason: str = ""
+    scheme: str = ""  # the partition table: "mbr", "gpt", "none"
+    mbr_boot_code: bool = False  # bytes 0..439 of sector 0 are not all zero
+    mbr_boot_code_kind: str = ""  # "GRUB", "SYSLINUX", "Windows", "unknown"
+    hybrid_mbr: bool = False  # GPT whose MBR also lists partitions besides 0xEE
+    bios_boot_partitions: list[int] = field(default_factory=list)  # GPT bios_grub
+    legacy_bootable_partitions: list[int] = field(default_factory=list)  # GPT attribute bit 2
+    esps: list[EspFacts] = field(default_factory=list)
+
+
+@dataclass
 class DiskFacts:
     """Facts about one disk image file. JSON round trip: :meth:`to_json`/:meth:`from_json`.
 
@@ -367,6 +414,7 @@ class DiskFacts:
     partition_table: PartitionTable | None = None
     whole_disk_fs: FsProbe | None = None
     root_fs: RootFsFacts = field(default_factory=RootFsFacts)
+    boot: BootFacts = field(default_factory=BootFacts)  # VHD-010, read by read_boot()
     bytes_read: int = 0  # bytes this module read from the file (debugfs reads excluded)
     notes: list[str] = field(default_factory=list)
 
@@ -531,15 +579,18 @@ def read_root_fs(path: str | os.PathLike[str], facts: DiskFacts, budget: Budget 
     (the layout in ``facts`` is reused); ``facts`` is not changed."""
     fd = _open(os.fspath(path))
     try:
-        st = os.fstat(fd)
-        file = _File(fd, st.st_size, os.fspath(path))
-        scratch = DiskFacts(
-            path=file.path, apparent_size=st.st_size, allocated_size=0, data_bytes=None, format=""
-        )
-        content = _identify(file, scratch)
+        file, content, _ = _reopen(fd, os.fspath(path))
         return _root_fs(file, content, facts, budget or Budget())
     finally:
         os.close(fd)
+
+
+def _reopen(fd: int, path: str) -> tuple[_File, _Content | None, DiskFacts]:
+    """The content of an image opened again (its format found anew, into scratch facts)."""
+    st = os.fstat(fd)
+    file = _File(fd, st.st_size, path)
+    scratch = DiskFacts(path=path, apparent_size=st.st_size, allocated_size=0, data_bytes=None, format="")
+    return file, _identify(file, scratch), scratch
 
 
 def _root_fs(file: _File, content: _Content | None, facts: DiskFacts, budget: Budget) -> RootFsFacts:
@@ -957,6 +1008,7 @@ def _read_gpt(content: _Content) -> PartitionTable | None:
                 role=role,
                 name=entry[56:128].decode("utf-16-le", "replace").split("\0")[0],
                 partuuid=str(uuid.UUID(bytes_le=entry[16:32])),
+                attributes=struct.unpack("<Q", entry[48:56])[0],
             )
         )
     return table
@@ -1541,6 +1593,141 @@ def _parse_env(text: str) -> dict[str, str]:
     return result
 
 
+# ---------------------------------------------------------------------------- boot path (VHD-010)
+
+LOADER_READ_LIMIT = 8 * MIB  # a loader is read up to this many bytes (shim and GRUB: 1-3 MiB)
+MAX_EFI_DIRS = 32  # folders under /EFI that are looked into
+FALLBACK_LOADERS = ("BOOTX64.EFI", "BOOTAA64.EFI", "BOOTIA32.EFI")  # EFI/BOOT/, UEFI removable path
+DISTRO_LOADERS = ("shimx64.efi", "grubx64.efi", "shimaa64.efi", "grubaa64.efi", "bootmgfw.efi")
+_PE_MACHINES = {0x8664: "x64", 0xAA64: "arm64", 0x014C: "ia32"}
+_BOOT_CODE_KINDS = (
+    (b"GRUB", "GRUB"),
+    (b"SYSLINUX", "SYSLINUX"),
+    (b"Missing operating system", "Windows"),
+    (b"BOOTMGR", "Windows"),
+)
+
+
+def read_boot(path: str | os.PathLike[str], facts: DiskFacts, budget: Budget | None = None) -> BootFacts:
+    """The boot paths of a disk inspected with :func:`inspect_disk` (its layout reused):
+    the MBR boot code, GPT BIOS-boot partitions and legacy-bootable flags, and the boot
+    loaders on every EFI System Partition (its FAT read by :mod:`._fat`, bounded by
+    ``budget``). ``facts`` is not changed. An ESP whose FAT cannot be read has ``error``
+    set (never "no loader"); raises DiskError only when the file cannot be opened."""
+    boot = BootFacts()
+    fd = _open(os.fspath(path))
+    try:
+        file, content, scratch = _reopen(fd, os.fspath(path))
+        table = facts.partition_table
+        if content is None or not facts.content_readable or table is None:
+            boot.reason = f"disk content not read: {facts.content_reason or scratch.content_reason}"
+            return boot
+        file.meter = Meter(budget or Budget())
+        _read_boot(content, table, boot, file.meter)
+        return boot
+    finally:
+        os.close(fd)
+
+
+def _read_boot(content: _Content, table: PartitionTable, boot: BootFacts, meter: Meter) -> None:
+    from pytest_vmimage.facts import _fat  # local: _fat imports this module
+
+    boot.read, boot.scheme = True, table.scheme
+    mbr = content.read(0, SECTOR)
+    code = mbr[:440]
+    boot.mbr_boot_code = any(code)
+    if boot.mbr_boot_code:
+        boot.mbr_boot_code_kind = next((k for sig, k in _BOOT_CODE_KINDS if sig in code), "unknown")
+    if table.scheme == "gpt" and mbr[510:512] == b"\x55\xaa":
+        types = [mbr[446 + 16 * i + 4] for i in range(4)]
+        boot.hybrid_mbr = 0xEE in types and any(t not in (0, 0xEE) for t in types)
+    for part in table.partitions:
+        if part.role == "bios_boot":
+            boot.bios_boot_partitions.append(part.index)
+        if part.scheme == "gpt" and part.attributes & 0x4:
+            boot.legacy_bootable_partitions.append(part.index)
+        if part.role != "efi" or part.kind == "extended":
+            continue
+        esp = EspFacts(part.index, part.type_code)
+        boot.esps.append(esp)
+        start, size = part.start_bytes, min(part.size_bytes, max(0, content.size - part.start_bytes))
+        try:
+            fat = _fat.FatVolume(lambda off, n, s=start: content.read(s + off, n), size, meter)
+            esp.fat = fat.kind
+            _find_loaders(fat, esp)
+        except (_fat.FatError, BudgetExceeded, DiskError) as exc:
+            esp.error = f"EFI System Partition {part.index}: {exc}"
+
+
+def _find_loaders(fat: FatVolume, esp: EspFacts) -> None:
+    """The loaders of one ESP: EFI/BOOT/BOOT*.EFI and EFI/<folder>/{shim,grub}*.efi
+    (EFI/Microsoft/Boot/bootmgfw.efi), each read and its PE header judged."""
+    root = fat.listdir_cluster(0, "/")
+    efi = fat.find(root, "EFI")
+    if efi is None or not efi.is_dir:
+        return
+    folders = [e for e in fat.listdir_cluster(efi.first_cluster, "/EFI") if e.is_dir]
+    esp.efi_dirs = sorted(e.name for e in folders)
+    for folder in folders[:MAX_EFI_DIRS]:
+        where = f"EFI/{folder.name}"
+        entries = fat.listdir_cluster(folder.first_cluster, where)
+        if folder.name.casefold() == "microsoft":
+            sub = fat.find(entries, "Boot")
+            if sub is None or not sub.is_dir:
+                continue
+            where = f"{where}/{sub.name}"
+            entries = fat.listdir_cluster(sub.first_cluster, where)
+        wanted = FALLBACK_LOADERS if folder.name.casefold() == "boot" else DISTRO_LOADERS
+        for name in wanted:
+            entry = fat.find(entries, name)
+            if entry is None or entry.is_dir:
+                continue
+            loader_path = f"{where}/{entry.name}"
+            data = fat.read_file(entry, LOADER_READ_LIMIT, loader_path)
+            esp.loaders.append(_pe_loader(loader_path, entry.size, data))
+
+
+def _pe_loader(path: str, size: int, data: bytes) -> BootLoader:
+    """What a loader's bytes say: a PE image, for which machine, shim or not, signed or not."""
+    loader = BootLoader(path, size)
+    if size == 0:
+        loader.problem = "an empty file"
+        return loader
+    if data[:2] != b"MZ" or len(data) < 64:
+        loader.problem = "not a PE image (no MZ header)"
+        return loader
+    pe_at = struct.unpack("<I", data[60:64])[0]
+    header = data[pe_at : pe_at + 24]
+    if len(header) < 24 or header[:4] != b"PE\0\0":
+        loader.problem = "not a PE image (no PE header)"
+        return loader
+    machine, sections, _, _, _, optional_size = struct.unpack("<HHIIIH", header[4:22])
+    loader.pe = True
+    loader.machine = _PE_MACHINES.get(machine, f"0x{machine:04x}")
+    optional = pe_at + 24
+    magic = struct.unpack("<H", data[optional : optional + 2].ljust(2, b"\0"))[0]
+    dirs_at = optional + (112 if magic == 0x20B else 96)
+    count_at = dirs_at - 4
+    count = struct.unpack("<I", data[count_at : count_at + 4].ljust(4, b"\0"))[0]
+    if count > 4:
+        offset, length = struct.unpack("<II", data[dirs_at + 32 : dirs_at + 40].ljust(8, b"\0"))
+        loader.signed = length > 0 and offset + length <= size
+    table = optional + optional_size
+    for n in range(min(sections, 96)):
+        raw = data[table + 40 * n : table + 40 * n + 40]
+        if len(raw) < 40:
+            loader.problem = "the PE section table is cut short"
+            break
+        name = raw[:8].rstrip(b"\0")
+        raw_size, raw_at = struct.unpack("<II", raw[16:24])
+        if name == b".vendor_cert":
+            loader.shim = True
+        elif name == b".sbat":
+            sbat = data[raw_at : raw_at + min(raw_size, 4096)]
+            loader.shim = loader.shim or any(line.startswith(b"shim,") for line in sbat.splitlines())
+    return loader
+
+
 # ---------------------------------------------------------------------------- public readers
 
 
@@ -1612,9 +1799,12 @@ def list_dir(path: str | os.PathLike[str], facts: DiskFacts, dirpath: str) -> li
 
 __all__ = [
     "Budget",
+    "BootFacts",
+    "BootLoader",
     "BudgetExceeded",
     "DiskError",
     "DiskFacts",
+    "EspFacts",
     "FileEntry",
     "FsProbe",
     "FstabEntry",
@@ -1626,6 +1816,7 @@ __all__ = [
     "VhdFooter",
     "inspect_disk",
     "list_dir",
+    "read_boot",
     "read_root_files",
     "read_root_fs",
 ]

@@ -25,6 +25,8 @@ Example::
 
     [[skus.versions]]
     version = "1.0.1"
+    generation = 2                      # VHD-010: 1 (X64 Gen1, the default) or 2 (X64 Gen2)
+    trusted_launch = true               # VHD-010: needs generation = 2 and a shim boot path
     os_vhd = { path = "disk.vhd", sas_uri = "https://acct.blob.core.windows.net/vhds/disk.vhd?..." }
     data_disks = [{ lun = 0, path = "data0.vhd", sas_uri = "https://..." }]
 
@@ -98,6 +100,8 @@ class SkuVersion:
     os_vhd: DiskEntry | None = None
     data_disks: tuple[DiskEntry, ...] | None = None  # None when only a count was given
     data_disk_count: int | None = None  # the count, given or from data_disks
+    generation: int | None = None  # VHD-010: 1 or 2 as declared; None when not written (Gen1)
+    trusted_launch: bool = False  # VHD-010: the plan declares Trusted Launch (needs generation = 2)
 
 
 @dataclass(frozen=True)
@@ -206,6 +210,7 @@ def _version(entry: Any, i: int, base: Path, at: str, last: bool) -> SkuVersion:
         raw = str(raw)
     version = _str(raw, f"{at} versions[{i}].version")
     at = f"{at} version {version}"
+    boot = _generation(entry, at)
     os_vhd = None
     if "os_vhd" in entry:
         os_vhd = _disk(entry["os_vhd"], "os", base, f"{at} os_vhd")
@@ -215,12 +220,29 @@ def _version(entry: Any, i: int, base: Path, at: str, last: bool) -> SkuVersion:
     if isinstance(disks_raw, int) and not isinstance(disks_raw, bool) and disks_raw >= 0:
         if last:
             raise ConfigError(f"{at}: the submitted version lists its data disks ({{ lun, path, sas_uri }})")
-        return SkuVersion(version, os_vhd, None, disks_raw)
+        return SkuVersion(version, os_vhd, None, disks_raw, *boot)
     disks = tuple(
         _disk(d, "data", base, f"{at} data_disks[{k}]")
         for k, d in enumerate(_list(disks_raw, f"{at} data_disks"))
     )
-    return SkuVersion(version, os_vhd, disks, len(disks))
+    return SkuVersion(version, os_vhd, disks, len(disks), *boot)
+
+
+GENERATIONS = (1, 2)
+
+
+def _generation(entry: dict, at: str) -> tuple[int | None, bool]:
+    """VHD-010: ``generation`` (1 or 2, Partner Center's X64 Gen1 / X64 Gen2 image type)
+    and ``trusted_launch`` (a boolean; true needs ``generation = 2``)."""
+    generation = entry.get("generation")
+    if generation is not None and (isinstance(generation, bool) or generation not in GENERATIONS):
+        raise ConfigError(f"{at}: generation = {generation!r}: write 1 (X64 Gen1) or 2 (X64 Gen2)")
+    trusted = entry.get("trusted_launch", False)
+    if not isinstance(trusted, bool):
+        raise ConfigError(f"{at}: trusted_launch = {trusted!r}: write true or false")
+    if trusted and generation != 2:
+        raise ConfigError(f"{at}: trusted_launch = true needs generation = 2 (Trusted Launch is Gen2 only)")
+    return generation, trusted
 
 
 def _disk(entry: Any, role: str, base: Path, at: str) -> DiskEntry:

@@ -1,4 +1,4 @@
-"""VHD files (guide §2.1, §2.4, §2.9, §3.4): VHD-001..009.
+"""VHD files (guide §2.1, §2.4, §2.9, §3.4; pc): VHD-001..010.
 
 Only VHD-004/006 (the OS family) and VHD-006/009 read the root file system inside the
 VHD (once per run); VHD-001 names what the file is; when it is not a VHD at all (or cannot be read) the other
@@ -8,7 +8,7 @@ VHD checks are not applicable and point at VHD-001, so a wrong file gives one cl
 import pytest
 
 from pytest_vmimage import Verdict, requirement
-from pytest_vmimage.artifacts_plugin import InspectedVhd, os_family_of
+from pytest_vmimage.artifacts_plugin import InspectedVhd, generation_of, os_family_of
 from pytest_vmimage.checks import artifacts as checks
 from pytest_vmimage.facts.disk import DiskFacts
 from pytest_vmimage.verdict import FactError
@@ -120,6 +120,24 @@ def test_vhd_deprovisioned(vhd_root_fs, vm_profile, vm_artifacts):
     if family != "linux":
         return Verdict.not_applicable(f"a {family} OS disk ({source}): Windows generalization is WIN-007")
     return _content(vhd_root_fs, checks.check_vhd_deprovisioned, vm_profile)
+
+
+@pytest.mark.vm_artifacts("os-vhd")
+@requirement(
+    "VHD-010",
+    "The OS disk boots as the generation the plan declares (Gen1 BIOS / Gen2 UEFI, Trusted Launch)",
+    guide="pc",
+)
+def test_vhd_generation(vm_artifacts, vm_artifact, vm_profile):
+    generation, trusted_launch, declared_by = generation_of(vm_artifacts, vm_artifact)
+    if vm_profile.get("rules_2026_result", "failed") == "failed":
+        vhd = vm_artifacts.inspect(vm_artifact, boot=True)  # the ESPs are read only when judged
+    else:
+        vhd = vm_artifacts.inspect(vm_artifact)
+    family = os_family_of(vm_artifacts, vm_artifact)[0] if trusted_launch else "linux"
+    return _content(
+        vhd, checks.check_vhd_generation, vm_profile, generation, trusted_launch, declared_by, family
+    )
 
 
 def _with_os(verdict: Verdict, family: str, source: str) -> str:
