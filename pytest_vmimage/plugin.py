@@ -276,6 +276,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     else:
         wanted = None
     targets = [t for t in state.targets if wanted is None or t.os == wanted]
+    if wanted == LINUX:
+        targets += _image_targets(metafunc.config)
     if targets:
         metafunc.parametrize(
             "vm_target", targets, ids=[t.label for t in targets], indirect=True, scope="session"
@@ -431,12 +433,27 @@ def vm_winrm(vm_connection):
     return vm_connection
 
 
+def _image_targets(config: pytest.Config) -> list[Target]:
+    """The OS disk VHDs (--vm-vhd os:PATH): the Linux suite judges them offline."""
+    from pytest_vmimage.artifacts_plugin import ARTIFACTS
+
+    artifacts = config.stash.get(ARTIFACTS, None)
+    vhds = [v for v in artifacts.vhds if v.role == "os"] if artifacts is not None else []
+    return [Target(v.label, LINUX, "vhd", "", str(v.path), 0, {"vhd": v.label}) for v in vhds]
+
+
 @pytest.fixture
-def linux_facts(request: pytest.FixtureRequest, vm_target: Target, vm_connection):
-    """Every Linux fact, collected once per target and process in one SSH command."""
+def linux_facts(request: pytest.FixtureRequest, vm_target: Target):
+    """Every Linux fact, collected once per target and process in one SSH command; for an
+    OS disk VHD (--vm-vhd os:PATH) read offline from the image (facts/linux_image.py)."""
     from pytest_vmimage.facts.linux import gather
 
     state = _state(request.config)
+    if vm_target.scheme == "vhd":
+        from pytest_vmimage.facts.linux_image import image_facts
+
+        return _gathered(request, vm_target, None, "linux", image_facts(request.config, vm_target))
+    vm_connection = request.getfixturevalue("vm_connection")
 
     def gather_linux(connection, admin_user: str):
         return gather(
@@ -495,7 +512,10 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function):
     try:
         verdict = pyfuncitem.obj(**funcargs)
     except FactError as exc:
-        verdict = Verdict.error(f"{declared.id}: a fact could not be determined: {exc}")
+        if getattr(exc, "not_applicable", False):  # only a running VM knows (facts/linux_image.py)
+            verdict = Verdict.not_applicable(f"{declared.id}: {exc}")
+        else:
+            verdict = Verdict.error(f"{declared.id}: a fact could not be determined: {exc}")
     except RemoteCommandError as exc:
         verdict = Verdict.error(f"{declared.id}: {exc}")
     if not isinstance(verdict, Verdict):
@@ -504,6 +524,10 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function):
         )
     elif declared.severity == "warn" and verdict.result is Result.FAILED:
         verdict = Verdict.error(f"{declared.id}: check bug: declared 'warn' but failed: {verdict.message}")
+    if getattr(funcargs.get("linux_facts"), "source", ""):  # offline: the kernel that would run
+        from pytest_vmimage.facts.linux_image import offline_verdict
+
+        verdict = offline_verdict(verdict)
     pyfuncitem.stash[VERDICT] = verdict
     state = _state(pyfuncitem.config)
     text = state.redact(verdict.message or verdict.actual)

@@ -1,0 +1,884 @@
+"""Linux facts read from a VHD alone: the Linux suite without booting anything.
+
+A second source of :class:`~pytest_vmimage.facts.linux.LinuxFacts`. The OS disk's root
+file system (and the file systems /etc/fstab mounts on it, such as a separate /boot) is
+read read-only through the VHD-009 readers of :mod:`pytest_vmimage.facts.disk` (debugfs
+for ext2/3/4, the built-in XFS reader): no VM, no network, no root, no mount, no loop
+device; the VHD is opened ``O_RDONLY`` and never written.
+
+For every section that is a reading of files, the text is the one the live collection
+script would print for the same files (``_cat`` sections are recognised from their
+snippet, so a section added later as ``_cat(...)`` is read offline too), so the same
+parsers and checks run unchanged. A few sections that are command output are rebuilt
+from the files the command reads (``dpkg-query`` from ``/var/lib/dpkg/status``,
+``systemctl is-enabled`` from unit files and ``*.wants/`` links, ``command -v``).
+
+Every other section, including any section added to ``SECTIONS`` later, is **not
+available offline**: reading it raises :class:`NotAvailableOffline`, which the plugin
+reports as *not applicable*, naming the live check. Never a pass, never a default.
+
+"The running kernel" offline is the boot loader's default entry: ``kernel_cmdline`` is
+the persisted kernel line of that entry, and messages say so (:func:`offline_wording`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import os
+import re
+import time
+from dataclasses import dataclass, field
+
+from pytest_vmimage.facts import disk
+from pytest_vmimage.facts.disk import (
+    MIB,
+    Budget,
+    BudgetExceeded,
+    DiskError,
+    DiskFacts,
+    FileEntry,
+    FsReadError,
+    Meter,
+    Unreadable,
+)
+from pytest_vmimage.facts.fact import Fact
+from pytest_vmimage.facts.image_files import ALL_HISTORIES
+from pytest_vmimage.facts.linux import (
+    ABSENT_RC,
+    SECTIONS,
+    LinuxFacts,
+    Section,
+    parse_collection,
+)
+from pytest_vmimage.verdict import FactError, Verdict
+
+OFFLINE = "not available offline: needs a running VM"
+# What each live-only section is, for the not-applicable message. A section missing here
+# is named by its key: new sections are not available offline until a reader exists.
+LIVE_ONLY: dict[str, str] = {
+    "uname": "uname -m / -r of the running system",
+    "proc_cmdline": "/proc/cmdline of the running kernel",
+    "sys_block": "the block devices the kernel sees (/sys/block)",
+    "lsblk": "lsblk on the running VM",
+    "blkid": "blkid on the running VM",
+    "disk_links": "the /dev/disk/azure links udev creates",
+    "mounts": "/proc/self/mounts",
+    "swaps": "/proc/swaps (active swap)",
+    "swap_units": "the swap units systemd generated",
+    "agent_version": "waagent --version",
+    "agent_python": "the agent's interpreter run on the VM",
+    "agent_candidate": "apt-cache policy against today's repositories",
+    "kernel_modules": "modules of the running kernel",
+    "initramfs_hv": "lsinitramfs of the running kernel's initramfs",
+    "openssl": "openssl version",
+    "glibc": "getconf GNU_LIBC_VERSION",
+    "kernel_changelog": "the running kernel's changelog",
+    "sshd_effective": "sshd -T (the effective sshd configuration)",
+    "network_services": "systemctl is-active of the network services",
+    "resolv_conf": "/etc/resolv.conf as the running resolver keeps it",
+    "dhcp_dns": "the DNS servers the DHCP leases handed out",
+    "ip_state": "ip addr / ip route of the running VM",
+    "firewall": "iptables-save / nft list ruleset of the running VM",
+    "security_updates": "pending security updates against today's repositories",
+    "authorized_keys": "sshd -T and the keys of every account",
+    "residue": "the running host name and provisioning markers",
+}
+# Paths that are a fresh tmpfs or a kernel file system at boot: nothing in the image is
+# what the VM sees there (the live script reads what the running system put there).
+RUNTIME_DIRS = ("/run", "/proc", "/sys", "/dev", "/var/run")
+MAX_LINK_HOPS = 8
+MAX_GLOB_MATCHES = 512
+FILE_LIMIT = 4 * MIB  # a configuration file larger than this is unreadable (not read)
+DB_LIMIT = 32 * MIB  # the package database
+PATH_DIRS = ("/usr/sbin", "/usr/bin", "/sbin", "/bin")  # the collection script's PATH
+UNIT_DIRS = ("/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system")
+# The kernel line offline: how messages name it.
+RUNNING_LINE = "running kernel (/proc/cmdline)"
+OFFLINE_LINE = "next boot (the boot loader's default entry, read offline from the VHD)"
+
+
+class NotAvailableOffline(FactError):
+    """A fact only a running VM can give; the plugin makes the check not applicable."""
+
+    not_applicable = True
+
+
+def offline_wording(text: str) -> str:
+    """A verdict text of an offline run: "running kernel" names the default boot entry."""
+    return text.replace(RUNNING_LINE, OFFLINE_LINE)
+
+
+# ---------------------------------------------------------------------------- file systems
+
+
+class _Problem(Exception):
+    """A section could not be read: the reason."""
+
+
+@dataclass
+class _Mount:
+    point: str  # "/" or "/boot"
+    reader: object | None  # disk.FsReader
+    why: str = ""  # when reader is None
+
+
+class ImageFs:
+    """The image's file tree as the booted VM would see it: the root file system plus the
+    file systems /etc/fstab mounts below it, symlinks followed across them, all read-only
+    and within one :class:`~pytest_vmimage.facts.disk.Budget`."""
+
+    def __init__(self, path: str, facts: DiskFacts, budget: Budget) -> None:
+        self.path = path
+        self.facts = facts
+        if not facts.root_fs.readable:
+            raise DiskError(f"{path}: root file system not readable: {facts.root_fs.reason}")
+        self.fd = disk._open(path)
+        st = os.fstat(self.fd)
+        self.file = disk._File(self.fd, st.st_size, path)
+        self.meter = Meter(budget)
+        self.file.meter = self.meter
+        scratch = DiskFacts(path=path, apparent_size=st.st_size, allocated_size=0, data_bytes=None, format="")
+        content = disk._identify(self.file, scratch)
+        if content is None:
+            self.close()
+            raise DiskError(f"{path}: disk content cannot be read: {scratch.content_reason}")
+        self.content = content
+        try:
+            root = disk._reader_for(self.file, content, facts, facts.root_fs.partition_index)
+        except disk._NoReader as exc:
+            self.close()
+            raise DiskError(f"{path}: {exc}") from None
+        self.mounts = [_Mount("/", root)]
+        self._stats: dict[str, FileEntry | None | Unreadable] = {}
+        self._mount_fstab()
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    @property
+    def bytes_read(self) -> int:
+        """Bytes read from the image plus debugfs' output (the Budget's measure)."""
+        return self.meter.bytes
+
+    def _mount_fstab(self) -> None:
+        for entry in self.facts.root_fs.fstab:
+            point = "/" + "/".join(p for p in entry.mountpoint.split("/") if p)
+            if point == "/" or not entry.mountpoint.startswith("/") or entry.fstype in disk._NOT_STORED:
+                continue
+            if point.startswith(RUNTIME_DIRS):
+                continue
+            parts = [p for p in self.facts.partitions if self.facts.fstab_references(p).count(entry)]
+            if "bind" in entry.options.split(","):
+                self.mounts.append(_Mount(point, None, f"{point} is a bind mount ({entry.spec}); not followed"))
+            elif len(parts) != 1:
+                why = f"{point} is a separate file system ({entry.spec} in /etc/fstab) not found on this disk"
+                self.mounts.append(_Mount(point, None, why))
+            else:
+                try:
+                    reader = disk._reader_for(self.file, self.content, self.facts, parts[0].index)
+                    self.mounts.append(_Mount(point, reader))
+                except disk._NoReader as exc:
+                    self.mounts.append(_Mount(point, None, f"{point} ({entry.spec}): {exc}"))
+        self.mounts.sort(key=lambda m: len(m.point), reverse=True)
+
+    def _route(self, path: str) -> tuple[_Mount, str]:
+        for mount in self.mounts:
+            if mount.point == "/" or path == mount.point or path.startswith(mount.point + "/"):
+                inner = path[len(mount.point) :] if mount.point != "/" else path
+                return mount, inner or "/"
+        raise AssertionError("no root mount")  # pragma: no cover - "/" is always there
+
+    # -- batches -------------------------------------------------------------------
+    def lstat(self, paths: list[str]) -> dict[str, FileEntry | None | Unreadable]:
+        """What each path is (the last component not followed); cached."""
+        todo: dict[int, tuple[_Mount, dict[str, str]]] = {}
+        for p in dict.fromkeys(paths):
+            if p in self._stats:
+                continue
+            if _runtime(p):
+                self._stats[p] = None
+                continue
+            mount, inner = self._route(p)
+            if mount.reader is None:
+                self._stats[p] = Unreadable(mount.why)
+                continue
+            todo.setdefault(id(mount), (mount, {}))[1][inner] = p
+        for mount, inner in todo.values():
+            found = mount.reader.lstat_many(sorted(inner))
+            for ipath, outer in inner.items():
+                entry = found[ipath]
+                if isinstance(entry, FileEntry):
+                    entry = FileEntry(outer, entry.kind, entry.size, entry.mode, entry.target, entry.error)
+                self._stats[outer] = entry
+        return {p: self._stats[p] for p in paths}
+
+    def resolve(self, paths: list[str]) -> dict[str, FileEntry | None | Unreadable]:
+        """What each path leads to, symlinks followed inside the image (bounded hops);
+        a mount point crossed by a link is followed into its file system."""
+        final: dict[str, FileEntry | None | Unreadable] = {}
+        current = {p: _parent_resolved(p) for p in paths}
+        for _ in range(MAX_LINK_HOPS + 1):
+            if not current:
+                break
+            entries = self.lstat(sorted(set(current.values())))
+            following = {}
+            for orig, now in current.items():
+                entry = entries[now]
+                if isinstance(entry, FileEntry) and entry.kind == "symlink":
+                    target = disk._join_link(now, entry.target)
+                    if target == "/dev/null":
+                        final[orig] = FileEntry(target, "other")
+                    else:
+                        following[orig] = target
+                elif isinstance(entry, FileEntry) and entry.kind == "unreadable":
+                    final[orig] = Unreadable(f"{entry.path}: {entry.error}")
+                else:
+                    final[orig] = entry
+            current = following
+        for orig in current:
+            final[orig] = Unreadable(f"{orig}: more than {MAX_LINK_HOPS} symbolic links")
+        return final
+
+    def listdir(self, paths: list[str]) -> dict[str, list[FileEntry] | None | Unreadable]:
+        """Directory listings (a symlinked directory listed where it leads); entries keep
+        the path they have through the link."""
+        final = self.resolve(paths)
+        result: dict[str, list[FileEntry] | None | Unreadable] = {}
+        todo: dict[int, tuple[_Mount, dict[str, list[str]]]] = {}
+        for p in paths:
+            entry = final[p]
+            if isinstance(entry, Unreadable):
+                result[p] = entry
+            elif entry is None or entry.kind != "dir":
+                result[p] = None
+            elif _runtime(entry.path):
+                result[p] = None
+            else:
+                mount, inner = self._route(entry.path)
+                if mount.reader is None:
+                    result[p] = Unreadable(mount.why)
+                else:
+                    todo.setdefault(id(mount), (mount, {}))[1].setdefault(inner, []).append(p)
+        for mount, inner in todo.values():
+            listed = mount.reader.listdir_many(sorted(inner))
+            for ipath, outers in inner.items():
+                listing = listed[ipath]
+                for outer in outers:
+                    if isinstance(listing, list):
+                        base = outer.rstrip("/")
+                        result[outer] = [
+                            FileEntry(
+                                f"{base}/{e.path.rsplit('/', 1)[-1]}", e.kind, e.size, e.mode, e.target, e.error
+                            )
+                            for e in listing
+                        ]
+                    else:
+                        result[outer] = listing
+        return result
+
+    def read(self, paths: list[str], limit: int = FILE_LIMIT) -> dict[str, bytes | None | Unreadable]:
+        """Content of regular files (symlinks followed); None when absent or not a regular
+        file; Unreadable when it could not be read or is larger than ``limit``."""
+        final = self.resolve(paths)
+        result: dict[str, bytes | None | Unreadable] = {}
+        todo: dict[int, tuple[_Mount, dict[str, list[str]]]] = {}
+        for p in paths:
+            entry = final[p]
+            if isinstance(entry, Unreadable) or entry is None:
+                result[p] = entry
+            elif entry.kind != "file":
+                result[p] = None
+            elif entry.size > limit:
+                result[p] = Unreadable(f"{entry.path}: {entry.size} bytes, larger than {limit}; not read")
+            else:
+                mount, inner = self._route(entry.path)
+                if mount.reader is None:
+                    result[p] = Unreadable(mount.why)
+                else:
+                    todo.setdefault(id(mount), (mount, {}))[1].setdefault(inner, []).append(p)
+        for mount, inner in todo.values():
+            data = mount.reader.read_many(sorted(inner), limit)
+            for ipath, outers in inner.items():
+                raw = data.get(ipath)
+                for outer in outers:
+                    if isinstance(raw, bytes) and len(raw) != final[outer].size:
+                        raw = Unreadable(f"{ipath}: {len(raw)} bytes read of {final[outer].size}")
+                    result[outer] = raw if raw is not None else Unreadable(f"{ipath}: not read")
+        return result
+
+    def glob(self, patterns: list[str]) -> dict[str, list[str]]:
+        """Paths matching each shell pattern (``*``, ``?``, ``[...]`` in any component), in
+        the order ``sh`` lists them (LC_ALL=C); a pattern without a wildcard is itself.
+        Raises _Problem when a directory on the way could not be listed."""
+        result: dict[str, list[str]] = {}
+        partial: dict[str, list[str]] = {p: ["/"] for p in patterns}
+        parts = {p: [c for c in p.split("/") if c] for p in patterns}
+        depth = 0
+        while True:
+            wanted: set[str] = set()
+            for pattern, prefixes in partial.items():
+                comps = parts[pattern]
+                if depth < len(comps) and _wild(comps[depth]):
+                    wanted.update(prefixes)
+            listed = self.listdir(sorted(wanted)) if wanted else {}
+            done = True
+            for pattern in list(partial):
+                comps = parts[pattern]
+                if depth >= len(comps):
+                    continue
+                done = False
+                comp, nxt = comps[depth], []
+                for prefix in partial[pattern]:
+                    if not _wild(comp):
+                        nxt.append(prefix.rstrip("/") + "/" + comp)
+                        continue
+                    listing = listed[prefix]
+                    if isinstance(listing, Unreadable):
+                        raise _Problem(listing.reason)
+                    names = sorted(
+                        (e.path.rsplit("/", 1)[-1] for e in listing or []),
+                        key=lambda n: n.encode("utf-8", "surrogateescape"),
+                    )
+                    last = depth == len(comps) - 1
+                    for name in names:
+                        if fnmatch.fnmatchcase(name, comp) and not name.startswith("."):
+                            entry = next(e for e in listing if e.path.endswith("/" + name))
+                            if last or entry.kind in ("dir", "symlink"):
+                                nxt.append(entry.path)
+                if len(nxt) > MAX_GLOB_MATCHES:
+                    raise _Problem(f"{pattern}: more than {MAX_GLOB_MATCHES} matches; not all read")
+                partial[pattern] = nxt
+            depth += 1
+            if done:
+                break
+        for pattern in patterns:
+            result[pattern] = partial[pattern]
+        return result
+
+
+def _wild(component: str) -> bool:
+    return any(c in component for c in "*?[")
+
+
+def _runtime(path: str) -> bool:
+    return any(path == d or path.startswith(d + "/") for d in RUNTIME_DIRS)
+
+
+def _parent_resolved(path: str) -> str:
+    return "/" + "/".join(p for p in path.split("/") if p)
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "surrogateescape")
+
+
+# ---------------------------------------------------------------------------- sections
+
+_CAT = re.compile(r'for f in (.+?); do if \[ -f "\$f" \]; then if \[ -r "\$f" \]; then echo "### \$f"')
+
+
+def cat_patterns(snippet: str) -> list[str] | None:
+    """The file patterns of a ``_cat(...)`` snippet; None for any other snippet."""
+    match = _CAT.search(snippet)
+    return match.group(1).split() if match else None
+
+
+def _cat(fs: ImageFs, patterns: list[str]) -> tuple[int, str]:
+    expanded = fs.glob(patterns)
+    paths = [p for pattern in patterns for p in expanded[pattern]]
+    data = fs.read(paths)
+    out = []
+    for path in paths:
+        raw = data[path]
+        if isinstance(raw, Unreadable):
+            raise _Problem(raw.reason)
+        if raw is not None:
+            out.append(f"### {path}\n{_text(raw)}\n")
+    return 0, "".join(out)
+
+
+def _one_file(fs: ImageFs, *paths: str) -> str | None:
+    """The first of ``paths`` that exists, as text; None when none does."""
+    data = fs.read(list(paths))
+    for path in paths:
+        raw = data[path]
+        if isinstance(raw, Unreadable):
+            raise _Problem(raw.reason)
+        if raw is not None:
+            return _text(raw)
+    return None
+
+
+def _need(fs: ImageFs, path: str) -> str:
+    text = _one_file(fs, path)
+    if text is None:
+        raise _Problem(f"{path} does not exist in the image")
+    return text
+
+
+def _os_release(fs: ImageFs, _: str) -> tuple[int, str]:
+    text = _one_file(fs, "/etc/os-release", "/usr/lib/os-release")
+    if text is None:
+        raise _Problem("neither /etc/os-release nor /usr/lib/os-release exists in the image")
+    return 0, text
+
+
+def _exists_or_absent(path: str):
+    def file_or_absent(fs: ImageFs, _: str) -> tuple[int, str]:
+        text = _one_file(fs, path)
+        return (ABSENT_RC, "") if text is None else (0, text)
+
+    return file_or_absent
+
+
+def _lines(text: str) -> list[str]:
+    """Records as awk/sed/cut read them (a missing final newline still ends a record)."""
+    lines = text.split("\n")
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
+def _passwd(fs: ImageFs, _: str) -> tuple[int, str]:
+    """The live section's awk: a password hash in /etc/passwd itself becomes HASH."""
+    out = []
+    for line in _lines(_need(fs, "/etc/passwd")):
+        fields = line.split(":")
+        if len(fields) > 1 and fields[1] not in ("x", "") and not re.fullmatch(r"[!*]*", fields[1]):
+            fields[1] = "HASH"
+            line = ":".join(fields)
+        out.append(line + "\n")
+    return 0, "".join(out)
+
+
+_SHADOW_HASH = re.compile(r"^([^:]*):([!*]*)(\$[^$]*\$)?[^!*].*$")
+
+
+def _shadow(fs: ImageFs, _: str) -> tuple[int, str]:
+    """The live section's cut + sed: user:field 2, hashes masked to HASH."""
+    out = []
+    for line in _lines(_need(fs, "/etc/shadow")):
+        kept = ":".join(line.split(":")[:2])
+        out.append(_SHADOW_HASH.sub(lambda m: f"{m.group(1)}:{m.group(2)}{m.group(3) or ''}HASH", kept) + "\n")
+    return 0, "".join(out)
+
+
+def _home_files(fs: ImageFs, _: str) -> tuple[int, str]:
+    """The live section's lines for every home directory in /etc/passwd. Offline the
+    modification time and the owner are not read: they print as 0 and ``-`` (used only
+    to skip the connecting admin's own session history, and offline nobody connected)."""
+    homes = sorted(
+        {line.split(":")[5] for line in _lines(_need(fs, "/etc/passwd")) if line.count(":") >= 6},
+        key=lambda h: h.encode("utf-8", "surrogateescape"),
+    )
+    dirs = fs.resolve(homes)
+    keys = (".ssh/authorized_keys", ".ssh/authorized_keys2")
+    names = (*ALL_HISTORIES, *keys)
+    existing = [h for h in homes if isinstance(dirs[h], FileEntry) and dirs[h].kind == "dir"]
+    for h in homes:
+        if isinstance(dirs[h], Unreadable):
+            raise _Problem(dirs[h].reason)
+    paths = [f"{h.rstrip('/')}/{n}" for h in existing for n in names]
+    stats = fs.lstat(paths)
+    links = [p for p in paths if isinstance(stats[p], FileEntry) and stats[p].kind == "symlink"]
+    targets = fs.resolve(links)
+    key_files = [p for p in paths if p.endswith(keys)]
+    key_data = fs.read([p for p in key_files if stats[p] is not None])
+    out = []
+    for home in existing:
+        for name in names:
+            p = f"{home.rstrip('/')}/{name}"
+            entry = stats[p]
+            if isinstance(entry, Unreadable):
+                raise _Problem(entry.reason)
+            if entry is None:
+                continue
+            if entry.kind == "unreadable":
+                raise _Problem(f"{p}: {entry.error}")
+            if entry.kind == "symlink":
+                target = targets[p]
+                size = str(target.size) if isinstance(target, FileEntry) and target.kind == "file" else "-"
+                if isinstance(target, FileEntry) and target.kind != "file":
+                    size = "0"
+                out.append(f"link\t{size}\t{p}\t{entry.target}\n")
+                out.append(f"{len(entry.target.encode('utf-8', 'surrogateescape'))} 0 - {p}\n")
+            else:
+                out.append(f"{entry.size} 0 - {p}\n")
+        for name in keys:
+            p = f"{home.rstrip('/')}/{name}"
+            if p not in key_data:
+                continue
+            raw = key_data[p]
+            if isinstance(raw, Unreadable):
+                raise _Problem(raw.reason)
+            if raw is None:
+                continue
+            usable = sum(
+                1
+                for line in _lines(_text(raw))
+                if not re.match(r"^[ \t]*(#|$)", line) and "command=" not in line
+            )
+            out.append(f"usable {usable} {p}\n")
+    out.append(f"homes {len(existing)}\n")
+    return 0, "".join(out)
+
+
+def _command_v(fs: ImageFs, name: str) -> str:
+    """``command -v NAME`` on the collection script's PATH: an executable regular file."""
+    candidates = [f"{d}/{name}" for d in PATH_DIRS]
+    found = fs.resolve(candidates)
+    for path in candidates:
+        entry = found[path]
+        if isinstance(entry, Unreadable):
+            raise _Problem(entry.reason)
+        if entry is not None and entry.kind == "file" and entry.mode & 0o111:
+            return path
+    return ""
+
+
+def unit_enabled(fs: ImageFs, name: str) -> str:
+    """``systemctl is-enabled NAME`` from the unit files and the ``*.wants``/``*.requires``
+    links under /etc/systemd/system ("" for a unit that does not exist). Presets are not
+    applied (systemd applies them only on a first boot with an empty machine-id)."""
+    unit = name if "." in name else f"{name}.service"
+    files = fs.lstat([f"{d}/{unit}" for d in UNIT_DIRS])
+    first = next(((p, e) for p, e in files.items() if e is not None), None)
+    if first is None:
+        return ""
+    path, entry = first
+    if isinstance(entry, Unreadable):
+        raise _Problem(entry.reason)
+    if entry.kind == "symlink":
+        target = disk._join_link(path, entry.target)
+        if target == "/dev/null":
+            return "masked-runtime" if path.startswith("/run/") else "masked"
+        if target.rsplit("/", 1)[-1] != unit:
+            return "alias"
+    text = _one_file(fs, path)
+    if text is None:
+        return ""
+    install = _install_section(text)
+    wants = fs.glob(["/etc/systemd/system/*.wants", "/etc/systemd/system/*.requires"])
+    dirs = [d for ds in wants.values() for d in ds]
+    linked = fs.lstat([f"{d}/{unit}" for d in dirs])
+    for link in linked.values():
+        if isinstance(link, Unreadable):
+            raise _Problem(link.reason)
+    if any(isinstance(e, FileEntry) for e in linked.values()):
+        return "enabled"
+    if not install:
+        return "static"
+    if set(install) <= {"Also"}:
+        return "indirect"
+    return "disabled"
+
+
+def _install_section(text: str) -> dict[str, str]:
+    """Keys of the unit file's [Install] section that make it installable."""
+    keys: dict[str, str] = {}
+    section = ""
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("["):
+            section = line
+        elif section == "[Install]" and "=" in line and not line.startswith(("#", ";")):
+            key, _, value = line.partition("=")
+            if key.strip() in ("WantedBy", "RequiredBy", "Alias", "Also", "UpheldBy") and value.strip():
+                keys[key.strip()] = value.strip()
+    return keys
+
+
+def _units(fs: ImageFs, *names: str) -> str:
+    """``unit NAME ENABLED ACTIVE``: ACTIVE is ``unknown`` offline (nothing runs)."""
+    return "".join(f"unit {n} {unit_enabled(fs, n)} unknown\n" for n in names)
+
+
+def _agent(fs: ImageFs, _: str) -> tuple[int, str]:
+    out = ""
+    binary = _command_v(fs, "waagent")
+    if binary:
+        head = _need(fs, binary).split("\n", 1)[0]
+        out += f"{binary}\nshebang {head}\n"
+    return 0, out + _units(fs, "walinuxagent", "waagent")
+
+
+def _sshd(fs: ImageFs, _: str) -> tuple[int, str]:
+    binary = _command_v(fs, "sshd")
+    return 0, (f"{binary}\n" if binary else "") + _units(fs, "ssh", "sshd", "ssh.socket", "sshd.socket")
+
+
+DPKG_NAMES = (
+    "waagent walinuxagent network-manager ifupdown isc-dhcp-client iptables nftables firewalld ufw "
+    "openssh-server openssl libc6 netplan.io"
+).split()
+
+
+def parse_dpkg_status(text: str) -> dict[str, tuple[str, str]]:
+    """/var/lib/dpkg/status: package -> (version, status); the stanza of the native
+    architecture wins over others of the same name."""
+    found: dict[str, tuple[str, str]] = {}
+    for stanza in re.split(r"\n\s*\n", text):
+        fields: dict[str, str] = {}
+        for line in stanza.splitlines():
+            if line[:1] in (" ", "\t") or ":" not in line:
+                continue
+            key, _, value = line.partition(":")
+            fields[key] = value.strip()
+        if "Package" in fields:
+            found.setdefault(fields["Package"], (fields.get("Version", ""), fields.get("Status", "")))
+    return found
+
+
+def _packages(fs: ImageFs, _: str) -> tuple[int, str]:
+    """``dpkg-query -W`` of the live section from /var/lib/dpkg/status; an RPM database
+    is read only as SQLite (``rpmdb.sqlite``): a BerkeleyDB one is an error naming it."""
+    status = fs.read(["/var/lib/dpkg/status"], DB_LIMIT)["/var/lib/dpkg/status"]
+    if isinstance(status, Unreadable):
+        raise _Problem(status.reason)
+    rpm = fs.lstat(["/var/lib/rpm/rpmdb.sqlite", "/var/lib/rpm/Packages", "/usr/lib/sysimage/rpm/rpmdb.sqlite"])
+    for path, entry in rpm.items():
+        if isinstance(entry, Unreadable):
+            raise _Problem(entry.reason)
+        if entry is not None:
+            raise _Problem(f"{path}: reading the RPM database offline is not implemented")
+    if status is None:
+        return ABSENT_RC, ""
+    packages = parse_dpkg_status(_text(status))
+    names = list(DPKG_NAMES)
+    release = default_kernel_release(fs)
+    if release:
+        names.append(f"linux-image-{release}")
+    lines = [f"{n}\t{packages[n][0]}\t{packages[n][1]}\n" for n in sorted(set(names)) if n in packages]
+    return 0, "manager dpkg\n" + "".join(lines)  # the section's status: dpkg-query's 1 is accepted
+
+
+def _times(fs: ImageFs, _: str) -> tuple[int, str]:
+    """The clock of this machine when the image was read; the boot time does not exist."""
+    return 0, f"{int(time.time())}\n"
+
+
+def default_kernel_release(fs: ImageFs) -> str:
+    """The kernel release the boot loader's default entry boots ("" when not told)."""
+    offline = OfflineLinuxFacts(sections={}, source=fs.path)
+    for name in ("grub_cfg", "bls_entries", "extlinux", "grubenv"):
+        offline.sections[name] = _produce_section(fs, name)
+    try:
+        path = offline.default_boot_kernel()
+    except FactError:
+        return ""
+    match = re.search(r"vmlinuz-(\S+)", path)
+    return match.group(1) if match else ""
+
+
+# name -> producer(fs, snippet) -> (rc, stdout)
+READERS = {
+    "os_release": _os_release,
+    "fstab": _exists_or_absent("/etc/fstab"),
+    "waagent_conf": _exists_or_absent("/etc/waagent.conf"),
+    "passwd": _passwd,
+    "shadow": _shadow,
+    "home_files": _home_files,
+    "agent": _agent,
+    "sshd": _sshd,
+    "packages": _packages,
+    "times": _times,
+}
+
+
+def offline_sections() -> dict[str, str]:
+    """Section name -> how it is read offline ("files" for _cat sections, else the reader)."""
+    found = {}
+    for name, (_, snippet) in SECTIONS.items():
+        if name in READERS:
+            found[name] = READERS[name].__name__.strip("_")
+        elif cat_patterns(snippet) is not None:
+            found[name] = "files"
+    return found
+
+
+def _produce_section(fs: ImageFs, name: str) -> Section:
+    snippet = SECTIONS.get(name, (False, ""))[1]
+    try:
+        if name in READERS:
+            rc, out = READERS[name](fs, snippet)
+        else:
+            patterns = cat_patterns(snippet)
+            if patterns is None:
+                raise KeyError(name)
+            rc, out = _cat(fs, patterns)
+    except _Problem as exc:
+        return Section(2, "", problem=str(exc))
+    except (FsReadError, BudgetExceeded) as exc:
+        return Section(2, "", problem=f"reading the image stopped: {exc}")
+    return _framed(name, rc, out)
+
+
+def _framed(name: str, rc: int, stdout: str) -> Section:
+    """The Section the live collection would record for this output (same framing)."""
+    nonce = "0" * 16
+    body = f"{stdout}\n@@{nonce} rc {rc}"
+    size = len(body.encode("utf-8", "surrogateescape"))
+    output = f"@@{nonce} begin {name}\n{body}\n@@{nonce} end {name} 0 0 0 {size}\n"
+    section = parse_collection(output, nonce)[name]
+    return Section(section.rc, section.text, size=section.size)
+
+
+# ---------------------------------------------------------------------------- facts
+
+
+@dataclass
+class OfflineLinuxFacts(LinuxFacts):
+    """Linux facts of an image read from its VHD. A section that only a running VM can
+    give raises :class:`NotAvailableOffline` (the check is not applicable); the kernel
+    line "running" is the boot loader's default entry."""
+
+    source: str = ""
+    unavailable: dict[str, str] = field(default_factory=dict)
+
+    def _offline(self, name: str) -> None:
+        if name in self.unavailable:
+            raise NotAvailableOffline(self.unavailable[name])
+        if name not in self.sections:
+            what = LIVE_ONLY.get(name) or f"the live section {name!r}"
+            raise NotAvailableOffline(f"{OFFLINE} ({what})")
+
+    def fact(self, name: str):
+        self._offline(name)
+        section = self.sections[name]
+        if section.problem:
+            return Fact.failed(f"reading {name.replace('_', ' ')} from the VHD: {section.problem}")
+        return super().fact(name)
+
+    def raw(self, name: str) -> Section:
+        self._offline(name)
+        section = self.sections[name]
+        if section.problem:
+            raise FactError(f"reading {name.replace('_', ' ')} from the VHD: {section.problem}")
+        return super().raw(name)
+
+    @property
+    def kernel_cmdline(self) -> list[str]:
+        """Offline: the kernel line of the boot loader's default entry (what would run)."""
+        lines = self.boot_loader_lines()
+        entry = [v for k, v in lines.items() if not k.startswith("/etc/default/grub")]
+        if not entry:
+            raise FactError("no boot loader entry with a kernel line in the image (grub.cfg, BLS, extlinux)")
+        return entry[0]
+
+    @property
+    def boot_time(self) -> int:
+        raise NotAvailableOffline(f"{OFFLINE} (when the VM booted)")
+
+    def default_boot_kernel(self) -> str:
+        """The kernel image path of the default boot entry."""
+        for path, text in self.files("grub_cfg").items():
+            for line in text.splitlines():
+                words = line.strip().split()
+                if words and words[0] in ("linux", "linux16", "linuxefi") and len(words) > 1:
+                    return words[1]
+        entries = self.files("bls_entries")
+        from pytest_vmimage.facts.linux import default_bls_entry
+
+        grubenv = {}
+        for text in self.files("grubenv").values():
+            from pytest_vmimage.facts.linux import parse_shell_assignments
+
+            grubenv.update(parse_shell_assignments(text))
+        default = default_bls_entry(entries, grubenv.get("saved_entry", ""))
+        if default is not None:
+            match = re.search(r"^linux\s+(\S+)", entries[default], re.M)
+            if match:
+                return match.group(1)
+        for text in self.files("extlinux").values():
+            match = re.search(r"^\s*(?:kernel|linux)\s+(\S+)", text, re.M | re.I)
+            if match:
+                return match.group(1)
+        raise FactError("no default boot entry names a kernel")
+
+
+def read_linux_image(path: str, facts: DiskFacts | None = None, budget: Budget | None = None) -> OfflineLinuxFacts:
+    """Linux facts of the OS disk ``path`` read offline (``facts``: its inspection, reused
+    when given). A root file system that cannot be read makes every offline section
+    unreadable with the reason; DiskError when the file cannot be opened at all."""
+    path = os.fspath(path)
+    if facts is None:
+        facts = disk.inspect_disk(path)
+    elif not facts.root_fs.readable and "read_root_fs=False" in facts.root_fs.reason:
+        facts.root_fs = disk.read_root_fs(path, facts)
+    started = time.monotonic()
+    result = OfflineLinuxFacts(sections={}, source=path, privileged=True)
+    names = list(offline_sections())
+    try:
+        fs = ImageFs(path, facts, budget or Budget(temp_bytes=DB_LIMIT))
+    except DiskError as exc:
+        for name in names:
+            result.sections[name] = Section(2, "", problem=str(exc).removeprefix(f"{path}: "))
+        result.meta = {"source": "vhd", "vhd": path, "bytes_read": 0, "seconds": 0.0}
+        return result
+    try:
+        stale = _whole_root_problem(facts)
+        for name in names:
+            section = _produce_section(fs, name)
+            if stale and not section.problem:
+                section = Section(2, "", problem=stale)
+            result.sections[name] = section
+    finally:
+        fs.close()
+    result.meta = {
+        "source": "vhd",
+        "vhd": path,
+        "bytes_read": fs.bytes_read,
+        "seconds": round(time.monotonic() - started, 3),
+        "mounts": [m.point for m in fs.mounts],
+    }
+    return result
+
+
+def _whole_root_problem(facts: DiskFacts) -> str:
+    """A reason the VHD-009 reader gave for every root fact at once (an unreplayed journal,
+    another candidate root that could not be ruled out): it holds for every section too."""
+    reasons = {facts.root_fs.unreadable.get(name, "") for name in disk.ROOT_FACTS}
+    return reasons.pop() if len(reasons) == 1 else ""
+
+
+def offline_verdict(verdict: Verdict) -> Verdict:
+    """A verdict on offline facts, worded for them (see :func:`offline_wording`)."""
+    return dataclasses.replace(
+        verdict, actual=offline_wording(verdict.actual), message=offline_wording(verdict.message)
+    )
+
+
+def image_facts(config, target):
+    """The gather function of the plugin's ``linux_facts`` for an OS disk VHD: the VHD is
+    inspected once per run through the artifacts plugin's cache (shared with the
+    artifacts suite), then its Linux files are read."""
+    from pytest_vmimage.artifacts_plugin import ARTIFACTS, detect_os
+
+    def gather(connection, admin_user: str = "") -> OfflineLinuxFacts:
+        state = config.stash[ARTIFACTS]
+        artifact = next(v for v in state.vhds if v.label == target.options.get("vhd"))
+        inspected = state.inspect(artifact, root_fs=True)
+        if inspected.error is not None:
+            raise inspected.error
+        family, evidence = detect_os(inspected.facts)
+        declared = state.os_option or artifact.os_family
+        if (declared or family) == "windows":
+            facts = OfflineLinuxFacts(sections={}, source=os.fspath(artifact.path))
+            why = f"--vm-os {declared}" if declared else f"detected: {evidence}"
+            facts.unavailable = {n: f"the OS disk holds Windows ({why}); the Linux suite does not apply" for n in SECTIONS}
+            return facts
+        return read_linux_image(os.fspath(artifact.path), inspected.facts)
+
+    return gather
+
+
+__all__ = [
+    "LIVE_ONLY",
+    "NotAvailableOffline",
+    "OfflineLinuxFacts",
+    "cat_patterns",
+    "offline_sections",
+    "offline_wording",
+    "read_linux_image",
+]
