@@ -235,7 +235,7 @@ def _generation(entry: dict, at: str) -> tuple[int | None, bool]:
     """VHD-010: ``generation`` (1 or 2, Partner Center's X64 Gen1 / X64 Gen2 image type)
     and ``trusted_launch`` (a boolean; true needs ``generation = 2``)."""
     generation = entry.get("generation")
-    if generation is not None and (isinstance(generation, bool) or generation not in GENERATIONS):
+    if generation is not None and (type(generation) is not int or generation not in GENERATIONS):
         raise ConfigError(f"{at}: generation = {generation!r}: write 1 (X64 Gen1) or 2 (X64 Gen2)")
     trusted = entry.get("trusted_launch", False)
     if not isinstance(trusted, bool):
