@@ -458,13 +458,13 @@ SECTIONS: dict[str, tuple[bool, str]] = {
         "</proc/filesystems || exit 2; echo looked",
     ),
     # LNX-040 (and LNX-013's "console [ttyS0] enabled"): this boot's log, lines with error, fail,
-    # panic, oops, call trace, BUG: or segfault (at most 300 shown, "## matched N" all), console
+    # panic, oops, call trace, BUG: or segfault (300 shown, 400 characters each; "## matched N" all), console
     # lines, "## start" when the log reaches back to the kernel's first line
     "boot_log": (
         True,
-        "f='{ l = tolower($0) } !s && /Linux version / { s = 1; print \"## start \" $0; next } "
-        "l ~ /console \\[[^]]*\\] enabled/ { print; next } "
-        "l ~ /error|fail|panic|oops|call trace|bug:|segfault/ { n++; if (n <= 300) print } "
+        "f='{ l = tolower($0) } !s && /Linux version / { s = 1; print \"## start \" substr($0, 1, 400); next } "
+        "l ~ /console \\[[^]]*\\] enabled/ { print substr($0, 1, 400); next } "
+        "l ~ /error|fail|panic|oops|call trace|bug:|segfault/ { n++; if (n <= 300) print substr($0, 1, 400) } "
         "END { print \"## matched \" n+0 }'; "
         "if command -v journalctl >/dev/null && { [ -d /run/log/journal ] || [ -d /var/log/journal ]; }; then "
         "echo '## source journalctl -b'; o=$(journalctl -b -q --no-pager -o short-monotonic 2>&1) "
@@ -505,7 +505,7 @@ SECTIONS: dict[str, tuple[bool, str]] = {
     "dns_lookup": (
         False,
         "command -v getent >/dev/null || { echo 'no getent'; exit 127; }; "
-        "while read -r a n; do case \" $n \" in *' bing.com '*) echo \"hosts $a $n\";; esac; done </etc/hosts; "
+        "if [ -r /etc/hosts ]; then while read -r a n; do case \" $n \" in *' bing.com '*) echo \"hosts $a $n\";; esac; done </etc/hosts; fi; "
         "if command -v timeout >/dev/null; then o=$(timeout 5 getent ahosts bing.com 2>&1); r=$?; "
         "else o=$(getent ahosts bing.com 2>&1); r=$?; fi; "
         'echo "## rc $r"; printf "%s\\n" "$o" | head -n 20; exit 0',
