@@ -26,10 +26,14 @@ menuentry 'Debian GNU/Linux (recovery mode)' {
 
 
 def debian(
-    cmdline=f"BOOT_IMAGE=/boot/vmlinuz root=UUID=0a1b ro {GOOD} quiet", grub_line=GOOD, cfg=DEBIAN_GRUB_CFG
+    cmdline=f"BOOT_IMAGE=/boot/vmlinuz root=UUID=0a1b ro {GOOD} quiet",
+    grub_line=GOOD,
+    cfg=DEBIAN_GRUB_CFG,
+    machine="x86_64",
 ):
     return make_facts(
         "debian12",
+        uname=f"{machine}\n6.1.0-27-{'arm64' if machine == 'aarch64' else 'amd64'}\nvm\n",
         proc_cmdline=cmdline,
         default_grub=files(
             **{

@@ -33,6 +33,7 @@ from pytest_vmimage.facts.linux_network import (
     resolv_conf_findings,
 )
 from pytest_vmimage.facts.linux_parsers import HV_MODULES, history_kind_of, upstream_version
+from pytest_vmimage.facts.linux_versions import agent_interpreter_missing, parse_openssl_versions, python3_name
 from pytest_vmimage.verdict import FactError, Verdict
 
 REGENERATE_GRUB = {
@@ -64,11 +65,19 @@ def kernel_param_present(params: list[str], required: str) -> tuple[bool, str]:
     return any(value in v.split(",") for v in values), ""
 
 
+ARM64_CONSOLE = "console=ttyAMA0"
+
+
 def kernel_boot_line(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     """LNX-013: console=ttyS0 earlyprintk=ttyS0 rootdelay=300 on the running kernel
-    line and in the persisted boot loader configuration (guide §2.5)."""
+    line and in the persisted boot loader configuration (guide §2.5); per profile which
+    missing ones fail or warn, and (current) console=ttyAMA0 on aarch64."""
     fail_params = list(profile["kernel_params_fail"])
     warn_params = [p for p in profile["kernel_params_warn"] if p not in fail_params]
+    arm_console = profile.get("serial_console_by_arch") and facts.machine == "aarch64"
+    if arm_console:  # LISA verify_serial_console_is_enabled: the Arm64 serial console is ttyAMA0
+        fail_params = [ARM64_CONSOLE if p == "console=ttyS0" else p for p in fail_params]
+        warn_params = [ARM64_CONSOLE if p == "console=ttyS0" else p for p in warn_params]
     wanted = fail_params + warn_params
     required = f"{' '.join(wanted)} on the running kernel and in the boot loader config"
     sources = {"running kernel (/proc/cmdline)": facts.kernel_cmdline}
@@ -99,6 +108,8 @@ def kernel_boot_line(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
         "and reboot so the running kernel has them too (guide §2.5)"
     )
     message = f"{actual}. Required: {required}. Fix: {fix}"
+    if profile.get("serial_console_by_arch"):
+        message += f" (LISA verify_serial_console_is_enabled: {ARM64_CONSOLE if arm_console else 'console=ttyS0'} on {facts.machine})"
     if any(param in fail_params for param in missing):
         return Verdict.failed(actual, required, message)
     return Verdict.warning(actual, required, message)
@@ -132,30 +143,41 @@ def _listing(items: list[str], limit: int = 6) -> str:
 
 
 def os_disk_size(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
-    """LNX-001: the disk holding / is at least 30 GiB (guide-2016 warns above 50 GiB)."""
+    """LNX-001: the disk holding / within the profile's bounds: guide-2016 at least 30 GiB
+    (warns above 50 GiB); current 1–1023 GiB, warning below 30 GiB (Partner Center FAQ)."""
     devices = facts.block_devices()
     disk = devices[facts.os_disk(devices)]
     size = disk.size_gib
-    low, warn_above, high = (
+    low, warn_below, warn_above, high = (
         profile["linux_os_disk_min_gib"],
+        profile.get("linux_os_disk_warn_below_gib"),
         profile["linux_os_disk_warn_above_gib"],
         profile["linux_os_disk_max_gib"],
     )
     required = (
         f"≥ {low} GiB"
         + (f", ≤ {high} GiB" if high else "")
+        + (f" ({warn_below} GiB or more recommended)" if warn_below else "")
         + (f" (> {warn_above} GiB reviewed case by case)" if warn_above else "")
     )
     actual = f"/dev/{disk.name} is {_gib(disk.size_bytes)}"
+    source = "Partner Center FAQ: 1–1023 GiB" if warn_below else "guide §2.1"
     if size < low:
         return Verdict.failed(
             actual,
             required,
-            f"OS disk {actual}; it must be at least {low} GiB: resize the VHD before upload (guide §2.1)",
+            f"OS disk {actual}; it must be at least {low} GiB: resize the VHD before upload ({source})",
         )
     if high and size > high:
         return Verdict.failed(
-            actual, required, f"OS disk {actual}; it must be at most {high} GiB (guide §2.1)"
+            actual, required, f"OS disk {actual}; it must be at most {high} GiB ({source})"
+        )
+    if warn_below and size < warn_below:
+        return Verdict.warning(
+            actual,
+            required,
+            f"OS disk {actual}; {warn_below}–50 GiB is recommended, a smaller disk leaves customers little "
+            f"room (Partner Center FAQ: 1–1023 GiB accepted, 30–50 recommended)",
         )
     if warn_above and size > warn_above:
         return Verdict.warning(
@@ -245,14 +267,7 @@ def agent_version(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     version = _agent_version(facts)
     minimum = profile["agent_min_version"]
     if minimum:
-        required = f"≥ {minimum}"
-        if version_tuple(version) < version_tuple(minimum):
-            return Verdict.failed(
-                version,
-                required,
-                f"agent {version} is older than {minimum}; install the current package of your distribution (tool 39, guide §2.2)",
-            )
-        return Verdict.passed(version, required)
+        return _agent_minimum(facts, version, minimum, profile.get("agent_auto_update_exempts", False))
     required = "the newest agent your distribution's repository offers"
     if not profile["agent_warn_if_newer_packaged"]:
         return Verdict.passed(version, "any version")
@@ -265,6 +280,48 @@ def agent_version(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
             f"agent {installed} installed, the repository offers {candidate}; upgrade it before capture (guide §2.2)",
         )
     return Verdict.passed(version, required)
+
+
+def _agent_minimum(facts: LinuxFacts, version: str, minimum: str, auto_update_exempts: bool) -> Verdict:
+    """Below ``minimum`` fails; with ``auto_update_exempts`` it only warns while
+    AutoUpdate.Enabled is not n (absent or commented means y, as in the agent)."""
+    if not auto_update_exempts:
+        required = f"≥ {minimum}"
+        if version_tuple(version) < version_tuple(minimum):
+            return Verdict.failed(
+                version,
+                required,
+                f"agent {version} is older than {minimum}; install the current package of your distribution (tool 39, guide §2.2)",
+            )
+        return Verdict.passed(version, required)
+    required = f"≥ {minimum}, or AutoUpdate.Enabled=y"
+    if version_tuple(version) >= version_tuple(minimum):
+        return Verdict.passed(version, required)
+    conf = facts.waagent_conf()
+    if conf is None:
+        raise FactError(
+            f"agent {version} is older than {minimum} and /etc/waagent.conf is missing, so whether it "
+            "updates itself cannot be told (LNX-003 fails)"
+        )
+    setting = conf.get("AutoUpdate.Enabled")
+    actual = f"{version}, AutoUpdate.Enabled={setting if setting is not None else 'not set (y)'}"
+    lisa = (
+        f"LISA verify_waagent_version: ≥ {minimum}, or auto-update on; agents below {minimum} are "
+        "unsupported since July 2022 (agent support article)"
+    )
+    if setting is not None and setting.lower() == "n":
+        return Verdict.failed(
+            actual,
+            required,
+            f"agent {version} is older than {minimum} and AutoUpdate.Enabled=n: install your distribution's "
+            f"current agent package, or set AutoUpdate.Enabled=y in /etc/waagent.conf ({lisa})",
+        )
+    return Verdict.warning(
+        actual,
+        required,
+        f"agent {version} is older than {minimum}; it passes only because auto-update replaces it at first boot: "
+        f"install your distribution's current agent package ({lisa})",
+    )
 
 
 def _newer_packaged_agent(facts: LinuxFacts, version: str) -> tuple[str, str] | None:
@@ -339,38 +396,55 @@ def hyperv_drivers(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
 
 
 def python_version(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
-    """LNX-007: the agent's interpreter is at least the profile's minimum."""
+    """LNX-007: the agent's interpreter exists and is at least ``python_fail_below``;
+    python3 below ``python_warn_below`` warns (current: 3.10, LISA verify_python_version)."""
     reason = _agent_missing(facts)
     if reason:
         return Verdict.not_applicable(reason)
+    fail_below, warn_below = profile["python_fail_below"], profile["python_warn_below"]
+    section = facts.raw("agent_python")
+    missing = agent_interpreter_missing(section.rc, section.text)
+    if missing:
+        return Verdict.failed(
+            f"interpreter {missing} missing",
+            "the agent's interpreter installed",
+            f"waagent's shebang names {missing}, which does not exist: the agent cannot run; install the "
+            "Python your distribution's agent package depends on (guide §2.3)",
+        )
     info = facts.agent_python()
     version = info.get("version")
     if not version:
         raise FactError(f"the agent's interpreter {info.get('interpreter', '?')} did not report a version")
-    fail_below, warn_below = profile["python_fail_below"], profile["python_warn_below"]
-    required = (
-        " and ".join(
-            x
-            for x in (
-                (f"≥ {fail_below}" if fail_below else ""),
-                (f"≥ {warn_below} recommended" if warn_below else ""),
-            )
-            if x
-        )
-        or "any"
-    )
-    actual = f"{info.get('interpreter', '?')} {version}"
+    interpreter = info.get("interpreter", "?")
+    actual = f"{interpreter} {version}"
     if fail_below and version_tuple(version) < version_tuple(fail_below):
         return Verdict.failed(
             actual,
-            required,
+            f"≥ {fail_below}",
             f"the agent runs on Python {version}; {fail_below} or newer is required (guide §2.3)",
         )
-    if warn_below and version_tuple(version) < version_tuple(warn_below):
-        return Verdict.warning(
-            actual, required, f"the agent runs on Python {version}; move to Python {warn_below}+ (tool 45)"
+    if warn_below:
+        return _python3_lisa(interpreter, version, warn_below, fail_below)
+    return Verdict.passed(actual, f"≥ {fail_below}" if fail_below else "the agent's interpreter present")
+
+
+def _python3_lisa(interpreter: str, version: str, warn_below: str, fail_below: str | None) -> Verdict:
+    """python3 below ``warn_below`` warns (LISA verify_python_version: below 3.9 it fails,
+    below 3.10 it warns; priority 5 since 2026-06). python3's version is the agent's
+    interpreter's when that is a python3; any other interpreter leaves it unread (error)."""
+    lisa = f"LISA verify_python_version (python3 --version): {warn_below}+ (3.9 support ended 2025-10-31)"
+    required = f"the agent's interpreter {f'≥ {fail_below}' if fail_below else 'present'}; python3 ≥ {warn_below} recommended"
+    if not python3_name(interpreter):
+        raise FactError(
+            f"the agent runs {interpreter} {version}, not python3, and python3's own version is not collected: "
+            f"run python3 --version on the VM ({lisa})"
         )
-    return Verdict.passed(actual, required)
+    actual = f"{interpreter} {version}"
+    if version_tuple(version) < version_tuple(warn_below):
+        return Verdict.warning(
+            actual, required, f"python3 is {version}; move to a distribution release with Python {warn_below}+ ({lisa})"
+        )
+    return Verdict.passed(actual, required, lisa)
 
 
 def pyasn1(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
@@ -395,7 +469,11 @@ def pyasn1(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
 
 
 def openssl_version(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
-    """LNX-009: OpenSSL present and not older than the profile's minimum (1.0 recommended)."""
+    """LNX-009: OpenSSL present and not older than the profile's minimum: guide-2016 0.9.8
+    (1.0 recommended); current ≥ 3.0.0 or a release of an extended-support series
+    (1.1.1, 1.0.2), as LISA verify_openssl_version."""
+    if profile.get("openssl_extended_support"):
+        return _openssl_lisa(facts, profile["openssl_fail_below"], list(profile["openssl_extended_support"]))
     version = facts.openssl_version()
     fail_below, warn_below = profile["openssl_fail_below"], profile["openssl_warn_below"]
     required = f"≥ {fail_below}, {warn_below}+ recommended"
@@ -410,6 +488,43 @@ def openssl_version(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
             version, required, f"OpenSSL {version}: version {warn_below} or newer is recommended (guide §2.3)"
         )
     return Verdict.passed(version, required)
+
+
+def _openssl_lisa(facts: LinuxFacts, minimum: str, extended: list[str]) -> Verdict:
+    """≥ ``minimum`` (a pre-release of it is below it), or a release of an ``extended``
+    series (1.1.1w is a 1.1.1 release, 1.1.1-pre9 is not); the command's version and the
+    library it is linked with are both judged."""
+    lisa = f"LISA verify_openssl_version: ≥ {minimum} or {'/'.join(extended)}"
+    required = f"OpenSSL ≥ {minimum}, or a {' or '.join(extended)} release"
+    text = facts.fact("openssl").get()
+    if text is None:
+        return Verdict.failed("openssl not found", required, f"install openssl ({lisa})")
+    versions = parse_openssl_versions(text)
+    actual = " / ".join(dict.fromkeys(f"{v.library} {v.text}" for v in versions))
+    fix = f"update to OpenSSL {minimum} or newer (your distribution's current release) ({lisa})"
+    other = [v for v in versions if not v.is_openssl]
+    if other:
+        return Verdict.failed(
+            actual,
+            required,
+            f"the openssl command is {actual}, not OpenSSL: this rule names OpenSSL releases only "
+            f"(LISA reads any number it prints as an OpenSSL version); install OpenSSL. {fix}",
+        )
+    low = version_tuple(minimum)
+    for version in versions:
+        series = version.series()
+        if version.numbers > low or (version.numbers == low and not version.prerelease):
+            continue
+        if series in extended and not version.prerelease:
+            continue
+        why = f"pre-release {version.prerelease} of {series}" if version.prerelease else f"below {minimum}"
+        extra = "" if series not in extended else f" (a pre-release is not a {series} release)"
+        return Verdict.failed(
+            actual,
+            required,
+            f"OpenSSL {version.text} is {why} and not a release of {'/'.join(extended)}{extra}; {fix}",
+        )
+    return Verdict.passed(actual, required, lisa)
 
 
 # -- §2.4 partitions --------------------------------------------------------------------
@@ -569,7 +684,8 @@ def ssh_server(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
 
 
 def client_alive_interval(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
-    """LNX-015: effective ClientAliveInterval is 180 (30–235 warns; outside or unset fails)."""
+    """LNX-015: effective ClientAliveInterval: guide-2016 180 passes, 30–235 warns; current
+    30–235 passes, 1–29 warns; 0, unset or above the range fails."""
     if reason := _ssh_blocked(profile):
         return Verdict.not_applicable(reason)
     values = facts.sshd_settings()
@@ -583,15 +699,27 @@ def client_alive_interval(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verd
         )
     raw = values["clientaliveinterval"].strip()
     value = int(re.match(r"\d+", raw).group(0)) if re.match(r"\d+", raw) else 0
-    target, low, high = (
+    target, pass_low, pass_high, low, high = (
         profile["client_alive_interval"],
+        profile.get("client_alive_pass_min", profile["client_alive_interval"]),
+        profile.get("client_alive_pass_max", profile["client_alive_interval"]),
         profile["client_alive_warn_min"],
         profile["client_alive_warn_max"],
     )
-    required = f"{target} (tolerated {low}–{high})"
+    passes = f"{pass_low}–{pass_high}" if pass_low != pass_high else f"{pass_low}"
+    required = (
+        f"{target} (tolerated {low}–{high})"
+        if passes == str(target)
+        else f"{passes} ({target} recommended; {low}–{high} tolerated)"
+    )
     actual = f"ClientAliveInterval {raw}"
-    fix = f"set ClientAliveInterval {target} in /etc/ssh/sshd_config and remove other values in sshd_config.d drop-ins (guide §2.6)"
-    if value == target:
+    source = (
+        "guide §2.6"
+        if passes == str(target)
+        else "guide §2.6; certification FAQ range 30–235, LISA verify_client_active_interval passes 1–235"
+    )
+    fix = f"set ClientAliveInterval {target} in /etc/ssh/sshd_config and remove other values in sshd_config.d drop-ins ({source})"
+    if value == target or pass_low <= value <= pass_high:
         return Verdict.passed(actual, required)
     if low <= value <= high:
         return Verdict.warning(actual, required, f"ClientAliveInterval is {raw}; {fix}")
@@ -689,7 +817,10 @@ def storvsc_patch(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
 
 
 def network_manager(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
-    """LNX-016: NetworkManager not active — except on the EL7 family, where it should be enabled."""
+    """LNX-016: NetworkManager not active — except on the EL7 family, where it should be enabled.
+    current: judged only on the RHEL/CentOS 6 family, where an installed NetworkManager fails."""
+    if profile.get("network_manager_el6_only"):
+        return _network_manager_el6(facts)
     units = facts.unit_states("network_services")
     enabled, active = units.get("NetworkManager", ("", ""))
     actual = f"NetworkManager {enabled or 'not installed'}/{active or 'inactive'}"
@@ -710,6 +841,32 @@ def network_manager(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
             "NetworkManager is enabled; it is preferable to remove it (it can conflict with the agent's network setup): apt-get purge network-manager / disable it (guide §2.7)",
         )
     return Verdict.passed(actual, required)
+
+
+EL_FAMILY = {"rhel", "centos", "ol", "scientific"}
+
+
+def _network_manager_el6(facts: LinuxFacts) -> Verdict:
+    """LISA verify_network_manager_not_installed runs only on RHEL/CentOS 6 (it skips EL ≥ 7)."""
+    release = facts.os_release
+    ids = {release.get("ID", "").lower(), *release.get("ID_LIKE", "").lower().split()}
+    version = release.get("VERSION_ID", "")
+    required = "NetworkManager not installed (RHEL/CentOS 6 family)"
+    lisa = "LISA verify_network_manager_not_installed: judged on the RHEL/CentOS 6 family only"
+    if not (ids & EL_FAMILY and version.split(".")[0] == "6"):
+        name = release.get("PRETTY_NAME") or f"{release.get('ID', '?')} {version}".strip()
+        return Verdict.not_applicable(f"{name} is not RHEL/CentOS 6: NetworkManager is allowed ({lisa})", required)
+    package = facts.packages().get("NetworkManager")
+    if package:
+        return Verdict.failed(
+            f"NetworkManager {package} installed",
+            required,
+            f"NetworkManager {package} is installed: remove it (yum remove NetworkManager) and use the "
+            f"network service (guide §2.7; {lisa})",
+        )
+    if "manager rpm" not in (facts.fact("packages").get() or ""):
+        raise FactError("the rpm database was not queried, so whether NetworkManager is installed is unknown")
+    return Verdict.passed("NetworkManager not installed", required, lisa)
 
 
 def ifupdown_control(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
@@ -734,10 +891,8 @@ def ifupdown_control(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
         return Verdict.passed(f"{ifup} with {by_ifupdown[0]}", required)
     if ifup and not nm_wrapper and by_ifcfg and ("legacy network-scripts" in text or family != "rhel"):
         return Verdict.passed(f"{ifup} (network-scripts) with {by_ifcfg[0]}", required)
-    nm_active = units.get("NetworkManager", ("", ""))[1] == "active"
-    if getattr(profile, "is_current", False) and (primary_sources or nm_active):
-        how = primary_sources[0] if primary_sources else "NetworkManager (DHCP default)"
-        return Verdict.passed(f"{primary} brought up by {how}", "a standard network stack brings up the primary interface")
+    if getattr(profile, "is_current", False):
+        return _any_standard_stack(primary, primary_sources, units, bool(ifup) and not nm_wrapper, "netplan" in commands and bool(commands["netplan"]))
     if any("/netplan/" in p for p in primary_sources):
         actual, fix = f"{primary} configured by netplan", f"install ifupdown and configure {primary} for DHCP in /etc/network/interfaces"
     elif any("/systemd/network/" in p for p in primary_sources):
@@ -750,6 +905,45 @@ def ifupdown_control(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
         fix = f"install your distribution's ifup/ifdown scripts and configure {primary} for DHCP"
     return Verdict.failed(
         actual, required, f"{actual}: the 2016 guide requires the distribution's ifup/ifdown scripts; {fix} (guide §2.7)"
+    )
+
+
+def _unit_on(units: Mapping[str, tuple[str, str]], name: str) -> bool:
+    enabled, active = units.get(name, ("", ""))
+    return enabled in ENABLED_STATES or active == "active"
+
+
+def _any_standard_stack(
+    primary: str, sources: list[str], units: Mapping[str, tuple[str, str]], ifupdown: bool, netplan: bool
+) -> Verdict:
+    """current LNX-017: some standard stack of the distro brings the primary interface up: a
+    file configuring it whose stack is installed and enabled, or NetworkManager running
+    (it brings up an unconfigured Ethernet NIC by DHCP)."""
+    required = f"a standard network stack brings up {primary} (ifupdown, network-scripts, wicked, netplan, networkd, NetworkManager)"
+    nm, networkd = _unit_on(units, "NetworkManager"), _unit_on(units, "systemd-networkd")
+    stacks = (
+        (("/etc/network/interfaces", "/run/network/interfaces"), "ifupdown", ifupdown),
+        (("/etc/sysconfig/network-scripts/ifcfg-",), "network-scripts or NetworkManager", _unit_on(units, "network") or nm),
+        (("/etc/sysconfig/network/ifcfg-",), "wicked or NetworkManager", _unit_on(units, "wicked") or nm),
+        (("/etc/netplan/", "/run/netplan/", "/lib/netplan/"), "netplan with networkd or NetworkManager", netplan and (networkd or nm)),
+        (("/etc/systemd/network/", "/run/systemd/network/", "/usr/lib/systemd/network/", "/lib/systemd/network/"), "systemd-networkd", networkd),
+        (("/etc/NetworkManager/", "/run/NetworkManager/", "/usr/lib/NetworkManager/"), "NetworkManager", nm),
+    )
+    idle = []
+    for source in sources:
+        for prefixes, stack, running in stacks:
+            if source.startswith(prefixes):
+                if running:
+                    return Verdict.passed(f"{primary} brought up by {stack} ({source})", required)
+                idle.append(f"{source} ({stack} not installed or not enabled)")
+    if nm and units.get("NetworkManager", ("", ""))[1] == "active":
+        return Verdict.passed(f"{primary} brought up by NetworkManager (DHCP default)", required)
+    actual = "; ".join(idle) or f"no configuration for {primary} and no NetworkManager running"
+    return Verdict.failed(
+        actual,
+        required,
+        f"nothing brings up {primary} at boot: {actual}. Fix: enable your distribution's network stack "
+        f"(e.g. systemctl enable networking / NetworkManager / systemd-networkd) with {primary} on DHCP (guide §2.7)",
     )
 
 

@@ -1,7 +1,8 @@
 """Offer/SKU checks (SKU-001..006): pure functions of the offer manifest and a profile.
 
 Profile thresholds used: ``sku_id_pc_result``, ``sku_version_rule``, ``recommended_sizes_min``,
-``recommended_sizes_max``, ``lun_rule``, ``data_disk_count_stable``.
+``recommended_sizes_max``, ``lun_rule``, ``data_disk_count_stable``, ``sku_id_underscore_allowed``,
+``data_disks_max``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ Profile = Mapping[str, Any]
 
 URL_SAFE = re.compile(r"[A-Za-z0-9._~-]+")
 PC_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?")
+# Partner Center plan id today: lowercase letters, digits, '-' and '_', at most 50 characters
+PLAN_ID = re.compile(r"[a-z0-9_-]{1,50}")
 VERSION = re.compile(r"(\d+)\.(\d+)\.(\d+)")
 
 
@@ -39,13 +42,15 @@ def _pc(profile: Profile) -> Result:
 def _id_findings(kind: str, value: str, profile: Profile) -> list[tuple[Result, str]]:
     if not URL_SAFE.fullmatch(value):
         return [(Result.FAILED, f"{kind} {value!r} is not URL-safe")]
-    if not PC_ID.fullmatch(value):
+    plan_id = profile.get("sku_id_underscore_allowed", False)
+    if not (PLAN_ID if plan_id else PC_ID).fullmatch(value):
         why = []
         if len(value) > 50:
             why.append(f"{len(value)} characters")
-        if re.search(r"[^a-z0-9-]", value):
-            why.append("characters other than lowercase letters, digits and '-'")
-        if value.endswith("-") or value.startswith("-"):
+        allowed = "lowercase letters, digits, '-' and '_'" if plan_id else "lowercase letters, digits and '-'"
+        if re.search(r"[^a-z0-9_-]" if plan_id else r"[^a-z0-9-]", value):
+            why.append(f"characters other than {allowed}")
+        if not plan_id and (value.endswith("-") or value.startswith("-")):
             why.append("a leading or trailing dash")
         return [(_pc(profile), f"{kind} {value!r} breaks Partner Center's id rule ({', '.join(why)})")]
     return []
@@ -54,9 +59,10 @@ def _id_findings(kind: str, value: str, profile: Profile) -> list[tuple[Result, 
 def check_sku_identifiers(offer: Offer, sku: Sku, profile: Profile) -> Verdict:
     """SKU-001: offer and SKU ids URL-safe (fail) and per Partner Center (per profile); the SKU id
     unique within the offer and the publisher's other offers, the offer id among those offers."""
-    required = (
-        "ids URL-safe, unique among the publisher's offers; lowercase letters, digits, dashes, "
-        "at most 50 characters, no trailing dash"
+    required = "ids URL-safe, unique among the publisher's offers; " + (
+        "lowercase letters, digits, '-' and '_', at most 50 characters (Partner Center plan id)"
+        if profile.get("sku_id_underscore_allowed", False)
+        else "lowercase letters, digits, dashes, at most 50 characters, no trailing dash"
     )
     findings = _id_findings("offer id", offer.id, profile) + _id_findings("SKU id", sku.id, profile)
     same = [s for s in offer.skus if s.id.lower() == sku.id.lower()]
@@ -69,7 +75,9 @@ def check_sku_identifiers(offer: Offer, sku: Sku, profile: Profile) -> Verdict:
             )
         if any(s.lower() == sku.id.lower() for s in other_skus):
             findings.append((Result.FAILED, f"SKU id {sku.id!r} is already used in offer {other_id!r}"))
-    fix = "rename with lowercase letters, digits and dashes, unique across your offers"
+    fix = "rename with lowercase letters, digits and dashes" + (
+        " (or '_')" if profile.get("sku_id_underscore_allowed", False) else ""
+    ) + ", unique across your offers"
     return _finish(findings, required, f"offer {offer.id!r}, SKU {sku.id!r}", fix, "guide §1")
 
 
@@ -133,13 +141,15 @@ def check_disks_and_luns(
     offer: Offer, sku: Sku, profile: Profile, detected_os: str | None, evidence: str
 ) -> Verdict:
     """SKU-004: the declared OS family matches the OS disk's evidence; data-disk LUNs per
-    profile (unique integers, or contiguous from 0); data-disk count across versions per profile."""
+    profile (unique integers, or contiguous from 0); data-disk count across versions per profile,
+    and per version at most ``data_disks_max`` (current: 16)."""
     rule = profile["lun_rule"]
     stable = profile["data_disk_count_stable"]
     required = (
         "declared OS family matches the OS disk; data-disk LUNs "
         + ("unique integers" if rule == "unique" else "contiguous from 0")
         + ("; the same data-disk count in every version" if stable else "")
+        + (f"; at most {profile['data_disks_max']} data disks" if profile.get("data_disks_max") is not None else "")
     )
     findings: list[tuple[Result, str]] = []
     notes: list[str] = []
@@ -164,6 +174,16 @@ def check_disks_and_luns(
             findings.append((Result.FAILED, f"LUN(s) {', '.join(map(str, duplicates))} used twice"))
         elif rule == "contiguous" and sorted(luns) != list(range(len(luns))):
             findings.append((Result.FAILED, f"LUNs {sorted(luns)} are not 0..{len(luns) - 1}"))
+    most = profile.get("data_disks_max")
+    over = [(v.version, v.data_disk_count) for v in sku.versions if most is not None and (v.data_disk_count or 0) > most]
+    if over:
+        findings.append(
+            (
+                Result.FAILED,
+                f"more than {most} data disks: " + ", ".join(f"version {v} has {c}" for v, c in over)
+                + " (Partner Center: at most 16 data disks per plan version)",
+            )
+        )
     counts = [(v.version, v.data_disk_count) for v in sku.versions if v.data_disk_count is not None]
     if stable and len({c for _, c in counts}) > 1:
         findings.append(

@@ -188,9 +188,12 @@ def test_lun_and_count_rules_by_profile(tmp_path):
     ("sku_id", "guide", "current"),
     [
         ("sku-1", Result.PASSED, Result.PASSED),
-        ("Sku_1", Result.WARNING, Result.FAILED),
-        ("sku-", Result.WARNING, Result.FAILED),
+        ("Sku_1", Result.WARNING, Result.FAILED),  # upper case: not a plan id in either profile
+        ("sku_1", Result.WARNING, Result.PASSED),  # Partner Center plan ids allow '_' today
+        ("sku-", Result.WARNING, Result.PASSED),  # the plan id rule has no edge-dash clause
+        ("a" * 50, Result.PASSED, Result.PASSED),
         ("a" * 51, Result.WARNING, Result.FAILED),
+        ("sku.1", Result.WARNING, Result.FAILED),  # URL-safe, but '.' is not a plan id character
         ("sku 1", Result.FAILED, Result.FAILED),
         ("sku/1", Result.FAILED, Result.FAILED),
     ],
@@ -210,3 +213,16 @@ def test_recommended_sizes_by_profile():
     assert checks.check_recommended_sizes(three, load_profile("guide-2016")).result is Result.PASSED
     assert checks.check_recommended_sizes(one, load_profile("guide-2016")).result is Result.WARNING
     assert checks.check_recommended_sizes(one, load_profile("current")).result is Result.PASSED
+
+
+@pytest.mark.parametrize(("count", "current"), [(16, Result.PASSED), (17, Result.FAILED)])
+def test_data_disks_per_version_at_most_16_under_current(tmp_path, count, current):
+    from pytest_vmimage.facts.offer import Offer
+
+    offer = Offer(tmp_path, "o", "linux", (), ())
+    sku = _sku(["1.0.0"], luns=tuple(range(count)))
+    assert checks.check_disks_and_luns(offer, sku, load_profile("guide-2016"), "linux", "x").result is Result.PASSED
+    verdict = checks.check_disks_and_luns(offer, sku, load_profile("current"), "linux", "x")
+    assert verdict.result is current, verdict
+    if current is Result.FAILED:
+        assert f"version 1.0.0 has {count}" in verdict.message and "at most 16" in verdict.message
