@@ -146,12 +146,15 @@ class ImageFs:
         self.content = content
         try:
             root = disk._reader_for(self.file, content, facts, facts.root_fs.partition_index)
+            self.mounts = [_Mount("/", root)]
+            self._stats: dict[str, FileEntry | None | Unreadable] = {}
+            self._mount_fstab()
         except disk._NoReader as exc:
             self.close()
             raise DiskError(f"{path}: {exc}") from None
-        self.mounts = [_Mount("/", root)]
-        self._stats: dict[str, FileEntry | None | Unreadable] = {}
-        self._mount_fstab()
+        except FsReadError:
+            self.close()
+            raise
 
     def close(self) -> None:
         if self.fd >= 0:
@@ -811,9 +814,10 @@ def read_linux_image(path: str, facts: DiskFacts | None = None, budget: Budget |
     names = list(offline_sections())
     try:
         fs = ImageFs(path, facts, budget or Budget(temp_bytes=DB_LIMIT))
-    except DiskError as exc:
+    except (DiskError, FsReadError) as exc:
+        why = str(exc).removeprefix(f"{path}: ")
         for name in names:
-            result.sections[name] = Section(2, "", problem=str(exc).removeprefix(f"{path}: "))
+            result.sections[name] = Section(2, "", problem=f"reading the image stopped: {why}")
         result.meta = {"source": "vhd", "vhd": path, "bytes_read": 0, "seconds": 0.0}
         return result
     try:

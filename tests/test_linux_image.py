@@ -1,0 +1,193 @@
+"""The Linux facts read offline from a disk image (facts/linux_image.py), on small ext4
+images made here with ``mkfs.ext4 -d`` (no root, no mount, no loop device)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pytest_vmimage.checks import linux as checks
+from pytest_vmimage.facts import linux as live
+from pytest_vmimage.facts import linux_image
+from pytest_vmimage.facts.disk import Budget
+from pytest_vmimage.facts.linux_image import NotAvailableOffline, read_linux_image
+from pytest_vmimage.profiles import load_profile
+from pytest_vmimage.verdict import FactError, Result
+
+pytestmark = pytest.mark.skipif(shutil.which("mkfs.ext4") is None, reason="mkfs.ext4 (e2fsprogs) missing")
+GUIDE = load_profile("guide-2016")
+
+GRUB_CFG = """menuentry 'Debian' {
+\tlinux\t/boot/vmlinuz-6.1.0-9-amd64 root=UUID=x ro console=ttyS0 earlyprintk=ttyS0 rootdelay=300
+}
+"""
+STATUS = """Package: waagent
+Status: install ok installed
+Version: 2.7.3.0-4.1
+
+Package: ifupdown
+Status: deinstall ok config-files
+Version: 0.8.41
+
+Package: linux-image-6.1.0-9-amd64
+Status: install ok installed
+Version: 6.1.27-1
+"""
+UNIT = "[Unit]\nDescription=agent\n[Service]\nExecStart=/usr/sbin/waagent\n[Install]\nWantedBy=multi-user.target\n"
+
+
+def _tree(root: Path, files: dict[str, str], links: dict[str, str] = {}) -> None:  # noqa: B006
+    for path, text in files.items():
+        target = root / path.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    for path, dest in links.items():
+        link = root / path.lstrip("/")
+        link.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(dest, link)
+
+
+def _image(tmp_path: Path, files: dict[str, str], links: dict[str, str] = {}) -> Path:  # noqa: B006
+    root = tmp_path / "root"
+    _tree(root, files, links)
+    os.chmod(root / "usr/sbin/waagent", 0o755) if (root / "usr/sbin/waagent").exists() else None
+    image = tmp_path / "disk.raw"
+    subprocess.run(
+        ["mkfs.ext4", "-q", "-F", "-d", str(root), "-E", "root_owner=0:0", str(image), "16M"],
+        check=True,
+        capture_output=True,
+    )
+    return image
+
+
+BASE = {
+    "/etc/os-release": 'ID=debian\nVERSION_ID="12"\n',
+    "/etc/fstab": "UUID=x / ext4 defaults 0 1\n",
+    "/etc/passwd": "root:x:0:0:root:/root:/bin/bash\nold:$6$salt$hash:1001:1001::/home/old:/bin/sh\n",
+    "/etc/shadow": "root:!$6$abc$def:19000::::::\nold:$6$salt$secret:19000::::::\nsvc:*:1::::::\n",
+    "/etc/default/grub": 'GRUB_CMDLINE_LINUX="console=ttyS0 earlyprintk=ttyS0 rootdelay=300"\n',
+    "/boot/grub/grub.cfg": GRUB_CFG,
+    "/etc/waagent.conf": "Provisioning.DeleteRootPassword=y\nProvisioning.RegenerateSshHostKeyPair=y\n",
+    "/var/lib/dpkg/status": STATUS,
+    "/usr/sbin/waagent": "#!/usr/bin/python3\nprint('agent')\n",
+    "/lib/systemd/system/walinuxagent.service": UNIT,
+    "/root/.bash_history": "ls\n",
+    "/home/old/.ssh/authorized_keys": "# comment\nssh-ed25519 AAAA old\ncommand=\"echo\" ssh-ed25519 AAAA x\n",
+}
+LINKS = {"/etc/systemd/system/multi-user.target.wants/walinuxagent.service": "/lib/systemd/system/walinuxagent.service"}
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory) -> Path:
+    return _image(tmp_path_factory.mktemp("img"), BASE, LINKS)
+
+
+@pytest.fixture(scope="module")
+def facts(image):
+    return read_linux_image(image)
+
+
+def test_hashes_never_leave_the_image(facts):
+    assert facts.section("shadow") == "root:!$6$HASH\nold:$6$HASH\nsvc:*"
+    passwd = facts.section("passwd")
+    assert "old:HASH:1001" in passwd and "$6$" not in passwd
+
+
+def test_files_read_as_the_live_script_prints_them(facts):
+    assert facts.files("default_grub") == {"/etc/default/grub": BASE["/etc/default/grub"]}
+    assert facts.boot_loader_lines()["/boot/grub/grub.cfg"][-3:] == ["console=ttyS0", "earlyprintk=ttyS0", "rootdelay=300"]
+    assert facts.waagent_conf()["Provisioning.DeleteRootPassword"] == "y"
+    assert facts.fact("bls_entries").get() == ""  # looked: no entries
+    assert facts.os_release["ID"] == "debian"
+
+
+def test_packages_and_units_from_the_databases(facts):
+    assert facts.packages() == {"waagent": "2.7.3.0-4.1", "linux-image-6.1.0-9-amd64": "6.1.27-1"}
+    assert facts.agent_binary() == "/usr/sbin/waagent"
+    assert facts.unit_states("agent")["walinuxagent"][0] == "enabled"
+    assert facts.unit_states("agent")["waagent"][0] == ""
+    assert checks.agent_installed(facts, GUIDE).result is Result.PASSED
+
+
+def test_running_line_is_the_default_boot_entry(facts):
+    assert facts.kernel_cmdline[0] == "root=UUID=x"
+    verdict = linux_image.offline_verdict(checks.kernel_boot_line(facts, GUIDE))
+    assert verdict.result is Result.PASSED
+
+
+def test_history_and_keys(facts):
+    history = checks.shell_history(facts, GUIDE)
+    assert history.result is Result.FAILED and "/root/.bash_history (3 bytes)" in history.actual
+    assert "usable 1 /home/old/.ssh/authorized_keys" in facts.section("home_files")
+
+
+def test_live_only_sections_are_not_applicable_never_a_default(facts):
+    for name in ("proc_cmdline", "sshd_effective", "security_updates", "ip_state", "mounts"):
+        with pytest.raises(NotAvailableOffline, match="not available offline: needs a running VM"):
+            facts.section(name)
+    with pytest.raises(NotAvailableOffline):
+        _ = facts.boot_time
+    with pytest.raises(NotAvailableOffline):
+        checks.client_alive_interval(facts, GUIDE)
+
+
+def test_a_section_added_later_defaults_to_not_available(monkeypatch, image):
+    """A command section added to SECTIONS later can never pass offline by accident; a
+    new _cat section is read from the files it names."""
+    sections = dict(live.SECTIONS)
+    sections["new_command"] = (False, "somecommand --print")
+    sections["new_files"] = (False, live._cat("/etc/waagent.conf", "/etc/nothing/*.conf"))
+    monkeypatch.setattr(linux_image, "SECTIONS", sections)
+    facts = read_linux_image(image)
+    with pytest.raises(NotAvailableOffline, match="new_command"):
+        facts.raw("new_command")
+    assert list(facts.files("new_files")) == ["/etc/waagent.conf"]
+
+
+def test_budget_exhausted_is_an_error_everywhere(image):
+    facts = read_linux_image(image, budget=Budget(bytes_read=2048))
+    for name in linux_image.offline_sections():
+        assert facts.sections[name].problem, name
+        with pytest.raises(FactError, match="budget"):
+            facts.raw(name)
+    with pytest.raises(FactError):
+        checks.agent_installed(facts, GUIDE)
+
+
+def test_unreadable_root_makes_every_section_an_error(tmp_path):
+    junk = tmp_path / "junk.raw"
+    junk.write_bytes(b"\0" * 1024 * 1024)
+    facts = read_linux_image(junk)
+    for name in linux_image.offline_sections():
+        with pytest.raises(FactError) as err:
+            facts.raw(name)
+        assert not isinstance(err.value, NotAvailableOffline)
+
+
+def test_separate_boot_not_found_is_unreadable_not_absent(tmp_path):
+    files = dict(BASE, **{"/etc/fstab": "UUID=x / ext4 defaults 0 1\nUUID=nowhere /boot ext4 defaults 0 2\n"})
+    facts = read_linux_image(_image(tmp_path, files, LINKS))
+    with pytest.raises(FactError, match="/boot is a separate file system"):
+        facts.files("grub_cfg")
+
+
+def test_the_image_is_not_written(tmp_path):
+    image = _image(tmp_path, BASE, LINKS)
+    before = (hashlib.sha256(image.read_bytes()).hexdigest(), image.stat().st_mtime_ns)
+    read_linux_image(image)
+    assert (hashlib.sha256(image.read_bytes()).hexdigest(), image.stat().st_mtime_ns) == before
+
+
+def test_hostile_symlink_loop_and_huge_file(tmp_path):
+    files = dict(BASE, **{"/etc/waagent.conf": "x" * (linux_image.FILE_LIMIT + 1)})
+    links = dict(LINKS, **{"/etc/default/grub.d/a.cfg": "b.cfg", "/etc/default/grub.d/b.cfg": "a.cfg"})
+    facts = read_linux_image(_image(tmp_path, files, links))
+    with pytest.raises(FactError, match="larger than"):
+        facts.waagent_conf()
+    with pytest.raises(FactError, match="symbolic links"):
+        facts.files("default_grub")
