@@ -118,6 +118,11 @@ THRESHOLDS: dict[str, tuple[Any, Any, str]] = {
 IMAGE_SETTINGS: dict[str, tuple[Any, str]] = {
     "ssh_intentionally_blocked": (False, "the image blocks SSH on purpose (LNX-014/015 not applicable)"),
     "base_image_name": ("", "Windows: the declared base image name (WIN-001)"),
+    "network_isolated": (
+        False,
+        "the VM under test is cut off from every network on purpose (a local test VM): "
+        "LNX-043 DNS resolution is not applicable",
+    ),
 }
 
 PROFILES = (GUIDE_2016, CURRENT)
