@@ -176,10 +176,12 @@ SECTIONS: dict[str, tuple[bool, str]] = {
         "found=; if command -v dpkg-query >/dev/null; then found=1; echo manager dpkg; dpkg-query -W "
         "-f='${Package}\\t${Version}\\t${Status}\\n' waagent walinuxagent network-manager ifupdown "
         "isc-dhcp-client iptables nftables firewalld ufw openssh-server openssl libc6 netplan.io "
+        "omi omiserver hyperv-daemons mdatp cloud-init "
         '"linux-image-$(uname -r)" 2>/dev/null; r=$?; [ $r -le 1 ] || exit $r; fi; '  # 1: some not installed
         "if command -v rpm >/dev/null; then found=1; echo manager rpm; o=$(rpm -q --qf '%{NAME}\\t%{VERSION}-%{RELEASE}\\tinstalled\\n' "
         "WALinuxAgent python-azure-agent python3-azure-agent NetworkManager network-scripts initscripts wicked "
-        "iptables nftables firewalld openssh-server openssl glibc microsoft-hyper-v kmod-microsoft-hyper-v 2>&1); "
+        "iptables nftables firewalld openssh-server openssl glibc microsoft-hyper-v kmod-microsoft-hyper-v "
+        "omi omiserver hyperv-daemons hypervkvpd hyper-v mdatp cloud-init 2>&1); "
         'printf "%s\\n" "$o" | grep -v "is not installed"; case "$o" in *error:*) exit 2;; esac; fi; '
         f'[ -n "$found" ] || exit {ABSENT_RC}',
     ),
@@ -407,6 +409,49 @@ SECTIONS: dict[str, tuple[bool, str]] = {
         'for f in /etc/ssh/ssh_host_*_key; do if [ -f "$f" ]; then stat -c "hostkey %Y %n" "$f" || rc=1; fi; done; '
         "exit $rc",
     ),    # --- LNX-030...036 (rules added 2026-11, sections of helper "lnx-030") ---
+    # LNX-030: sudo's policy files (root only: /etc/sudoers is 0440)
+    "sudoers": (True, _cat("/etc/sudoers", "/etc/sudoers.d/*")),
+    # LNX-032: persistent-net udev rules, "rule SIZE TYPE PATH [-> TARGET]" (lstat)
+    "udev_net_rules": (
+        False,
+        "rc=0; for d in /etc/udev/rules.d /lib/udev/rules.d /usr/lib/udev/rules.d /usr/lib64/udev/rules.d; do "
+        'if [ -d "$d" ] && ! { [ -r "$d" ] && [ -x "$d" ]; }; then echo "unreadable $d"; rc=2; fi; '
+        "for n in 70-persistent-net.rules 75-persistent-net-generator.rules; do f=$d/$n; "
+        'if [ -e "$f" ] || [ -L "$f" ]; then l=; [ -L "$f" ] && l=" -> $(readlink "$f")"; '
+        's=$(stat -L -c %s "$f" 2>/dev/null) || s=-; echo "rule $s $f$l"; fi; done; done; '
+        'echo "looked"; exit $rc',
+    ),
+    # LNX-033: the DHCP clients' hostname settings (SUSE, Azure Linux 3+, Mariner 1/2)
+    "dhcp_hostname": (False, _cat("/etc/sysconfig/network/dhcp", "/etc/dhcpcd.conf", "/etc/dhcp/dhclient.conf")),
+    # LNX-034: the Hyper-V KVP daemon: binaries, units, the udev rules that start them, processes
+    "kvp_daemon": (
+        False,
+        "for b in hv_kvp_daemon hypervkvpd; do p=$(command -v $b) && echo \"binary $p\"; done; "
+        "for p in /usr/sbin/hv_kvp_daemon /usr/sbin/hypervkvpd /usr/libexec/hypervkvpd/hypervkvpd; do "
+        '[ -x "$p" ] && echo "binary $p"; done; '
+        "for c in /proc/[0-9]*/comm; do read -r n 2>/dev/null <\"$c\" || continue; "
+        'case "$n" in hv_kvp_daemon|hypervkvpd) echo "process $n";; esac; done; '
+        "for d in /etc/udev/rules.d /run/udev/rules.d /lib/udev/rules.d /usr/lib/udev/rules.d; do "
+        '[ -d "$d" ] || continue; { [ -r "$d" ] && [ -x "$d" ]; } || { echo "unreadable $d"; exit 2; }; '
+        'for f in "$d"/*.rules; do [ -f "$f" ] || continue; '
+        "m=$(grep -H 'SYSTEMD_WANTS.*kvp' \"$f\"); [ $? -le 1 ] || exit 2; "
+        "[ -z \"$m\" ] || printf '%s\\n' \"$m\" | sed 's/^/udev /'; done; done; "
+        + _units("hv-kvp-daemon.service", "hyperv-daemons.hv-kvp-daemon.service", "hypervkvpd.service",
+                 "hv_kvp_daemon.service"),
+    ),
+    # LNX-035: every repository definition of apt, dnf/yum/tdnf and zypper
+    "repositories": (
+        False,
+        _cat(
+            "/etc/apt/sources.list", "/etc/apt/sources.list.d/*.list", "/etc/apt/sources.list.d/*.sources",
+            "/etc/yum.repos.d/*.repo", "/etc/distro.repos.d/*.repo", "/etc/zypp/repos.d/*.repo",
+        ),
+    ),
+    # LNX-036: OMI's own version report (the package versions are in "packages")
+    "omi": (
+        False,
+        f"[ -e /opt/omi/bin/omiserver ] || exit {ABSENT_RC}; /opt/omi/bin/omiserver --version 2>&1",
+    ),
     # --- LNX-037...043 (rules added 2026-11, sections of helper "lnx-037") ---
     # LNX-037: Defender for Endpoint residue, the paths of LISA's check-mdatp.sh ("found PATH",
     # "command PATH", "unreadable DIR" for a directory that cannot be searched), then "looked"
