@@ -1190,17 +1190,23 @@ def firewall_rules(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     ]
     findings = list(dict.fromkeys(findings))
     unread = unread_views(state)
-    judge = Verdict.warning if getattr(profile, "is_current", False) else Verdict.failed
+    recommendation = getattr(profile, "is_current", False)
+    judge = Verdict.warning if recommendation else Verdict.failed
     if not state.iptables_path:
         findings.insert(0, "iptables not installed")
     if findings:
         actual = "; ".join(findings[:6]) + (f" (+{len(findings) - 6} more)" if len(findings) > 6 else "")
         note = f" Not read: {'; '.join(unread)}." if unread else ""
         install = "" if state.iptables_path else "install iptables; "
+        today = (
+            " Under today's certification this is a recommendation, and a firewall appliance image may keep its rules."
+            if recommendation
+            else ""
+        )
         return judge(
             actual,
             required,
-            f"{actual}.{note} Fix: {install}remove every rule (iptables -F; iptables -P INPUT ACCEPT …; nft flush ruleset; disable firewalld/ufw) and keep iptables installed without rules (guide §2.8)",
+            f"{actual}.{note} Fix: {install}remove every rule (iptables -F; iptables -P INPUT ACCEPT …; nft flush ruleset; disable firewalld/ufw) and keep iptables installed without rules (guide §2.8).{today}",
         )
     if unread:
         raise FactError("the firewall rules could not all be read: " + "; ".join(unread))

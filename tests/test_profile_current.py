@@ -1,0 +1,358 @@
+"""The ``current`` profile judges what the catalogue's profile table states today (LISA
+``azure_image_standard`` cases, the agent support article, the Partner Center FAQ), on the
+recorded facts of the compliant test VM edited one rule at a time. Each changed rule has an
+input that fails it and one that passes it under ``current``, and ``guide-2016`` keeps its
+old verdict on the same input."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from pytest_vmimage.checks import linux
+from pytest_vmimage.facts.linux import ABSENT_RC, Section
+from pytest_vmimage.facts.linux_versions import parse_openssl_versions
+from pytest_vmimage.profiles import THRESHOLDS, load_profile
+from pytest_vmimage.verdict import FactError, Result
+from tests.test_checks_linux_recorded import compliant, edited
+
+GUIDE = load_profile("guide-2016")
+CURRENT = load_profile("current")
+P, W, F, NA, E = Result.PASSED, Result.WARNING, Result.FAILED, Result.NOT_APPLICABLE, "error"
+
+COMPLIANT = compliant()
+
+
+def judge(check, facts, profile):
+    """The verdict's result, or "error" when the check raised FactError."""
+    try:
+        return check(facts, profile).result
+    except FactError:
+        return E
+
+
+def both(check, facts):
+    return judge(check, facts, GUIDE), judge(check, facts, CURRENT)
+
+
+# -- LNX-001 OS disk: current fails < 1 or > 1023 GiB, warns < 30 GiB (Partner Center FAQ) ---------
+
+GIB_SECTORS = 2 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("gib", "guide", "current"),
+    [
+        (0.5, F, F),
+        (1, F, W),
+        (10, F, W),
+        (29.9, F, W),
+        (30, P, P),
+        (60, W, P),
+        (1023, W, P),
+        (1024, W, F),
+    ],
+)
+def test_lnx001_os_disk_bounds(gib, guide, current):
+    sectors = int(gib * GIB_SECTORS)
+    facts = edited(COMPLIANT, "sys_block", old="disk vda size=62914560", new=f"disk vda size={sectors}")
+    facts = edited(facts, "sys_block", old="part vda1 disk=vda start=2048 size=62912512", new=f"part vda1 disk=vda start=2048 size={sectors - 2048}")
+    assert both(linux.os_disk_size, facts) == (guide, current)
+    if current is W:
+        assert "30–50 GiB is recommended" in linux.os_disk_size(facts, CURRENT).message
+
+
+# -- LNX-004 agent: ≥ 2.2.53.1, or auto-update on (warn) (LISA verify_waagent_version) ---------------
+
+
+def agent(version: str, auto_update: str | None = "y"):
+    facts = edited(COMPLIANT, "agent_version", old="WALinuxAgent-2.7.3.0", new=f"WALinuxAgent-{version}")
+    if auto_update is None:
+        return edited(facts, "waagent_conf", old="AutoUpdate.Enabled=y", new="# AutoUpdate.Enabled=n")
+    return edited(facts, "waagent_conf", old="AutoUpdate.Enabled=y", new=f"AutoUpdate.Enabled={auto_update}")
+
+
+@pytest.mark.parametrize(
+    ("version", "auto_update", "current"),
+    [
+        ("2.2.53.1", "n", P),
+        ("2.2.53.10", "n", P),  # numeric, not text
+        ("2.7.3.0", "n", P),
+        ("2.2.53", "n", F),
+        ("2.2.52.9", "N", F),  # the agent reads n/N alike
+        ("2.2.41", "n", F),  # passed before: the 2018 minimum
+        ("2.2.53", "y", W),
+        ("2.2.53", None, W),  # commented: the agent's default is y
+    ],
+)
+def test_lnx004_agent_minimum_and_auto_update(version, auto_update, current):
+    facts = agent(version, auto_update)
+    verdict = linux.agent_version(facts, CURRENT)
+    assert verdict.result is current, verdict
+    if current is not P:
+        assert "LISA verify_waagent_version" in verdict.message and "2.2.53.1" in verdict.message
+    # guide-2016 compares with the repository's candidate (the same 2.7.3.0 here), never the minimum
+    assert judge(linux.agent_version, facts, GUIDE) is P
+
+
+def test_lnx004_old_agent_without_waagent_conf_is_an_error_not_a_pass():
+    facts = edited(agent("2.2.50", "y"), "waagent_conf", "", rc=ABSENT_RC)
+    with pytest.raises(FactError, match="waagent.conf is missing"):
+        linux.agent_version(facts, CURRENT)
+
+
+def test_lnx004_unreadable_version_is_an_error():
+    facts = edited(agent("2.2.50", "n"), "agent_version", "waagent: error", rc=1)
+    # waagent --version failed: the package database still names the installed version
+    assert judge(linux.agent_version, facts, CURRENT) is P
+    facts = edited(facts, "packages", old="waagent\t2.7.3.0-4.1\tinstall ok installed", new="")
+    assert judge(linux.agent_version, facts, CURRENT) == E
+
+
+# -- LNX-007 Python: the agent's interpreter must exist; python3 < 3.10 warns (LISA) ----------------
+
+
+@pytest.mark.parametrize(
+    ("text", "guide", "current"),
+    [
+        ("interpreter /usr/bin/python3\nversion 3.11.2\npyasn1 0.4.8", P, P),
+        ("interpreter /usr/bin/python3\nversion 3.10.0\npyasn1 0.4.8", P, P),
+        ("interpreter /usr/bin/python3\nversion 3.9.2\npyasn1 0.4.8", P, W),
+        ("interpreter /usr/bin/python3.6\nversion 3.6.8\npyasn1 0.4.8", P, W),
+        ("interpreter /usr/bin/python3\nversion 2.4.3\npyasn1 0.4.8", F, W),
+        # the agent runs another interpreter: python3's own version was not read
+        ("interpreter /usr/libexec/platform-python\nversion 3.6.8\npyasn1 0.4.8", P, E),
+        ("interpreter /usr/bin/python3\npyasn1 0.4.8", E, E),  # no version printed
+    ],
+)
+def test_lnx007_python_by_profile(text, guide, current):
+    facts = edited(COMPLIANT, "agent_python", text)
+    assert both(linux.python_version, facts) == (guide, current)
+    if current is W:
+        assert "LISA verify_python_version" in linux.python_version(facts, CURRENT).message
+
+
+@pytest.mark.parametrize("text", ["interpreter /usr/bin/python3\n", "interpreter \n"])
+def test_lnx007_missing_agent_interpreter_fails(text):
+    facts = edited(COMPLIANT, "agent_python", text, rc=127)
+    for profile in (GUIDE, CURRENT):
+        verdict = linux.python_version(facts, profile)
+        assert verdict.result is F and "cannot run" in verdict.message
+
+
+@pytest.mark.parametrize("rc", [1, 126, 2])
+def test_lnx007_interpreter_failing_otherwise_is_an_error(rc):
+    facts = edited(COMPLIANT, "agent_python", "interpreter /usr/bin/python3\n", rc=rc)
+    assert both(linux.python_version, facts) == (E, E)
+
+
+def test_lnx007_exit_127_after_a_version_is_not_a_missing_interpreter():
+    # pyasn1's import failing later must not read as "interpreter missing"
+    facts = edited(COMPLIANT, "agent_python", "interpreter /usr/bin/python3\nversion 3.11.2\n", rc=127)
+    assert both(linux.python_version, facts) == (E, E)
+
+
+# -- LNX-009 OpenSSL: ≥ 3.0.0 or exactly a 1.1.1 / 1.0.2 release (LISA verify_openssl_version) -------
+
+
+@pytest.mark.parametrize(
+    ("text", "guide", "current"),
+    [
+        ("OpenSSL 3.0.22 25 Aug 2026 (Library: OpenSSL 3.0.22 25 Aug 2026)", P, P),
+        ("OpenSSL 3.0.0 7 sep 2021", P, P),
+        ("OpenSSL 3.5.0-dev ", P, P),  # a development build of 3.5 is above 3.0.0
+        ("OpenSSL 3.1.4+quic 24 Oct 2023", P, P),  # quictls build suffix
+        ("OpenSSL 1.1.1w  11 Sep 2023", P, P),
+        ("OpenSSL 1.1.1k  FIPS 25 Mar 2021", P, P),
+        ("OpenSSL 1.0.2k-fips  26 Jan 2017", P, P),
+        ("OpenSSL 1.1.0l  10 Sep 2019", P, F),
+        ("OpenSSL 1.0.1e-fips 11 Feb 2013", P, F),
+        ("OpenSSL 1.1.10", P, F),  # not the 1.1.1 series
+        ("OpenSSL 3.0.0-beta1 17 Jun 2021", P, F),  # a pre-release is below 3.0.0
+        ("OpenSSL 1.1.1-pre9 (beta) 21 Aug 2018", P, F),  # not a 1.1.1 release
+        ("OpenSSL 3.0.2 15 Mar 2022 (Library: OpenSSL 1.1.0l  10 Sep 2019)", P, F),  # linked library
+        ("OpenSSL 0.9.8zh 3 Dec 2015", W, F),
+        ("LibreSSL 3.3.6", E, F),  # not OpenSSL
+        ("OpenSSL 3.0", P, E),  # not three numbers
+        ("OpenSSL", E, E),
+        ("", E, E),
+    ],
+)
+def test_lnx009_openssl_by_profile(text, guide, current):
+    facts = edited(COMPLIANT, "openssl", text)
+    assert both(linux.openssl_version, facts) == (guide, current)
+    if current is F:
+        assert "LISA verify_openssl_version" in linux.openssl_version(facts, CURRENT).message
+
+
+def test_lnx009_libressl_is_named_as_not_openssl():
+    verdict = linux.openssl_version(edited(COMPLIANT, "openssl", "LibreSSL 3.3.6"), CURRENT)
+    assert "not OpenSSL" in verdict.message and "LibreSSL 3.3.6" in verdict.actual
+
+
+def test_lnx009_absent_or_unreadable():
+    assert both(linux.openssl_version, edited(COMPLIANT, "openssl", "", rc=ABSENT_RC)) == (F, F)
+    assert both(linux.openssl_version, edited(COMPLIANT, "openssl", "OpenSSL 3.0.22", rc=1)) == (E, E)
+
+
+def test_openssl_parser_reads_the_library_too():
+    versions = parse_openssl_versions("OpenSSL 3.0.2 15 Mar 2022 (Library: OpenSSL 3.0.13 30 Jan 2024)")
+    assert [v.text for v in versions] == ["3.0.2", "3.0.13"]
+
+
+# -- LNX-013 serial console: ttyAMA0 on aarch64 (LISA verify_serial_console_is_enabled) --------------
+
+
+def arch(machine: str, console: str):
+    facts = copy.deepcopy(COMPLIANT)
+    for name in ("proc_cmdline", "default_grub", "grub_cfg"):
+        facts = edited(facts, name, old="console=ttyS0", new=console)
+    return edited(facts, "uname", old="x86_64", new=machine)
+
+
+@pytest.mark.parametrize(
+    ("machine", "console", "guide", "current"),
+    [
+        ("x86_64", "console=ttyS0", P, P),
+        ("aarch64", "console=ttyAMA0", F, P),
+        ("aarch64", "console=ttyAMA0,115200", F, P),
+        ("aarch64", "console=ttyS0", P, F),  # the wrong device for Arm64
+        ("x86_64", "console=ttyAMA0", F, F),
+        ("aarch64", "console=tty0", F, F),
+    ],
+)
+def test_lnx013_serial_console_by_architecture(machine, console, guide, current):
+    facts = arch(machine, console)
+    assert both(linux.kernel_boot_line, facts) == (guide, current)
+    if current is F:
+        assert "LISA verify_serial_console_is_enabled" in linux.kernel_boot_line(facts, CURRENT).message
+
+
+def test_lnx013_unreadable_architecture_is_an_error_in_current():
+    facts = edited(COMPLIANT, "uname", "", rc=1)
+    assert judge(linux.kernel_boot_line, facts, CURRENT) == E
+
+
+# -- LNX-015 ClientAliveInterval: current 30–235 passes, 1–29 warns (FAQ; LISA passes 1–235) ---------
+
+
+@pytest.mark.parametrize(
+    ("value", "guide", "current"),
+    [("0", F, F), ("1", F, W), ("29", F, W), ("30", W, P), ("120", W, P), ("180", P, P), ("235", W, P), ("236", F, F)],
+)
+def test_lnx015_client_alive_interval_by_profile(value, guide, current):
+    facts = edited(COMPLIANT, "sshd_effective", old="clientaliveinterval 180", new=f"clientaliveinterval {value}")
+    assert both(linux.client_alive_interval, facts) == (guide, current)
+
+
+# -- LNX-016 NetworkManager: current judges only the RHEL/CentOS 6 family ------------------------------
+
+CENTOS6 = 'NAME="CentOS Linux"\nID="centos"\nID_LIKE="rhel fedora"\nVERSION_ID="6.10"\n'
+ROCKY9 = 'NAME="Rocky Linux"\nID="rocky"\nID_LIKE="rhel centos fedora"\nVERSION_ID="9.4"\n'
+NM_ACTIVE = ("unit NetworkManager  inactive", "unit NetworkManager enabled active")
+
+
+def test_lnx016_networkmanager_allowed_outside_el6_in_current():
+    facts = edited(COMPLIANT, "network_services", old=NM_ACTIVE[0], new=NM_ACTIVE[1])
+    assert both(linux.network_manager, facts) == (W, NA)
+    rocky = edited(facts, "os_release", ROCKY9)
+    assert judge(linux.network_manager, rocky, CURRENT) is NA
+
+
+@pytest.mark.parametrize(
+    ("packages", "current"),
+    [
+        ("manager rpm\nNetworkManager\t1.0.6-2.el6\tinstalled\n", F),
+        ("manager rpm\nopenssl\t1.0.1e-58.el6\tinstalled\n", P),
+        ("manager dpkg\n", E),  # no rpm answer: whether NetworkManager is installed is unknown
+    ],
+)
+def test_lnx016_el6_with_networkmanager_installed_fails(packages, current):
+    facts = edited(edited(COMPLIANT, "os_release", CENTOS6), "packages", packages)
+    verdict_result = judge(linux.network_manager, facts, CURRENT)
+    assert verdict_result == current
+    if current is F:
+        assert "verify_network_manager_not_installed" in linux.network_manager(facts, CURRENT).message
+
+
+# -- LNX-017 network stack: current passes any standard stack, fails when nothing brings eth0 up -----
+
+
+def test_lnx017_ifupdown_config_without_ifupdown_fails_in_current():
+    facts = edited(COMPLIANT, "network_services", old="command ifup /usr/sbin/ifup", new="command ifup ")
+    facts = edited(facts, "network_services", old="resolved ifup /usr/sbin/ifup", new="resolved ifup ")
+    verdict = linux.ifupdown_control(facts, CURRENT)
+    assert verdict.result is F and "ifupdown not installed or not enabled" in verdict.actual
+    assert judge(linux.ifupdown_control, facts, GUIDE) is F
+    # NetworkManager running brings an unconfigured Ethernet NIC up by DHCP
+    nm = edited(facts, "network_services", old=NM_ACTIVE[0], new=NM_ACTIVE[1])
+    assert judge(linux.ifupdown_control, nm, CURRENT) is P
+
+
+def test_lnx017_nm_wrapper_passes_in_current_only():
+    facts = edited(COMPLIANT, "network_services", old="resolved ifup /usr/sbin/ifup", new="resolved ifup /usr/libexec/nm-ifup")
+    assert judge(linux.ifupdown_control, facts, GUIDE) is F
+    # ifup is NetworkManager's wrapper and NetworkManager is not running: nothing reads the file
+    assert judge(linux.ifupdown_control, facts, CURRENT) is F
+    running = edited(facts, "network_services", old=NM_ACTIVE[0], new=NM_ACTIVE[1])
+    assert judge(linux.ifupdown_control, running, CURRENT) is P
+
+
+# -- LNX-023 shell history: any non-empty file fails in both (LISA verify_bash_history_is_empty) ------
+
+
+@pytest.mark.parametrize(("size", "expected"), [(0, P), (1, F), (1024, F)])
+def test_lnx023_any_non_empty_history_fails(size, expected):
+    facts = edited(COMPLIANT, "home_files", old="\nhomes ", new=f"\n{size} 1795308178 root /root/.bash_history\nhomes ")
+    assert both(linux.shell_history, facts) == (expected, expected)
+
+
+# -- LNX-024 firewall rules: current warns, naming the appliance exception -----------------------------
+
+
+def test_lnx024_rules_warn_in_current_with_the_appliance_exception():
+    facts = edited(
+        COMPLIANT,
+        "firewall",
+        old="## exit iptables-save 0",
+        new="*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp --dport 9 -j DROP\nCOMMIT\n## exit iptables-save 0",
+    )
+    assert both(linux.firewall_rules, facts) == (F, W)
+    assert "firewall appliance" in linux.firewall_rules(facts, CURRENT).message
+    assert "firewall appliance" not in linux.firewall_rules(facts, GUIDE).message
+
+
+# -- the table itself ------------------------------------------------------------------------------------
+
+
+def test_current_column_matches_the_catalogue_table():
+    current = {key: values[1] for key, values in THRESHOLDS.items()}
+    assert (current["linux_os_disk_min_gib"], current["linux_os_disk_warn_below_gib"]) == (1, 30)
+    assert current["linux_os_disk_max_gib"] == 1023 and current["linux_os_disk_warn_above_gib"] is None
+    assert current["agent_min_version"] == "2.2.53.1" and current["agent_auto_update_exempts"] is True
+    assert current["shell_history_max_bytes"] == 0
+    assert (current["python_fail_below"], current["python_warn_below"]) == (None, "3.10")
+    assert current["openssl_fail_below"] == "3.0.0" and current["openssl_extended_support"] == ["1.1.1", "1.0.2"]
+    assert current["kernel_params_fail"] == ["console=ttyS0"] and current["serial_console_by_arch"] is True
+    assert (current["client_alive_pass_min"], current["client_alive_pass_max"]) == (30, 235)
+    assert (current["client_alive_warn_min"], current["client_alive_warn_max"]) == (1, 235)
+    assert current["data_disks_max"] == 16 and current["sku_id_underscore_allowed"] is True
+
+
+def test_guide_2016_column_is_unchanged():
+    guide = {key: values[0] for key, values in THRESHOLDS.items()}
+    assert (guide["linux_os_disk_min_gib"], guide["linux_os_disk_warn_above_gib"]) == (30, 50)
+    assert guide["linux_os_disk_warn_below_gib"] is None and guide["agent_min_version"] is None
+    assert guide["agent_auto_update_exempts"] is False and guide["shell_history_max_bytes"] == 0
+    assert (guide["python_fail_below"], guide["python_warn_below"]) == ("2.6", None)
+    assert (guide["openssl_fail_below"], guide["openssl_warn_below"]) == ("0.9.8", "1.0")
+    assert guide["openssl_extended_support"] == []
+    assert guide["kernel_params_fail"] == ["console=ttyS0", "earlyprintk=ttyS0", "rootdelay=300"]
+    assert (guide["client_alive_interval"], guide["client_alive_warn_min"], guide["client_alive_warn_max"]) == (180, 30, 235)
+    assert guide["data_disks_max"] is None and guide["sku_id_underscore_allowed"] is False
+    assert guide["serial_console_by_arch"] is False and guide["network_manager_el6_only"] is False
+
+
+def test_sections_the_edits_use_exist():
+    assert isinstance(COMPLIANT.sections["uname"], Section)
