@@ -57,7 +57,6 @@ OFFLINE = "not available offline: needs a running VM"
 # What each live-only section is, for the not-applicable message. A section missing here
 # is named by its key: new sections are not available offline until a reader exists.
 LIVE_ONLY: dict[str, str] = {
-    "uname": "uname -m / -r of the running system",
     "proc_cmdline": "/proc/cmdline of the running kernel",
     "sys_block": "the block devices the kernel sees (/sys/block)",
     "lsblk": "lsblk on the running VM",
@@ -71,8 +70,6 @@ LIVE_ONLY: dict[str, str] = {
     "agent_candidate": "apt-cache policy against today's repositories",
     "kernel_modules": "modules of the running kernel",
     "initramfs_hv": "lsinitramfs of the running kernel's initramfs",
-    "openssl": "openssl version",
-    "glibc": "getconf GNU_LIBC_VERSION",
     "kernel_changelog": "the running kernel's changelog",
     "sshd_effective": "sshd -T (the effective sshd configuration)",
     "network_services": "systemctl is-active of the network services",
@@ -633,9 +630,11 @@ def parse_dpkg_status(text: str) -> dict[str, tuple[str, str]]:
     return found
 
 
-def _packages(fs: ImageFs, _: str) -> tuple[int, str]:
-    """``dpkg-query -W`` of the live section from /var/lib/dpkg/status; an RPM database
-    is read only as SQLite (``rpmdb.sqlite``): a BerkeleyDB one is an error naming it."""
+def _dpkg(fs: ImageFs) -> dict[str, tuple[str, str]] | None:
+    """The dpkg database (None without one); an RPM database is an error naming it
+    (reading rpmdb.sqlite / BerkeleyDB Packages offline is not implemented)."""
+    if hasattr(fs, "dpkg"):
+        return fs.dpkg
     status = fs.read(["/var/lib/dpkg/status"], DB_LIMIT)["/var/lib/dpkg/status"]
     if isinstance(status, Unreadable):
         raise _Problem(status.reason)
@@ -645,9 +644,66 @@ def _packages(fs: ImageFs, _: str) -> tuple[int, str]:
             raise _Problem(entry.reason)
         if entry is not None:
             raise _Problem(f"{path}: reading the RPM database offline is not implemented")
-    if status is None:
+    fs.dpkg = None if status is None else parse_dpkg_status(_text(status))
+    return fs.dpkg
+
+
+def _installed(fs: ImageFs, name: str) -> str | None:
+    """The installed version of a package (upstream part), None when not installed."""
+    packages = _dpkg(fs)
+    if packages is None:
+        raise _Problem("no package database (/var/lib/dpkg/status) in the image")
+    version, status = packages.get(name, ("", ""))
+    if not status.endswith(" installed"):
+        return None
+    return re.sub(r"^\d+:", "", version).split("-")[0].split("+")[0].split("~")[0]
+
+
+def _glibc(fs: ImageFs, _: str) -> tuple[int, str]:
+    """``getconf GNU_LIBC_VERSION`` from the libc6 package's version."""
+    version = _installed(fs, "libc6")
+    if version is None:
+        raise _Problem("libc6 is not installed according to the package database")
+    return 0, f"glibc {version}\n"
+
+
+def _openssl(fs: ImageFs, _: str) -> tuple[int, str]:
+    """``openssl version`` from the openssl package (the binary must be on the PATH)."""
+    if not _command_v(fs, "openssl"):
         return ABSENT_RC, ""
-    packages = parse_dpkg_status(_text(status))
+    version = _installed(fs, "openssl")
+    if version is None:
+        raise _Problem("openssl is on the PATH but the package database has no installed openssl package")
+    return 0, f"OpenSSL {version} (the openssl package's version, read offline)\n"
+
+
+_ELF_MACHINES = {0x3E: "x86_64", 0xB7: "aarch64", 0x03: "i686", 0x28: "armv7l", 0xF3: "riscv64", 0x15: "ppc64le"}
+
+
+def _uname(fs: ImageFs, _: str) -> tuple[int, str]:
+    """``uname -m -r -n`` offline: the machine of /bin/sh's ELF header, the kernel release
+    of the boot loader's default entry, the persisted host name."""
+    head = fs.read(["/bin/sh"], 8 * MIB)["/bin/sh"]
+    if not isinstance(head, bytes) or head[:4] != b"\x7fELF" or len(head) < 20:
+        raise _Problem(f"/bin/sh is not an ELF executable that can be read ({getattr(head, 'reason', 'absent')})")
+    order = "little" if head[5] == 1 else "big"
+    machine = _ELF_MACHINES.get(int.from_bytes(head[18:20], order))
+    if machine is None or (machine == "x86_64" and head[4] != 2):
+        machine = "i686" if head[4] == 1 else None
+    if machine is None:
+        raise _Problem(f"/bin/sh: ELF machine {int.from_bytes(head[18:20], order):#x} not known")
+    release = default_kernel_release(fs)
+    if not release:
+        raise _Problem("the boot loader's default entry names no kernel release")
+    host = (_one_file(fs, "/etc/hostname") or "").strip() or "-"
+    return 0, f"{machine}\n{release}\n{host}\n"
+
+
+def _packages(fs: ImageFs, _: str) -> tuple[int, str]:
+    """``dpkg-query -W`` of the live section from /var/lib/dpkg/status."""
+    packages = _dpkg(fs)
+    if packages is None:
+        return ABSENT_RC, ""
     names = list(DPKG_NAMES)
     release = default_kernel_release(fs)
     if release:
@@ -663,6 +719,12 @@ def _times(fs: ImageFs, _: str) -> tuple[int, str]:
 
 def default_kernel_release(fs: ImageFs) -> str:
     """The kernel release the boot loader's default entry boots ("" when not told)."""
+    if not hasattr(fs, "release"):
+        fs.release = _default_kernel_release(fs)
+    return fs.release
+
+
+def _default_kernel_release(fs: ImageFs) -> str:
     offline = OfflineLinuxFacts(sections={}, source=fs.path)
     for name in ("grub_cfg", "bls_entries", "extlinux", "grubenv"):
         offline.sections[name] = _produce_section(fs, name)
@@ -686,6 +748,9 @@ READERS = {
     "sshd": _sshd,
     "packages": _packages,
     "times": _times,
+    "glibc": _glibc,
+    "openssl": _openssl,
+    "uname": _uname,
 }
 
 
