@@ -81,6 +81,12 @@ THRESHOLDS: dict[str, tuple[Any, Any, str]] = {
         "LNX-016 judges only the RHEL/CentOS 6 family, where an installed NetworkManager fails (LISA skips EL >= 7)",
     ),
     "package_index_max_age_days": (7, 7, "LNX-021: an older package index cannot show pending updates (error)"),
+    "serial_console_log_accepted": (
+        False,
+        True,
+        "LNX-013: this boot's kernel log saying 'console [ttyS0] enabled' stands for a missing console= "
+        "on /proc/cmdline (LISA verify_serial_console_is_enabled)",
+    ),
     "client_alive_interval": (180, 180, "sshd ClientAliveInterval that passes"),
     "client_alive_pass_min": (180, 30, "sshd ClientAliveInterval: lowest value that passes"),
     "client_alive_pass_max": (180, 235, "sshd ClientAliveInterval: highest value that passes"),

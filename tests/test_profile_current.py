@@ -204,10 +204,17 @@ def test_openssl_parser_reads_the_library_too():
 # -- LNX-013 serial console: ttyAMA0 on aarch64 (LISA verify_serial_console_is_enabled) --------------
 
 
-def arch(machine: str, console: str):
+def boot_log(*consoles: str, source: str = "dmesg") -> str:
+    """A boot_log section (facts/linux_health.py) enabling these consoles."""
+    lines = [f"[    0.{n}] printk: console [{c}] enabled" for n, c in enumerate(consoles, 1)]
+    return "\n".join([f"## source {source}", "## start [    0.000000] Linux version 6.1.0", *lines, "## matched 0"]) + "\n"
+
+
+def arch(machine: str, console: str, log: str | None = None):
     facts = copy.deepcopy(COMPLIANT)
     for name in ("proc_cmdline", "default_grub", "grub_cfg"):
         facts = edited(facts, name, old="console=ttyS0", new=console)
+    facts.sections["boot_log"] = Section(0, log if log is not None else boot_log("tty0"))
     return edited(facts, "uname", old="x86_64", new=machine)
 
 
@@ -227,6 +234,63 @@ def test_lnx013_serial_console_by_architecture(machine, console, guide, current)
     assert both(linux.kernel_boot_line, facts) == (guide, current)
     if current is F:
         assert "LISA verify_serial_console_is_enabled" in linux.kernel_boot_line(facts, CURRENT).message
+
+
+@pytest.mark.parametrize(
+    ("machine", "console", "log", "current"),
+    [
+        ("x86_64", "console=tty0", boot_log("tty0", "ttyS0"), P),  # LISA accepts the log line
+        ("aarch64", "console=tty0", boot_log("ttyAMA0"), P),  # e.g. enabled from the ACPI SPCR table
+        ("x86_64", "console=tty0", boot_log("tty0"), F),
+        ("aarch64", "console=tty0", boot_log("ttyS0"), F),  # the wrong device for Arm64
+        ("x86_64", "console=tty0", boot_log(), F),
+    ],
+)
+def test_lnx013_kernel_log_enabling_the_console_stands_for_the_parameter(machine, console, log, current):
+    facts = arch(machine, console, log)
+    verdict = linux.kernel_boot_line(facts, CURRENT)
+    assert verdict.result is current, verdict
+    if current is P:
+        assert "enabled in this boot's kernel log" in verdict.actual and "LISA" in verdict.message
+    assert judge(linux.kernel_boot_line, facts, GUIDE) is F  # the guide wants the parameter itself
+
+
+def test_lnx013_log_does_not_excuse_a_boot_loader_config_without_the_console():
+    # the running line has console=ttyS0 (so the log shows it), the persisted config does not:
+    # the next boot, the deployed VM's, has no serial console
+    facts = edited(COMPLIANT, "default_grub", old="console=ttyS0", new="console=tty0")
+    facts = edited(facts, "grub_cfg", old="console=ttyS0", new="console=tty0")
+    facts.sections["boot_log"] = Section(0, boot_log("ttyS0"))
+    verdict = linux.kernel_boot_line(facts, CURRENT)
+    assert verdict.result is F and "this boot's log shows that boot line" in verdict.actual
+
+
+@pytest.mark.parametrize(
+    "section",
+    [
+        Section(2, "## source dmesg\n"),  # dmesg refused
+        Section(0, "## source dmesg\n[ 0.1] printk: console [ttyS0] enabled\n"),  # cut: no closing line
+        Section(0, ""),
+        None,  # not collected (facts recorded before the section existed)
+    ],
+    ids=["failed", "cut", "empty", "not-collected"],
+)
+def test_lnx013_unread_kernel_log_is_an_error_never_a_pass(section):
+    facts = arch("x86_64", "console=tty0")
+    if section is None:
+        del facts.sections["boot_log"]
+    else:
+        facts.sections["boot_log"] = section
+    with pytest.raises(FactError, match="verify_serial_console_is_enabled accepts instead, could not be read"):
+        linux.kernel_boot_line(facts, CURRENT)
+    assert judge(linux.kernel_boot_line, facts, GUIDE) is F
+
+
+def test_lnx013_kernel_log_without_root_is_an_error():
+    facts = arch("x86_64", "console=tty0", boot_log("ttyS0"))
+    facts.privileged, facts.sudo_error = False, "sudo: a password is required"
+    with pytest.raises(FactError, match="needs root"):  # the boot log (and grubenv) need root
+        linux.kernel_boot_line(facts, CURRENT)
 
 
 def test_lnx013_unreadable_architecture_is_an_error_in_current():

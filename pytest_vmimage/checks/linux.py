@@ -22,6 +22,7 @@ from pytest_vmimage.facts.linux_accounts import (
     sshd_login_findings,
 )
 from pytest_vmimage.facts.linux_firewall import parse_firewall, unread_views
+from pytest_vmimage.facts.linux_health import consoles_enabled_in_boot_log
 from pytest_vmimage.facts.linux_network import (
     DHCP_ANY,
     ROUTES,
@@ -97,9 +98,22 @@ def kernel_boot_line(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
                 missing.setdefault(param, []).append(where + (f": {note}" if note else ""))
             elif note and note not in notes:
                 notes.append(note)
+    console = next((p for p in fail_params if p.startswith("console=")), "")
+    by_log = ""
+    if profile.get("serial_console_log_accepted") and console in missing:
+        log_note = _console_from_boot_log(facts, console, missing[console])
+        if log_note.startswith("console ["):
+            by_log = log_note
+            del missing[console]
+        else:
+            missing[console][-1] += f" ({log_note})"
     if not missing:
         actual = f"all present in {len(sources)} places"
-        message = f"found {' '.join(wanted)}" + (f"; note {', '.join(notes)}" if notes else "")
+        if by_log:
+            actual = f"{console} not on the boot line; {by_log.split(' (LISA')[0]}"
+            notes.append(by_log)
+        found = [p for p in wanted if p != console or not by_log]
+        message = f"found {' '.join(found)}" + (f"; note {', '.join(notes)}" if notes else "")
         return Verdict.passed(actual, required, message)
     actual = "; ".join(f"{param} missing in {', '.join(where)}" for param, where in missing.items())
     regenerate = REGENERATE_GRUB.get(facts.distro_family, "regenerate the boot loader config")
@@ -113,6 +127,27 @@ def kernel_boot_line(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     if any(param in fail_params for param in missing):
         return Verdict.failed(actual, required, message)
     return Verdict.warning(actual, required, message)
+
+
+def _console_from_boot_log(facts: LinuxFacts, console: str, places: list[str]) -> str:
+    """LISA verify_serial_console_is_enabled also accepts this boot's kernel log saying
+    ``console [ttyS0] enabled`` (ttyAMA0 on Arm64) when /proc/cmdline lacks the parameter:
+    the console then does not come from the boot line, so the boot loader config need not
+    carry it either. A note starting "console [" when the log shows it; otherwise why not.
+    A log that could not be read is a FactError, never "no such line"."""
+    if not any(place.startswith("running kernel") for place in places):
+        return "the running kernel has it: this boot's log shows that boot line, not the next one"
+    device = console.partition("=")[2]
+    try:
+        consoles = consoles_enabled_in_boot_log(facts)
+    except FactError as exc:
+        raise FactError(
+            f"{console} is missing on the running kernel line, and this boot's kernel log, which LISA "
+            f"verify_serial_console_is_enabled accepts instead, could not be read: {exc}"
+        ) from exc
+    if device in consoles:
+        return f"console [{device}] enabled in this boot's kernel log (LISA verify_serial_console_is_enabled accepts it)"
+    return f"this boot's kernel log enables {', '.join(sorted(consoles)) or 'no console'}, not {device}"
 
 
 # -- helpers -----------------------------------------------------------------------
