@@ -504,13 +504,15 @@ SECTIONS: dict[str, tuple[bool, str]] = {
     ),
     # LNX-040 (and LNX-013's "console [ttyS0] enabled"): this boot's log, lines with error, fail,
     # panic, oops, call trace, BUG: or segfault (300 shown, 400 characters each; "## matched N" all), console
-    # lines, "## start" when the log reaches back to the kernel's first line
+    # lines, "## start" when the log reaches back to the kernel's first line; sudo's records of command
+    # lines (this script's own among them) are only counted ("## sudo_commands N")
     "boot_log": (
         True,
         "f='{ l = tolower($0) } !s && /Linux version / { s = 1; print \"## start \" substr($0, 1, 400); next } "
         "l ~ /console \\[[^]]*\\] enabled/ { print substr($0, 1, 400); next } "
+        "l ~ /sudo[[][0-9]+[]]: .*(command=|[(]command continued[)])/ { q++; next } "
         "l ~ /error|fail|panic|oops|call trace|bug:|segfault/ { n++; if (n <= 300) print substr($0, 1, 400) } "
-        "END { print \"## matched \" n+0 }'; "
+        "END { print \"## sudo_commands \" q+0; print \"## matched \" n+0 }'; "
         "if command -v journalctl >/dev/null && { [ -d /run/log/journal ] || [ -d /var/log/journal ]; }; then "
         "echo '## source journalctl -b'; o=$(journalctl -b -q --no-pager -o short-monotonic 2>&1) "
         '|| { printf "%s\\n" "$o" | tail -n 3; exit 2; }; '
