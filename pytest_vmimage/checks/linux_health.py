@@ -208,7 +208,12 @@ def clean_boot_log(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
             ),
             profile,
         )
-    return Verdict.passed(f"no error lines in {log.source}; {left_out}", required, lisa)
+    sudo = f"; {log.sudo_commands} sudo command records not judged" if log.sudo_commands else ""
+    named = _listing(
+        [f"{line.strip()[-90:]} ({entry.kind}: {entry.reason})" for line, entry in findings.allowed], 3
+    )
+    why = f"allowlisted: {named}. " if named else ""
+    return Verdict.passed(f"no error lines in {log.source}; {left_out}{sudo}", required, f"{why}{lisa}")
 
 
 # -- LNX-041 ----------------------------------------------------------------------------------

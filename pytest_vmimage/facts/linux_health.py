@@ -272,6 +272,7 @@ class BootLog:
     lines: list[str]
     matched: int
     consoles: set[str]
+    sudo_commands: int = 0  # sudo's records of command lines: counted on the VM, never errors
 
     @property
     def cut(self) -> bool:
@@ -286,7 +287,8 @@ _CONSOLE_LINE = re.compile(r"console \[[^\]]*\] enabled", re.I)
 def parse_boot_log(text: str) -> BootLog:
     """The boot_log section: ``## source WHAT``, ``## start LINE`` (the kernel's "Linux
     version" line, i.e. the log covers this boot from its start), matched lines, console
-    lines, closing ``## matched N``."""
+    lines, ``## sudo_commands N`` (sudo's records of command lines, only counted), closing
+    ``## matched N``."""
     lines = text.rstrip("\n").splitlines()
     if not lines or not lines[0].startswith("## source "):
         raise FactError("the boot log section does not say which log it read")
@@ -294,6 +296,12 @@ def parse_boot_log(text: str) -> BootLog:
     if len(last) != 3 or last[:2] != ["##", "matched"] or not last[2].isdigit():
         raise FactError("the boot log section is incomplete (its closing '## matched N' line is missing)")
     source = lines[0][len("## source ") :].strip()
+    sudo_commands = 0
+    if len(lines) > 2 and lines[-2].startswith("## sudo_commands "):
+        value = lines.pop(-2).split()[-1]
+        if not value.isdigit():
+            raise FactError(f"the boot log section's sudo count is not a number: {value!r}")
+        sudo_commands = int(value)
     starts = False
     found, consoles = [], set()
     for line in lines[1:-1]:
@@ -310,7 +318,7 @@ def parse_boot_log(text: str) -> BootLog:
             found.append(
                 line
             )  # selected on the VM by the words of _ERROR_WORDS (error, fail, panic, ...: maybe past the 400 kept)
-    return BootLog(source, starts, found, int(last[2]), consoles)
+    return BootLog(source, starts, found, int(last[2]), consoles, sudo_commands)
 
 
 def boot_log(facts: LinuxFacts) -> BootLog:
