@@ -191,3 +191,10 @@ def test_hostile_symlink_loop_and_huge_file(tmp_path):
         facts.waagent_conf()
     with pytest.raises(FactError, match="symbolic links"):
         facts.files("default_grub")
+
+
+def test_block_devices_from_the_partition_table(facts):
+    """LNX-001/010/011 from the VHD: sizes from the container, / from /etc/fstab."""
+    devices = facts.block_devices()
+    assert facts.os_disk(devices) == "sda" and devices["sda"].size_bytes == 16 * 2**20
+    assert checks.no_lvm(facts, GUIDE).result is Result.PASSED

@@ -58,10 +58,6 @@ OFFLINE = "not available offline: needs a running VM"
 # is named by its key: new sections are not available offline until a reader exists.
 LIVE_ONLY: dict[str, str] = {
     "proc_cmdline": "/proc/cmdline of the running kernel",
-    "sys_block": "the block devices the kernel sees (/sys/block)",
-    "lsblk": "lsblk on the running VM",
-    "blkid": "blkid on the running VM",
-    "disk_links": "the /dev/disk/azure links udev creates",
     "mounts": "/proc/self/mounts",
     "swaps": "/proc/swaps (active swap)",
     "swap_units": "the swap units systemd generated",
@@ -736,6 +732,66 @@ def _default_kernel_release(fs: ImageFs) -> str:
     return match.group(1) if match else ""
 
 
+# -- block devices (LNX-001/002/010/011) from the VHDs' partition tables ----------------
+
+_FSTYPE = {"lvm2_pv": "LVM2_member"}
+
+
+def _disk_rows(name: str, facts: DiskFacts, mounts: dict[int, str]) -> tuple[list[str], list[str], list[str]]:
+    """sys_block, lsblk and blkid lines of one VHD as the VM would list it."""
+    if facts.virtual_size is None or not facts.content_readable:
+        raise _Problem(f"{facts.path}: the disk's size or content is not known ({facts.content_reason})")
+    sys_block = [f"disk {name} size={facts.virtual_size // 512} removable=0 ro=0 dm= dmuuid= slaves="]
+    whole = facts.whole_disk_fs
+    fstype = _FSTYPE.get(whole.type, whole.type) if whole else ""
+    lsblk = [
+        f'NAME="{name}" KNAME="{name}" PKNAME="" TYPE="disk" SIZE="{facts.virtual_size}" '
+        f'FSTYPE="{fstype}" MOUNTPOINT="{mounts.get(0, "")}" UUID="{whole.uuid if whole else ""}"'
+    ]
+    blkid = [f'/dev/{name}: UUID="{whole.uuid}" TYPE="{fstype}"'] if whole and whole.uuid else []
+    for part in facts.partitions:
+        if part.kind == "extended" or part.size_sectors <= 0:
+            continue
+        kname = f"{name}{part.index}"
+        probe = part.content
+        fstype = _FSTYPE.get(probe.type, probe.type) if probe else ""
+        parttype = part.type_code.lower()
+        sys_block.append(f"part {kname} disk={name} start={part.start_sector} size={part.size_sectors} holders=")
+        lsblk.append(
+            f'NAME="{kname}" KNAME="{kname}" PKNAME="{name}" TYPE="part" SIZE="{part.size_bytes}" '
+            f'FSTYPE="{fstype}" MOUNTPOINT="{mounts.get(part.index, "")}" PARTTYPE="{parttype}" '
+            f'UUID="{probe.uuid if probe else ""}" PARTUUID="{part.partuuid}" LABEL="{probe.label if probe else ""}"'
+        )
+        fields = [f'{k}="{v}"' for k, v in (("UUID", probe.uuid if probe else ""), ("TYPE", fstype), ("PARTUUID", part.partuuid)) if v]
+        blkid.append(f"/dev/{kname}: {' '.join(fields)}")
+    return sys_block, lsblk, blkid
+
+
+def block_sections(os_disk: DiskFacts, data_disks: list[DiskFacts]) -> dict[str, Section]:
+    """sys_block / lsblk / blkid / disk_links of the OS disk (sda) and the data disks (sdc,
+    sdd, ... in the order given): partitions from the partition tables, mount points from
+    the image's /etc/fstab (what the VM mounts at boot). No resource disk exists offline."""
+    try:
+        if "fstab" in os_disk.root_fs.unreadable or not os_disk.root_fs.readable:
+            why = os_disk.root_fs.unreadable.get("fstab") or os_disk.root_fs.reason
+            raise _Problem(f"mount points unknown: /etc/fstab not read ({why})")
+        mounts = {}
+        for part in os_disk.partitions:
+            points = [e.mountpoint if e.fstype != "swap" else "[SWAP]" for e in os_disk.fstab_references(part)]
+            if points:
+                mounts[part.index] = points[0]
+        if os_disk.root_fs.partition_index is None:  # the root file system spans the whole disk
+            mounts[0] = "/"
+        rows = [_disk_rows("sda", os_disk, mounts)]
+        rows += [_disk_rows(f"sd{chr(ord('c') + i)}", d, {}) for i, d in enumerate(data_disks[:20])]
+    except _Problem as exc:
+        return {n: Section(2, "", problem=str(exc)) for n in ("sys_block", "lsblk", "blkid")}
+    texts = ["\n".join(line for r in rows for line in r[i]) + "\n" for i in range(3)]
+    return {
+        name: _framed(name, 0, text) for name, text in zip(("sys_block", "lsblk", "blkid"), texts, strict=True)
+    } | {"disk_links": _framed("disk_links", 0, "")}
+
+
 # name -> producer(fs, snippet) -> (rc, stdout)
 READERS = {
     "os_release": _os_release,
@@ -865,7 +921,9 @@ class OfflineLinuxFacts(LinuxFacts):
         raise FactError("no default boot entry names a kernel")
 
 
-def read_linux_image(path: str, facts: DiskFacts | None = None, budget: Budget | None = None) -> OfflineLinuxFacts:
+def read_linux_image(
+    path: str, facts: DiskFacts | None = None, budget: Budget | None = None, data_disks: list[DiskFacts] = ()
+) -> OfflineLinuxFacts:
     """Linux facts of the OS disk ``path`` read offline (``facts``: its inspection, reused
     when given). A root file system that cannot be read makes every offline section
     unreadable with the reason; DiskError when the file cannot be opened at all."""
@@ -894,6 +952,7 @@ def read_linux_image(path: str, facts: DiskFacts | None = None, budget: Budget |
             result.sections[name] = section
     finally:
         fs.close()
+    result.sections.update(block_sections(facts, list(data_disks)))
     result.meta = {
         "source": "vhd",
         "vhd": path,
@@ -937,7 +996,12 @@ def image_facts(config, target):
             why = f"--vm-os {declared}" if declared else f"detected: {evidence}"
             facts.unavailable = {n: f"the OS disk holds Windows ({why}); the Linux suite does not apply" for n in SECTIONS}
             return facts
-        return read_linux_image(os.fspath(artifact.path), inspected.facts)
+        data = [state.inspect(v) for v in state.vhds if v.role == "data"]
+        data.sort(key=lambda d: (d.artifact.lun is None, d.artifact.lun or 0))
+        broken = [d for d in data if d.error is not None]
+        if broken:
+            raise broken[0].error
+        return read_linux_image(os.fspath(artifact.path), inspected.facts, data_disks=[d.facts for d in data])
 
     return gather
 
