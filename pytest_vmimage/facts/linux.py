@@ -483,10 +483,12 @@ SECTIONS: dict[str, tuple[bool, str]] = {
         'echo "### /proc/config.gz"; printf "%s\\n" "$o"; ok=1; else echo "### ! /proc/config.gz"; fi; fi; '
         f"[ $n -gt 0 ] || exit {ABSENT_RC}; [ $ok = 1 ] || exit 2; exit 0",
     ),
-    # LNX-039: modprobe configuration, in kmod's order of precedence (same name: first wins)
+    # LNX-039: modprobe configuration, in kmod's order of precedence (same name: first wins);
+    # the first line says the listing ran (an empty listing is then "no file")
     "modprobe_config": (
         False,
-        _cat(
+        "echo '## modprobe.d'; "
+        + _cat(
             "/etc/modprobe.d/*.conf", "/run/modprobe.d/*.conf", "/usr/local/lib/modprobe.d/*.conf",
             "/usr/lib/modprobe.d/*.conf", "/lib/modprobe.d/*.conf", "/etc/modprobe.conf",
         ),
