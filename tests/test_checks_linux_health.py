@@ -19,7 +19,8 @@ from pytest_vmimage.facts.linux_health import (
 )
 from pytest_vmimage.profiles import load_profile
 from pytest_vmimage.verdict import FactError, Result
-from tests.linux_facts_builder import files, make_facts
+from tests.linux_facts_builder import files as file_listing
+from tests.linux_facts_builder import make_facts
 
 GUIDE = load_profile("guide-2016")
 CURRENT = load_profile("current")
@@ -57,6 +58,11 @@ DEBIAN_BOOT_LOG = """## source journalctl -b
 ## matched 3"""
 
 
+def files(**paths: str) -> str:
+    """The modprobe_config section: its first line, then the files."""
+    return "## modprobe.d\n" + file_listing(**paths)
+
+
 def kernel_config(release: str, watchdog: str = "CONFIG_WATCHDOG=y", cifs: str = "CONFIG_CIFS=m") -> str:
     return f"release {release}\n### /boot/config-{release}\n{watchdog}\n{cifs}\nconfig_lines 7012\n"
 
@@ -71,7 +77,7 @@ def facts_for(distro: str, **sections: str):
         packages="manager dpkg\n" if distro.startswith(("debian", "ubuntu")) else "manager rpm\n",
         mdatp="looked\n",
         kernel_config=kernel_config(release),
-        modprobe_config="",
+        modprobe_config="## modprobe.d\n",
         fs_modules=CLEAN_FS_MODULES,
         boot_log=DEBIAN_BOOT_LOG,
         resource_disk="vmbus 0\nlooked\n",
@@ -304,7 +310,9 @@ def test_built_in_udf_cannot_be_disabled_and_passes_with_a_note():
 @pytest.mark.parametrize(
     "sections",
     [
-        {"modprobe_config": "### ! /etc/modprobe.d/cis.conf\n"},
+        {"modprobe_config": "## modprobe.d\n### ! /etc/modprobe.d/cis.conf\n"},
+        {"modprobe_config": ""},  # printed nothing: the listing did not run
+        {"proc_cmdline": ""},
         {"fs_modules": "udf builtin=0 module=1\nvfat builtin=0 module=1\n"},  # cut before 'looked'
         {"fs_modules": "vfat builtin=0 module=1\nlooked\n"},  # udf not reported
         {"fs_modules": ""},

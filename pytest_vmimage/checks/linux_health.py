@@ -25,8 +25,10 @@ from pytest_vmimage.facts.linux_health import (
     cmdline_blacklist,
     disabling_directives,
     dns_lookup,
+    installed_packages,
     kernel_configs,
     mdatp_residue,
+    modprobe_files,
     parse_fs_modules,
     resource_disk_links,
 )
@@ -45,7 +47,7 @@ def mdatp_not_preinstalled(facts: LinuxFacts, profile: Mapping[str, Any]) -> Ver
     """LNX-037: Defender for Endpoint is neither installed nor onboarded: no ``mdatp``
     package or command and none of the paths LISA's check-mdatp.sh looks for."""
     residue = mdatp_residue(facts)
-    package = facts.packages().get("mdatp")
+    package = installed_packages(facts).get("mdatp")
     found = list(residue.found)
     if residue.command:
         found.append(f"mdatp command {residue.command}")
@@ -137,8 +139,12 @@ def provisioning_filesystems(facts: LinuxFacts, profile: Mapping[str, Any]) -> V
     )
     docs = 'Azure "Prepare Linux for imaging": disabling udf breaks provisioning, vfat provisioning and boot'
     modules = parse_fs_modules(facts.section("fs_modules"))
-    files = facts.files("modprobe_config")
+    files = modprobe_files(facts)
     params = facts.kernel_cmdline
+    if not params:
+        raise FactError(
+            "/proc/cmdline was read empty: the kernel parameters that blacklist modules cannot be told"
+        )
     problems, states, notes = [], [], []
     for name in PROVISIONING_FILESYSTEMS:
         module = modules[name]
@@ -210,7 +216,11 @@ def clean_boot_log(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
         )
     sudo = f"; {log.sudo_commands} sudo command records not judged" if log.sudo_commands else ""
     named = _listing(
-        [f"{line.strip()[-90:]} ({entry.kind}: {entry.reason})" for line, entry in findings.allowed], 3
+        [
+            f"{line.split('] ', 1)[-1][:100]} ({entry.kind}: {entry.reason})"
+            for line, entry in findings.allowed
+        ],
+        3,
     )
     why = f"allowlisted: {named}. " if named else ""
     return Verdict.passed(f"no error lines in {log.source}; {left_out}{sudo}", required, f"{why}{lisa}")
@@ -237,9 +247,15 @@ def _cloud_init_enabled(state: CloudInit, params: list[str]) -> tuple[bool, str]
 def _agent_provisions(facts: LinuxFacts, cloud_init_on: bool) -> tuple[bool, str]:
     """Whether the Azure Linux Agent provisions the VM, from waagent.conf
     (Provisioning.Agent: auto = cloud-init when it is enabled, else the agent)."""
+    facts.unit_states("agent")  # the agent section was read whole
     if not facts.agent_binary():
         return False, "no Azure Linux Agent"
-    conf = facts.waagent_conf() or {}
+    conf = facts.waagent_conf()
+    if conf is None:
+        raise FactError(
+            "the Azure Linux Agent is installed without /etc/waagent.conf (LNX-003 fails): which agent provisions "
+            "cannot be told"
+        )
     mode = conf.get("Provisioning.Agent", "").lower()
     enabled = conf.get("Provisioning.Enabled", "y").lower() != "n"
     if not mode:
@@ -261,7 +277,7 @@ def cloud_init_healthy(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict
     lisa = "LISA verify_cloud_init_error_status"
     state = cloud_init(facts)
     if state is None:
-        if "cloud-init" in facts.packages():
+        if "cloud-init" in installed_packages(facts):
             raise FactError("the cloud-init package is installed but its command was not found on PATH")
         return Verdict.not_applicable(
             "cloud-init is not installed (no cloud-init command, no cloud-init package)"

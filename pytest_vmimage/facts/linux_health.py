@@ -129,6 +129,17 @@ def kernel_configs(facts: LinuxFacts) -> KernelConfigs | None:
     return None if text is None else parse_kernel_config(text)
 
 
+def installed_packages(facts: LinuxFacts) -> dict[str, str]:
+    """Installed packages among the ones the section asks dpkg/rpm about; {} when the VM has
+    neither; FactError when the listing does not name the manager it asked (cut output)."""
+    text = facts.fact("packages").get()
+    if text is None:
+        return {}
+    if not re.search(r"^manager (dpkg|rpm)$", text, re.M):
+        raise FactError("the package list is incomplete (it does not name dpkg or rpm)")
+    return facts.packages()
+
+
 # -- LNX-039: udf and vfat ---------------------------------------------------------------------
 
 PROVISIONING_FILESYSTEMS = ("udf", "vfat")
@@ -210,6 +221,16 @@ def disabling_directives(files: dict[str, str], module: str) -> list[ModprobeDir
             ):
                 found.append(ModprobeDirective(module, line, path))
     return found
+
+
+def modprobe_files(facts: LinuxFacts) -> dict[str, str]:
+    """The modprobe configuration files the VM listed ({} when there is none); FactError when
+    the listing did not run (its first line is missing) or a file could not be read."""
+    if not facts.section("modprobe_config").startswith("## modprobe.d"):
+        raise FactError(
+            "the modprobe configuration listing is incomplete (its first line '## modprobe.d' is missing)"
+        )
+    return facts.files("modprobe_config")
 
 
 def cmdline_blacklist(params: list[str], module: str) -> list[str]:
