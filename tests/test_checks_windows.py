@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import datetime as dt
 import functools
 import json
 import re
@@ -30,6 +31,7 @@ from pytest_vmimage.facts.windows import (
 )
 from pytest_vmimage.profiles import load_profile
 from pytest_vmimage.verdict import FactError, Result
+from tests import winrm_windows_shapes as shapes
 
 SNAPSHOT = Path(__file__).parent / "recorded" / "windows" / "ws2012r2-compliant.json"
 GUIDE = load_profile("guide-2016")
@@ -39,14 +41,35 @@ FEATURES = windows.UNSUPPORTED_FEATURE_NAMES
 DEPLOY_LOG = "C:\\Windows\\Panther\\setupact.log"
 
 
+#: The day this session judged (WIN-001 support ends are judged against the run's date).
+RUN_DATE = dt.date(2026, 12, 1)
+
+
+@pytest.fixture(autouse=True)
+def pinned_run_date(monkeypatch):
+    monkeypatch.setattr(windows, "run_date", lambda: RUN_DATE)
+
+
 def compliant() -> WindowsFacts:
     return WindowsFacts.load(SNAPSHOT)
 
 
-def edited(change: Callable[[dict], None]) -> WindowsFacts:
-    """The snapshot with ``change`` applied as the script would have reported it: parts
-    completed (``_status`` ok unless the edit failed them) and item counts updated."""
-    facts = compliant()
+def shaped(name: str) -> WindowsFacts:
+    """A Windows-shaped document of tests/winrm_windows_shapes.py as facts."""
+    doc = shapes.SHAPES[name]()
+    return WindowsFacts(doc["parts"], "vmadmin", doc["meta"])
+
+
+def compliant_for(profile) -> WindowsFacts:
+    """The compliant VM of a profile: the 2012 R2 snapshot for guide-2016, the Windows Server
+    2025 Azure Edition shape for current (2012 R2 is out of support today)."""
+    return shaped("ws2025-azure-core") if profile.is_current else compliant()
+
+
+def edited(change: Callable[[dict], None], base: WindowsFacts | None = None) -> WindowsFacts:
+    """The snapshot (or ``base``) with ``change`` applied as the script would have reported it:
+    parts completed (``_status`` ok unless the edit failed them) and item counts updated."""
+    facts = base or compliant()
     parts = copy.deepcopy(facts.parts)
     change(parts)
     for part in parts.values():
@@ -72,13 +95,13 @@ def test_snapshot_says_it_is_hand_written():
 
 
 def test_every_requirement_has_a_check():
-    assert set(windows.CHECKS) | {"WIN-010"} == {f"WIN-{n:03d}" for n in range(1, 14)}
+    assert set(windows.CHECKS) | {"WIN-010"} == {f"WIN-{n:03d}" for n in range(1, 15)}
     assert len(FEATURES) == 13
 
 
 @pytest.mark.parametrize("profile", PROFILES, ids=["guide-2016", "current"])
 def test_compliant_vm_passes_every_check(profile):
-    for name, verdict in all_verdicts(compliant(), profile).items():
+    for name, verdict in all_verdicts(compliant_for(profile), profile).items():
         assert verdict.result is Result.PASSED, f"{name}: {verdict}"
         assert verdict.actual and verdict.required
 
@@ -103,6 +126,11 @@ def _add_service(**service):
 
 def _feature(name):
     return lambda p: p["features"]["installed"].append(name)
+
+
+def _days_later(stamp: str, days: int) -> str:
+    moved = dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ") + dt.timedelta(days=days)
+    return moved.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _disk(index, size):
@@ -171,7 +199,7 @@ CASES = [
         "WIN-001",
         lambda p: p["sql"]["instances"].append(SQL_2012_STANDARD),
         Result.FAILED,
-        Result.FAILED,
+        Result.PASSED,  # current judges the 2025 VM: no SQL pairing rule from 2016 on
         "on Windows Server 2012 R2 the approved image is SQL Server 2014",
     ),
     (
@@ -263,7 +291,7 @@ CASES = [
     ),
     (
         "WIN-007",  # deployment logs carried over from an earlier installation
-        _set("os", install_date="2016-05-10T08:00:00Z"),
+        lambda p: p["os"].update(install_date=_days_later(p["os"]["install_date"], 70)),
         Result.FAILED,
         Result.FAILED,
         "carried over",
@@ -365,8 +393,8 @@ CASES = [
     ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)],
 )
 def test_each_edit_breaks_only_its_requirement(name, change, guide_result, current_result, text):
-    facts = edited(change)
     for profile, expected in ((GUIDE, guide_result), (CURRENT, current_result)):
+        facts = edited(change, compliant_for(profile))
         verdicts = all_verdicts(facts, profile)
         verdict = verdicts.pop(name)
         assert verdict.result is expected, f"{profile.name}: {verdict}"
@@ -466,6 +494,7 @@ PRIMARY_PART = {
     "WIN-011": "bitlocker",
     "WIN-012": "ipv6",
     "WIN-013": "rdp",
+    "WIN-014": "agent",
 }
 
 
@@ -1189,3 +1218,191 @@ def test_win013_rdp_block_rules_and_scoped_allow_rules_do_not_pass(change, profi
 def test_win013_rules_that_do_not_touch_rdp_keep_it_open(rule):
     verdict = windows.remote_access(edited(lambda p: p["rdp"]["fw_rules"].append(rule)), CURRENT)
     assert verdict.result is Result.PASSED
+
+
+# -- WIN-014 Windows VM agent, WIN-001 today (Windows-shaped VMs of tests/winrm_windows_shapes.py) --
+
+
+def _agent(facts: WindowsFacts, **changes) -> WindowsFacts:
+    """``facts`` with agent keys (or ``service`` entries of WindowsAzureGuestAgent) changed."""
+
+    def change(parts):
+        service = changes.pop("service", {})
+        parts["agent"]["services"]["WindowsAzureGuestAgent"].update(service)
+        parts["agent"].update(changes)
+
+    return edited(change, facts)
+
+
+@pytest.mark.parametrize(
+    ("shape", "current", "guide", "text"),
+    [
+        ("ws2025-azure-core", Result.PASSED, Result.PASSED, "WindowsAzureGuestAgent 2.7.41491.1102"),
+        ("ws2022-old-agent", Result.FAILED, Result.WARNING, "version 2.7.41491.949 is older than 2.7.41491.1010"),
+        ("agent-disabled", Result.FAILED, Result.WARNING, "WindowsAzureGuestAgent is set to start Disabled"),
+        ("agent-missing", Result.FAILED, Result.WARNING, "not installed (no WindowsAzureGuestAgent service)"),
+        ("ws2012r2", Result.PASSED, Result.PASSED, "2.7.41491.1010"),
+    ],
+)
+def test_win014_windows_vm_agent(shape, current, guide, text):
+    facts = shaped(shape)
+    verdict = windows.windows_agent(facts, CURRENT)
+    assert verdict.result is current, verdict
+    assert text in (verdict.message if current is Result.FAILED else verdict.actual), verdict
+    warned = windows.windows_agent(facts, GUIDE)
+    assert warned.result is guide, warned
+    if guide is Result.WARNING:
+        assert "guide-2016 profile: this rule was added to the catalogue in 2026-11" in warned.message
+
+
+def test_win014_judges_the_executable_the_service_runs_not_the_newest_folder():
+    """Several GuestAgent_* folders coexist: the version is the running executable's."""
+    facts = shaped("ws2022-old-agent")
+    assert facts.value("agent", "folders", list)[-1].startswith("GuestAgent_2.7.41491.1102")
+    verdict = windows.windows_agent(facts, CURRENT)
+    assert verdict.result is Result.FAILED and "GuestAgent_2.7.41491.949" in verdict.actual
+
+
+@pytest.mark.parametrize(
+    ("version", "result"),
+    [
+        ("2.7.41491.1010", Result.PASSED),
+        ("2.7.41491.1009", Result.FAILED),
+        ("2.7.41491.999", Result.FAILED),  # compared as numbers: "999" > "1010" as text
+        ("2.7.1198.778", Result.FAILED),
+        ("2.8.0.0", Result.PASSED),
+    ],
+)
+def test_win014_minimum_version_boundary(version, result):
+    facts = _agent(shaped("ws2025-azure-core"), file_version=version)
+    assert windows.windows_agent(facts, CURRENT).result is result
+
+
+@pytest.mark.parametrize(
+    ("service", "result", "text"),
+    [
+        ({"start_mode": "Auto", "delayed_autostart": 1}, Result.PASSED, "start Automatic (delayed)"),
+        ({"start_mode": "Manual", "state": "Stopped"}, Result.FAILED, "set to start Manual, not Automatic"),
+        ({"start_mode": "Disabled", "state": "Stopped"}, Result.FAILED, "set to start Disabled"),
+    ],
+)
+def test_win014_start_mode(service, result, text):
+    verdict = windows.windows_agent(_agent(shaped("ws2025-azure-core"), service=service), CURRENT)
+    assert verdict.result is result and text in (verdict.actual + verdict.message), verdict
+
+
+def test_win014_an_image_path_to_a_missing_executable_fails():
+    exe = "C:\\WindowsAzure\\GuestAgent_2.7.41491.1102_2024-04-05_011501\\WindowsAzureGuestAgent.exe"
+    facts = _agent(shaped("ws2025-azure-core"), file_version={"_absent": f"the service executable {exe} does not exist"})
+    verdict = windows.windows_agent(facts, CURRENT)
+    assert verdict.result is Result.FAILED and "does not exist" in verdict.message
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"file_version": {"_unreadable": "reading C:\\WindowsAzure\\...: Access is denied."}},
+        {"file_version": "0.0.0.0"},
+        {"file_version": "2.7.41491"},
+        {"file_version": None},
+        {"services": {"_unreadable": "Win32_Service: Access denied"}},
+        {"service": {"start_mode": "Automatic"}},  # not a Win32_Service StartMode
+        {"service": {"delayed_autostart": {"_unreadable": "Access is denied."}}},
+    ],
+)
+def test_win014_facts_it_cannot_read_are_errors(changes):
+    facts = _agent(shaped("ws2025-azure-core"), **changes)
+    for profile in PROFILES:
+        with pytest.raises(FactError):
+            windows.windows_agent(facts, profile)
+
+
+def test_win014_a_disabled_service_fails_even_when_its_version_cannot_be_read():
+    facts = _agent(
+        shaped("ws2025-azure-core"),
+        service={"start_mode": "Disabled"},
+        file_version={"_unreadable": "Access is denied."},
+    )
+    verdict = windows.windows_agent(facts, CURRENT)
+    assert verdict.result is Result.FAILED and "its version cannot be read" in verdict.message
+
+
+@pytest.mark.parametrize(
+    ("run_date", "result"),
+    [(dt.date(2027, 1, 12), Result.PASSED), (dt.date(2027, 1, 13), Result.FAILED)],
+)
+def test_win001_2016_is_judged_against_its_end_of_support(monkeypatch, run_date, result):
+    """Windows Server 2016's extended support ends 2027-01-12 (supported through that day)."""
+    monkeypatch.setattr(windows, "run_date", lambda: run_date)
+    facts = edited(
+        _set("os", version="10.0.14393", build="14393", caption="Microsoft Windows Server 2016 Datacenter"),
+        shaped("ws2025-azure-core"),
+    )
+    verdict = windows.approved_base(facts, CURRENT)
+    assert verdict.result is result, verdict
+    if result is Result.FAILED:
+        assert "out of support: extended support ended 2027-01-12" in verdict.message
+    assert windows.approved_base(compliant(), GUIDE).result is Result.PASSED  # guide-2016: no dates
+
+
+def test_win001_a_vm_clock_later_than_the_run_date_counts():
+    """Neither an old VM clock nor a replay of old facts makes a release look supported: the
+    later of the run's date and the VM's clock is the day judged."""
+    facts = edited(
+        _set("os", version="10.0.14393", build="14393", caption="Microsoft Windows Server 2016 Datacenter"),
+        shaped("ws2025-azure-core"),
+    )
+    facts.meta["collected"] = "2027-02-01T08:00:00Z"
+    assert windows.approved_base(facts, CURRENT).result is Result.FAILED
+    facts.meta["collected"] = "2016-03-02T09:15:40Z"
+    assert windows.approved_base(facts, CURRENT).result is Result.PASSED  # judged on 2026-12-01
+
+
+def test_win001_2012_r2_is_out_of_support_under_current_only():
+    verdict = windows.approved_base(shaped("ws2012r2"), CURRENT)
+    assert verdict.result is Result.FAILED
+    assert "version 2012 R2 is not an approved base (extended support ended 2023-10-10)" in verdict.message
+    assert windows.approved_base(shaped("ws2012r2"), GUIDE).result is Result.PASSED
+
+
+@pytest.mark.parametrize(
+    ("edition_id", "sku", "current", "guide"),
+    [
+        ("ServerTurbineCor", 408, Result.PASSED, Result.FAILED),
+        ("ServerTurbine", 407, Result.PASSED, Result.FAILED),
+        ("ServerDatacenterCor", 12, Result.PASSED, Result.FAILED),  # guide-2016: 2025 is not a base
+        ("", 407, Result.PASSED, Result.FAILED),  # EditionID blank: OperatingSystemSKU decides
+        ("ServerStandard", 7, Result.FAILED, Result.FAILED),
+        ("ServerDatacenterEval", 80, Result.FAILED, Result.FAILED),
+        ("ServerTurbineEval", 407, Result.FAILED, Result.FAILED),
+    ],
+)
+def test_win001_datacenter_and_azure_edition(edition_id, sku, current, guide):
+    facts = edited(_set("os", edition_id=edition_id, sku=sku), shaped("ws2025-azure-core"))
+    assert windows.approved_base(facts, CURRENT).result is current
+    assert windows.approved_base(facts, GUIDE).result is guide
+
+
+def test_win001_azure_edition_is_not_a_guide_2016_edition():
+    facts = edited(
+        _set("os", version="6.3.9600", build="9600", edition_id="ServerTurbine", sku=407), compliant()
+    )
+    verdict = windows.approved_base(facts, GUIDE)
+    assert verdict.result is Result.FAILED and "not the Datacenter edition" in verdict.message
+
+
+def test_collection_script_reads_the_agent_and_the_build():
+    agent = COLLECTION_SCRIPT[COLLECTION_SCRIPT.index("Invoke-Part 'agent'") :]
+    for token in (
+        "Win32_Service -Filter",
+        "'ImagePath'",
+        "'DelayedAutostart'",
+        "FilePrivatePart",
+        "GuestAgent_*",
+        "HKLM:\\SOFTWARE\\Microsoft\\GuestAgent",
+        "*Azure VM Agent*",
+        "Test-NotFound",
+    ):
+        assert token in agent, token
+    assert "$d['current_build'] = [string]$cv.CurrentBuild" in COLLECTION_SCRIPT
+    assert "$d['edition_id'] = [string]$cv.EditionID" in COLLECTION_SCRIPT

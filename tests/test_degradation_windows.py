@@ -26,7 +26,8 @@ from pytest_vmimage.checks import windows
 from pytest_vmimage.facts.windows import PART_META, PARTS, WindowsFacts
 from pytest_vmimage.profiles import load_profile
 from pytest_vmimage.verdict import FactError, Result, Verdict
-from tests.test_checks_windows import CASES, edited
+from tests import winrm_windows_shapes as shapes
+from tests.test_checks_windows import CASES, RUN_DATE, edited
 
 RECORDED = sorted((Path(__file__).parent / "recorded" / "windows").glob("*.json"))
 PROFILES = [load_profile("guide-2016"), load_profile("current")]
@@ -232,15 +233,23 @@ EXTRA_EDITS: dict[str, Callable[[dict[str, Any]], None]] = {
 }
 
 
+#: Windows-shaped VMs of tests/winrm_windows_shapes.py (WIN-001 / WIN-014 in today's shapes),
+#: judged like the edits on the requirements they do not pass.
+SHAPES = ("ws2022-old-agent", "agent-disabled", "agent-missing")
+
+
 def baselines() -> Iterator[tuple[str, WindowsFacts, bool]]:
     """(label, facts, judge every check): the recorded sets, then each single-violation edit
-    of the compliant VM (judged on the requirements it does not pass)."""
+    of the compliant VM and each Windows shape (judged on the requirements it does not pass)."""
     for path in RECORDED:
         yield path.stem, WindowsFacts.load(path), True
     for i, case in enumerate(CASES):
         yield f"compliant + edit {case[0]}-{i}", edited(case[1]), False
     for label, change in EXTRA_EDITS.items():
         yield f"compliant + {label}", edited(change), False
+    for name in SHAPES:
+        doc = shapes.SHAPES[name]()
+        yield f"shape {name}", WindowsFacts(doc["parts"], "vmadmin", doc["meta"]), False
 
 
 def run_harness(
@@ -248,9 +257,18 @@ def run_harness(
     sets: Iterable[tuple[str, WindowsFacts, bool]] | None = None,
 ) -> tuple[int, list[str], list[str]]:
     mutations, flips, crashes = 0, [], []
+    # An edit is watched on the checks it changed: what the unedited compliant VM already does
+    # not pass (WIN-001 of 2012 R2 under current) is covered by the recorded sets.
+    unedited = judge(edited(lambda parts: None), list(checks), checks)
     for label, base, every_check in baselines() if sets is None else sets:
         before = judge(base, list(checks), checks)
-        watched = sorted({name for (name, _), result in before.items() if result in NOT_PASSED})
+        watched = sorted(
+            {
+                name
+                for (name, profile), result in before.items()
+                if result in NOT_PASSED and (label.startswith("shape") or result != unedited[(name, profile)])
+            }
+        )
         names = list(checks) if every_check else watched
         # a recorded set: every part; an edit: the parts its unpassed checks read
         only = None if every_check else parts_read(base, names, checks)
@@ -268,6 +286,11 @@ def run_harness(
                 if result is Result.PASSED and before[key] in NOT_PASSED:
                     flips.append(f"{label} / {what}: {key[0]} ({key[1]}) {before[key].value} -> passed")
     return mutations, flips, crashes
+
+
+@pytest.fixture(autouse=True)
+def pinned_run_date(monkeypatch):
+    monkeypatch.setattr(windows, "run_date", lambda: RUN_DATE)
 
 
 def test_recorded_fact_sets_cover_every_requirement():

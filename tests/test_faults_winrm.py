@@ -14,7 +14,7 @@ import pytest
 import pytest_vmimage.suites.windows as windows_suite
 
 SUITE = str(Path(windows_suite.__file__).parent)
-CHECKS = 25  # WIN-001..013, WIN-010 once per unsupported feature
+CHECKS = 26  # WIN-001..014, WIN-010 once per unsupported feature
 
 
 def run(pytester, endpoint, monkeypatch):

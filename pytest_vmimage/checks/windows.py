@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pytest_vmimage.checks import rule_added_2026
 from pytest_vmimage.facts.windows import (
     PantherLog,
     WindowsFacts,
@@ -67,7 +68,26 @@ def windows_release(facts: WindowsFacts) -> str:
 # -- WIN-001 approved base -------------------------------------------------------------
 
 GUIDE_BASES = ("2008 R2 SP1", "2012", "2012 R2")
-CURRENT_EXTRA = ("2016", "2019", "2022", "2025")
+#: current: Windows Server 2016 and later, while in extended support (END_OF_SUPPORT).
+CURRENT_BASES = ("2016", "2019", "2022", "2025")
+#: Last day of extended support of each release (Microsoft lifecycle pages): the release is
+#: supported through that day. 2012/2012 R2 and 2016 as the catalogue states them; 2019, 2022
+#: and 2025 from the lifecycle pages as remembered (not re-read here).
+END_OF_SUPPORT = {
+    "2008 R2": dt.date(2020, 1, 14),
+    "2008 R2 SP1": dt.date(2020, 1, 14),
+    "2012": dt.date(2023, 10, 10),
+    "2012 R2": dt.date(2023, 10, 10),
+    "2016": dt.date(2027, 1, 12),
+    "2019": dt.date(2029, 1, 9),
+    "2022": dt.date(2031, 10, 14),
+    "2025": dt.date(2034, 11, 14),
+}
+#: EditionID prefixes (Core installations end in ``Cor``): Datacenter in both profiles,
+#: Datacenter: Azure Edition (``ServerTurbine``) in current. OperatingSystemSKU where the
+#: EditionID is blank: 8/12 Datacenter (full/Core), 407/408 Datacenter: Azure Edition.
+DATACENTER_EDITIONS = {"guide": ("serverdatacenter",), "current": ("serverdatacenter", "serverturbine")}
+DATACENTER_SKUS = {"guide": (8, 12), "current": (8, 12, 407, 408)}
 #: SQL Server editions of the approved SQL images; Express/LocalDB only warn.
 SQL_EDITIONS = ("Enterprise", "Standard", "Web")
 
@@ -78,24 +98,52 @@ class _Part:
     text: str
 
 
+def run_date() -> dt.date:
+    """Today (UTC) where the verdict is made: WIN-001 judges support against it (tests pin it)."""
+    return dt.datetime.now(dt.timezone.utc).date()
+
+
+def support_date(facts: WindowsFacts) -> dt.date:
+    """The day support is judged on: the later of the run's date and the VM's clock when the
+    facts were collected (``meta.collected``), so neither an old clock nor a replay of old
+    facts makes a release look supported."""
+    collected = facts.meta.get("collected") if isinstance(facts.meta, dict) else None
+    stamp = parse_utc(collected) if isinstance(collected, str) else None
+    return max(run_date(), stamp.date()) if stamp else run_date()
+
+
+def _approved(profile: Mapping[str, Any]) -> tuple[str, ...]:
+    return CURRENT_BASES if getattr(profile, "is_current", False) else GUIDE_BASES
+
+
 def _os_part(facts: WindowsFacts, profile: Mapping[str, Any]) -> tuple[_Part, str]:
+    current = getattr(profile, "is_current", False)
+    kind = "current" if current else "guide"
     release = windows_release(facts)
     if release == "2008 R2" and facts.value("os", "sp_major", int) >= 1:
         release = "2008 R2 SP1"
     edition = facts.value("os", "edition_id", str)
     sku = facts.value("os", "sku", int)
     datacenter = (
-        edition.lower().startswith("serverdatacenter") if edition else sku in (8, 12)
+        edition.lower().startswith(DATACENTER_EDITIONS[kind]) if edition else sku in DATACENTER_SKUS[kind]
     ) and "eval" not in edition.lower()
-    approved = GUIDE_BASES + (CURRENT_EXTRA if getattr(profile, "is_current", False) else ())
     name = f"Windows Server {release} {edition or f'SKU {sku}'} ({facts.value('os', 'caption', str)})"
     problems = []
     if facts.value("os", "product_type", int) not in (2, 3):
         problems.append("not a server edition")
-    if release not in approved:
-        problems.append(f"version {release} is not an approved base")
+    end = END_OF_SUPPORT.get(release)
+    on = support_date(facts) if current else None
+    if release not in _approved(profile):
+        ended = f" (extended support ended {end.isoformat()})" if current and end and on > end else ""
+        problems.append(f"version {release} is not an approved base{ended}")
+    elif current and (end is None or on > end):
+        problems.append(f"Windows Server {release} is out of support: extended support ended {end} (judged on {on})")
     if not datacenter:
-        problems.append("not the Datacenter edition" + (" (evaluation)" if "eval" in edition.lower() else ""))
+        problems.append(
+            "not the Datacenter edition"
+            + (" nor Datacenter: Azure Edition" if current else "")
+            + (" (evaluation)" if "eval" in edition.lower() else "")
+        )
     if problems:
         return _Part(Result.FAILED, f"{name}: {'; '.join(problems)}"), release
     return _Part(Result.PASSED, name), release
@@ -197,9 +245,11 @@ def _sql_part(facts: WindowsFacts, release: str) -> _Part:
 def approved_base(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
     """WIN-001: an approved Windows Server Datacenter base, a base image from 2014-09-08 or
     later when one is declared, and SQL Server only as an approved SQL image (guide §3.1)."""
-    approved = GUIDE_BASES + (CURRENT_EXTRA if getattr(profile, "is_current", False) else ())
+    current = getattr(profile, "is_current", False)
+    support = f", in extended support on {support_date(facts)}" if current else ""
+    editions = "Datacenter or Datacenter: Azure Edition" if current else "Datacenter"
     required = (
-        f"Windows Server {', '.join(approved)} Datacenter; declared base image from "
+        f"Windows Server {', '.join(_approved(profile))} {editions}{support}; declared base image from "
         f"{BASE_IMAGE_MIN_DATE.isoformat()}; SQL Server 2014 on 2012 R2 or 2012 SP2 on 2012 "
         f"({'/'.join(SQL_EDITIONS)})"
     )
@@ -207,7 +257,8 @@ def approved_base(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
     parts = [os_part, _base_name_part(profile), _sql_part(facts, release)]
     actual = "; ".join(p.text for p in parts)
     fixes = {
-        0: "build the image from an approved Windows Server Datacenter base (Azure gallery image)",
+        0: f"build the image from an approved Windows Server {editions} base (Azure gallery image)"
+        + (" of a release in extended support" if current else ""),
         1: f"start again from a base image published on or after {BASE_IMAGE_MIN_DATE.isoformat()}",
         2: "use an approved SQL Server image (Enterprise, Standard or Web) matching the Windows version",
     }
@@ -950,6 +1001,67 @@ def remote_access(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
     return Verdict.warning(actual, required, message)
 
 
+# -- WIN-014 Windows VM agent -------------------------------------------------------------
+
+AGENT_SERVICE = "WindowsAzureGuestAgent"
+#: "the Windows Agent ... must be later than or equal to version 2.7.41491.1010" (minimum
+#: version support article for virtual machine agents in Azure).
+AGENT_MIN_VERSION = (2, 7, 41491, 1010)
+AGENT_SOURCE = "agent minimum-version support article"
+
+
+def _version_text(version: tuple[int, ...]) -> str:
+    return ".".join(str(n) for n in version)
+
+
+def _agent_problems(facts: WindowsFacts) -> tuple[str, list[str]]:
+    """(what was found, problems) of the agent service; a fact that cannot be read is a
+    FactError unless a problem read elsewhere already fails the rule."""
+    service = facts.agent_service(AGENT_SERVICE)
+    if service is None:
+        return f"no {AGENT_SERVICE} service", [f"the Azure Windows VM agent is not installed (no {AGENT_SERVICE} service)"]
+    problems = []
+    if service.start_mode != "Auto":
+        problems.append(f"{AGENT_SERVICE} is set to start {service.start_mode}, not Automatic")
+    exe = facts.value("agent", "exe_path", str)
+    try:
+        version = facts.agent_file_version()
+    except FactError as exc:
+        if not problems:
+            raise
+        version, problems = None, problems + [f"its version cannot be read ({exc})"]
+    else:
+        if version is None:
+            problems.append(f"the executable its ImagePath names ({exe}) does not exist")
+        elif version < AGENT_MIN_VERSION:
+            problems.append(f"version {_version_text(version)} is older than {_version_text(AGENT_MIN_VERSION)}")
+    found = (
+        f"{AGENT_SERVICE} {_version_text(version) if version else 'version unknown'} ({exe}), "
+        f"start {service.start_text}, {service.state}"
+    )
+    return found, problems
+
+
+def windows_agent(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
+    """WIN-014: the Azure Windows VM agent is installed, its WindowsAzureGuestAgent service set to
+    start automatically (delayed or not), and the file version of the executable the service runs
+    is at least 2.7.41491.1010 (agent minimum-version support article). Added 2026-11: it warns
+    under guide-2016."""
+    required = (
+        f"{AGENT_SERVICE} installed, start Automatic, version >= {_version_text(AGENT_MIN_VERSION)}"
+    )
+    found, problems = _agent_problems(facts)
+    if not problems:
+        return Verdict.passed(found, required)
+    message = (
+        f"{'; '.join(problems)}. Found: {found}. Required: {required}. Fix: install the current Windows "
+        "VM agent (the MSI from https://go.microsoft.com/fwlink/?LinkID=394789) on the build VM before "
+        f"sysprep, and set it to start automatically (sc.exe config {AGENT_SERVICE} start= auto; "
+        f"also RdAgent, which keeps it updated) ({AGENT_SOURCE})"
+    )
+    return rule_added_2026(Verdict.failed(found, required, message), profile)
+
+
 CHECKS = {
     "WIN-001": approved_base,
     "WIN-002": os_disk_size,
@@ -963,5 +1075,6 @@ CHECKS = {
     "WIN-011": no_bitlocker_os,
     "WIN-012": no_ipv6_reliance,
     "WIN-013": remote_access,
+    "WIN-014": windows_agent,
 }
 """Every check taking (facts, profile); WIN-010 is per feature: :func:`unsupported_feature`."""

@@ -64,6 +64,7 @@ PARTS = (
     "rdp",
     "winrm",
     "ipv6",
+    "agent",
 )
 
 COLLECTION_SCRIPT = r"""
@@ -222,6 +223,7 @@ Invoke-Part 'os' {
     $d['edition_id'] = [string]$cv.EditionID
     $d['installation_type'] = [string]$cv.InstallationType
     $d['product_name'] = [string]$cv.ProductName
+    $d['current_build'] = [string]$cv.CurrentBuild
     $d['install_date'] = Get-WmiDate $os.InstallDate
     $d['last_boot'] = Get-WmiDate $os.LastBootUpTime
     $d['computer_name'] = [string]$env:COMPUTERNAME
@@ -665,6 +667,89 @@ Invoke-Part 'ipv6' {
     $d
 }
 
+# Whether an error record says "path not found" (PowerShell 2.0 wraps the exception).
+function Test-NotFound($err) {
+    return ($err.Exception -is [System.Management.Automation.ItemNotFoundException] -or
+            [string]$err.FullyQualifiedErrorId -like 'PathNotFound*')
+}
+
+# WIN-014: the Azure Windows VM agent. The WindowsAzureGuestAgent service runs the agent,
+# RdAgent (WaAppAgent.exe) installs and updates it. Several C:\WindowsAzure\GuestAgent_*
+# folders can coexist: the version judged is the file version of the executable the
+# service's ImagePath names; the registry (GuestAgent key, uninstall entry) is reported.
+Invoke-Part 'agent' {
+    $d = New-Dict
+    $svcs = New-Dict
+    foreach ($name in @('WindowsAzureGuestAgent', 'RdAgent')) {
+        $s = @(Get-WmiObject -Class Win32_Service -Filter ("Name='" + $name + "'"))
+        if ($s.Count -eq 0) { $svcs[$name] = New-Absent ('no service named ' + $name); continue }
+        $x = New-Dict
+        $x['start_mode'] = [string]$s[0].StartMode
+        $x['state'] = [string]$s[0].State
+        $key = 'HKLM:\SYSTEM\CurrentControlSet\Services\' + $name
+        $x['image_path'] = Read-RegValue $key 'ImagePath'
+        $x['delayed_autostart'] = Read-RegValue $key 'DelayedAutostart'
+        $svcs[$name] = $x
+    }
+    $d['services'] = $svcs
+    $ga = $svcs['WindowsAzureGuestAgent']
+    if (Test-Marker $ga) {
+        $d['exe_path'] = New-Absent 'the WindowsAzureGuestAgent service is not installed'
+        $d['file_version'] = New-Absent 'the WindowsAzureGuestAgent service is not installed'
+    } elseif (Test-Marker $ga['image_path']) {
+        $d['exe_path'] = $ga['image_path']
+        $d['file_version'] = $ga['image_path']
+    } else {
+        $exp = [Environment]::ExpandEnvironmentVariables([string]$ga['image_path']).Trim()
+        if ($exp.StartsWith('"')) { $exe = $exp.Split('"')[1] }
+        elseif ($exp -match '^(.+?\.exe)(\s|$)') { $exe = $matches[1] }
+        else { $exe = $exp }
+        $d['exe_path'] = $exe
+        try {
+            $vi = (Get-Item -LiteralPath $exe -ErrorAction Stop).VersionInfo
+            $d['file_version'] = ('{0}.{1}.{2}.{3}' -f $vi.FileMajorPart, $vi.FileMinorPart, $vi.FileBuildPart, $vi.FilePrivatePart)
+            $d['file_version_text'] = [string]$vi.FileVersion
+        } catch {
+            if (Test-NotFound $_) {
+                $d['file_version'] = New-Absent ('the service executable ' + $exe + ' does not exist') }
+            else { $d['file_version'] = New-Unreadable ('reading ' + $exe + ': ' + $_.Exception.Message) }
+        }
+    }
+    $root = Join-Path $env:SystemDrive 'WindowsAzure'
+    try {
+        $folders = New-Object System.Collections.ArrayList
+        foreach ($f in @(Get-ChildItem -LiteralPath $root -Force -ErrorAction Stop)) {
+            if ($f.PSIsContainer -and $f.Name -like 'GuestAgent_*') { [void]$folders.Add([string]$f.Name) }
+        }
+        $d['folders'] = $folders.ToArray()
+    } catch {
+        if (Test-NotFound $_) {
+            $d['folders'] = New-Absent ($root + ' does not exist') }
+        else { $d['folders'] = New-Unreadable ('listing ' + $root + ': ' + $_.Exception.Message) }
+    }
+    $d['registry_incarnation'] = Read-RegValue 'HKLM:\SOFTWARE\Microsoft\GuestAgent' 'Incarnation'
+    $d['registry_version'] = Read-RegValue 'HKLM:\SOFTWARE\Microsoft\GuestAgent' 'GuestAgentVersion'
+    $entries = New-Object System.Collections.ArrayList
+    try {
+        foreach ($u in @('HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall',
+                         'HKLM:\SOFTWARE\Wow6432Node\Microsoft\Windows\CurrentVersion\Uninstall')) {
+            $k = Open-RegKey $u
+            if (Test-Marker $k) { if ($k.Contains('_absent')) { continue } else { throw $k['_unreadable'] } }
+            foreach ($sub in @($k.GetSubKeyNames())) {
+                $dn = Read-RegValue ($u + '\' + $sub) 'DisplayName'
+                if ($dn -is [string] -and $dn -like '*Azure VM Agent*') {
+                    $x = New-Dict
+                    $x['display_name'] = $dn
+                    $x['display_version'] = Read-RegValue ($u + '\' + $sub) 'DisplayVersion'
+                    [void]$entries.Add($x)
+                }
+            }
+        }
+        $d['uninstall_entries'] = $entries.ToArray()
+    } catch { $d['uninstall_entries'] = New-Unreadable ('reading the uninstall entries: ' + $_.Exception.Message) }
+    $d
+}
+
 $pieces = New-Object System.Collections.ArrayList
 foreach ($k in @($collected.Keys)) {
     try { $j = ConvertTo-Json20 $collected[$k] }
@@ -825,6 +910,25 @@ class FirewallRule:
     def from_anywhere(self) -> bool:
         """RemoteAddresses ``*`` (any); anything else restricts who can connect."""
         return self.remote_addresses.strip() == "*"
+
+
+#: Win32_Service.StartMode values.
+START_MODES = ("Auto", "Manual", "Disabled", "Boot", "System")
+
+
+@dataclass(frozen=True)
+class AgentService:
+    """A service of the Azure Windows VM agent (``WindowsAzureGuestAgent``, ``RdAgent``)."""
+
+    name: str
+    start_mode: str
+    state: str
+    image_path: str
+    delayed: bool  # DelayedAutostart=1 ("Automatic (Delayed Start)")
+
+    @property
+    def start_text(self) -> str:
+        return "Automatic (delayed)" if self.start_mode == "Auto" and self.delayed else self.start_mode
 
 
 @dataclass(frozen=True)
@@ -1198,6 +1302,40 @@ class WindowsFacts:
         if _is_marker(value) and ABSENT in value:
             return None
         return typed(label, value, int)
+
+    def agent_service(self, name: str) -> AgentService | None:
+        """One service of the VM agent, or None when the script looked and it is not installed."""
+        label = f"agent.services.{name}"
+        services = self.value("agent", "services", dict)
+        if name not in services:
+            raise FactError(f"{label} could not be read: the part did not report it")
+        entry = services[name]
+        if _is_marker(entry) and ABSENT in entry:
+            return None
+        typed(label, entry, dict)
+        delayed = entry.get("delayed_autostart", {ABSENT: "not reported"})
+        delayed = 0 if _is_marker(delayed) and ABSENT in delayed else typed(label + ".delayed_autostart", delayed, int)
+        return AgentService(
+            name=name,
+            start_mode=typed(label + ".start_mode", entry.get("start_mode"), str, START_MODES),
+            state=typed(label + ".state", entry.get("state"), str),
+            image_path=typed(label + ".image_path", entry.get("image_path"), str),
+            delayed=delayed == 1,
+        )
+
+    def agent_file_version(self) -> tuple[int, int, int, int] | None:
+        """The file version of the executable the agent service's ImagePath names, or None when
+        that file does not exist; a version that cannot be read is a FactError."""
+        text = self.value("agent", "file_version", str, absent=None)
+        if text is None:
+            return None
+        match = re.fullmatch(r"(\d+)\.(\d+)\.(\d+)\.(\d+)", text)
+        if not match:
+            raise FactError(f"agent.file_version is garbled: {text!r:.40} is not a four-part version")
+        version = tuple(int(g) for g in match.groups())
+        if version == (0, 0, 0, 0):
+            raise FactError(f"{self.value('agent', 'exe_path', str)} carries no file version (0.0.0.0)")
+        return version  # type: ignore[return-value]
 
     def winrm_listeners(self) -> list[Listener]:
         return self.records("winrm", "listeners", Listener, Transport=str, Port=str, Enabled=str)
