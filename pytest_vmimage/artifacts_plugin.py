@@ -74,9 +74,10 @@ class VhdArtifact:
     path: Path
     lun: Any = None
     os_family: str | None = None  # declared by the manifest's SKU/offer
-    generation: int | None = None  # VHD-010: declared by the manifest's submitted version
-    trusted_launch: bool = False
-    declared_in: str = ""  # "SKU 'x' version 1.0.1" when the manifest declared them
+    # VHD-010: (generation or None when not written, trusted_launch, "SKU 'x' version 1.0.1")
+    # of each manifest SKU version that submits this file (a file shared by a Gen1 and a
+    # Gen2 plan is judged against both)
+    declarations: tuple[tuple[int | None, bool, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -290,9 +291,7 @@ def resolve(state: ArtifactState, config: pytest.Config) -> None:
                         disk.path,
                         disk.lun,
                         family,
-                        version.generation,
-                        version.trusted_launch,
-                        declared,
+                        ((version.generation, version.trusted_launch, declared),),
                     )
                     vhds.append(vhd)
                 if disk.sas_uri:
@@ -302,6 +301,9 @@ def resolve(state: ArtifactState, config: pytest.Config) -> None:
     for vhd in vhds:
         if vhd.path not in seen:
             seen[vhd.path] = dataclasses.replace(vhd, label=_unique(vhd.label, labels))
+        elif vhd.declarations:  # another SKU submits the same file: judge its declaration too
+            first = seen[vhd.path]
+            seen[vhd.path] = dataclasses.replace(first, declarations=first.declarations + vhd.declarations)
     state.vhds = list(seen.values())
     cli_uris = config.getoption("vm_sas_uris")
     for uri in cli_uris:
@@ -330,14 +332,20 @@ def _same_generation(option: int | None, declared: int | None, where: str) -> No
         )
 
 
-def generation_of(state: ArtifactState, vhd: VhdArtifact) -> tuple[int, bool, str]:
-    """The generation and Trusted Launch the OS disk is judged against (VHD-010), and
-    where they come from: the manifest, --vm-generation, or the default (Gen1)."""
-    if vhd.generation is not None:
-        return vhd.generation, vhd.trusted_launch, f"declared by the offer manifest, {vhd.declared_in}"
-    if state.generation_option is not None:
-        return state.generation_option, False, "declared by --vm-generation"
-    return 1, False, "default: X64 Gen1 (declare generation in the manifest or --vm-generation 2)"
+def generations_of(state: ArtifactState, vhd: VhdArtifact) -> list[tuple[int, bool, str]]:
+    """Each (generation, Trusted Launch, where it comes from) the OS disk is judged
+    against (VHD-010): the manifest's, else --vm-generation, else the default (Gen1)."""
+    cli = (
+        (state.generation_option, "declared by --vm-generation")
+        if state.generation_option is not None
+        else (1, "default: X64 Gen1 (declare generation in the manifest or --vm-generation 2)")
+    )
+    if not vhd.declarations:
+        return [(cli[0], False, cli[1])]
+    return [
+        (g, tl, f"declared by the offer manifest, {where}") if g is not None else (cli[0], tl, f"{cli[1]}; {where}")
+        for g, tl, where in vhd.declarations
+    ]
 
 
 def _cli_vhds(values: list[str], base: Path) -> list[VhdArtifact]:

@@ -405,12 +405,39 @@ def check_vhd_generation(
     if not_read and not problems:
         raise FactError(f"{disk.path}: could not read {'; '.join(not_read)} (found: {found})")
     if not problems:
-        return Verdict.passed(found, required, f"{found}: boots as X64 Gen{generation}{tl}")
+        note = " (the shim's signature is not verified here)" if trusted_launch else ""
+        return Verdict.passed(
+            found, required, f"{found}: boots as X64 Gen{generation}{tl}{note}; {declared_by}"
+        )
     actual = "; ".join([*problems, *(f"not read: {n}" for n in not_read)])
     message = (
         f"Found: {found}; {actual}. Required: {required}. Fix: {fix}. Source: {GENERATION_SOURCE}"
     )
     return Verdict.failed(actual, required, message)
+
+
+def check_vhd_generations(
+    disk: DiskFacts, profile: Profile, declared: list[tuple[int, bool, str]], os_family: str = "linux"
+) -> Verdict:
+    """VHD-010 for every plan that submits this disk (a Gen1 and a Gen2 plan may share a
+    hybrid disk): the worst verdict; one that cannot be judged is an error unless
+    another already fails."""
+    verdicts, errors = [], []
+    for generation, trusted_launch, declared_by in declared:
+        try:
+            verdicts.append(
+                check_vhd_generation(disk, profile, generation, trusted_launch, declared_by, os_family)
+            )
+        except FactError as exc:
+            errors.append(str(exc))
+    failed = [v for v in verdicts if v.result == Result.FAILED]
+    if errors and not failed:
+        raise FactError("; ".join(errors))
+    if len(verdicts) == 1 and not errors or all(v.result == Result.NOT_APPLICABLE for v in verdicts):
+        return verdicts[0]
+    worst = (failed or verdicts)[0]
+    message = " | ".join([*(v.message for v in verdicts), *(f"not judged: {e}" for e in errors)])
+    return Verdict(worst.result, "; ".join(v.actual for v in verdicts), worst.required, message)
 
 
 def _boot_summary(boot) -> str:

@@ -8,7 +8,7 @@ VHD checks are not applicable and point at VHD-001, so a wrong file gives one cl
 import pytest
 
 from pytest_vmimage import Verdict, requirement
-from pytest_vmimage.artifacts_plugin import InspectedVhd, generation_of, os_family_of
+from pytest_vmimage.artifacts_plugin import InspectedVhd, generations_of, os_family_of
 from pytest_vmimage.checks import artifacts as checks
 from pytest_vmimage.facts.disk import DiskFacts
 from pytest_vmimage.verdict import FactError
@@ -129,15 +129,14 @@ def test_vhd_deprovisioned(vhd_root_fs, vm_profile, vm_artifacts):
     guide="pc",
 )
 def test_vhd_generation(vm_artifacts, vm_artifact, vm_profile):
-    generation, trusted_launch, declared_by = generation_of(vm_artifacts, vm_artifact)
+    declared = generations_of(vm_artifacts, vm_artifact)
     if vm_profile.get("rules_2026_result", "failed") == "failed":
         vhd = vm_artifacts.inspect(vm_artifact, boot=True)  # the ESPs are read only when judged
     else:
         vhd = vm_artifacts.inspect(vm_artifact)
-    family = os_family_of(vm_artifacts, vm_artifact)[0] if trusted_launch else "linux"
-    return _content(
-        vhd, checks.check_vhd_generation, vm_profile, generation, trusted_launch, declared_by, family
-    )
+    trusted = any(tl for _, tl, _ in declared)
+    family = os_family_of(vm_artifacts, vm_artifact)[0] if trusted else "linux"
+    return _content(vhd, checks.check_vhd_generations, vm_profile, declared, family)
 
 
 def _with_os(verdict: Verdict, family: str, source: str) -> str:
