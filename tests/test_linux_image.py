@@ -55,7 +55,8 @@ def _tree(root: Path, files: dict[str, str], links: dict[str, str] = {}) -> None
 def _image(tmp_path: Path, files: dict[str, str], links: dict[str, str] = {}) -> Path:  # noqa: B006
     root = tmp_path / "root"
     _tree(root, files, links)
-    os.chmod(root / "usr/sbin/waagent", 0o755) if (root / "usr/sbin/waagent").exists() else None
+    for binary in (root / "usr/sbin").glob("*"):
+        binary.chmod(0o755)
     image = tmp_path / "disk.raw"
     subprocess.run(
         ["mkfs.ext4", "-q", "-F", "-d", str(root), "-E", "root_owner=0:0", str(image), "16M"],
@@ -77,6 +78,9 @@ BASE = {
     "/usr/sbin/waagent": "#!/usr/bin/python3\nprint('agent')\n",
     "/lib/systemd/system/walinuxagent.service": UNIT,
     "/root/.bash_history": "ls\n",
+    "/usr/sbin/sshd": "ELF",
+    "/etc/ssh/sshd_config": "Include /etc/ssh/sshd_config.d/*.conf\nClientAliveInterval 180\nMatch User x\n  ClientAliveInterval 5\n",
+    "/etc/ssh/sshd_config.d/50-keepalive.conf": "clientaliveinterval=600\nListenAddress 10.0.0.4\n",
     "/home/old/.ssh/authorized_keys": "# comment\nssh-ed25519 AAAA old\ncommand=\"echo\" ssh-ed25519 AAAA x\n",
 }
 LINKS = {"/etc/systemd/system/multi-user.target.wants/walinuxagent.service": "/lib/systemd/system/walinuxagent.service"}
@@ -127,13 +131,13 @@ def test_history_and_keys(facts):
 
 
 def test_live_only_sections_are_not_applicable_never_a_default(facts):
-    for name in ("proc_cmdline", "sshd_effective", "security_updates", "ip_state", "mounts"):
+    for name in ("proc_cmdline", "swaps", "security_updates", "ip_state", "mounts"):
         with pytest.raises(NotAvailableOffline, match="not available offline: needs a running VM"):
             facts.section(name)
     with pytest.raises(NotAvailableOffline):
         _ = facts.boot_time
     with pytest.raises(NotAvailableOffline):
-        checks.client_alive_interval(facts, GUIDE)
+        checks.security_updates(facts, GUIDE)
 
 
 def test_a_section_added_later_defaults_to_not_available(monkeypatch, image):
@@ -198,3 +202,19 @@ def test_block_devices_from_the_partition_table(facts):
     devices = facts.block_devices()
     assert facts.os_disk(devices) == "sda" and devices["sda"].size_bytes == 16 * 2**20
     assert checks.no_lvm(facts, GUIDE).result is Result.PASSED
+
+
+def test_sshd_settings_resolved_as_sshd_T(facts):
+    """An Include is read where it stands (the drop-in's 600 wins over the main file's 180),
+    a Match block is not applied, and a setting not resolved offline is never a default."""
+    settings = facts.sshd_settings()
+    assert settings["clientaliveinterval"] == "600"
+    assert facts.sshd_match_settings() == [("/etc/ssh/sshd_config", "ClientAliveInterval 5")]
+    with pytest.raises(FactError, match="inside a Match block"):  # as on the VM
+        checks.client_alive_interval(facts, GUIDE)
+    assert "listenaddress 10.0.0.4:22" in facts.section("sshd_effective")
+    with pytest.raises(NotAvailableOffline):
+        settings.get("ciphers")
+    keys = facts.section("authorized_keys")
+    assert "keysfile old /home/old/.ssh/authorized_keys\nkey ssh-ed25519 KEY\n" in keys
+    assert "AAAA" not in keys

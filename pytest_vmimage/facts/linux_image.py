@@ -67,14 +67,12 @@ LIVE_ONLY: dict[str, str] = {
     "kernel_modules": "modules of the running kernel",
     "initramfs_hv": "lsinitramfs of the running kernel's initramfs",
     "kernel_changelog": "the running kernel's changelog",
-    "sshd_effective": "sshd -T (the effective sshd configuration)",
     "network_services": "systemctl is-active of the network services",
     "resolv_conf": "/etc/resolv.conf as the running resolver keeps it",
     "dhcp_dns": "the DNS servers the DHCP leases handed out",
     "ip_state": "ip addr / ip route of the running VM",
     "firewall": "iptables-save / nft list ruleset of the running VM",
     "security_updates": "pending security updates against today's repositories",
-    "authorized_keys": "sshd -T and the keys of every account",
     "residue": "the running host name and provisioning markers",
 }
 # Paths that are a fresh tmpfs or a kernel file system at boot: nothing in the image is
@@ -732,6 +730,198 @@ def _default_kernel_release(fs: ImageFs) -> str:
     return match.group(1) if match else ""
 
 
+# -- sshd: the settings we judge, resolved as sshd -T does (LNX-015/020/022) -------------
+
+# OpenSSH's compiled-in defaults of the settings the checks read (sshd -T's spelling).
+SSHD_DEFAULTS = {
+    "port": ["22"],
+    "addressfamily": ["any"],
+    "listenaddress": [],
+    "clientaliveinterval": ["0"],
+    "clientalivecountmax": ["3"],
+    "authorizedkeysfile": [".ssh/authorized_keys .ssh/authorized_keys2"],
+    "authorizedkeyscommand": ["none"],
+    "trustedusercakeys": ["none"],
+    "passwordauthentication": ["yes"],
+    "permitrootlogin": ["without-password"],
+    "pubkeyauthentication": ["yes"],
+}
+_SSHD_ALIASES = {"permitrootlogin": {"prohibit-password": "without-password"}}
+_SSHD_MULTI = ("port", "listenaddress")
+MAX_SSHD_FILES = 100
+
+
+def _sshd_words(line: str) -> tuple[str, str]:
+    """``Keyword value`` or ``Keyword=value`` -> (keyword in lower case, value)."""
+    match = re.match(r"\s*([A-Za-z0-9]+)\s*(?:=\s*|\s+)(.*?)\s*$", line)
+    if not match or line.lstrip().startswith("#"):
+        return "", ""
+    return match.group(1).lower(), match.group(2)
+
+
+def _sshd_files(fs: ImageFs) -> tuple[list[tuple[str, list[str]]], list[str]]:
+    """(file, lines) of sshd_config and every Include'd file, in the order sshd reads them
+    (an Include is read where it stands), plus the files in the live script's breadth-first
+    order for its ``cfg`` lines. _Problem when a file cannot be read."""
+    main = "/etc/ssh/sshd_config"
+    if _one_file(fs, main) is None:
+        main = "/usr/etc/ssh/sshd_config"
+        if _one_file(fs, main) is None:
+            raise _Problem("sshd is installed but neither /etc/ssh/sshd_config nor /usr/etc/ssh/sshd_config exists")
+    ordered: list[tuple[str, list[str]]] = []
+    breadth: list[str] = []
+    seen: set[str] = set()
+
+    def read(path: str, depth: int) -> list[str]:
+        if len(seen) >= MAX_SSHD_FILES or depth > 16:
+            raise _Problem(f"sshd_config: more than {MAX_SSHD_FILES} files or Include depth 16")
+        seen.add(path)
+        return _lines(_need(fs, path))
+
+    contents: dict[str, list[str]] = {}
+
+    def walk(path: str, depth: int) -> None:
+        contents[path] = read(path, depth)
+        mine: list[str] = []
+        ordered.append((path, mine))
+        for line in contents[path]:
+            keyword, value = _sshd_words(line)
+            if keyword != "include":
+                mine.append(line)
+                continue
+            for pattern in value.split():
+                pattern = pattern if pattern.startswith("/") else f"/etc/ssh/{pattern}"
+                for found in fs.glob([pattern])[pattern]:
+                    if fs.resolve([found])[found] is not None and found not in seen:
+                        walk(found, depth + 1)  # read where the Include stands
+            mine = []
+            ordered.append((path, mine))
+
+    walk(main, 0)
+    queue = [main]
+    while queue:
+        path = queue.pop(0)
+        if path in breadth:
+            continue
+        breadth.append(path)
+        for line in contents.get(path, []):
+            keyword, value = _sshd_words(line)
+            if keyword == "include":
+                for pattern in value.split():
+                    pattern = pattern if pattern.startswith("/") else f"/etc/ssh/{pattern}"
+                    queue += [f for f in fs.glob([pattern])[pattern] if f in contents]
+    fs.sshd_contents = contents
+    return ordered, breadth
+
+
+def sshd_settings(fs: ImageFs) -> dict[str, list[str]]:
+    """The settings of SSHD_DEFAULTS as sshd -T prints them (without -C: Match blocks not
+    applied): the first value of a keyword wins, Port and ListenAddress accumulate."""
+    if hasattr(fs, "sshd_config"):
+        return fs.sshd_config
+    files, _ = _sshd_files(fs)
+    found: dict[str, list[str]] = {}
+    in_match: dict[str, bool] = {}  # per file: a Match block ends with its file
+    for path, lines in files:
+        for line in lines:
+            keyword, value = _sshd_words(line)
+            if keyword == "match":
+                in_match[path] = value.lower() != "all"
+            if in_match.get(path) or keyword not in SSHD_DEFAULTS or not value:
+                continue
+            value = _SSHD_ALIASES.get(keyword, {}).get(value.lower(), value)
+            if keyword in _SSHD_MULTI:
+                found.setdefault(keyword, []).append(value)
+            elif keyword not in found:
+                verbatim = keyword in ("authorizedkeysfile", "authorizedkeyscommand", "trustedusercakeys")
+                found[keyword] = [value if verbatim else value.lower()]
+    settings = {k: found.get(k, v) for k, v in SSHD_DEFAULTS.items()}
+    if not settings["listenaddress"]:
+        family = settings["addressfamily"][0]
+        hosts = {"inet": ["0.0.0.0"], "inet6": ["[::]"]}.get(family, ["[::]", "0.0.0.0"])
+        settings["listenaddress"] = [f"{h}:{p}" for h in hosts for p in settings["port"]]
+    else:
+        listen = []
+        for value in settings["listenaddress"]:
+            host = value.split()[0]
+            if re.search(r"(\]|^[^:\[]+):\d+$", host):
+                listen.append(host)
+            else:
+                host = f"[{host}]" if ":" in host and not host.startswith("[") else host
+                listen += [f"{host}:{p}" for p in settings["port"]]
+        settings["listenaddress"] = listen
+    fs.sshd_config = settings
+    return settings
+
+
+_SSHD_MATCH_LINE = re.compile(r"^[ \t]*(match|clientaliveinterval|authorizedkeysfile|authorizedkeyscommand)[ \t]", re.I)
+_SSHD_CFG_LINE = re.compile(
+    r"^[ \t]*(match|include|authorizedkeysfile|authorizedkeyscommand|passwordauthentication"
+    r"|permitrootlogin|trustedusercakeys)([ \t]|=)",
+    re.I,
+)
+
+
+def _sshd_effective(fs: ImageFs, _: str) -> tuple[int, str]:
+    """``sshd -T`` for the settings the checks judge, then the live script's ``## match``
+    lines of sshd_config and sshd_config.d/*.conf."""
+    if not _command_v(fs, "sshd"):
+        raise _Problem("sshd is not installed in the image (sshd -T cannot run)")
+    settings = sshd_settings(fs)
+    out = [f"{k} {v}\n" for k, values in settings.items() for v in values]
+    out.append("## match\n")
+    files = ["/etc/ssh/sshd_config", *fs.glob(["/etc/ssh/sshd_config.d/*.conf"])["/etc/ssh/sshd_config.d/*.conf"]]
+    texts = fs.read(files)
+    for path in files:
+        raw = texts[path]
+        if isinstance(raw, Unreadable):
+            raise _Problem(raw.reason)
+        for line in _lines(_text(raw)) if raw is not None else []:
+            if _SSHD_MATCH_LINE.match(line):
+                out.append(f"{path}: {line}\n")
+    return 0, "".join(out)
+
+
+_KEY_MATERIAL = re.compile(r"((ssh|ecdsa|sk)-[A-Za-z0-9@.-]+)[ \t]+[A-Za-z0-9+/=]+.*$")
+
+
+def _authorized_keys(fs: ImageFs, _: str) -> tuple[int, str]:
+    """The live section: sshd's AuthorizedKeysFile per account, key material masked."""
+    if not _command_v(fs, "sshd"):
+        return 0, "akf none (sshd not installed)\n"
+    settings = sshd_settings(fs)
+    akf = settings["authorizedkeysfile"][0]
+    out = [f"akf {akf}\n", f"akc {settings['authorizedkeyscommand'][0]}\n", f"tuck {settings['trustedusercakeys'][0]}\n"]
+    _, breadth = _sshd_files(fs)
+    lines = fs.sshd_contents
+    for path in breadth:
+        out += [f"cfg {path}: {line}\n" for line in lines[path] if _SSHD_CFG_LINE.match(line)]
+    out.append(f"cfg_files {len(breadth)}\n")
+    wanted: list[tuple[str, str]] = []
+    for line in _lines(_need(fs, "/etc/passwd")):
+        fields = line.split(":")
+        if len(fields) < 6:
+            continue
+        user, uid, home = fields[0], fields[2], fields[5]
+        for pattern in akf.split():
+            if pattern == "none":
+                continue
+            path = pattern.replace("%h", home).replace("%u", user).replace("%U", uid).replace("%%", "%")
+            wanted.append((user, path if path.startswith("/") else f"{home}/{path}"))
+    data = fs.read(sorted({p for _, p in wanted}))
+    for user, path in wanted:
+        raw = data[path]
+        if isinstance(raw, Unreadable):
+            raise _Problem(raw.reason)
+        if raw is None:
+            continue
+        out.append(f"keysfile {user} {path}\n")
+        for line in _lines(_text(raw)):
+            if not re.match(r"^[ \t]*(#|$)", line):
+                out.append("key " + _KEY_MATERIAL.sub(lambda m: f"{m.group(1)} KEY", line, count=1) + "\n")
+    return 0, "".join(out)
+
+
 # -- block devices (LNX-001/002/010/011) from the VHDs' partition tables ----------------
 
 _FSTYPE = {"lvm2_pv": "LVM2_member"}
@@ -807,6 +997,8 @@ READERS = {
     "glibc": _glibc,
     "openssl": _openssl,
     "uname": _uname,
+    "sshd_effective": _sshd_effective,
+    "authorized_keys": _authorized_keys,
 }
 
 
@@ -851,6 +1043,26 @@ def _framed(name: str, rc: int, stdout: str) -> Section:
 # ---------------------------------------------------------------------------- facts
 
 
+class _JudgedSettings(dict):
+    """sshd settings read offline: a setting outside SSHD_DEFAULTS is not available offline."""
+
+    def _known(self, key: str) -> None:
+        if key not in SSHD_DEFAULTS:
+            raise NotAvailableOffline(f"{OFFLINE} (sshd -T for {key}: only {', '.join(SSHD_DEFAULTS)} are resolved offline)")
+
+    def __getitem__(self, key: str) -> str:
+        self._known(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default=None):
+        self._known(key)
+        return super().get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        self._known(str(key))
+        return super().__contains__(key)
+
+
 @dataclass
 class OfflineLinuxFacts(LinuxFacts):
     """Linux facts of an image read from its VHD. A section that only a running VM can
@@ -889,6 +1101,11 @@ class OfflineLinuxFacts(LinuxFacts):
         if not entry:
             raise FactError("no boot loader entry with a kernel line in the image (grub.cfg, BLS, extlinux)")
         return entry[0]
+
+    def sshd_settings(self) -> dict[str, str]:
+        """sshd -T offline holds only the settings the checks judge; asking for another is
+        not available offline (never a missing value taken as a default)."""
+        return _JudgedSettings(super().sshd_settings())
 
     @property
     def boot_time(self) -> int:
