@@ -61,8 +61,6 @@ LIVE_ONLY: dict[str, str] = {
     "mounts": "/proc/self/mounts",
     "swaps": "/proc/swaps (active swap)",
     "swap_units": "the swap units systemd generated",
-    "agent_version": "waagent --version",
-    "agent_python": "the agent's interpreter run on the VM",
     "agent_candidate": "apt-cache policy against today's repositories",
     "kernel_modules": "modules of the running kernel",
     "initramfs_hv": "lsinitramfs of the running kernel's initramfs",
@@ -597,6 +595,65 @@ def _agent(fs: ImageFs, _: str) -> tuple[int, str]:
     return 0, out + _units(fs, "walinuxagent", "waagent")
 
 
+AGENT_PACKAGES = ("waagent", "walinuxagent", "WALinuxAgent", "python-azure-agent", "python3-azure-agent")
+
+
+def _agent_version(fs: ImageFs, _: str) -> tuple[int, str]:
+    """``waagent --version`` offline: the version of the installed agent package (an agent
+    installed by hand, or one that updated itself at run time, is not known offline)."""
+    if not _command_v(fs, "waagent"):
+        return ABSENT_RC, ""
+    for name in AGENT_PACKAGES:
+        version = _installed(fs, name)
+        if version:
+            return 0, f"WALinuxAgent-{version} (the {name} package's version, read offline)\n"
+    raise _Problem("waagent is installed but no agent package is: its version is not known offline")
+
+
+_PYTHON_DIRS = ("/usr/lib/python3/dist-packages", "/usr/local/lib/{py}/dist-packages", "/usr/lib/{py}/site-packages",
+                "/usr/lib64/{py}/site-packages", "/usr/local/lib/{py}/site-packages", "/usr/lib/{py}/dist-packages")
+
+
+def _agent_python(fs: ImageFs, _: str) -> tuple[int, str]:
+    """The agent's interpreter (waagent's shebang), its version from the package that ships
+    it (python3.X-minimal / python3.X) and pyasn1's ``__version__`` from its ``__init__.py``
+    on the interpreter's module path."""
+    binary = _command_v(fs, "waagent")
+    if not binary:
+        return ABSENT_RC, ""
+    words = _need(fs, binary).split("\n", 1)[0].removeprefix("#!").split()
+    if not words:
+        raise _Problem(f"{binary} has no shebang line")
+    interpreter = words[0]
+    if interpreter.rsplit("/", 1)[-1] == "env" and len(words) > 1:
+        interpreter = _command_v(fs, words[1])
+        if not interpreter:
+            return 127, "interpreter \n"
+    target = fs.resolve([interpreter])[interpreter]
+    if isinstance(target, Unreadable):
+        raise _Problem(target.reason)
+    if target is None or target.kind != "file":
+        return 127, f"interpreter {interpreter}\n"
+    name = target.path.rsplit("/", 1)[-1]
+    if not re.fullmatch(r"python\d\.\d+", name):
+        raise _Problem(f"the agent's interpreter {interpreter} -> {target.path}: its version is not known offline")
+    version = _installed(fs, f"{name}-minimal") or _installed(fs, name)
+    if not version:
+        raise _Problem(f"{target.path} belongs to no installed {name} package: its version is not known offline")
+    inits = [d.format(py=name) + "/pyasn1/__init__.py" for d in _PYTHON_DIRS]
+    found = fs.read(inits)
+    pyasn1 = "ModuleNotFoundError: No module named 'pyasn1' (looked offline in the interpreter's package directories)"
+    for path in inits:
+        raw = found[path]
+        if isinstance(raw, Unreadable):
+            raise _Problem(raw.reason)
+        if raw is not None:
+            match = re.search(r"^__version__\s*=\s*['\"]([^'\"]+)", _text(raw), re.M)
+            pyasn1 = match.group(1) if match else "unknown"
+            break
+    return 0, f"interpreter {interpreter}\nversion {version}\npyasn1 {pyasn1}\n"
+
+
 def _sshd(fs: ImageFs, _: str) -> tuple[int, str]:
     binary = _command_v(fs, "sshd")
     return 0, (f"{binary}\n" if binary else "") + _units(fs, "ssh", "sshd", "ssh.socket", "sshd.socket")
@@ -999,6 +1056,8 @@ READERS = {
     "uname": _uname,
     "sshd_effective": _sshd_effective,
     "authorized_keys": _authorized_keys,
+    "agent_version": _agent_version,
+    "agent_python": _agent_python,
 }
 
 
