@@ -343,7 +343,9 @@ def generations_of(state: ArtifactState, vhd: VhdArtifact) -> list[tuple[int, bo
     if not vhd.declarations:
         return [(cli[0], False, cli[1])]
     return [
-        (g, tl, f"declared by the offer manifest, {where}") if g is not None else (cli[0], tl, f"{cli[1]}; {where}")
+        (g, tl, f"declared by the offer manifest, {where}")
+        if g is not None
+        else (cli[0], tl, f"{cli[1]}; {where}")
         for g, tl, where in vhd.declarations
     ]
 

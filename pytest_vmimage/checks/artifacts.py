@@ -404,15 +404,21 @@ def check_vhd_generation(
         fix = _TO_GEN2 if not _uefi_loaders(boot) or boot.scheme != "gpt" else _TO_TRUSTED
     if not_read and not problems:
         raise FactError(f"{disk.path}: could not read {'; '.join(not_read)} (found: {found})")
+    if not problems and generation == 1 and boot.mbr_boot_code_kind == "unknown":
+        actual = "sector 0 holds code that is not GRUB, LILO, SYSLINUX or a Windows/DOS MBR"
+        return Verdict.warning(
+            actual,
+            required,
+            f"Found: {found}; {actual}: whether a BIOS can start it is not known (garbage looks the same). "
+            f"Required: {required}. Fix: boot it once as Gen1 (BIOS) to be sure. Source: {GENERATION_SOURCE}",
+        )
     if not problems:
         note = " (the shim's signature is not verified here)" if trusted_launch else ""
         return Verdict.passed(
             found, required, f"{found}: boots as X64 Gen{generation}{tl}{note}; {declared_by}"
         )
     actual = "; ".join([*problems, *(f"not read: {n}" for n in not_read)])
-    message = (
-        f"Found: {found}; {actual}. Required: {required}. Fix: {fix}. Source: {GENERATION_SOURCE}"
-    )
+    message = f"Found: {found}; {actual}. Required: {required}. Fix: {fix}. Source: {GENERATION_SOURCE}"
     return Verdict.failed(actual, required, message)
 
 
@@ -442,18 +448,14 @@ def check_vhd_generations(
 
 def _boot_summary(boot) -> str:
     parts = [f"{boot.scheme.upper() if boot.scheme != 'none' else 'no partition table'} disk"]
-    parts.append(
-        f"MBR boot code ({boot.mbr_boot_code_kind})" if boot.mbr_boot_code else "no MBR boot code"
-    )
+    parts.append(f"MBR boot code ({boot.mbr_boot_code_kind})" if boot.mbr_boot_code else "no MBR boot code")
     if boot.hybrid_mbr:
         parts.append("hybrid MBR")
     if boot.bios_boot_partitions:
         parts.append("bios_grub partition " + ", ".join(map(str, boot.bios_boot_partitions)))
     for esp in boot.esps:
         loaders = ", ".join(_loader_text(x) for x in esp.loaders) or "no loader"
-        parts.append(
-            f"ESP partition {esp.partition_index} ({esp.error or f'{esp.fat}: {loaders}'})"
-        )
+        parts.append(f"ESP partition {esp.partition_index} ({esp.error or f'{esp.fat}: {loaders}'})")
     if not boot.esps:
         parts.append("no EFI System Partition")
     return ", ".join(parts)
@@ -511,7 +513,9 @@ def _uefi_missing(boot, trusted_launch: bool, os_family: str) -> tuple[list[str]
     if trusted_launch and loaders and not not_read:
         if os_family == "windows":
             if not any(x.signed for x in loaders):
-                problems.append("Trusted Launch: no signed UEFI loader (bootmgfw.efi / BOOTX64.EFI) on the ESP")
+                problems.append(
+                    "Trusted Launch: no signed UEFI loader (bootmgfw.efi / BOOTX64.EFI) on the ESP"
+                )
         elif not any(x.shim for x in loaders):
             problems.append(
                 "Trusted Launch: no shim on the ESP (no shimx64.efi, and no loader with shim's "

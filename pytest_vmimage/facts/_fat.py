@@ -191,7 +191,11 @@ class FatVolume:
                 continue
             short = _short_name(entry)
             long_name = ""
-            if parts and checksum == _lfn_checksum(entry[:11]) and sorted(parts) == list(range(1, len(parts) + 1)):
+            if (
+                parts
+                and checksum == _lfn_checksum(entry[:11])
+                and sorted(parts) == list(range(1, len(parts) + 1))
+            ):
                 long_name = "".join(parts[k] for k in sorted(parts)).split("\0")[0]
             parts, checksum = {}, -1
             if attr & 0x08 or short in (".", ".."):  # volume label, dot entries

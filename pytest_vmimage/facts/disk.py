@@ -381,7 +381,7 @@ class BootFacts:
     reason: str = ""
     scheme: str = ""  # the partition table: "mbr", "gpt", "none"
     mbr_boot_code: bool = False  # bytes 0..439 of sector 0 are not all zero
-    mbr_boot_code_kind: str = ""  # "GRUB", "SYSLINUX", "Windows", "unknown"
+    mbr_boot_code_kind: str = ""  # "GRUB", "LILO", "SYSLINUX", "Windows/DOS-style MBR", "unknown"
     hybrid_mbr: bool = False  # GPT whose MBR also lists partitions besides 0xEE
     bios_boot_partitions: list[int] = field(default_factory=list)  # GPT bios_grub
     legacy_bootable_partitions: list[int] = field(default_factory=list)  # GPT attribute bit 2
@@ -1600,11 +1600,15 @@ MAX_EFI_DIRS = 32  # folders under /EFI that are looked into
 FALLBACK_LOADERS = ("BOOTX64.EFI", "BOOTAA64.EFI", "BOOTIA32.EFI")  # EFI/BOOT/, UEFI removable path
 DISTRO_LOADERS = ("shimx64.efi", "grubx64.efi", "shimaa64.efi", "grubaa64.efi", "bootmgfw.efi")
 _PE_MACHINES = {0x8664: "x64", 0xAA64: "arm64", 0x014C: "ia32"}
+# Strings of the MBR boot code of common BIOS loaders; other non-zero bytes are "unknown"
+# (VHD-010 cannot tell such code from garbage, and says so).
 _BOOT_CODE_KINDS = (
     (b"GRUB", "GRUB"),
+    (b"LILO", "LILO"),
+    (b"isolinux", "SYSLINUX"),
     (b"SYSLINUX", "SYSLINUX"),
-    (b"Missing operating system", "Windows"),
-    (b"BOOTMGR", "Windows"),
+    (b"Missing operating system", "Windows/DOS-style MBR"),
+    (b"Invalid partition table", "Windows/DOS-style MBR"),
 )
 
 

@@ -102,7 +102,10 @@ def test_manifest_generation_per_sku_version_under_current(pytester, boot_vhds):
     args = ("--vm-offer", str(offer), "--vm-profile", "current", "--vm-offline", "-k", "VHD-010")
     run = run_suite(pytester, *args)
     assert sorted(t["Host"] for t in run.tests if t["TestID"] == "VHD-010") == [
-        "gen2-on-mbr/os:gen1.vhd", "hybrid-1/os:hybrid.vhd", "tl-grub/os:gen2.vhd", "tl-shim/os:gen2-shim.vhd"
+        "gen2-on-mbr/os:gen1.vhd",
+        "hybrid-1/os:hybrid.vhd",
+        "tl-grub/os:gen2.vhd",
+        "tl-shim/os:gen2-shim.vhd",
     ]
     shim = run.by("VHD-010", "tl-shim/os:gen2-shim.vhd")
     assert shim["Result"] == "Passed" and "SKU 'tl-shim' version 1.0.1" in shim["Message"]
@@ -111,7 +114,10 @@ def test_manifest_generation_per_sku_version_under_current(pytester, boot_vhds):
     assert "SKU 'gen2' version 1.0.1" in shared["Message"]  # the other plan's declaration was judged too
     mbr = run.by("VHD-010", "gen2-on-mbr/os:gen1.vhd")
     assert mbr["Result"] == "Failed" and "an MBR disk" in mbr["Message"]
-    assert "default: X64 Gen1 (declare generation in the manifest or --vm-generation 2); SKU 'silent'" in mbr["Message"]
+    assert (
+        "default: X64 Gen1 (declare generation in the manifest or --vm-generation 2); SKU 'silent'"
+        in mbr["Message"]
+    )
     hybrid = run.by("VHD-010", "hybrid-1/os:hybrid.vhd")
     assert hybrid["Result"] == "Passed", hybrid  # one hybrid disk in a Gen1 and a Gen2 + TL plan
     assert "SKU 'hybrid-1'" in hybrid["Message"] and "SKU 'hybrid-2'" in hybrid["Message"]

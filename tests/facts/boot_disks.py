@@ -34,7 +34,9 @@ needs_boot_tools = pytest.mark.skipif(
 )
 
 
-def pe_image(machine: int = X64, *, sbat: bytes = GRUB_SBAT, vendor_cert: bool = False, signed: bool = False) -> bytes:
+def pe_image(
+    machine: int = X64, *, sbat: bytes = GRUB_SBAT, vendor_cert: bool = False, signed: bool = False
+) -> bytes:
     """A PE32+ image with .text, .sbat (and .vendor_cert) sections; ``signed`` appends a
     WIN_CERTIFICATE and points the certificate-table directory at it."""
     sections = [(b".text", b"\xc3" * 512), (b".sbat", sbat.ljust(512, b"\0"))]
@@ -155,8 +157,10 @@ def grow_directory(vhd: Path, index: int, path: str, entries: int) -> None:
     free = list(range(fat.clusters + 1, fat.clusters + 1 - count, -1))
     entry = struct.pack("<8s3sB", b"FILLER  ", b"TXT", 0x20).ljust(32, b"\0")
     chain = [first, *free]
-    for here, there in zip(chain, chain[1:]):
+    for here, there in zip(chain, chain[1:], strict=False):
         set_fat_entry(vhd, index, here, there)
     set_fat_entry(vhd, index, chain[-1], 0xFFFF if fat.kind == "FAT16" else 0x0FFFFFFF)
     for cluster in free:
-        patch(vhd, start + fat.data_start + (cluster - 2) * fat.cluster_size, entry * (fat.cluster_size // 32))
+        patch(
+            vhd, start + fat.data_start + (cluster - 2) * fat.cluster_size, entry * (fat.cluster_size // 32)
+        )

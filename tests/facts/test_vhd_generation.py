@@ -278,3 +278,11 @@ def test_a_hybrid_mbr_is_reported(copy_of):
     boot = facts_of(vhd).boot
     assert boot.hybrid_mbr
     assert dataclasses.replace(boot, hybrid_mbr=False) != boot
+
+
+def test_unknown_boot_code_only_warns(copy_of):
+    vhd = copy_of("mbr-no-code")
+    patch(vhd, 0, bytes(range(1, 200)))  # code no known BIOS loader has: garbage looks the same
+    verdict = judge(vhd, 1)
+    assert verdict.result is Result.WARNING, verdict.message
+    assert "whether a BIOS can start it is not known" in verdict.message
