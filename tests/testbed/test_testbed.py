@@ -105,6 +105,12 @@ VARIANT_FACTS = {
         ("findmnt -no SOURCE /", "/dev/vda1"),
         ("grep -E '^Provisioning.(RegenerateSshHostKeyPair|DeleteRootPassword)=' /etc/waagent.conf",
          "Provisioning.DeleteRootPassword=y\nProvisioning.RegenerateSshHostKeyPair=y"),
+        # LNX-034/035: the KVP daemon installed (udev starts it on Hyper-V only), the distro's update sources
+        ("test -x /usr/sbin/hv_kvp_daemon && echo kvp; systemctl is-active hv-kvp-daemon || true", "kvp\ninactive"),
+        ("grep -oE 'bookworm-(security|updates)' /etc/apt/sources.list.d/debian.sources | sort", "bookworm-security\nbookworm-updates"),
+        ("sudo -n grep -rc targetpw /etc/sudoers /etc/sudoers.d | grep -vc ':0$' || true", "0"),
+        ("ls /etc/udev/rules.d | grep -c persistent-net || true", "0"),
+        ("dpkg-query -W omi 2>/dev/null || echo no-omi", "no-omi"),
     ],
     "no-console": [
         ("cat /proc/cmdline | grep -c console=ttyS0 || true", "0"),
@@ -141,6 +147,18 @@ VARIANT_FACTS = {
         ("findmnt -no SOURCE /", "/dev/mapper/testbed-root"),
         ("sudo -n /usr/sbin/lvs --noheadings -o vg_name,lv_name | tr -s ' ' | sed 's/^ //'", "testbed root"),
         ("findmnt -no SOURCE /boot", "/dev/vda1"),
+    ],
+    "lisa-rules": [
+        ("sudo -n cat /etc/sudoers.d/90-testbed-targetpw", "Defaults targetpw"),  # and sudo -n still works
+        ("grep -o 'libata.atapi_enabled=0' /proc/cmdline", "libata.atapi_enabled=0"),
+        ("sudo -n grep -c 'libata.atapi_enabled=0' /boot/grub/grub.cfg", "1"),
+        ("grep -c 'NAME=\"eth1\"' /etc/udev/rules.d/70-persistent-net.rules", "1"),
+        ("ip -4 -o addr show eth0 | grep -c 'inet 10.0.2.15/24'", "1"),  # the rule's MAC is not this NIC's
+        ("dpkg-query -W -f='${Version}\\n' omi; /opt/omi/bin/omiserver --version | grep -o 'OMI-[0-9.-]*[0-9]'",
+         "1.6.8-0\nOMI-1.6.8-0"),
+        ("python3 -c 'import json; json.load(open(\"/etc/opt/microsoft/mdatp/mdatp_onboard.json\"))' && echo onboarded",
+         "onboarded"),
+        ("cat /etc/modprobe.d/testbed-cis.conf", "install udf /bin/true"),
     ],
 }
 
