@@ -62,8 +62,7 @@ LIVE_ONLY: dict[str, str] = {
     "swaps": "/proc/swaps (active swap)",
     "swap_units": "the swap units systemd generated",
     "agent_candidate": "apt-cache policy against today's repositories",
-    "kernel_modules": "modules of the running kernel",
-    "initramfs_hv": "lsinitramfs of the running kernel's initramfs",
+    "initramfs_hv": "lsinitramfs of the running kernel's initramfs (not unpacked offline)",
     "kernel_changelog": "the running kernel's changelog",
     "network_services": "systemctl is-active of the network services",
     "resolv_conf": "/etc/resolv.conf as the running resolver keeps it",
@@ -137,6 +136,8 @@ class ImageFs:
             root = disk._reader_for(self.file, content, facts, facts.root_fs.partition_index)
             self.mounts = [_Mount("/", root)]
             self._stats: dict[str, FileEntry | None | Unreadable] = {}
+            self._listings: dict[str, list[FileEntry] | None | Unreadable] = {}
+            self._contents: dict[tuple[str, int], bytes | None | Unreadable] = {}
             self._mount_fstab()
         except disk._NoReader as exc:
             self.close()
@@ -236,7 +237,13 @@ class ImageFs:
 
     def listdir(self, paths: list[str]) -> dict[str, list[FileEntry] | None | Unreadable]:
         """Directory listings (a symlinked directory listed where it leads); entries keep
-        the path they have through the link."""
+        the path they have through the link. Cached: the image does not change."""
+        todo = [p for p in dict.fromkeys(paths) if p not in self._listings]
+        if todo:
+            self._listings.update(self._listdir(todo))
+        return {p: self._listings[p] for p in paths}
+
+    def _listdir(self, paths: list[str]) -> dict[str, list[FileEntry] | None | Unreadable]:
         final = self.resolve(paths)
         result: dict[str, list[FileEntry] | None | Unreadable] = {}
         todo: dict[int, tuple[_Mount, dict[str, list[str]]]] = {}
@@ -273,7 +280,13 @@ class ImageFs:
 
     def read(self, paths: list[str], limit: int = FILE_LIMIT) -> dict[str, bytes | None | Unreadable]:
         """Content of regular files (symlinks followed); None when absent or not a regular
-        file; Unreadable when it could not be read or is larger than ``limit``."""
+        file; Unreadable when it could not be read or is larger than ``limit``. Cached."""
+        todo = [p for p in dict.fromkeys(paths) if (p, limit) not in self._contents]
+        if todo:
+            self._contents.update({(p, limit): v for p, v in self._read(todo, limit).items()})
+        return {p: self._contents[(p, limit)] for p in paths}
+
+    def _read(self, paths: list[str], limit: int) -> dict[str, bytes | None | Unreadable]:
         final = self.resolve(paths)
         result: dict[str, bytes | None | Unreadable] = {}
         todo: dict[int, tuple[_Mount, dict[str, list[str]]]] = {}
@@ -763,6 +776,30 @@ def _packages(fs: ImageFs, _: str) -> tuple[int, str]:
     return 0, "manager dpkg\n" + "".join(lines)  # the section's status: dpkg-query's 1 is accepted
 
 
+HV_MODULES = ("hv_vmbus", "hv_storvsc", "hv_netvsc")
+
+
+def _kernel_modules(fs: ImageFs, _: str) -> tuple[int, str]:
+    """The live section's counts, for the kernel of the boot loader's default entry."""
+    release = default_kernel_release(fs)
+    if not release:
+        raise _Problem("the boot loader's default entry names no kernel release")
+    paths = [f"/lib/modules/{release}/modules.builtin", f"/lib/modules/{release}/modules.dep"]
+    data = fs.read(paths, DB_LIMIT)
+    texts = []
+    for path in paths:
+        raw = data[path]
+        if not isinstance(raw, bytes):
+            raise _Problem(getattr(raw, "reason", f"cannot read {path}: it does not exist in the image"))
+        texts.append(_lines(_text(raw)))
+    builtin, dep = texts
+    out = []
+    for module in HV_MODULES:
+        needle = f"/{module}.ko"
+        out.append(f"{module} builtin={sum(needle in x for x in builtin)} module={sum(needle in x for x in dep)}\n")
+    return 0, "".join(out)
+
+
 def _times(fs: ImageFs, _: str) -> tuple[int, str]:
     """The clock of this machine when the image was read; the boot time does not exist."""
     return 0, f"{int(time.time())}\n"
@@ -1058,6 +1095,7 @@ READERS = {
     "authorized_keys": _authorized_keys,
     "agent_version": _agent_version,
     "agent_python": _agent_python,
+    "kernel_modules": _kernel_modules,
 }
 
 
@@ -1220,6 +1258,7 @@ def read_linux_image(
         result.meta = {"source": "vhd", "vhd": path, "bytes_read": 0, "seconds": 0.0}
         return result
     try:
+        _prefetch(fs, names)
         stale = _whole_root_problem(facts)
         for name in names:
             section = _produce_section(fs, name)
@@ -1237,6 +1276,33 @@ def read_linux_image(
         "mounts": [m.point for m in fs.mounts],
     }
     return result
+
+
+# Files the readers ask for, fetched in a few batches up front (each debugfs run costs a
+# process start): the sections then find them in ImageFs' caches.
+PREFETCH = (
+    "/etc/os-release", "/usr/lib/os-release", "/etc/fstab", "/etc/waagent.conf", "/etc/passwd", "/etc/shadow",
+    "/etc/hostname", "/etc/ssh/sshd_config", "/bin/sh",
+    *(f"{d}/{b}" for d in PATH_DIRS for b in ("waagent", "sshd", "openssl")),
+    *(f"{d}/{u}" for d in UNIT_DIRS for u in ("walinuxagent.service", "waagent.service", "ssh.service", "sshd.service",
+                                             "ssh.socket", "sshd.socket")),
+)
+
+
+def _prefetch(fs: ImageFs, names: list[str]) -> None:
+    """Read what the sections need in a few batches (failures are left to the sections)."""
+    try:
+        patterns = [p for n in names for p in cat_patterns(SECTIONS[n][1]) or []]
+        patterns += ["/etc/systemd/system/*.wants", "/etc/systemd/system/*.requires", "/etc/ssh/sshd_config.d/*.conf"]
+        found = fs.glob(list(dict.fromkeys(patterns)))
+        fs.read([p for ps in found.values() for p in ps])
+    except (_Problem, FsReadError):
+        pass
+    try:
+        fs.read([p for p in PREFETCH if p != "/bin/sh"])
+        fs.read(["/var/lib/dpkg/status"], DB_LIMIT)
+    except FsReadError:
+        pass
 
 
 def _whole_root_problem(facts: DiskFacts) -> str:
