@@ -101,7 +101,12 @@ class FatVolume:
         self.meter.check_time()
         if offset < 0 or offset + size > self.size:
             raise FatError(f"a read at byte {offset} (+{size}) is outside the {self.size}-byte volume")
-        return self._read(offset, size)
+        data = self._read(offset, size)
+        if len(data) != size:  # the image ends inside the partition
+            raise FatError(
+                f"a read at byte {offset} returned {len(data)} of {size} bytes (the image is cut short)"
+            )
+        return data
 
     def _next(self, cluster: int) -> int:
         """The FAT entry of ``cluster`` (the next cluster, or an end/bad/free mark)."""
