@@ -373,7 +373,7 @@ def check_vhd_generation(
     os_family: str = "linux",
 ) -> Verdict:
     """VHD-010: the OS disk boots as the declared generation. Gen1: a BIOS boot path
-    (MBR boot code; on GPT also a bios_grub or legacy-bootable partition). Gen2: a GPT
+    (MBR boot code; on GPT also a bios_grub or legacy-bootable partition, or a hybrid MBR). Gen2: a GPT
     disk with an EFI System Partition holding an x64/Arm64 UEFI loader (EFI/BOOT/BOOTX64.EFI
     or BOOTAA64.EFI, or EFI/<distro>/shimx64.efi / grubx64.efi). Trusted Launch: Gen2 and
     a shim loader (Linux) or a signed Windows boot manager. A hybrid disk passes both.
@@ -475,10 +475,12 @@ def _bios_missing(boot) -> list[str]:
         return ["no partition table: nothing for the BIOS to boot"]
     if not boot.mbr_boot_code:
         problems.append("sector 0 holds no boot code (bytes 0-439 are zero): a BIOS cannot start it")
-    if boot.scheme == "gpt" and not (boot.bios_boot_partitions or boot.legacy_bootable_partitions):
+    if boot.scheme == "gpt" and not (
+        boot.bios_boot_partitions or boot.legacy_bootable_partitions or boot.hybrid_mbr
+    ):
         problems.append(
-            "GPT disk without a bios_grub partition (type 21686148-6449-6E6F-744E-656564454649) "
-            "or a legacy-BIOS-bootable partition: GRUB has no place for its BIOS core"
+            "GPT disk without a bios_grub partition (type 21686148-6449-6E6F-744E-656564454649), "
+            "a legacy-BIOS-bootable partition or a hybrid MBR: GRUB has no place for its BIOS core"
         )
     return problems
 
