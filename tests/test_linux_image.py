@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -218,3 +219,19 @@ def test_sshd_settings_resolved_as_sshd_T(facts):
     keys = facts.section("authorized_keys")
     assert "keysfile old /home/old/.ssh/authorized_keys\nkey ssh-ed25519 KEY\n" in keys
     assert "AAAA" not in keys
+
+
+def test_the_linux_suite_runs_on_a_vhd(pytester, image):
+    """pytest suites/linux --vm-vhd os:IMAGE: every LNX ID gets a verdict or a reason; what
+    only a running VM knows is not applicable naming the live check; the running kernel
+    line is named as the boot loader's default entry."""
+    suite = Path(__file__).parent.parent / "suites" / "linux"
+    result = pytester.runpytest(str(suite), "--vm-vhd", f"os:{image}", "-rA", "-p", "no:cacheprovider")
+    text = result.stdout.str()
+    assert "test_kernel_boot_line[os:disk.raw]" in "".join(l for l in text.splitlines() if l.startswith("PASSED"))
+    assert "test_agent_installed[os:disk.raw]" in "".join(l for l in text.splitlines() if l.startswith("PASSED"))
+    assert "FAILED        LNX-023" in text  # /root/.bash_history in the image
+    assert "NOT APPLICABLE LNX-021" in text and "needs a running VM (pending security updates" in text
+    collected = int(re.search(r"^requirements: (\d+)", text, re.M).group(1))
+    outcomes = result.parseoutcomes()
+    assert sum(v for k, v in outcomes.items() if k != "warnings") >= collected >= 29
