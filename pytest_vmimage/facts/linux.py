@@ -507,10 +507,12 @@ SECTIONS: dict[str, tuple[bool, str]] = {
     # LNX-040 (and LNX-013's "console [ttyS0] enabled"): this boot's log, lines with error, fail,
     # panic, oops, call trace, BUG: or segfault (300 shown, 400 characters each; "## matched N" all), console
     # lines, "## start" when the log reaches back to the kernel's first line; sudo's records of command
-    # lines (this script's own among them) are only counted ("## sudo_commands N")
+    # lines (this script's own among them) are only counted ("## sudo_commands N"); "## dmi" the
+    # kernel's DMI line (which hypervisor the VM runs on)
     "boot_log": (
         True,
         "f='{ l = tolower($0) } !s && /Linux version / { s = 1; print \"## start \" substr($0, 1, 400); next } "
+        "!d && / DMI: / { d = 1; print \"## dmi \" substr($0, 1, 300); next } "
         "l ~ /console \\[[^]]*\\] enabled/ { print substr($0, 1, 400); next } "
         "l ~ /sudo[[][0-9]+[]]: .*(command=|[(]command continued[)])/ { q++; next } "
         "l ~ /error|fail|panic|oops|call trace|bug:|segfault/ { n++; if (n <= 300) print substr($0, 1, 400) } "
