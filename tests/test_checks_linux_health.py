@@ -51,6 +51,7 @@ CLEAN_FS_MODULES = "udf builtin=0 module=1\nvfat builtin=0 module=1\nlooked\n"
 DEBIAN_BOOT_LOG = """## source journalctl -b
 ## start [    0.000000] localhost.localdomain kernel: Linux version 6.1.0-57-amd64 (debian-kernel@lists.debian.org) #1 SMP PREEMPT_DYNAMIC Debian 6.1.192-3 (2026-11-26)
 [    0.000000] localhost.localdomain kernel: printk: bootconsole [earlyser0] enabled
+## dmi [    0.000000] localhost.localdomain kernel: DMI: QEMU Standard PC (i440FX + PIIX, 1996), BIOS 1.16.2-debian-1.16.2-1 04/01/2014
 [    0.337043] localhost.localdomain kernel: printk: console [ttyS0] enabled
 [    0.026148] localhost.localdomain kernel: calibrate_delay_direct() failed to get a good estimate for loops_per_jiffy.
 [    1.216070] localhost.localdomain kernel: acpi PNP0A03:00: fail to add MMCONFIG information, can't access extended PCI configuration space under this bridge.
@@ -381,6 +382,19 @@ def test_allowlisted_dvd_read_error_but_not_the_os_disk():
         health.clean_boot_log(facts_for("debian12", boot_log=with_lines(disk)), CURRENT).result
         is Result.WARNING
     )
+
+
+def test_soft_lockup_is_qemu_noise_only_on_qemu():
+    lockup = "[   80.1] kernel: watchdog: BUG: soft lockup - CPU#1 stuck for 23s! [swapper/1:0]"
+    qemu = facts_for("debian12", boot_log=with_lines(lockup))
+    assert health.clean_boot_log(qemu, CURRENT).result is Result.PASSED
+    azure_dmi = "DMI: Microsoft Corporation Virtual Machine/Virtual Machine, BIOS Hyper-V UEFI Release v4.1"
+    azure = facts_for(
+        "ubuntu2204",
+        boot_log=with_lines(lockup).replace("DMI: QEMU Standard PC (i440FX + PIIX, 1996)", azure_dmi),
+    )
+    verdict = health.clean_boot_log(azure, CURRENT)
+    assert verdict.result is Result.WARNING and "soft lockup" in verdict.message
 
 
 def test_every_allowlist_entry_says_why():
