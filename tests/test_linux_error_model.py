@@ -12,6 +12,7 @@ import json
 import os
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -56,10 +57,11 @@ def fake_bin(tmp_path: Path, **scripts: str) -> str:
     return f"{directory}:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-def run_sections(sections: dict, path: str, timeouts=None, cap=None) -> dict[str, Section]:
+def run_sections(sections: dict, path: str, timeouts=None, cap=None, lanes=None) -> dict[str, Section]:
     """Run a collection script with ``path`` instead of the script's own PATH."""
     extra = {"timeouts": timeouts} if timeouts else {}
     extra.update({"cap": cap} if cap else {})
+    extra.update({"lanes": lanes} if lanes is not None else {})
     script = collection_script(sections, "t0k3n", **extra)
     script = script.replace(
         "export LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin", f"export LC_ALL=C PATH={path}"
@@ -501,3 +503,96 @@ def test_section_timeouts_reach_the_one_remote_command():
     assert len(connection.commands) == 1
     assert "run uname 3 " in connection.commands[0] and "run security_updates 240 " in connection.commands[0]
     assert facts.machine == "x86_64" and facts.sections["uname"].deadline == 3
+
+
+# -- issue 10 item 5: the slow sections run concurrently, each still under its own deadline ----
+
+
+def test_concurrent_lanes_name_real_sections_and_keep_one_command():
+    laned = [name for lane in facts_linux.CONCURRENT_LANES for name in lane]
+    assert len(laned) == len(set(laned)) and set(laned) <= set(SECTIONS)
+    script = collection_script(SECTIONS, "n0nce")
+    for name in SECTIONS:  # every section exactly once, with its deadline
+        assert script.count(f"run {name} ") == 1
+    assert "mktemp" not in script and ">/tmp" not in script  # lanes are pipeline stages: no file on the VM
+
+
+def test_lanes_run_concurrently_and_every_section_arrives(tmp_path):
+    sections = {name: (False, f"sleep 1.5; echo {name}") for name in ("a", "b", "c", "d")}
+    sections["quick"] = (False, "echo quick")
+    started = time.monotonic()
+    out = run_sections(sections, fake_bin(tmp_path), lanes=(("a",), ("b",), ("c",)))
+    took = time.monotonic() - started
+    assert {name: s.text for name, s in out.items()} == {n: n for n in sections}
+    assert all(s.rc == 0 and not s.unreadable(n) for n, s in out.items())
+    assert took < 4.5, f"4 sleeping sections, 3 in lanes, took {took:.1f} s (in turn: 6 s)"
+
+
+def test_a_hung_background_section_alone_times_out_and_leaves_no_process(tmp_path):
+    tag = f"{os.getpid()}.{time.monotonic_ns() % 1000}"  # a sleep only this test starts
+    sections = {
+        "hangs": (False, f"echo partial; sleep 3{tag}"),
+        "slow": (False, "sleep 1; echo slow"),
+        "quick": (False, "echo quick"),
+    }
+    out = run_sections(sections, fake_bin(tmp_path), timeouts={"hangs": 1}, lanes=(("hangs",), ("slow",)))
+    assert out["hangs"].problem == "timed out after 1 s" and out["hangs"].rc in (124, 137)
+    assert out["slow"].text == "slow" and out["quick"].text == "quick"
+    facts = LinuxFacts(sections=out)
+    with pytest.raises(FactError, match="timed out after 1 s"):
+        facts.section("hangs")
+    assert facts.section("slow") == "slow"
+    left = subprocess.run(["pgrep", "-f", f"sleep 3{tag}"], capture_output=True, text=True)
+    assert left.stdout == "", "the timed-out section left its process running"
+
+
+def test_a_cut_or_failed_background_section_alone_is_unreadable(tmp_path):
+    big = "i=0; while [ $i -lt 300 ]; do echo 0123456789; i=$((i+1)); done"
+    sections = {
+        "big": (False, big),
+        "fails": (False, "echo half; exit 3"),
+        "fine": (False, "echo fine"),
+        "quick": (False, "echo quick"),
+    }
+    out = run_sections(sections, fake_bin(tmp_path), cap=1000, lanes=(("big",), ("fails", "fine")))
+    facts = LinuxFacts(sections=out)
+    assert out["big"].problem.startswith("output cut at")
+    with pytest.raises(FactError, match="output cut"):
+        facts.section("big")
+    assert out["fails"].rc == 3 and "exit 3" in facts.fact("fails").unreadable
+    assert facts.section("fine") == "fine" and facts.section("quick") == "quick"
+
+
+def test_a_lane_that_dies_loses_its_sections_as_not_collected(tmp_path):
+    """The lane's own process killed (as the OOM killer would): its sections, and the lanes
+    before it whose output it was passing on, are 'not collected' errors, never empty facts;
+    the later lanes and the foreground sections arrive."""
+    # from the snippet's sh up: timeout, the { } of run's pipeline, run's $( ), the lane's $( ), the lane
+    kill_lane = "p=$PPID; for i in 1 2 3 4; do p=$(cut -d' ' -f4 /proc/$p/stat); done; kill -KILL $p"
+    sections = {
+        "first": (False, "echo first"),
+        "dies": (False, kill_lane),
+        "later": (False, "echo later"),
+        "quick": (False, "echo quick"),
+    }
+    out = run_sections(sections, fake_bin(tmp_path), lanes=(("first",), ("dies",), ("later",)))
+    assert set(out) == {"later", "quick"}
+    facts = LinuxFacts(sections=out)
+    for lost in ("first", "dies"):
+        assert "not collected" in facts.fact(lost).unreadable
+        with pytest.raises(FactError):
+            facts.section(lost)
+    assert facts.section("later") == "later" and facts.section("quick") == "quick"
+
+
+def test_sudo_password_on_stdin_is_never_read_by_a_lane(tmp_path):
+    """sudo -S leaves the rest of stdin to the script: no lane may read it (the first stage
+    has no upstream; every section runs with </dev/null)."""
+    sections = {"reads": (False, "cat"), "quick": (False, "cat")}
+    script = collection_script(sections, "t0k3n", lanes=(("reads",),))
+    out = subprocess.run(
+        ["sh", "-c", script], input="secret-on-stdin\n", capture_output=True, text=True, timeout=30
+    )
+    assert "secret-on-stdin" not in out.stdout
+    parsed = parse_collection(out.stdout, "t0k3n")
+    assert parsed["reads"].text == "" and parsed["quick"].text == ""

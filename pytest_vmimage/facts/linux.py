@@ -23,7 +23,7 @@ import json
 import re
 import secrets
 import shlex
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -1063,17 +1063,38 @@ class LinuxFacts:
 # -- collection ------------------------------------------------------------
 
 
+# Sections that run beside the others, each lane in its own process (a stage of one sh
+# pipeline: no file is written on the VM). The rest run one after another in the last
+# stage. Measured on the TCG test VM (benchmarks/bench_linux_facts.py, README "Speed"):
+# these are the slowest sections, CPU-bound (decompressing the initramfs, apt's solver,
+# starting Python); the many small sections together form the foreground lane.
+CONCURRENT_LANES: tuple[tuple[str, ...], ...] = (
+    ("initramfs_hv",),
+    ("security_updates",),
+    ("agent_candidate", "agent_version"),
+    ("authorized_keys", "network_services"),
+)
+
+
 def collection_script(
     sections: dict[str, tuple[bool, str]],
     nonce: str,
     timeouts: Mapping[str, float] | None = None,
     cap: int = OUTPUT_CAP,
+    lanes: Sequence[Sequence[str]] | None = None,
 ) -> str:
     """One sh script printing every section between markers carrying ``nonce``.
 
     Each section runs under its own deadline (coreutils ``timeout``; ``timeouts`` overrides
     :data:`SECTION_TIMEOUTS`), its output is capped at ``cap`` bytes (``head -c``), and the
     end marker carries its exit status, its start and end (``/proc/uptime``) and deadline.
+
+    The sections named in ``lanes`` run concurrently: each lane is a stage of one pipeline
+    that runs its sections in turn, holds their output and prints it after what the stage
+    before it printed (``cat``); the other sections run in the last stage. Output never
+    interleaves, nothing is written to disk, and a lane that dies loses only the sections
+    of the lanes up to it (they are then "not collected"). Default :data:`CONCURRENT_LANES`;
+    ``lanes=()`` runs every section in turn.
     """
     deadlines = {**SECTION_TIMEOUTS, **(timeouts or {})}
     marker = f"@@{nonce}"
@@ -1083,6 +1104,7 @@ def collection_script(
         'if command -v timeout >/dev/null; then dl() { timeout -k 5 "$@"; }; nodl=; '
         'else dl() { shift; "$@"; }; nodl=1; fi',
         "run() {",
+        f"  echo '{marker} begin '\"$1\"",
         "  read -r t0 _ </proc/uptime",
         # the output is held in a variable so its byte count (LC_ALL=C) travels with it
         f'  o=$({{ dl "$2" sh -c "$3" 2>/dev/null </dev/null; r=$?; echo; echo "{marker} rc $r"; }} | head -c {cap + 64})',
@@ -1090,11 +1112,27 @@ def collection_script(
         f'  printf "%s\\n" "$o"; echo "{marker} end $1 $t0 $t1 ${{nodl:+0}}${{nodl:-$2}} ${{#o}}"',
         "}",
     ]
-    for name, (_, snippet) in sections.items():
-        parts.append(f"echo '{marker} begin {name}'")
-        parts.append(
-            f"run {name} {_seconds(deadlines.get(name, DEFAULT_SECTION_TIMEOUT))} {shlex.quote(snippet)}"
-        )
+
+    def call(name: str) -> str:
+        deadline = _seconds(deadlines.get(name, DEFAULT_SECTION_TIMEOUT))
+        return f"run {name} {deadline} {shlex.quote(sections[name][1])}"
+
+    chosen = CONCURRENT_LANES if lanes is None else lanes
+    in_lanes = [[name for name in lane if name in sections] for lane in chosen]
+    in_lanes = [lane for lane in in_lanes if lane]
+    laned = {name for lane in in_lanes for name in lane}
+    stages = []
+    for number, lane in enumerate(in_lanes):
+        # the first stage reads nothing (its stdin may still hold sudo's password pipe)
+        upstream = " cat;" if number else ""
+        body = "\n".join(call(name) for name in lane)
+        stages.append(f"{{ o=$(\n{body}\n);{upstream} printf '%s\\n' \"$o\"; }}")
+    rest = "\n".join(call(name) for name in sections if name not in laned)
+    if stages:
+        stages.append(f"{{\n{rest}\ncat; }}" if rest else "cat")
+        parts.append(" |\n".join(stages))
+    else:
+        parts.append(rest)
     return "\n".join(parts) + "\n"
 
 
@@ -1159,15 +1197,18 @@ def gather(
     sudo_password_hint: str = "",
     sections: dict[str, tuple[bool, str]] | None = None,
     section_timeouts: Mapping[str, float] | None = None,
+    lanes: Sequence[Sequence[str]] | None = None,
 ) -> LinuxFacts:
     """Collect every section from a live VM in one SSH command (two without root).
 
     Root runs the script as is (no sudo needed); another account uses ``sudo -n``, or
     ``sudo -S`` with ``sudo_password`` on stdin (never on a command line). When sudo
     refuses, the script runs unprivileged and the sections needing root are errors.
-    ``sections`` (default :data:`SECTIONS`) lets tests collect a few sections only."""
+    ``sections`` (default :data:`SECTIONS`) lets tests collect a few sections only; ``lanes``
+    (default :data:`CONCURRENT_LANES`) which run concurrently."""
     nonce = secrets.token_hex(8)
-    script = collection_script(SECTIONS if sections is None else sections, nonce, section_timeouts)
+    chosen = SECTIONS if sections is None else sections
+    script = collection_script(chosen, nonce, section_timeouts, lanes=lanes)
     # stdin holds the password only for sudo -S; every other path runs with </dev/null
     asking = (
         "exec sudo -S -p '' -- sh -c \"$s\"" if sudo_password else 'exec sudo -n -- sh -c "$s" </dev/null'
