@@ -1666,12 +1666,16 @@ def _read_boot(content: _Content, table: PartitionTable, boot: BootFacts, meter:
 def _find_loaders(fat: FatVolume, esp: EspFacts) -> None:
     """The loaders of one ESP: EFI/BOOT/BOOT*.EFI and EFI/<folder>/{shim,grub}*.efi
     (EFI/Microsoft/Boot/bootmgfw.efi), each read and its PE header judged."""
+    from pytest_vmimage.facts import _fat
+
     root = fat.listdir_cluster(0, "/")
     efi = fat.find(root, "EFI")
     if efi is None or not efi.is_dir:
         return
     folders = [e for e in fat.listdir_cluster(efi.first_cluster, "/EFI") if e.is_dir]
     esp.efi_dirs = sorted(e.name for e in folders)
+    if len(folders) > MAX_EFI_DIRS:  # a loader in a folder not looked into is not "absent"
+        raise _fat.FatError(f"/EFI holds {len(folders)} folders; only {MAX_EFI_DIRS} are read")
     for folder in folders[:MAX_EFI_DIRS]:
         where = f"EFI/{folder.name}"
         entries = fat.listdir_cluster(folder.first_cluster, where)

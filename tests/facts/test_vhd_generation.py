@@ -300,3 +300,12 @@ def test_unknown_boot_code_only_warns(copy_of):
     verdict = judge(vhd, 1)
     assert verdict.result is Result.WARNING, verdict.message
     assert "whether a BIOS can start it is not known" in verdict.message
+
+
+def test_folders_not_looked_into_are_an_error_not_absent(tmp_path):
+    files = {"EFI/BOOT/BOOTX64.EFI": GRUB_X64, **{f"EFI/d{n:02d}/": b"" for n in range(33)}}
+    vhd = boot_disk(tmp_path / "many.vhd", esp=esp_image(tmp_path / "esp.img", files), boot_code=False)
+    facts = facts_of(vhd)
+    assert "/EFI holds 34 folders; only 32 are read" in facts.boot.esps[0].error
+    with pytest.raises(FactError, match="only 32 are read"):
+        checks.check_vhd_generation(facts, CURRENT, 2)
