@@ -25,8 +25,9 @@ Options (group "vmimage"):
 Everything is resolved from the command line alone (no file is read at collection), so
 every xdist worker collects the same tests. Each VHD is inspected once per process,
 read-only; its root file system is read only when a check needs it (VHD-004/006 for the
-OS family, VHD-006 for /etc/fstab, VHD-009), once per process; each blob is probed once
-per process.
+OS family, VHD-006 for /etc/fstab, VHD-009), once per process, and its boot paths (MBR
+code, bios_grub, the ESPs' loaders) only for VHD-010 under a profile that judges it; each
+blob is probed once per process.
 """
 
 from __future__ import annotations
