@@ -28,6 +28,7 @@ import fnmatch
 import os
 import re
 import time
+import zlib
 from dataclasses import dataclass, field
 
 from pytest_vmimage.facts import disk
@@ -63,7 +64,6 @@ LIVE_ONLY: dict[str, str] = {
     "swap_units": "the swap units systemd generated",
     "agent_candidate": "apt-cache policy against today's repositories",
     "initramfs_hv": "lsinitramfs of the running kernel's initramfs (not unpacked offline)",
-    "kernel_changelog": "the running kernel's changelog",
     "network_services": "systemctl is-active of the network services",
     "resolv_conf": "/etc/resolv.conf as the running resolver keeps it",
     "dhcp_dns": "the DNS servers the DHCP leases handed out",
@@ -800,6 +800,31 @@ def _kernel_modules(fs: ImageFs, _: str) -> tuple[int, str]:
     return 0, "".join(out)
 
 
+def _kernel_changelog(fs: ImageFs, _: str) -> tuple[int, str]:
+    """The live section for the default entry's kernel: ``mainline`` from 4.x on, else the
+    lines of its Debian changelog that name the storvsc in-transit fix."""
+    release = default_kernel_release(fs)
+    if not release:
+        raise _Problem("the boot loader's default entry names no kernel release")
+    if release.split(".")[0].isdigit() and int(release.split(".")[0]) >= 4:
+        return 0, f"mainline {release}\n"
+    path = f"/usr/share/doc/linux-image-{release}/changelog.Debian.gz"
+    raw = fs.read([path], DB_LIMIT)[path]
+    if isinstance(raw, Unreadable):
+        raise _Problem(raw.reason)
+    if raw is None:
+        return ABSENT_RC, ""
+    try:
+        inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        text = inflate.decompress(raw, DB_LIMIT).decode("utf-8", "replace")
+    except zlib.error as exc:
+        raise _Problem(f"{path}: not a readable gzip file ({exc})") from None
+    if inflate.unconsumed_tail:
+        raise _Problem(f"{path}: inflates to more than {DB_LIMIT} bytes; not read")
+    hits = [line for line in text.splitlines() if "in-transit packets" in line.lower()][:3]
+    return 0, "".join(f"{line}\n" for line in hits)
+
+
 def _times(fs: ImageFs, _: str) -> tuple[int, str]:
     """The clock of this machine when the image was read; the boot time does not exist."""
     return 0, f"{int(time.time())}\n"
@@ -1096,6 +1121,7 @@ READERS = {
     "agent_version": _agent_version,
     "agent_python": _agent_python,
     "kernel_modules": _kernel_modules,
+    "kernel_changelog": _kernel_changelog,
 }
 
 
