@@ -1308,6 +1308,7 @@ def test_win014_an_image_path_to_a_missing_executable_fails():
         {"services": {"_unreadable": "Win32_Service: Access denied"}},
         {"service": {"start_mode": "Automatic"}},  # not a Win32_Service StartMode
         {"service": {"delayed_autostart": {"_unreadable": "Access is denied."}}},
+        {"service": {"delayed_autostart": None}},
     ],
 )
 def test_win014_facts_it_cannot_read_are_errors(changes):

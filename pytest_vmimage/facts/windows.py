@@ -1313,7 +1313,7 @@ class WindowsFacts:
         if _is_marker(entry) and ABSENT in entry:
             return None
         typed(label, entry, dict)
-        delayed = entry.get("delayed_autostart", {ABSENT: "not reported"})
+        delayed = entry.get("delayed_autostart")  # absent: not delayed; missing or null: unreadable
         delayed = 0 if _is_marker(delayed) and ABSENT in delayed else typed(label + ".delayed_autostart", delayed, int)
         return AgentService(
             name=name,
