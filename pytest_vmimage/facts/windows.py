@@ -667,10 +667,12 @@ Invoke-Part 'ipv6' {
     $d
 }
 
-# Whether an error record says "path not found" (PowerShell 2.0 wraps the exception).
+# Whether an error record says "path not found" (PowerShell 2.0 wraps the cmdlet's error in an
+# ActionPreferenceStopException that carries the original ErrorRecord).
 function Test-NotFound($err) {
     return ($err.Exception -is [System.Management.Automation.ItemNotFoundException] -or
-            [string]$err.FullyQualifiedErrorId -like 'PathNotFound*')
+            [string]$err.FullyQualifiedErrorId -like 'PathNotFound*' -or
+            [string]$err.Exception.ErrorRecord.FullyQualifiedErrorId -like 'PathNotFound*')
 }
 
 # WIN-014: the Azure Windows VM agent. The WindowsAzureGuestAgent service runs the agent,
