@@ -57,7 +57,12 @@ GIB_SECTORS = 2 * 1024 * 1024
 def test_lnx001_os_disk_bounds(gib, guide, current):
     sectors = int(gib * GIB_SECTORS)
     facts = edited(COMPLIANT, "sys_block", old="disk vda size=62914560", new=f"disk vda size={sectors}")
-    facts = edited(facts, "sys_block", old="part vda1 disk=vda start=2048 size=62912512", new=f"part vda1 disk=vda start=2048 size={sectors - 2048}")
+    facts = edited(
+        facts,
+        "sys_block",
+        old="part vda1 disk=vda start=2048 size=62912512",
+        new=f"part vda1 disk=vda start=2048 size={sectors - 2048}",
+    )
     assert both(linux.os_disk_size, facts) == (guide, current)
     if current is W:
         assert "30–50 GiB is recommended" in linux.os_disk_size(facts, CURRENT).message
@@ -207,7 +212,12 @@ def test_openssl_parser_reads_the_library_too():
 def boot_log(*consoles: str, source: str = "dmesg") -> str:
     """A boot_log section (facts/linux_health.py) enabling these consoles."""
     lines = [f"[    0.{n}] printk: console [{c}] enabled" for n, c in enumerate(consoles, 1)]
-    return "\n".join([f"## source {source}", "## start [    0.000000] Linux version 6.1.0", *lines, "## matched 0"]) + "\n"
+    return (
+        "\n".join(
+            [f"## source {source}", "## start [    0.000000] Linux version 6.1.0", *lines, "## matched 0"]
+        )
+        + "\n"
+    )
 
 
 def arch(machine: str, console: str, log: str | None = None):
@@ -281,7 +291,9 @@ def test_lnx013_unread_kernel_log_is_an_error_never_a_pass(section):
         del facts.sections["boot_log"]
     else:
         facts.sections["boot_log"] = section
-    with pytest.raises(FactError, match="verify_serial_console_is_enabled accepts instead, could not be read"):
+    with pytest.raises(
+        FactError, match="verify_serial_console_is_enabled accepts instead, could not be read"
+    ):
         linux.kernel_boot_line(facts, CURRENT)
     assert judge(linux.kernel_boot_line, facts, GUIDE) is F
 
@@ -303,10 +315,21 @@ def test_lnx013_unreadable_architecture_is_an_error_in_current():
 
 @pytest.mark.parametrize(
     ("value", "guide", "current"),
-    [("0", F, F), ("1", F, W), ("29", F, W), ("30", W, P), ("120", W, P), ("180", P, P), ("235", W, P), ("236", F, F)],
+    [
+        ("0", F, F),
+        ("1", F, W),
+        ("29", F, W),
+        ("30", W, P),
+        ("120", W, P),
+        ("180", P, P),
+        ("235", W, P),
+        ("236", F, F),
+    ],
 )
 def test_lnx015_client_alive_interval_by_profile(value, guide, current):
-    facts = edited(COMPLIANT, "sshd_effective", old="clientaliveinterval 180", new=f"clientaliveinterval {value}")
+    facts = edited(
+        COMPLIANT, "sshd_effective", old="clientaliveinterval 180", new=f"clientaliveinterval {value}"
+    )
     assert both(linux.client_alive_interval, facts) == (guide, current)
 
 
@@ -355,7 +378,12 @@ def test_lnx017_ifupdown_config_without_ifupdown_fails_in_current():
 
 
 def test_lnx017_nm_wrapper_passes_in_current_only():
-    facts = edited(COMPLIANT, "network_services", old="resolved ifup /usr/sbin/ifup", new="resolved ifup /usr/libexec/nm-ifup")
+    facts = edited(
+        COMPLIANT,
+        "network_services",
+        old="resolved ifup /usr/sbin/ifup",
+        new="resolved ifup /usr/libexec/nm-ifup",
+    )
     assert judge(linux.ifupdown_control, facts, GUIDE) is F
     # ifup is NetworkManager's wrapper and NetworkManager is not running: nothing reads the file
     assert judge(linux.ifupdown_control, facts, CURRENT) is F
@@ -368,7 +396,9 @@ def test_lnx017_nm_wrapper_passes_in_current_only():
 
 @pytest.mark.parametrize(("size", "expected"), [(0, P), (1, F), (1024, F)])
 def test_lnx023_any_non_empty_history_fails(size, expected):
-    facts = edited(COMPLIANT, "home_files", old="\nhomes ", new=f"\n{size} 1795308178 root /root/.bash_history\nhomes ")
+    facts = edited(
+        COMPLIANT, "home_files", old="\nhomes ", new=f"\n{size} 1795308178 root /root/.bash_history\nhomes "
+    )
     assert both(linux.shell_history, facts) == (expected, expected)
 
 
@@ -397,7 +427,10 @@ def test_current_column_matches_the_catalogue_table():
     assert current["agent_min_version"] == "2.2.53.1" and current["agent_auto_update_exempts"] is True
     assert current["shell_history_max_bytes"] == 0
     assert (current["python_fail_below"], current["python_warn_below"]) == (None, "3.10")
-    assert current["openssl_fail_below"] == "3.0.0" and current["openssl_extended_support"] == ["1.1.1", "1.0.2"]
+    assert current["openssl_fail_below"] == "3.0.0" and current["openssl_extended_support"] == [
+        "1.1.1",
+        "1.0.2",
+    ]
     assert current["kernel_params_fail"] == ["console=ttyS0"] and current["serial_console_by_arch"] is True
     assert (current["client_alive_pass_min"], current["client_alive_pass_max"]) == (30, 235)
     assert (current["client_alive_warn_min"], current["client_alive_warn_max"]) == (1, 235)
@@ -413,7 +446,11 @@ def test_guide_2016_column_is_unchanged():
     assert (guide["openssl_fail_below"], guide["openssl_warn_below"]) == ("0.9.8", "1.0")
     assert guide["openssl_extended_support"] == []
     assert guide["kernel_params_fail"] == ["console=ttyS0", "earlyprintk=ttyS0", "rootdelay=300"]
-    assert (guide["client_alive_interval"], guide["client_alive_warn_min"], guide["client_alive_warn_max"]) == (180, 30, 235)
+    assert (
+        guide["client_alive_interval"],
+        guide["client_alive_warn_min"],
+        guide["client_alive_warn_max"],
+    ) == (180, 30, 235)
     assert guide["data_disks_max"] is None and guide["sku_id_underscore_allowed"] is False
     assert guide["serial_console_by_arch"] is False and guide["network_manager_el6_only"] is False
 

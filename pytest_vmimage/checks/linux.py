@@ -34,7 +34,11 @@ from pytest_vmimage.facts.linux_network import (
     resolv_conf_findings,
 )
 from pytest_vmimage.facts.linux_parsers import HV_MODULES, history_kind_of, upstream_version
-from pytest_vmimage.facts.linux_versions import agent_interpreter_missing, parse_openssl_versions, python3_name
+from pytest_vmimage.facts.linux_versions import (
+    agent_interpreter_missing,
+    parse_openssl_versions,
+    python3_name,
+)
 from pytest_vmimage.verdict import FactError, Verdict
 
 REGENERATE_GRUB = {

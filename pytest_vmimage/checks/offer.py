@@ -75,9 +75,11 @@ def check_sku_identifiers(offer: Offer, sku: Sku, profile: Profile) -> Verdict:
             )
         if any(s.lower() == sku.id.lower() for s in other_skus):
             findings.append((Result.FAILED, f"SKU id {sku.id!r} is already used in offer {other_id!r}"))
-    fix = "rename with lowercase letters, digits and dashes" + (
-        " (or '_')" if profile.get("sku_id_underscore_allowed", False) else ""
-    ) + ", unique across your offers"
+    fix = (
+        "rename with lowercase letters, digits and dashes"
+        + (" (or '_')" if profile.get("sku_id_underscore_allowed", False) else "")
+        + ", unique across your offers"
+    )
     return _finish(findings, required, f"offer {offer.id!r}, SKU {sku.id!r}", fix, "guide §1")
 
 
@@ -149,7 +151,11 @@ def check_disks_and_luns(
         "declared OS family matches the OS disk; data-disk LUNs "
         + ("unique integers" if rule == "unique" else "contiguous from 0")
         + ("; the same data-disk count in every version" if stable else "")
-        + (f"; at most {profile['data_disks_max']} data disks" if profile.get("data_disks_max") is not None else "")
+        + (
+            f"; at most {profile['data_disks_max']} data disks"
+            if profile.get("data_disks_max") is not None
+            else ""
+        )
     )
     findings: list[tuple[Result, str]] = []
     notes: list[str] = []
@@ -175,12 +181,17 @@ def check_disks_and_luns(
         elif rule == "contiguous" and sorted(luns) != list(range(len(luns))):
             findings.append((Result.FAILED, f"LUNs {sorted(luns)} are not 0..{len(luns) - 1}"))
     most = profile.get("data_disks_max")
-    over = [(v.version, v.data_disk_count) for v in sku.versions if most is not None and (v.data_disk_count or 0) > most]
+    over = [
+        (v.version, v.data_disk_count)
+        for v in sku.versions
+        if most is not None and (v.data_disk_count or 0) > most
+    ]
     if over:
         findings.append(
             (
                 Result.FAILED,
-                f"more than {most} data disks: " + ", ".join(f"version {v} has {c}" for v, c in over)
+                f"more than {most} data disks: "
+                + ", ".join(f"version {v} has {c}" for v, c in over)
                 + " (Partner Center: at most 16 data disks per plan version)",
             )
         )

@@ -32,7 +32,7 @@ class SslVersion:
         return self.library == "OpenSSL"
 
     def series(self) -> str:
-        """"1.1.1" for 1.1.1w (the letter is a patch release of the 1.1.1 series)."""
+        """ "1.1.1" for 1.1.1w (the letter is a patch release of the 1.1.1 series)."""
         return ".".join(map(str, self.numbers))
 
 

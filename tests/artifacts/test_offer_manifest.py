@@ -221,7 +221,10 @@ def test_data_disks_per_version_at_most_16_under_current(tmp_path, count, curren
 
     offer = Offer(tmp_path, "o", "linux", (), ())
     sku = _sku(["1.0.0"], luns=tuple(range(count)))
-    assert checks.check_disks_and_luns(offer, sku, load_profile("guide-2016"), "linux", "x").result is Result.PASSED
+    assert (
+        checks.check_disks_and_luns(offer, sku, load_profile("guide-2016"), "linux", "x").result
+        is Result.PASSED
+    )
     verdict = checks.check_disks_and_luns(offer, sku, load_profile("current"), "linux", "x")
     assert verdict.result is current, verdict
     if current is Result.FAILED:
