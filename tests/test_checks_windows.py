@@ -1407,3 +1407,11 @@ def test_collection_script_reads_the_agent_and_the_build():
         assert token in agent, token
     assert "$d['current_build'] = [string]$cv.CurrentBuild" in COLLECTION_SCRIPT
     assert "$d['edition_id'] = [string]$cv.EditionID" in COLLECTION_SCRIPT
+
+
+def test_win001_annual_channel_23h2_is_not_a_2022_base():
+    """Build 25398 (Windows Server, version 23H2, Azure Edition) lies between 2022 and 2025: it is
+    none of the listed releases, so it fails instead of passing as 2022."""
+    facts = edited(_set("os", version="10.0.25398", build="25398"), shaped("ws2025-azure-core"))
+    verdict = windows.approved_base(facts, CURRENT)
+    assert verdict.result is Result.FAILED and "version 23H2 is not an approved base" in verdict.message

@@ -50,7 +50,7 @@ def _gib(size_bytes: int) -> str:
 
 
 def windows_release(facts: WindowsFacts) -> str:
-    """``2008 R2``, ``2012``, ``2012 R2``, ``2016``, ``2019``, ``2022``, ``2025`` or the raw version."""
+    """``2008 R2``, ``2012``, ``2012 R2``, ``2016``, ``2019``, ``2022``, ``23H2``, ``2025`` or the raw version."""
     major, minor, build = facts.os_version
     if (major, minor) == (6, 1):
         return "2008 R2"
@@ -59,7 +59,14 @@ def windows_release(facts: WindowsFacts) -> str:
     if (major, minor) == (6, 3):
         return "2012 R2"
     if major == 10:
-        for first_build, name in ((26100, "2025"), (20348, "2022"), (17763, "2019"), (14393, "2016")):
+        # 25398: Windows Server, version 23H2 (Annual Channel), not one of the LTSC releases
+        for first_build, name in (
+            (26100, "2025"),
+            (25398, "23H2"),
+            (20348, "2022"),
+            (17763, "2019"),
+            (14393, "2016"),
+        ):
             if build >= first_build:
                 return name
     return f"{major}.{minor}.{build}"
