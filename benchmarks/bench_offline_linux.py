@@ -40,7 +40,16 @@ def rchar() -> int:
 def suite(args: list[str]) -> tuple[float, str]:
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", str(REPO / "suites" / "linux"), "-q", "-p", "no:cacheprovider", *args],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(REPO / "suites" / "linux"),
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            *args,
+        ],
         capture_output=True,
         text=True,
         cwd="/tmp",
@@ -55,7 +64,9 @@ def main() -> int:
     parser.add_argument("--boot", action="store_true", help="also boot the image and run the live suite")
     options = parser.parse_args()
     vhd = options.vhd or qemu.image_path("compliant")
-    print(f"VHD: {vhd} ({vhd.stat().st_size / 2**30:.0f} GiB apparent, {vhd.stat().st_blocks * 512 / MIB:.0f} MiB allocated)")
+    print(
+        f"VHD: {vhd} ({vhd.stat().st_size / 2**30:.0f} GiB apparent, {vhd.stat().st_blocks * 512 / MIB:.0f} MiB allocated)"
+    )
 
     before, started = rchar(), time.monotonic()
     facts = read_linux_image(vhd)
@@ -67,20 +78,39 @@ def main() -> int:
         f"{judged}/{len(facts.sections)} sections read from the image"
     )
     wall, summary = suite(["--vm-vhd", f"os:{vhd}"])
-    print(f"offline suite (pytest suites/linux --vm-vhd os:VHD, interpreter start included): {wall:.2f} s: {summary}")
+    print(
+        f"offline suite (pytest suites/linux --vm-vhd os:VHD, interpreter start included): {wall:.2f} s: {summary}"
+    )
 
     times = vhd.parent / "boot-times.tsv"
     boots = []
     if times.exists():
-        boots = [float(v) for n, v in (line.split("\t") for line in times.read_text().splitlines() if "\t" in line) if n == "compliant"]
+        boots = [
+            float(v)
+            for n, v in (line.split("\t") for line in times.read_text().splitlines() if "\t" in line)
+            if n == "compliant"
+        ]
     if boots:
-        print(f"booted path, boot only (testbed boot-times.tsv, compliant, n={len(boots)}): median {statistics.median(boots):.0f} s under TCG")
+        print(
+            f"booted path, boot only (testbed boot-times.tsv, compliant, n={len(boots)}): median {statistics.median(boots):.0f} s under TCG"
+        )
     if options.boot:
         started = time.monotonic()
         with qemu.boot_variant("compliant") as vm:
             booted = time.monotonic() - started
-            wall, summary = suite(["--vm-host", vm.url, "--vm-ssh-key", str(vm.key_path), "--vm-known-hosts", str(vm.known_hosts)])
-        print(f"booted path: boot {booted:.0f} s + live suite {wall:.0f} s = {booted + wall:.0f} s: {summary}")
+            wall, summary = suite(
+                [
+                    "--vm-host",
+                    vm.url,
+                    "--vm-ssh-key",
+                    str(vm.key_path),
+                    "--vm-known-hosts",
+                    str(vm.known_hosts),
+                ]
+            )
+        print(
+            f"booted path: boot {booted:.0f} s + live suite {wall:.0f} s = {booted + wall:.0f} s: {summary}"
+        )
     return 0
 
 

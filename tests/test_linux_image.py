@@ -82,9 +82,11 @@ BASE = {
     "/usr/sbin/sshd": "ELF",
     "/etc/ssh/sshd_config": "Include /etc/ssh/sshd_config.d/*.conf\nClientAliveInterval 180\nMatch User x\n  ClientAliveInterval 5\n",
     "/etc/ssh/sshd_config.d/50-keepalive.conf": "clientaliveinterval=600\nListenAddress 10.0.0.4\n",
-    "/home/old/.ssh/authorized_keys": "# comment\nssh-ed25519 AAAA old\ncommand=\"echo\" ssh-ed25519 AAAA x\n",
+    "/home/old/.ssh/authorized_keys": '# comment\nssh-ed25519 AAAA old\ncommand="echo" ssh-ed25519 AAAA x\n',
 }
-LINKS = {"/etc/systemd/system/multi-user.target.wants/walinuxagent.service": "/lib/systemd/system/walinuxagent.service"}
+LINKS = {
+    "/etc/systemd/system/multi-user.target.wants/walinuxagent.service": "/lib/systemd/system/walinuxagent.service"
+}
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +107,11 @@ def test_hashes_never_leave_the_image(facts):
 
 def test_files_read_as_the_live_script_prints_them(facts):
     assert facts.files("default_grub") == {"/etc/default/grub": BASE["/etc/default/grub"]}
-    assert facts.boot_loader_lines()["/boot/grub/grub.cfg"][-3:] == ["console=ttyS0", "earlyprintk=ttyS0", "rootdelay=300"]
+    assert facts.boot_loader_lines()["/boot/grub/grub.cfg"][-3:] == [
+        "console=ttyS0",
+        "earlyprintk=ttyS0",
+        "rootdelay=300",
+    ]
     assert facts.waagent_conf()["Provisioning.DeleteRootPassword"] == "y"
     assert facts.fact("bls_entries").get() == ""  # looked: no entries
     assert facts.os_release["ID"] == "debian"
@@ -228,8 +234,9 @@ def test_the_linux_suite_runs_on_a_vhd(pytester, image):
     suite = Path(__file__).parent.parent / "suites" / "linux"
     result = pytester.runpytest(str(suite), "--vm-vhd", f"os:{image}", "-rA", "-p", "no:cacheprovider")
     text = result.stdout.str()
-    assert "test_kernel_boot_line[os:disk.raw]" in "".join(l for l in text.splitlines() if l.startswith("PASSED"))
-    assert "test_agent_installed[os:disk.raw]" in "".join(l for l in text.splitlines() if l.startswith("PASSED"))
+    passed = "".join(line for line in text.splitlines() if line.startswith("PASSED"))
+    assert "test_kernel_boot_line[os:disk.raw]" in passed
+    assert "test_agent_installed[os:disk.raw]" in passed
     assert "FAILED        LNX-023" in text  # /root/.bash_history in the image
     assert "NOT APPLICABLE LNX-021" in text and "needs a running VM (pending security updates" in text
     collected = int(re.search(r"^requirements: (\d+)", text, re.M).group(1))

@@ -165,7 +165,9 @@ class ImageFs:
                 continue
             parts = [p for p in self.facts.partitions if self.facts.fstab_references(p).count(entry)]
             if "bind" in entry.options.split(","):
-                self.mounts.append(_Mount(point, None, f"{point} is a bind mount ({entry.spec}); not followed"))
+                self.mounts.append(
+                    _Mount(point, None, f"{point} is a bind mount ({entry.spec}); not followed")
+                )
             elif len(parts) != 1:
                 why = f"{point} is a separate file system ({entry.spec} in /etc/fstab) not found on this disk"
                 self.mounts.append(_Mount(point, None, why))
@@ -270,7 +272,12 @@ class ImageFs:
                         base = outer.rstrip("/")
                         result[outer] = [
                             FileEntry(
-                                f"{base}/{e.path.rsplit('/', 1)[-1]}", e.kind, e.size, e.mode, e.target, e.error
+                                f"{base}/{e.path.rsplit('/', 1)[-1]}",
+                                e.kind,
+                                e.size,
+                                e.mode,
+                                e.target,
+                                e.error,
                             )
                             for e in listing
                         ]
@@ -465,7 +472,9 @@ def _shadow(fs: ImageFs, _: str) -> tuple[int, str]:
     out = []
     for line in _lines(_need(fs, "/etc/shadow")):
         kept = ":".join(line.split(":")[:2])
-        out.append(_SHADOW_HASH.sub(lambda m: f"{m.group(1)}:{m.group(2)}{m.group(3) or ''}HASH", kept) + "\n")
+        out.append(
+            _SHADOW_HASH.sub(lambda m: f"{m.group(1)}:{m.group(2)}{m.group(3) or ''}HASH", kept) + "\n"
+        )
     return 0, "".join(out)
 
 
@@ -623,8 +632,14 @@ def _agent_version(fs: ImageFs, _: str) -> tuple[int, str]:
     raise _Problem("waagent is installed but no agent package is: its version is not known offline")
 
 
-_PYTHON_DIRS = ("/usr/lib/python3/dist-packages", "/usr/local/lib/{py}/dist-packages", "/usr/lib/{py}/site-packages",
-                "/usr/lib64/{py}/site-packages", "/usr/local/lib/{py}/site-packages", "/usr/lib/{py}/dist-packages")
+_PYTHON_DIRS = (
+    "/usr/lib/python3/dist-packages",
+    "/usr/local/lib/{py}/dist-packages",
+    "/usr/lib/{py}/site-packages",
+    "/usr/lib64/{py}/site-packages",
+    "/usr/local/lib/{py}/site-packages",
+    "/usr/lib/{py}/dist-packages",
+)
 
 
 def _agent_python(fs: ImageFs, _: str) -> tuple[int, str]:
@@ -649,10 +664,14 @@ def _agent_python(fs: ImageFs, _: str) -> tuple[int, str]:
         return 127, f"interpreter {interpreter}\n"
     name = target.path.rsplit("/", 1)[-1]
     if not re.fullmatch(r"python\d\.\d+", name):
-        raise _Problem(f"the agent's interpreter {interpreter} -> {target.path}: its version is not known offline")
+        raise _Problem(
+            f"the agent's interpreter {interpreter} -> {target.path}: its version is not known offline"
+        )
     version = _installed(fs, f"{name}-minimal") or _installed(fs, name)
     if not version:
-        raise _Problem(f"{target.path} belongs to no installed {name} package: its version is not known offline")
+        raise _Problem(
+            f"{target.path} belongs to no installed {name} package: its version is not known offline"
+        )
     inits = [d.format(py=name) + "/pyasn1/__init__.py" for d in _PYTHON_DIRS]
     found = fs.read(inits)
     pyasn1 = "ModuleNotFoundError: No module named 'pyasn1' (looked offline in the interpreter's package directories)"
@@ -702,7 +721,9 @@ def _dpkg(fs: ImageFs) -> dict[str, tuple[str, str]] | None:
     status = fs.read(["/var/lib/dpkg/status"], DB_LIMIT)["/var/lib/dpkg/status"]
     if isinstance(status, Unreadable):
         raise _Problem(status.reason)
-    rpm = fs.lstat(["/var/lib/rpm/rpmdb.sqlite", "/var/lib/rpm/Packages", "/usr/lib/sysimage/rpm/rpmdb.sqlite"])
+    rpm = fs.lstat(
+        ["/var/lib/rpm/rpmdb.sqlite", "/var/lib/rpm/Packages", "/usr/lib/sysimage/rpm/rpmdb.sqlite"]
+    )
     for path, entry in rpm.items():
         if isinstance(entry, Unreadable):
             raise _Problem(entry.reason)
@@ -741,7 +762,14 @@ def _openssl(fs: ImageFs, _: str) -> tuple[int, str]:
     return 0, f"OpenSSL {version} (the openssl package's version, read offline)\n"
 
 
-_ELF_MACHINES = {0x3E: "x86_64", 0xB7: "aarch64", 0x03: "i686", 0x28: "armv7l", 0xF3: "riscv64", 0x15: "ppc64le"}
+_ELF_MACHINES = {
+    0x3E: "x86_64",
+    0xB7: "aarch64",
+    0x03: "i686",
+    0x28: "armv7l",
+    0xF3: "riscv64",
+    0x15: "ppc64le",
+}
 
 
 def _uname(fs: ImageFs, _: str) -> tuple[int, str]:
@@ -749,7 +777,9 @@ def _uname(fs: ImageFs, _: str) -> tuple[int, str]:
     of the boot loader's default entry, the persisted host name."""
     head = fs.read(["/bin/sh"], 8 * MIB)["/bin/sh"]
     if not isinstance(head, bytes) or head[:4] != b"\x7fELF" or len(head) < 20:
-        raise _Problem(f"/bin/sh is not an ELF executable that can be read ({getattr(head, 'reason', 'absent')})")
+        raise _Problem(
+            f"/bin/sh is not an ELF executable that can be read ({getattr(head, 'reason', 'absent')})"
+        )
     order = "little" if head[5] == 1 else "big"
     machine = _ELF_MACHINES.get(int.from_bytes(head[18:20], order))
     if machine is None or (machine == "x86_64" and head[4] != 2):
@@ -796,7 +826,9 @@ def _kernel_modules(fs: ImageFs, _: str) -> tuple[int, str]:
     out = []
     for module in HV_MODULES:
         needle = f"/{module}.ko"
-        out.append(f"{module} builtin={sum(needle in x for x in builtin)} module={sum(needle in x for x in dep)}\n")
+        out.append(
+            f"{module} builtin={sum(needle in x for x in builtin)} module={sum(needle in x for x in dep)}\n"
+        )
     return 0, "".join(out)
 
 
@@ -886,7 +918,9 @@ def _sshd_files(fs: ImageFs) -> tuple[list[tuple[str, list[str]]], list[str]]:
     if _one_file(fs, main) is None:
         main = "/usr/etc/ssh/sshd_config"
         if _one_file(fs, main) is None:
-            raise _Problem("sshd is installed but neither /etc/ssh/sshd_config nor /usr/etc/ssh/sshd_config exists")
+            raise _Problem(
+                "sshd is installed but neither /etc/ssh/sshd_config nor /usr/etc/ssh/sshd_config exists"
+            )
     ordered: list[tuple[str, list[str]]] = []
     breadth: list[str] = []
     seen: set[str] = set()
@@ -973,7 +1007,9 @@ def sshd_settings(fs: ImageFs) -> dict[str, list[str]]:
     return settings
 
 
-_SSHD_MATCH_LINE = re.compile(r"^[ \t]*(match|clientaliveinterval|authorizedkeysfile|authorizedkeyscommand)[ \t]", re.I)
+_SSHD_MATCH_LINE = re.compile(
+    r"^[ \t]*(match|clientaliveinterval|authorizedkeysfile|authorizedkeyscommand)[ \t]", re.I
+)
 _SSHD_CFG_LINE = re.compile(
     r"^[ \t]*(match|include|authorizedkeysfile|authorizedkeyscommand|passwordauthentication"
     r"|permitrootlogin|trustedusercakeys)([ \t]|=)",
@@ -989,7 +1025,10 @@ def _sshd_effective(fs: ImageFs, _: str) -> tuple[int, str]:
     settings = sshd_settings(fs)
     out = [f"{k} {v}\n" for k, values in settings.items() for v in values]
     out.append("## match\n")
-    files = ["/etc/ssh/sshd_config", *fs.glob(["/etc/ssh/sshd_config.d/*.conf"])["/etc/ssh/sshd_config.d/*.conf"]]
+    files = [
+        "/etc/ssh/sshd_config",
+        *fs.glob(["/etc/ssh/sshd_config.d/*.conf"])["/etc/ssh/sshd_config.d/*.conf"],
+    ]
     texts = fs.read(files)
     for path in files:
         raw = texts[path]
@@ -1010,7 +1049,11 @@ def _authorized_keys(fs: ImageFs, _: str) -> tuple[int, str]:
         return 0, "akf none (sshd not installed)\n"
     settings = sshd_settings(fs)
     akf = settings["authorizedkeysfile"][0]
-    out = [f"akf {akf}\n", f"akc {settings['authorizedkeyscommand'][0]}\n", f"tuck {settings['trustedusercakeys'][0]}\n"]
+    out = [
+        f"akf {akf}\n",
+        f"akc {settings['authorizedkeyscommand'][0]}\n",
+        f"tuck {settings['trustedusercakeys'][0]}\n",
+    ]
     _, breadth = _sshd_files(fs)
     lines = fs.sshd_contents
     for path in breadth:
@@ -1065,13 +1108,19 @@ def _disk_rows(name: str, facts: DiskFacts, mounts: dict[int, str]) -> tuple[lis
         probe = part.content
         fstype = _FSTYPE.get(probe.type, probe.type) if probe else ""
         parttype = part.type_code.lower()
-        sys_block.append(f"part {kname} disk={name} start={part.start_sector} size={part.size_sectors} holders=")
+        sys_block.append(
+            f"part {kname} disk={name} start={part.start_sector} size={part.size_sectors} holders="
+        )
         lsblk.append(
             f'NAME="{kname}" KNAME="{kname}" PKNAME="{name}" TYPE="part" SIZE="{part.size_bytes}" '
             f'FSTYPE="{fstype}" MOUNTPOINT="{mounts.get(part.index, "")}" PARTTYPE="{parttype}" '
             f'UUID="{probe.uuid if probe else ""}" PARTUUID="{part.partuuid}" LABEL="{probe.label if probe else ""}"'
         )
-        fields = [f'{k}="{v}"' for k, v in (("UUID", probe.uuid if probe else ""), ("TYPE", fstype), ("PARTUUID", part.partuuid)) if v]
+        fields = [
+            f'{k}="{v}"'
+            for k, v in (("UUID", probe.uuid if probe else ""), ("TYPE", fstype), ("PARTUUID", part.partuuid))
+            if v
+        ]
         blkid.append(f"/dev/{kname}: {' '.join(fields)}")
     return sys_block, lsblk, blkid
 
@@ -1086,7 +1135,9 @@ def block_sections(os_disk: DiskFacts, data_disks: list[DiskFacts]) -> dict[str,
             raise _Problem(f"mount points unknown: /etc/fstab not read ({why})")
         mounts = {}
         for part in os_disk.partitions:
-            points = [e.mountpoint if e.fstype != "swap" else "[SWAP]" for e in os_disk.fstab_references(part)]
+            points = [
+                e.mountpoint if e.fstype != "swap" else "[SWAP]" for e in os_disk.fstab_references(part)
+            ]
             if points:
                 mounts[part.index] = points[0]
         if os_disk.root_fs.partition_index is None:  # the root file system spans the whole disk
@@ -1097,7 +1148,8 @@ def block_sections(os_disk: DiskFacts, data_disks: list[DiskFacts]) -> dict[str,
         return {n: Section(2, "", problem=str(exc)) for n in ("sys_block", "lsblk", "blkid")}
     texts = ["\n".join(line for r in rows for line in r[i]) + "\n" for i in range(3)]
     return {
-        name: _framed(name, 0, text) for name, text in zip(("sys_block", "lsblk", "blkid"), texts, strict=True)
+        name: _framed(name, 0, text)
+        for name, text in zip(("sys_block", "lsblk", "blkid"), texts, strict=True)
     } | {"disk_links": _framed("disk_links", 0, "")}
 
 
@@ -1171,7 +1223,9 @@ class _JudgedSettings(dict):
 
     def _known(self, key: str) -> None:
         if key not in SSHD_DEFAULTS:
-            raise NotAvailableOffline(f"{OFFLINE} (sshd -T for {key}: only {', '.join(SSHD_DEFAULTS)} are resolved offline)")
+            raise NotAvailableOffline(
+                f"{OFFLINE} (sshd -T for {key}: only {', '.join(SSHD_DEFAULTS)} are resolved offline)"
+            )
 
     def __getitem__(self, key: str) -> str:
         self._known(key)
@@ -1236,7 +1290,7 @@ class OfflineLinuxFacts(LinuxFacts):
 
     def default_boot_kernel(self) -> str:
         """The kernel image path of the default boot entry."""
-        for path, text in self.files("grub_cfg").items():
+        for text in self.files("grub_cfg").values():
             for line in text.splitlines():
                 words = line.strip().split()
                 if words and words[0] in ("linux", "linux16", "linuxefi") and len(words) > 1:
@@ -1307,11 +1361,28 @@ def read_linux_image(
 # Files the readers ask for, fetched in a few batches up front (each debugfs run costs a
 # process start): the sections then find them in ImageFs' caches.
 PREFETCH = (
-    "/etc/os-release", "/usr/lib/os-release", "/etc/fstab", "/etc/waagent.conf", "/etc/passwd", "/etc/shadow",
-    "/etc/hostname", "/etc/ssh/sshd_config", "/bin/sh",
+    "/etc/os-release",
+    "/usr/lib/os-release",
+    "/etc/fstab",
+    "/etc/waagent.conf",
+    "/etc/passwd",
+    "/etc/shadow",
+    "/etc/hostname",
+    "/etc/ssh/sshd_config",
+    "/bin/sh",
     *(f"{d}/{b}" for d in PATH_DIRS for b in ("waagent", "sshd", "openssl")),
-    *(f"{d}/{u}" for d in UNIT_DIRS for u in ("walinuxagent.service", "waagent.service", "ssh.service", "sshd.service",
-                                             "ssh.socket", "sshd.socket")),
+    *(
+        f"{d}/{u}"
+        for d in UNIT_DIRS
+        for u in (
+            "walinuxagent.service",
+            "waagent.service",
+            "ssh.service",
+            "sshd.service",
+            "ssh.socket",
+            "sshd.socket",
+        )
+    ),
 )
 
 
@@ -1319,7 +1390,11 @@ def _prefetch(fs: ImageFs, names: list[str]) -> None:
     """Read what the sections need in a few batches (failures are left to the sections)."""
     try:
         patterns = [p for n in names for p in cat_patterns(SECTIONS[n][1]) or []]
-        patterns += ["/etc/systemd/system/*.wants", "/etc/systemd/system/*.requires", "/etc/ssh/sshd_config.d/*.conf"]
+        patterns += [
+            "/etc/systemd/system/*.wants",
+            "/etc/systemd/system/*.requires",
+            "/etc/ssh/sshd_config.d/*.conf",
+        ]
         found = fs.glob(list(dict.fromkeys(patterns)))
         fs.read([p for ps in found.values() for p in ps])
     except (_Problem, FsReadError):
@@ -1362,7 +1437,9 @@ def image_facts(config, target):
         if (declared or family) == "windows":
             facts = OfflineLinuxFacts(sections={}, source=os.fspath(artifact.path))
             why = f"--vm-os {declared}" if declared else f"detected: {evidence}"
-            facts.unavailable = {n: f"the OS disk holds Windows ({why}); the Linux suite does not apply" for n in SECTIONS}
+            facts.unavailable = {
+                n: f"the OS disk holds Windows ({why}); the Linux suite does not apply" for n in SECTIONS
+            }
             return facts
         data = [state.inspect(v) for v in state.vhds if v.role == "data"]
         data.sort(key=lambda d: (d.artifact.lun is None, d.artifact.lun or 0))

@@ -51,7 +51,9 @@ def judge(facts: LinuxFacts) -> dict[str, tuple[Result, str]]:
             verdict = check(facts, GUIDE)
         except FactError as exc:
             verdict = (
-                Verdict.not_applicable(str(exc)) if getattr(exc, "not_applicable", False) else Verdict.error(str(exc))
+                Verdict.not_applicable(str(exc))
+                if getattr(exc, "not_applicable", False)
+                else Verdict.error(str(exc))
             )
         if getattr(facts, "source", ""):
             verdict = offline_verdict(verdict)
