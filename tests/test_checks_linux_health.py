@@ -211,6 +211,11 @@ def test_fedora_boot_config_wins_over_lib_modules_copy():
     "text",
     [
         "release 6.1.0-27-amd64\n### ! /boot/config-6.1.0-27-amd64\n",
+        # LISA's file unreadable, another source readable: still an error (never judged from the copy)
+        "release 6.1.0-27-amd64\n### ! /boot/config-6.1.0-27-amd64\n### /proc/config.gz\nCONFIG_WATCHDOG=y\n"
+        "CONFIG_CIFS=y\nconfig_lines 7000\n",
+        "release 6.1.0-27-amd64\n### /boot/config-6.1.0-27-amd64\nCONFIG_WATCHDOG=y\n### /proc/config.gz\n"
+        "CONFIG_WATCHDOG=y\nCONFIG_CIFS=y\nconfig_lines 7000\n",
         # a block that stops before its line count: the file was not read whole
         "release 6.1.0-27-amd64\n### /boot/config-6.1.0-27-amd64\nCONFIG_WATCHDOG=y\nCONFIG_CIFS=m\n",
         "### /boot/config-6.1.0-27-amd64\nCONFIG_WATCHDOG=y\nCONFIG_CIFS=m\nconfig_lines 7000\n",

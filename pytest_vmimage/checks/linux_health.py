@@ -60,7 +60,7 @@ def mdatp_not_preinstalled(facts: LinuxFacts, profile: Mapping[str, Any]) -> Ver
         why = (
             "an onboarding file clones one Defender identity into every customer's VM"
             if onboarded
-            else "a pre-installed Defender is enrolled in the publisher's tenant"
+            else "certification fails any pre-installed Defender: each customer onboards their own"
         )
         actual = _listing(found)
         return rule_added_2026(
@@ -100,6 +100,12 @@ def essential_kernel_options(facts: LinuxFacts, profile: Mapping[str, Any]) -> V
                 f"({lisa} greps /boot/config-$(uname -r))",
             ),
             profile,
+        )
+    lisa_paths = (f"/boot/config-{configs.release}", f"/usr/boot/config-{configs.release}")
+    if any(entry.split(" ", 1)[0] in lisa_paths for entry in configs.unreadable):
+        raise FactError(
+            f"/boot/config-{configs.release}, the file {lisa} reads, exists but could not be read: "
+            f"{', '.join(configs.unreadable)}"
         )
     source = configs.lisa_source() or (configs.sources[0] if configs.sources else None)
     if source is None:
