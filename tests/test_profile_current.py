@@ -391,6 +391,37 @@ def test_lnx017_nm_wrapper_passes_in_current_only():
     assert judge(linux.ifupdown_control, running, CURRENT) is P
 
 
+NETPLAN = "### /etc/netplan/50-cloud-init.yaml\nnetwork:\n  version: 2\n  ethernets:\n    eth0:\n      dhcp4: true\n"
+
+
+def netplan_only(netplan: str, networkd: str):
+    """The compliant VM with ifupdown gone and eth0 configured by netplan only."""
+    facts = edited(COMPLIANT, "network_config", NETPLAN)
+    services = facts.sections["network_services"].text
+    services = services.replace("command ifup /usr/sbin/ifup", "command ifup ")
+    services = services.replace("resolved ifup /usr/sbin/ifup", "resolved ifup ")
+    services = services.replace("unit networking enabled active", "unit networking  inactive")
+    services = services.replace("command netplan ", f"command netplan {netplan}")
+    services = services.replace(
+        "unit systemd-networkd disabled inactive", f"unit systemd-networkd {networkd}"
+    )
+    return edited(facts, "network_services", services)
+
+
+@pytest.mark.parametrize(
+    ("netplan", "networkd", "current"),
+    [
+        ("/usr/sbin/netplan", "enabled active", P),
+        ("/usr/sbin/netplan", "disabled active", P),  # started by netplan's generator
+        ("/usr/sbin/netplan", "disabled inactive", F),  # nothing renders the file
+        ("", "enabled active", F),  # netplan not installed: the YAML is never read
+    ],
+)
+def test_lnx017_netplan_passes_in_current_only_when_it_runs(netplan, networkd, current):
+    facts = netplan_only(netplan, networkd)
+    assert both(linux.ifupdown_control, facts) == (F, current)
+
+
 # -- LNX-023 shell history: any non-empty file fails in both (LISA verify_bash_history_is_empty) ------
 
 

@@ -931,7 +931,8 @@ def ifupdown_control(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     if ifup and not nm_wrapper and by_ifcfg and ("legacy network-scripts" in text or family != "rhel"):
         return Verdict.passed(f"{ifup} (network-scripts) with {by_ifcfg[0]}", required)
     if getattr(profile, "is_current", False):
-        return _any_standard_stack(primary, primary_sources, units, bool(ifup) and not nm_wrapper, "netplan" in commands and bool(commands["netplan"]))
+        ifupdown, netplan = bool(ifup) and not nm_wrapper, bool(commands.get("netplan"))
+        return _any_standard_stack(primary, primary_sources, units, ifupdown, netplan)
     if any("/netplan/" in p for p in primary_sources):
         actual, fix = f"{primary} configured by netplan", f"install ifupdown and configure {primary} for DHCP in /etc/network/interfaces"
     elif any("/systemd/network/" in p for p in primary_sources):
@@ -958,14 +959,29 @@ def _any_standard_stack(
     """current LNX-017: some standard stack of the distro brings the primary interface up: a
     file configuring it whose stack is installed and enabled, or NetworkManager running
     (it brings up an unconfigured Ethernet NIC by DHCP)."""
-    required = f"a standard network stack brings up {primary} (ifupdown, network-scripts, wicked, netplan, networkd, NetworkManager)"
+    required = (
+        f"a standard network stack brings up {primary} "
+        "(ifupdown, network-scripts, wicked, netplan, networkd, NetworkManager)"
+    )
     nm, networkd = _unit_on(units, "NetworkManager"), _unit_on(units, "systemd-networkd")
-    stacks = (
+    stacks = (  # (where its files live, the stack, whether it runs here)
         (("/etc/network/interfaces", "/run/network/interfaces"), "ifupdown", ifupdown),
-        (("/etc/sysconfig/network-scripts/ifcfg-",), "network-scripts or NetworkManager", _unit_on(units, "network") or nm),
+        (
+            ("/etc/sysconfig/network-scripts/ifcfg-",),
+            "network-scripts or NetworkManager",
+            _unit_on(units, "network") or nm,
+        ),
         (("/etc/sysconfig/network/ifcfg-",), "wicked or NetworkManager", _unit_on(units, "wicked") or nm),
-        (("/etc/netplan/", "/run/netplan/", "/lib/netplan/"), "netplan with networkd or NetworkManager", netplan and (networkd or nm)),
-        (("/etc/systemd/network/", "/run/systemd/network/", "/usr/lib/systemd/network/", "/lib/systemd/network/"), "systemd-networkd", networkd),
+        (
+            ("/etc/netplan/", "/run/netplan/", "/lib/netplan/"),
+            "netplan with networkd or NetworkManager",
+            netplan and (networkd or nm),
+        ),
+        (
+            ("/etc/systemd/network/", "/run/systemd/network/", "/usr/lib/systemd/network/", "/lib/systemd/network/"),
+            "systemd-networkd",
+            networkd,
+        ),
         (("/etc/NetworkManager/", "/run/NetworkManager/", "/usr/lib/NetworkManager/"), "NetworkManager", nm),
     )
     idle = []
