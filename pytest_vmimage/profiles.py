@@ -2,7 +2,8 @@
 
 ``guide-2016`` (default) follows the 2015/2016 guide where it speaks and
 Microsoft's test tool where the guide is silent; Partner Center rules never fail
-there. ``current`` applies Partner Center rules and the tool's severities.
+there. ``current`` judges what certification checks today: LISA's ``azure_image_standard``
+cases (the message names the case where one decides), the Partner Center FAQ and plan rules.
 ``--vm-config FILE`` (TOML) overrides single thresholds::
 
     [thresholds]
