@@ -504,6 +504,19 @@ def test_recoverable_errors_exit_2_fail():
     assert_fails(health.cloud_init_healthy, facts, "exit 2")
 
 
+def test_degraded_done_fails_even_where_the_distribution_patched_exit_2_to_0():
+    text = cloud_init_section("done", 0).replace("extended_status: done", "extended_status: degraded done")
+    assert_fails(health.cloud_init_healthy, with_agent("ubuntu2204", cloud_init=text), "degraded done")
+
+
+def test_enabled_but_not_started_fails():
+    assert_fails(
+        health.cloud_init_healthy,
+        with_agent("rocky9", cloud_init=cloud_init_section("not started")),
+        "did not run this boot",
+    )
+
+
 def test_log_warnings_fail_on_azure_linux_and_warn_elsewhere():
     log = "## log\nwarning 2024 handlers.py[WARNING]: x\n## log_counts 0 1\n"
     azl = with_agent("azurelinux3", cloud_init=cloud_init_section(log=log))

@@ -307,9 +307,9 @@ def cloud_init_healthy(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict
             raise FactError(
                 "cloud-init is still running on the VM: judge it after it finished ('cloud-init status --wait')"
             )
-        if state.status in ("not run", "not started", "not-run"):
+        if state.status in ("not run", "not started", "not running"):
             problems.append("cloud-init is enabled but did not run this boot")
-        elif state.status != "done" or state.status_rc != 0:
+        elif state.status != "done" or state.status_rc != 0 or "degraded" in state.extended_status:
             detail = f" ({state.detail})" if state.detail else ""
             problems.append(
                 f"cloud-init status is {state.extended_status or state.status}, exit {state.status_rc}{detail}"
