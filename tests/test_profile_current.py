@@ -138,12 +138,22 @@ def test_lnx007_python_by_profile(text, guide, current):
         assert "LISA verify_python_version" in linux.python_version(facts, CURRENT).message
 
 
-@pytest.mark.parametrize("text", ["interpreter /usr/bin/python3\n", "interpreter \n"])
-def test_lnx007_missing_agent_interpreter_fails(text):
+@pytest.mark.parametrize(
+    ("text", "shebang"),
+    [("interpreter /usr/bin/python3\n", "#!/usr/bin/python3"), ("interpreter \n", "#!/usr/bin/env python3")],
+)
+def test_lnx007_missing_agent_interpreter_fails(text, shebang):
     facts = edited(COMPLIANT, "agent_python", text, rc=127)
+    facts = edited(facts, "agent", old="shebang #!/usr/bin/python3", new=f"shebang {shebang}")
     for profile in (GUIDE, CURRENT):
         verdict = linux.python_version(facts, profile)
-        assert verdict.result is F and "cannot run" in verdict.message
+        assert verdict.result is F and "cannot run" in verdict.message and shebang in verdict.message
+
+
+def test_lnx007_unread_shebang_is_an_error_not_a_missing_interpreter():
+    facts = edited(COMPLIANT, "agent_python", "interpreter \n", rc=127)
+    facts = edited(facts, "agent", old="shebang #!/usr/bin/python3", new="shebang ")
+    assert both(linux.python_version, facts) == (E, E)
 
 
 @pytest.mark.parametrize("rc", [1, 126, 2])

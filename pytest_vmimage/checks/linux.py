@@ -444,11 +444,15 @@ def python_version(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     section = facts.raw("agent_python")
     missing = agent_interpreter_missing(section.rc, section.text)
     if missing:
+        agent_lines = facts.raw("agent").text.splitlines()
+        shebang = next((line[8:].strip() for line in agent_lines if line.startswith("shebang ")), "")
+        if not shebang.startswith("#!"):
+            raise FactError(f"waagent's first line could not be read ({shebang!r}), so its interpreter is unknown")
         return Verdict.failed(
             f"interpreter {missing} missing",
             "the agent's interpreter installed",
-            f"waagent's shebang names {missing}, which does not exist: the agent cannot run; install the "
-            "Python your distribution's agent package depends on (guide §2.3)",
+            f"waagent's shebang {shebang} names {missing}, which does not exist: the agent cannot run; "
+            "install the Python your distribution's agent package depends on (guide §2.3)",
         )
     info = facts.agent_python()
     version = info.get("version")
