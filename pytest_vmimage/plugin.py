@@ -627,6 +627,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     if config.getoption("verbose") > 0 and state.remote_commands:
         counts = ", ".join(f"{label}: {n}" for label, n in sorted(state.remote_commands.items()))
         terminalreporter.line(f"remote commands run per target: {counts}")
+    if config.getoption("verbose") > 1:
+        for target in document["Targets"]:
+            for line in run_report.fact_section_lines(target["Label"], target.get("FactSections", [])):
+                terminalreporter.line(line)
     report = config.getoption("vm_report")
     if report:
         terminalreporter.line(f"JSON certification report: {report}")

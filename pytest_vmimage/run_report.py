@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from pytest_vmimage.catalog import requirement_of
+from pytest_vmimage.facts.linux import section_timings
 from pytest_vmimage.report import RunContext, build_report
 from pytest_vmimage.tested import UNKNOWN, describe_linux, describe_vhd, describe_windows, file_sha256
 
@@ -30,6 +31,7 @@ class RunRecord:
     deselected: list[dict] = field(default_factory=list)
     suites_collected: bool = False
     tested: dict[str, dict] = field(default_factory=dict)  # label -> description
+    fact_sections: dict[str, list] = field(default_factory=dict)  # label -> section timings
 
     def add(self, other: dict) -> None:
         seen = {(d["TestID"], d["Host"]) for d in self.deselected}
@@ -40,6 +42,8 @@ class RunRecord:
         self.suites_collected = self.suites_collected or other.get("suites_collected", False)
         for label, description in other.get("tested", {}).items():
             self.tested.setdefault(label, description)
+        for label, timings in other.get("fact_sections", {}).items():
+            self.fact_sections.setdefault(label, timings)
 
 
 def record(config: pytest.Config) -> RunRecord:
@@ -96,6 +100,8 @@ def describe_gathered(config: pytest.Config, state) -> None:
             )
         elif os_name == "linux":
             run.tested[label] = describe_linux(facts, label)
+            if all(s.seconds is not None for s in facts.sections.values()):  # live, not a VHD or a recording
+                run.fact_sections[label] = section_timings(facts.sections)
         elif os_name == "windows":
             run.tested[label] = describe_windows(facts, label)
     artifacts = _artifacts(config)
@@ -125,6 +131,20 @@ def add_worker_output(config: pytest.Config, workeroutput: dict) -> None:
     text = workeroutput.get(WORKER_KEY)
     if text:
         record(config).add(json.loads(text))
+
+
+def fact_section_lines(label: str, timings: list[dict]) -> list[str]:
+    """``-vv``: a target's fact sections, slowest first, with deadline and status."""
+    if not timings:
+        return []
+    total = sum(row["Seconds"] or 0 for row in timings)
+    head = f"{label}: {len(timings)} fact sections, {total:.1f} s in all on the VM"
+    lines = [head + " (slowest first; the concurrent ones overlap):"]
+    for row in timings:
+        seconds = "?" if row["Seconds"] is None else f"{row['Seconds']:.1f}"
+        deadline = "none" if not row["Deadline"] else f"{row['Deadline']:g} s"
+        lines.append(f"  {row['Name']:<20} {seconds:>6} s  (deadline {deadline})  {row['Status']}")
+    return lines
 
 
 # -- the report -------------------------------------------------------------------------------
@@ -171,6 +191,8 @@ def _targets(config: pytest.Config, state, run: RunRecord) -> list[dict]:
             "Facts": f"{UNKNOWN} (no facts were gathered: no check ran or the VM was not reached)"
         }
         targets.append({"Label": target.label, "Kind": target.os, "Tested": tested})
+        if target.label in run.fact_sections:
+            targets[-1]["FactSections"] = run.fact_sections[target.label]
     artifacts = _artifacts(config)
     if artifacts is None:
         return targets

@@ -130,3 +130,13 @@ def write_key(key: paramiko.PKey, path: Path) -> Path:
     path.chmod(0o600)
     Path(f"{path}.pub").write_text(f"{key.get_name()} {key.get_base64()} test\n")
     return path
+
+
+def plugin_options(
+    server: LoopbackSshServer, host_key: paramiko.PKey, key_path: Path, label: str = "t"
+) -> list:
+    """The plugin options that point a pytester run at ``server`` (its host key known)."""
+    known = key_path.parent / "known_hosts"
+    known.write_text(f"[127.0.0.1]:{server.port} {host_key.get_name()} {host_key.get_base64()}\n")
+    target = f"{label}=ssh://tester@127.0.0.1:{server.port}"
+    return ["--vm-host", target, "--vm-ssh-key", str(key_path), "--vm-known-hosts", str(known)]

@@ -1142,6 +1142,22 @@ def collection_script(
     return "\n".join(parts) + "\n"
 
 
+def section_timings(sections: Mapping[str, Section]) -> list[dict]:
+    """Each section's time on the VM, deadline and status, slowest first (``-vv`` and the
+    JSON report): ``ok``, ``absent``, ``exit N``, or the problem (``timed out after N s``,
+    ``output cut at 10 MiB``). A recording without times gives ``Seconds`` None."""
+    rows = []
+    for name, section in sections.items():
+        if section.problem:
+            status = section.problem
+        elif section.absent:
+            status = "absent"
+        else:
+            status = "ok" if section.rc == 0 else f"exit {section.rc}"
+        rows.append({"Name": name, "Seconds": section.seconds, "Deadline": section.deadline, "Status": status})
+    return sorted(rows, key=lambda row: -(row["Seconds"] or 0))
+
+
 def _seconds(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{float(value):g}"
 
