@@ -681,3 +681,58 @@ def test_dns_lookup_that_did_not_test_dns_is_an_error(text, rc):
 def test_commented_hosts_line_is_not_an_answer():
     text = "hosts # 1.2.3.4 bing.com\n## rc 0\n204.79.197.200  STREAM bing.com\n"
     assert health.dns_resolution(facts_for("debian12", dns_lookup=text), CURRENT).result is Result.PASSED
+
+
+# -- facts recorded from the real test VMs (tests/testbed, re-recorded by the testbed's owner) -----
+
+RECORDED = Path(__file__).parent / "recorded" / "linux"
+NEW_SECTIONS = (
+    "mdatp",
+    "kernel_config",
+    "modprobe_config",
+    "fs_modules",
+    "boot_log",
+    "cloud_init",
+    "resource_disk",
+)
+
+
+def recorded(variant: str):
+    from pytest_vmimage.facts.linux import LinuxFacts
+
+    path = RECORDED / f"debian12-{variant}.json"
+    facts = LinuxFacts.load(path) if path.exists() else None
+    if facts is None or not all(name in facts.sections for name in NEW_SECTIONS):
+        pytest.skip(f"{path.name} was not yet recorded with the LNX-037...043 sections")
+    return facts
+
+
+@pytest.mark.parametrize("profile", [CURRENT, GUIDE], ids=["current", "guide-2016"])
+def test_recorded_compliant_vm(profile):
+    facts = recorded("compliant")
+    for check in (
+        health.mdatp_not_preinstalled,
+        health.essential_kernel_options,
+        health.provisioning_filesystems,
+        health.clean_boot_log,
+    ):
+        verdict = check(facts, profile)
+        assert verdict.result is Result.PASSED, (check.__name__, verdict)
+    assert "cloud-init is not installed" in health.cloud_init_healthy(facts, profile).message
+    disk = health.resource_disk(facts, profile)
+    assert disk.result is Result.NOT_APPLICABLE and "not on Hyper-V/Azure" in disk.message
+    isolated = load_profile(profile.name)
+    isolated.image["network_isolated"] = True
+    assert health.dns_resolution(facts, isolated).result is Result.NOT_APPLICABLE
+    # the test VM has no network (QEMU restrict=on): undeclared, that is a finding, never a pass
+    assert health.dns_resolution(facts, profile).result in (Result.FAILED, Result.WARNING)
+    assert consoles_enabled_in_boot_log(facts) == {"ttyS0"}
+
+
+def test_recorded_lisa_rules_variant_fails_037_and_039():
+    facts = recorded("lisa-rules")
+    assert health.mdatp_not_preinstalled(facts, CURRENT).result is Result.FAILED
+    verdict = health.provisioning_filesystems(facts, CURRENT)
+    assert verdict.result is Result.FAILED and "install udf /bin/true" in verdict.message
+    assert health.essential_kernel_options(facts, CURRENT).result is Result.PASSED
+    assert health.clean_boot_log(facts, CURRENT).result is Result.PASSED

@@ -375,7 +375,8 @@ def resource_disk(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
         where = (
             "the VM is not on Hyper-V/Azure (no VMBus devices), e.g. a local test VM"
             if not links.vmbus
-            else "this VM size has none (the agent's udev rules name no /dev/disk/azure/resource)"
+            else "this VM size has none (the agent's udev rules name no /dev/disk/azure/resource; an NVMe "
+            "local disk is not judged, as LISA skips it)"
         )
         return Verdict.not_applicable(
             "no resource disk is attached: no /dev/disk/azure/resource or /dev/disk/cloud/azure_resource link, "
