@@ -126,9 +126,17 @@ def test_packages_and_units_from_the_databases(facts):
 
 
 def test_running_line_is_the_default_boot_entry(facts):
-    assert facts.kernel_cmdline[0] == "root=UUID=x"
+    assert facts.section("proc_cmdline") == (
+        "BOOT_IMAGE=/boot/vmlinuz-6.1.0-9-amd64 root=UUID=x ro console=ttyS0 earlyprintk=ttyS0 rootdelay=300"
+    )
+    assert facts.kernel_cmdline[1] == "root=UUID=x"
     verdict = linux_image.offline_verdict(checks.kernel_boot_line(facts, GUIDE))
     assert verdict.result is Result.PASSED
+    worded = linux_image.offline_wording(
+        "console=ttyS0 missing in running kernel (/proc/cmdline), /boot/grub/grub.cfg"
+    )
+    assert worded.startswith("console=ttyS0 missing in next boot (the boot loader's default entry")
+    assert "/proc/cmdline" not in worded
 
 
 def test_history_and_keys(facts):
@@ -138,7 +146,7 @@ def test_history_and_keys(facts):
 
 
 def test_live_only_sections_are_not_applicable_never_a_default(facts):
-    for name in ("proc_cmdline", "swaps", "security_updates", "ip_state", "mounts"):
+    for name in ("swaps", "security_updates", "ip_state", "mounts", "firewall", "network_services"):
         with pytest.raises(NotAvailableOffline, match="not available offline: needs a running VM"):
             facts.section(name)
     with pytest.raises(NotAvailableOffline):

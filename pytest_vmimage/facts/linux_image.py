@@ -58,7 +58,6 @@ OFFLINE = "not available offline: needs a running VM"
 # What each live-only section is, for the not-applicable message. A section missing here
 # is named by its key: new sections are not available offline until a reader exists.
 LIVE_ONLY: dict[str, str] = {
-    "proc_cmdline": "/proc/cmdline of the running kernel",
     "mounts": "/proc/self/mounts",
     "swaps": "/proc/swaps (active swap)",
     "swap_units": "the swap units systemd generated",
@@ -84,6 +83,7 @@ UNIT_DIRS = ("/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/sys
 # The kernel line offline: how messages name it.
 RUNNING_LINE = "running kernel (/proc/cmdline)"
 OFFLINE_LINE = "next boot (the boot loader's default entry, read offline from the VHD)"
+OFFLINE_PROC_CMDLINE = "the kernel line of the boot loader's default entry (offline)"
 
 
 class NotAvailableOffline(FactError):
@@ -94,7 +94,7 @@ class NotAvailableOffline(FactError):
 
 def offline_wording(text: str) -> str:
     """A verdict text of an offline run: "running kernel" names the default boot entry."""
-    return text.replace(RUNNING_LINE, OFFLINE_LINE)
+    return text.replace(RUNNING_LINE, OFFLINE_LINE).replace("/proc/cmdline", OFFLINE_PROC_CMDLINE)
 
 
 # ---------------------------------------------------------------------------- file systems
@@ -869,10 +869,28 @@ def default_kernel_release(fs: ImageFs) -> str:
     return fs.release
 
 
-def _default_kernel_release(fs: ImageFs) -> str:
+def _boot_facts(fs: ImageFs) -> OfflineLinuxFacts:
+    """Facts holding the boot loader sections only (to find the default entry)."""
     offline = OfflineLinuxFacts(sections={}, source=fs.path)
-    for name in ("grub_cfg", "bls_entries", "extlinux", "grubenv"):
+    for name in ("default_grub", "grub_cfg", "bls_entries", "extlinux", "grubenv"):
         offline.sections[name] = _produce_section(fs, name)
+    return offline
+
+
+def _proc_cmdline(fs: ImageFs, _: str) -> tuple[int, str]:
+    """/proc/cmdline offline: the kernel line of the boot loader's default entry (what the
+    next boot gets; GRUB puts BOOT_IMAGE first), never a line of a running kernel."""
+    offline = _boot_facts(fs)
+    try:
+        params = offline.kernel_cmdline
+        kernel = offline.default_boot_kernel()
+    except FactError as exc:
+        raise _Problem(str(exc)) from None
+    return 0, " ".join([f"BOOT_IMAGE={kernel}", *params]) + "\n"
+
+
+def _default_kernel_release(fs: ImageFs) -> str:
+    offline = _boot_facts(fs)
     try:
         path = offline.default_boot_kernel()
     except FactError:
@@ -1174,6 +1192,7 @@ READERS = {
     "agent_python": _agent_python,
     "kernel_modules": _kernel_modules,
     "kernel_changelog": _kernel_changelog,
+    "proc_cmdline": _proc_cmdline,
 }
 
 
@@ -1273,6 +1292,8 @@ class OfflineLinuxFacts(LinuxFacts):
     @property
     def kernel_cmdline(self) -> list[str]:
         """Offline: the kernel line of the boot loader's default entry (what would run)."""
+        if "proc_cmdline" in self.sections:
+            return super().kernel_cmdline
         lines = self.boot_loader_lines()
         entry = [v for k, v in lines.items() if not k.startswith("/etc/default/grub")]
         if not entry:
