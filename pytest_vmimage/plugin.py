@@ -714,7 +714,8 @@ def pytest_xdist_make_scheduler(config, log):
         return None
     from pytest_vmimage.xdist_scheduler import make_host_scheduler
 
-    return make_host_scheduler(config, log, [t.label for t in _state(config).targets])
+    targets = _state(config).targets + _image_targets(config)  # a VHD read once, on one worker
+    return make_host_scheduler(config, log, [t.label for t in targets])
 
 
 @pytest.hookimpl(optionalhook=True, tryfirst=True)
