@@ -250,3 +250,12 @@ def test_the_linux_suite_runs_on_a_vhd(pytester, image):
     collected = int(re.search(r"^requirements: (\d+)", text, re.M).group(1))
     outcomes = result.parseoutcomes()
     assert sum(v for k, v in outcomes.items() if k != "warnings") >= collected >= 29
+
+
+def test_a_windows_os_disk_is_not_judged_by_the_linux_suite(pytester, image):
+    suite = Path(__file__).parent.parent / "suites" / "linux" / "test_boot.py"
+    result = pytester.runpytest(
+        str(suite), "--vm-vhd", f"os:{image}", "--vm-os", "windows", "-p", "no:cacheprovider"
+    )
+    assert "the OS disk holds Windows (--vm-os windows)" in result.stdout.str()
+    assert result.parseoutcomes().get("passed", 0) == 0
