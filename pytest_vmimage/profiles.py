@@ -56,9 +56,9 @@ THRESHOLDS: dict[str, tuple[Any, Any, str]] = {
     "python_warn_below": (None, "3.10", "python3 (LISA verify_python_version): warn below this version"),
     "openssl_fail_below": ("0.9.8", "3.0.0", "OpenSSL: fail if absent or below this version"),
     "openssl_extended_support": (
-        [],
+        None,
         ["1.1.1", "1.0.2"],
-        "OpenSSL series that pass below openssl_fail_below (LISA verify_openssl_version)",
+        "OpenSSL: judge as LISA verify_openssl_version, these series passing below openssl_fail_below",
     ),
     "openssl_warn_below": ("1.0", None, "OpenSSL: warn below this version"),
     "kernel_params_fail": (

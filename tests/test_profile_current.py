@@ -485,7 +485,7 @@ def test_guide_2016_column_is_unchanged():
     assert guide["agent_auto_update_exempts"] is False and guide["shell_history_max_bytes"] == 0
     assert (guide["python_fail_below"], guide["python_warn_below"]) == ("2.6", None)
     assert (guide["openssl_fail_below"], guide["openssl_warn_below"]) == ("0.9.8", "1.0")
-    assert guide["openssl_extended_support"] == []
+    assert guide["openssl_extended_support"] is None
     assert guide["kernel_params_fail"] == ["console=ttyS0", "earlyprintk=ttyS0", "rootdelay=300"]
     assert (
         guide["client_alive_interval"],
@@ -498,3 +498,20 @@ def test_guide_2016_column_is_unchanged():
 
 def test_sections_the_edits_use_exist():
     assert isinstance(COMPLIANT.sections["uname"], Section)
+
+
+def test_lnx009_overrides_of_the_openssl_rule(tmp_path):
+    no_exception = tmp_path / "strict.toml"
+    no_exception.write_text("[thresholds]\nopenssl_extended_support = []\n")
+    strict = load_profile("current", no_exception)
+    assert judge(linux.openssl_version, edited(COMPLIANT, "openssl", "OpenSSL 1.1.1w"), strict) is F
+    assert judge(linux.openssl_version, COMPLIANT, strict) is P
+    opt_in = tmp_path / "guide.toml"
+    opt_in.write_text('[thresholds]\nopenssl_extended_support = ["1.1.1"]\nopenssl_fail_below = "3.0.0"\n')
+    guide_lisa = load_profile("guide-2016", opt_in)
+    assert judge(linux.openssl_version, edited(COMPLIANT, "openssl", "OpenSSL 1.0.2k"), guide_lisa) is F
+    no_warn = tmp_path / "nowarn.toml"
+    no_warn.write_text('[thresholds]\nopenssl_fail_below = "1.0"\n')
+    relaxed = load_profile("current", no_warn)  # openssl_warn_below is None in current
+    assert judge(linux.openssl_version, edited(COMPLIANT, "openssl", "OpenSSL 1.0.1e"), relaxed) is P
+    assert judge(linux.openssl_version, edited(COMPLIANT, "openssl", "OpenSSL 0.9.8zh"), relaxed) is F

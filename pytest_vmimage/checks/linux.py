@@ -515,18 +515,18 @@ def openssl_version(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     """LNX-009: OpenSSL present and not older than the profile's minimum: guide-2016 0.9.8
     (1.0 recommended); current ≥ 3.0.0 or a release of an extended-support series
     (1.1.1, 1.0.2), as LISA verify_openssl_version."""
-    if profile.get("openssl_extended_support"):
+    if profile.get("openssl_extended_support") is not None:
         return _openssl_lisa(facts, profile["openssl_fail_below"], list(profile["openssl_extended_support"]))
     version = facts.openssl_version()
     fail_below, warn_below = profile["openssl_fail_below"], profile["openssl_warn_below"]
-    required = f"≥ {fail_below}, {warn_below}+ recommended"
+    required = f"≥ {fail_below}" + (f", {warn_below}+ recommended" if warn_below else "")
     if version is None:
         return Verdict.failed("openssl not found", required, "install openssl (tool 44, guide §2.3)")
     if version_tuple(version) < version_tuple(fail_below):
         return Verdict.failed(
             version, required, f"OpenSSL {version} is older than {fail_below}; update it (tool 44)"
         )
-    if version_tuple(version) < version_tuple(warn_below):
+    if warn_below and version_tuple(version) < version_tuple(warn_below):
         return Verdict.warning(
             version, required, f"OpenSSL {version}: version {warn_below} or newer is recommended (guide §2.3)"
         )
@@ -537,8 +537,8 @@ def _openssl_lisa(facts: LinuxFacts, minimum: str, extended: list[str]) -> Verdi
     """≥ ``minimum`` (a pre-release of it is below it), or a release of an ``extended``
     series (1.1.1w is a 1.1.1 release, 1.1.1-pre9 is not); the command's version and the
     library it is linked with are both judged."""
-    lisa = f"LISA verify_openssl_version: ≥ {minimum} or {'/'.join(extended)}"
-    required = f"OpenSSL ≥ {minimum}, or a {' or '.join(extended)} release"
+    lisa = f"LISA verify_openssl_version: ≥ {minimum}" + (f" or {'/'.join(extended)}" if extended else "")
+    required = f"OpenSSL ≥ {minimum}" + (f", or a {' or '.join(extended)} release" if extended else "")
     text = facts.fact("openssl").get()
     if text is None:
         return Verdict.failed("openssl not found", required, f"install openssl ({lisa})")
