@@ -69,7 +69,7 @@ LIVE_ONLY: dict[str, str] = {
     "ip_state": "ip addr / ip route of the running VM",
     "firewall": "iptables-save / nft list ruleset of the running VM",
     "security_updates": "pending security updates against today's repositories",
-    "residue": "the running host name and provisioning markers",
+    "residue": "the running host name and this VM's provisioning; VHD-009 judges generalization offline",
 }
 # Paths that are a fresh tmpfs or a kernel file system at boot: nothing in the image is
 # what the VM sees there (the live script reads what the running system put there).
