@@ -7,6 +7,8 @@ import hashlib
 import os
 import re
 import shutil
+import sqlite3
+import struct
 import subprocess
 from pathlib import Path
 
@@ -56,7 +58,7 @@ def _tree(root: Path, files: dict[str, str], links: dict[str, str] = {}) -> None
 def _image(tmp_path: Path, files: dict[str, str], links: dict[str, str] = {}) -> Path:  # noqa: B006
     root = tmp_path / "root"
     _tree(root, files, links)
-    for binary in (root / "usr/sbin").glob("*"):
+    for binary in [*(root / "usr/sbin").glob("*"), *(root / "usr/bin").glob("*")]:
         binary.chmod(0o755)
     image = tmp_path / "disk.raw"
     subprocess.run(
@@ -259,3 +261,52 @@ def test_a_windows_os_disk_is_not_judged_by_the_linux_suite(pytester, image):
     )
     assert "the OS disk holds Windows (--vm-os windows)" in result.stdout.str()
     assert result.parseoutcomes().get("passed", 0) == 0
+
+
+def _rpm_header(**tags: str | int) -> bytes:
+    """An RPM header blob as rpmdb.sqlite stores it."""
+    codes = {"name": 1000, "version": 1001, "release": 1002, "epoch": 1003}
+    index, data = b"", b""
+    for key, value in tags.items():
+        if isinstance(value, int):
+            data += b"\0" * (-len(data) % 4)
+            index += struct.pack(">IIiI", codes[key], 4, len(data), 1)
+            data += struct.pack(">I", value)
+        else:
+            index += struct.pack(">IIiI", codes[key], 6, len(data), 1)
+            data += value.encode() + b"\0"
+    return struct.pack(">II", len(tags), len(data)) + index + data
+
+
+def test_rpm_database_read_from_sqlite(tmp_path):
+    """EL images: rpmdb.sqlite read on a private copy; a BerkeleyDB database is an error."""
+    db_path = tmp_path / "rpmdb.sqlite"
+    db = sqlite3.connect(db_path)
+    db.execute("CREATE TABLE Packages (hnum INTEGER PRIMARY KEY, blob BLOB NOT NULL)")
+    for header in (
+        _rpm_header(name="WALinuxAgent", version="2.7.0.6", release="6.el9"),
+        _rpm_header(name="glibc", version="2.34", release="60.el9"),
+        _rpm_header(name="openssl", version="3.0.7", release="24.el9", epoch=1),
+    ):
+        db.execute("INSERT INTO Packages (blob) VALUES (?)", (header,))
+    db.commit()
+    db.close()
+    files = {k: v for k, v in BASE.items() if k != "/var/lib/dpkg/status"}
+    files["/usr/bin/openssl"] = "ELF"
+    root = tmp_path / "root"
+    (root / "var/lib/rpm").mkdir(parents=True)
+    shutil.copy(db_path, root / "var/lib/rpm/rpmdb.sqlite")
+    facts = read_linux_image(_image(tmp_path, files, LINKS))
+    assert facts.packages() == {
+        "WALinuxAgent": "2.7.0.6-6.el9",
+        "glibc": "2.34-60.el9",
+        "openssl": "3.0.7-24.el9",
+    }
+    assert facts.glibc_version() == "2.34"
+    assert facts.openssl_version() == "3.0.7"
+    assert facts.section("agent_version").startswith("WALinuxAgent-2.7.0.6 ")
+    (root / "var/lib/rpm/rpmdb.sqlite").unlink()
+    (root / "var/lib/rpm/Packages").write_bytes(b"\0" * 4096)
+    facts = read_linux_image(_image(tmp_path, {}, {}))
+    with pytest.raises(FactError, match="BerkeleyDB"):
+        facts.packages()

@@ -27,6 +27,7 @@ import dataclasses
 import fnmatch
 import os
 import re
+import struct
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -668,6 +669,8 @@ def _agent_python(fs: ImageFs, _: str) -> tuple[int, str]:
             f"the agent's interpreter {interpreter} -> {target.path}: its version is not known offline"
         )
     version = _installed(fs, f"{name}-minimal") or _installed(fs, name)
+    if not version and (python3 := _installed(fs, "python3")) and python3.startswith(name[6:] + "."):
+        version = python3  # EL: /usr/bin/python3.9 belongs to the package python3
     if not version:
         raise _Problem(
             f"{target.path} belongs to no installed {name} package: its version is not known offline"
@@ -714,41 +717,108 @@ def parse_dpkg_status(text: str) -> dict[str, tuple[str, str]]:
 
 
 def _dpkg(fs: ImageFs) -> dict[str, tuple[str, str]] | None:
-    """The dpkg database (None without one); an RPM database is an error naming it
-    (reading rpmdb.sqlite / BerkeleyDB Packages offline is not implemented)."""
-    if hasattr(fs, "dpkg"):
-        return fs.dpkg
-    status = fs.read(["/var/lib/dpkg/status"], DB_LIMIT)["/var/lib/dpkg/status"]
-    if isinstance(status, Unreadable):
-        raise _Problem(status.reason)
-    rpm = fs.lstat(
-        ["/var/lib/rpm/rpmdb.sqlite", "/var/lib/rpm/Packages", "/usr/lib/sysimage/rpm/rpmdb.sqlite"]
-    )
-    for path, entry in rpm.items():
-        if isinstance(entry, Unreadable):
-            raise _Problem(entry.reason)
-        if entry is not None:
-            raise _Problem(f"{path}: reading the RPM database offline is not implemented")
-    fs.dpkg = None if status is None else parse_dpkg_status(_text(status))
+    """The dpkg database: package -> (version, status); None without one."""
+    if not hasattr(fs, "dpkg"):
+        status = fs.read(["/var/lib/dpkg/status"], DB_LIMIT)["/var/lib/dpkg/status"]
+        if isinstance(status, Unreadable):
+            raise _Problem(status.reason)
+        fs.dpkg = None if status is None else parse_dpkg_status(_text(status))
     return fs.dpkg
 
 
+RPM_DIRS = ("/var/lib/rpm", "/usr/lib/sysimage/rpm")
+_RPM_TAGS = {1000: "name", 1001: "version", 1002: "release", 1003: "epoch"}
+
+
+def parse_rpm_header(blob: bytes) -> dict[str, str]:
+    """NAME, VERSION, RELEASE, EPOCH of an RPM header blob (rpmdb.sqlite's Packages.blob:
+    index count, data length, 16-byte index entries, data); {} for a blob that does not parse."""
+    if len(blob) < 8:
+        return {}
+    count, size = struct.unpack(">II", blob[:8])
+    data = 8 + 16 * count
+    if count > 100_000 or data + size > len(blob):
+        return {}
+    found = {}
+    for i in range(count):
+        tag, kind, offset, _ = struct.unpack(">IIiI", blob[8 + 16 * i : 24 + 16 * i])
+        if tag not in _RPM_TAGS or not 0 <= offset < size:
+            continue
+        if kind == 6:  # STRING
+            end = blob.find(b"\0", data + offset, data + size)
+            found[_RPM_TAGS[tag]] = blob[data + offset : end if end >= 0 else data + size].decode(
+                "utf-8", "replace"
+            )
+        elif kind == 4 and offset + 4 <= size:  # INT32
+            found[_RPM_TAGS[tag]] = str(struct.unpack(">I", blob[data + offset : data + offset + 4])[0])
+    return found
+
+
+def _rpm(fs: ImageFs) -> dict[str, tuple[str, str]] | None:
+    """The RPM database (rpmdb.sqlite, read with sqlite3 on a private copy, its WAL with it):
+    name -> (version-release, "installed"); None without one. A BerkeleyDB ``Packages``
+    database is an error naming it."""
+    if hasattr(fs, "rpm"):
+        return fs.rpm
+    paths = [f"{d}/{n}" for d in RPM_DIRS for n in ("rpmdb.sqlite", "rpmdb.sqlite-wal", "Packages")]
+    found = fs.read(paths, DB_LIMIT)
+    for raw in found.values():
+        if isinstance(raw, Unreadable):
+            raise _Problem(raw.reason)
+    sqlite = next((p for p in paths if p.endswith(".sqlite") and found[p] is not None), None)
+    if sqlite is None:
+        bdb = next((p for p in paths if p.endswith("/Packages") and found[p] is not None), None)
+        if bdb:
+            raise _Problem(f"{bdb}: a BerkeleyDB RPM database; reading it offline is not implemented")
+        fs.rpm = None
+        return None
+    import sqlite3
+    import tempfile
+
+    packages: dict[str, tuple[str, str]] = {}
+    with tempfile.TemporaryDirectory(prefix="vmimage-rpmdb-") as tmp:
+        copy = os.path.join(tmp, "rpmdb.sqlite")
+        with open(copy, "wb") as fh:
+            fh.write(found[sqlite])
+        if found.get(sqlite + "-wal"):
+            with open(copy + "-wal", "wb") as fh:
+                fh.write(found[sqlite + "-wal"])
+        try:
+            db = sqlite3.connect(copy)
+            try:
+                rows = db.execute("SELECT blob FROM Packages").fetchall()
+            finally:
+                db.close()
+        except sqlite3.Error as exc:
+            raise _Problem(f"{sqlite}: not a readable RPM SQLite database ({exc})") from None
+    for (blob,) in rows:
+        header = parse_rpm_header(bytes(blob))
+        if not header.get("name") or not header.get("version"):
+            raise _Problem(f"{sqlite}: a package header that does not parse")
+        epoch = f"{header['epoch']}:" if header.get("epoch") else ""
+        version = f"{epoch}{header['version']}-{header.get('release', '')}"
+        packages.setdefault(header["name"], (version, "installed"))
+    fs.rpm = packages
+    return packages
+
+
 def _installed(fs: ImageFs, name: str) -> str | None:
-    """The installed version of a package (upstream part), None when not installed."""
-    packages = _dpkg(fs)
-    if packages is None:
-        raise _Problem("no package database (/var/lib/dpkg/status) in the image")
-    version, status = packages.get(name, ("", ""))
-    if not status.endswith(" installed"):
+    """The installed version of a package (upstream part) in the dpkg or RPM database;
+    None when not installed; _Problem without any package database."""
+    dpkg, rpm = _dpkg(fs), _rpm(fs)
+    if dpkg is None and rpm is None:
+        raise _Problem("no package database (/var/lib/dpkg/status, rpmdb.sqlite) in the image")
+    version, status = (dpkg or {}).get(name) or (rpm or {}).get(name) or ("", "")
+    if not status.endswith("installed") or status.endswith("not-installed"):
         return None
     return re.sub(r"^\d+:", "", version).split("-")[0].split("+")[0].split("~")[0]
 
 
 def _glibc(fs: ImageFs, _: str) -> tuple[int, str]:
-    """``getconf GNU_LIBC_VERSION`` from the libc6 package's version."""
-    version = _installed(fs, "libc6")
+    """``getconf GNU_LIBC_VERSION`` from the libc6 / glibc package's version."""
+    version = _installed(fs, "libc6") or _installed(fs, "glibc")
     if version is None:
-        raise _Problem("libc6 is not installed according to the package database")
+        raise _Problem("neither libc6 nor glibc is installed according to the package database")
     return 0, f"glibc {version}\n"
 
 
@@ -793,17 +863,30 @@ def _uname(fs: ImageFs, _: str) -> tuple[int, str]:
     return 0, f"{machine}\n{release}\n{host}\n"
 
 
+RPM_NAMES = (
+    "WALinuxAgent python-azure-agent python3-azure-agent NetworkManager network-scripts initscripts wicked "
+    "iptables nftables firewalld openssh-server openssl glibc microsoft-hyper-v kmod-microsoft-hyper-v"
+).split()
+
+
 def _packages(fs: ImageFs, _: str) -> tuple[int, str]:
-    """``dpkg-query -W`` of the live section from /var/lib/dpkg/status."""
-    packages = _dpkg(fs)
-    if packages is None:
+    """The live section's ``dpkg-query -W`` / ``rpm -q`` lines from the databases."""
+    dpkg, rpm = _dpkg(fs), _rpm(fs)
+    if dpkg is None and rpm is None:
         return ABSENT_RC, ""
-    names = list(DPKG_NAMES)
-    release = default_kernel_release(fs)
-    if release:
-        names.append(f"linux-image-{release}")
-    lines = [f"{n}\t{packages[n][0]}\t{packages[n][1]}\n" for n in sorted(set(names)) if n in packages]
-    return 0, "manager dpkg\n" + "".join(lines)  # the section's status: dpkg-query's 1 is accepted
+    out = ""
+    if dpkg is not None:
+        names = list(DPKG_NAMES)
+        release = default_kernel_release(fs)
+        if release:
+            names.append(f"linux-image-{release}")
+        lines = [f"{n}\t{dpkg[n][0]}\t{dpkg[n][1]}\n" for n in sorted(set(names)) if n in dpkg]
+        out += "manager dpkg\n" + "".join(lines)  # the section's status: dpkg-query's 1 is accepted
+    if rpm is not None:
+        out += "manager rpm\n" + "".join(
+            f"{n}\t{rpm[n][0].split(':')[-1]}\tinstalled\n" for n in RPM_NAMES if n in rpm
+        )
+    return 0, out
 
 
 HV_MODULES = ("hv_vmbus", "hv_storvsc", "hv_netvsc")
@@ -1423,6 +1506,9 @@ def _prefetch(fs: ImageFs, names: list[str]) -> None:
     try:
         fs.read([p for p in PREFETCH if p != "/bin/sh"])
         fs.read(["/var/lib/dpkg/status"], DB_LIMIT)
+        fs.read(
+            [f"{d}/{n}" for d in RPM_DIRS for n in ("rpmdb.sqlite", "rpmdb.sqlite-wal", "Packages")], DB_LIMIT
+        )
     except FsReadError:
         pass
 
