@@ -310,3 +310,40 @@ def test_rpm_database_read_from_sqlite(tmp_path):
     facts = read_linux_image(_image(tmp_path, {}, {}))
     with pytest.raises(FactError, match="BerkeleyDB"):
         facts.packages()
+
+
+@pytest.mark.skipif(
+    shutil.which("mkfs.xfs") is None or shutil.which("sfdisk") is None, reason="xfsprogs/sfdisk"
+)
+def test_xfs_root_with_a_separate_boot_partition(tmp_path):
+    """An EL-style layout: / on XFS (the built-in reader), /boot an ext4 partition that
+    /etc/fstab mounts by UUID (debugfs): files under /boot are read from that partition."""
+    from tests.facts.conftest import MIB, partition, place, sparse_file, write_tree, xfs_protofile
+
+    boot_uuid = "0b0c0c0d-1111-2222-3333-000000000b00"
+    files = {k.lstrip("/"): v for k, v in BASE.items() if not k.startswith("/boot/")}
+    files["etc/fstab"] = f"UUID=whatever / xfs defaults 0 0\nUUID={boot_uuid} /boot ext4 defaults 0 2\n"
+    files["etc/systemd/system/multi-user.target.wants/walinuxagent.service"] = (
+        "symlink",
+        "/lib/systemd/system/walinuxagent.service",
+    )
+    root = write_tree(tmp_path / "root", files)
+    proto = tmp_path / "root.proto"
+    proto.write_text(xfs_protofile(root).replace("waagent ---644", "waagent ---755"))
+    root_img = sparse_file(tmp_path / "root.xfs", 330 * MIB)
+    subprocess.run(["mkfs.xfs", "-q", "-f", "-p", str(proto), str(root_img)], check=True)
+    boot = write_tree(tmp_path / "boot", {"grub/grub.cfg": GRUB_CFG})
+    boot_img = tmp_path / "boot.ext4"
+    subprocess.run(
+        ["mkfs.ext4", "-q", "-F", "-U", boot_uuid, "-d", str(boot), str(boot_img), "32M"], check=True
+    )
+    raw = sparse_file(tmp_path / "os.raw", 400 * MIB)
+    partition(raw, "label: gpt\nstart=2048, size=32M, type=L\nsize=330M, type=L\n")
+    place(raw, boot_img, 2048)
+    place(raw, root_img, 2048 + 32 * 2048)
+    facts = read_linux_image(raw)
+    assert facts.meta["mounts"] == ["/boot", "/"]
+    assert list(facts.files("grub_cfg")) == ["/boot/grub/grub.cfg"]
+    assert checks.kernel_boot_line(facts, GUIDE).result is Result.PASSED
+    assert checks.agent_installed(facts, GUIDE).result is Result.PASSED
+    assert facts.section("shadow").startswith("root:!$6$HASH")
