@@ -347,3 +347,27 @@ def test_xfs_root_with_a_separate_boot_partition(tmp_path):
     assert checks.kernel_boot_line(facts, GUIDE).result is Result.PASSED
     assert checks.agent_installed(facts, GUIDE).result is Result.PASSED
     assert facts.section("shadow").startswith("root:!$6$HASH")
+
+
+def test_hostile_glob_and_database_sizes(tmp_path):
+    """A directory with more matches than a section may list, and a package database larger
+    than its limit, are unreadable (an error naming them), never "nothing there"."""
+    files = dict(BASE)
+    files.update(
+        {
+            f"/etc/network/interfaces.d/if{i:04}": "auto eth0\n"
+            for i in range(linux_image.MAX_GLOB_MATCHES + 1)
+        }
+    )
+    files["/var/lib/dpkg/status"] = "Package: x\n" * (linux_image.DB_LIMIT // 11 + 1)
+    root = tmp_path / "root"
+    _tree(root, files, LINKS)
+    image = tmp_path / "big.raw"
+    subprocess.run(
+        ["mkfs.ext4", "-q", "-F", "-d", str(root), str(image), "96M"], check=True, capture_output=True
+    )
+    facts = read_linux_image(image)
+    with pytest.raises(FactError, match="more than 512 matches"):
+        facts.files("network_config")
+    with pytest.raises(FactError, match="larger than"):
+        facts.packages()
