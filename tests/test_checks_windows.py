@@ -953,7 +953,9 @@ def _captured_without_sysprep(parts: dict) -> None:
     """review F36 / WIN-007: the build VM's deployment (2016-01-10) and Microsoft's generalize of the
     base (2016-01-05) carried in a VHD captured without sysprep; this VM booted on 2016-03-02."""
     sysprep = parts["sysprep"]
-    text = json.dumps(sysprep["panther"]).replace("2016-03-01", "2016-01-10").replace("2016-02-29", "2016-01-05")
+    text = (
+        json.dumps(sysprep["panther"]).replace("2016-03-01", "2016-01-10").replace("2016-02-29", "2016-01-05")
+    )
     sysprep["panther"] = json.loads(text)
     sysprep["clone_tag"] = ["Tue Jan 05 16:02:11 2016"]
     parts["os"]["install_date"] = "2016-01-10T10:24:51Z"
@@ -1002,6 +1004,7 @@ def _feature_list_failed(parts: dict) -> None:
 
 def test_win011_bitlocker_not_installed_needs_a_feature_list_that_was_read():
     """F24: no BitLocker WMI namespace and no readable feature list is an error, not 'not installed'."""
+
     def change(parts):
         _feature_list_failed(parts)
         parts["features"]["server_feature_ids"] = {"_unreadable": "Win32_ServerFeature: Invalid class"}
@@ -1014,6 +1017,7 @@ def test_win011_bitlocker_not_installed_needs_a_feature_list_that_was_read():
 def test_win011_win32_serverfeature_fallback_names_bitlocker(ids, result):
     """F24: where Get-WindowsFeature failed, Win32_ServerFeature ID 61 (BitLocker Drive Encryption)
     without the WMI namespace is an error; without it the pass says which list it read."""
+
     def change(parts):
         _feature_list_failed(parts)
         parts["features"]["server_feature_ids"] = ids
@@ -1057,8 +1061,13 @@ def test_win009_unreadable_task_definition_is_an_error():
             {"C:\\ProgramData\\Microsoft\\Windows\\Start Menu\\Programs\\StartUp\\sync.lnk": "E:\\sync.exe  "}
         ),
         lambda p: p["services"]["services"].append(
-            {"name": "ContosoDB", "path": "C:\\Contoso\\db.exe -datadir E:data\\db",
-             "start_mode": "Auto", "state": "Running", "start_name": "LocalSystem"}
+            {
+                "name": "ContosoDB",
+                "path": "C:\\Contoso\\db.exe -datadir E:data\\db",
+                "start_mode": "Auto",
+                "state": "Running",
+                "start_name": "LocalSystem",
+            }
         ),
     ],
     ids=["all-users-startup-folder", "drive-relative-E:data"],
@@ -1109,7 +1118,9 @@ def test_win006_drive_relative_paths(text, letters):
 
 def test_startup_script_secrets_are_masked_in_saved_facts():
     facts = edited(
-        lambda p: p["drives"]["startup_items"].update({"C:\\s\\a.cmd": "net use Z: \\\\srv\\x /user:bob password=Hunter2"})
+        lambda p: p["drives"]["startup_items"].update(
+            {"C:\\s\\a.cmd": "net use Z: \\\\srv\\x /user:bob password=Hunter2"}
+        )
     )
     saved = json.dumps(facts.to_json())
     assert "Hunter2" not in saved and "net use Z:" in saved
@@ -1169,9 +1180,17 @@ def test_collection_script_is_read_only():
 
 def _rdp_rule(**overrides) -> dict:
     rule = {
-        "name": "Contoso block RDP", "rdp_group": False, "enabled": True, "direction": 1, "action": 0,
-        "profiles": 2147483647, "protocol": 6, "local_ports": "3389", "remote_addresses": "*",
-        "application_name": "", "service_name": "",
+        "name": "Contoso block RDP",
+        "rdp_group": False,
+        "enabled": True,
+        "direction": 1,
+        "action": 0,
+        "profiles": 2147483647,
+        "protocol": 6,
+        "local_ports": "3389",
+        "remote_addresses": "*",
+        "application_name": "",
+        "service_name": "",
     }
     rule.update(overrides)
     return rule
@@ -1181,6 +1200,7 @@ def _scope_group_rules(addresses: str):
     def change(parts):
         for rule in parts["rdp"]["fw_rules"]:
             rule["remote_addresses"] = addresses
+
     return change
 
 
@@ -1189,7 +1209,9 @@ def _scope_group_rules(addresses: str):
     [
         lambda p: p["rdp"]["fw_rules"].append(_rdp_rule()),
         lambda p: p["rdp"]["fw_rules"].append(_rdp_rule(protocol=256, local_ports="*")),
-        lambda p: p["rdp"]["fw_rules"].append(_rdp_rule(local_ports="3000-4000", remote_addresses="0.0.0.0/1")),
+        lambda p: p["rdp"]["fw_rules"].append(
+            _rdp_rule(local_ports="3000-4000", remote_addresses="0.0.0.0/1")
+        ),
         _scope_group_rules("10.0.0.0/255.0.0.0"),
         _scope_group_rules("LocalSubnet"),
     ],
@@ -1238,7 +1260,12 @@ def _agent(facts: WindowsFacts, **changes) -> WindowsFacts:
     ("shape", "current", "guide", "text"),
     [
         ("ws2025-azure-core", Result.PASSED, Result.PASSED, "WindowsAzureGuestAgent 2.7.41491.1102"),
-        ("ws2022-old-agent", Result.FAILED, Result.WARNING, "version 2.7.41491.949 is older than 2.7.41491.1010"),
+        (
+            "ws2022-old-agent",
+            Result.FAILED,
+            Result.WARNING,
+            "version 2.7.41491.949 is older than 2.7.41491.1010",
+        ),
         ("agent-disabled", Result.FAILED, Result.WARNING, "WindowsAzureGuestAgent is set to start Disabled"),
         ("agent-missing", Result.FAILED, Result.WARNING, "not installed (no WindowsAzureGuestAgent service)"),
         ("ws2012r2", Result.PASSED, Result.PASSED, "2.7.41491.1010"),
@@ -1293,7 +1320,9 @@ def test_win014_start_mode(service, result, text):
 
 def test_win014_an_image_path_to_a_missing_executable_fails():
     exe = "C:\\WindowsAzure\\GuestAgent_2.7.41491.1102_2024-04-05_011501\\WindowsAzureGuestAgent.exe"
-    facts = _agent(shaped("ws2025-azure-core"), file_version={"_absent": f"the service executable {exe} does not exist"})
+    facts = _agent(
+        shaped("ws2025-azure-core"), file_version={"_absent": f"the service executable {exe} does not exist"}
+    )
     verdict = windows.windows_agent(facts, CURRENT)
     assert verdict.result is Result.FAILED and "does not exist" in verdict.message
 

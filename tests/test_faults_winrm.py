@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 import pytest_vmimage.suites.windows as windows_suite
 
 SUITE = str(Path(windows_suite.__file__).parent)

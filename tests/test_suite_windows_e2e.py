@@ -12,7 +12,6 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-
 import pytest_vmimage.suites.windows as windows_suite
 
 from pytest_vmimage.checks import windows
@@ -195,7 +194,12 @@ def test_windows_shapes_through_the_endpoint(pytester, make_winrm_endpoint, monk
         monkeypatch.setenv("VMIMAGE_PASSWORD", endpoint.password)
         args += ["--vm-host", url(endpoint, name)]
     pytester.runpytest(
-        SUITE, *args, "-k", "approved_base or windows_vm_agent", "--junitxml=junit.xml", "--vm-profile=current"
+        SUITE,
+        *args,
+        "-k",
+        "approved_base or windows_vm_agent",
+        "--junitxml=junit.xml",
+        "--vm-profile=current",
     )
     cases = results(pytester.path / "junit.xml")
     assert len(cases) == 2 * len(SHAPE_RESULTS)

@@ -81,7 +81,9 @@ def agent_part(folder: str | None = NEW_AGENT, version: str = "2.7.41491.1102", 
         "file_version_text": version,
         "folders": [folder],
         "registry_incarnation": version,
-        "registry_version": {"_absent": "value GuestAgentVersion not set in HKLM:\\SOFTWARE\\Microsoft\\GuestAgent"},
+        "registry_version": {
+            "_absent": "value GuestAgentVersion not set in HKLM:\\SOFTWARE\\Microsoft\\GuestAgent"
+        },
         "uninstall_entries": [
             {"display_name": f"Windows Azure VM Agent - {version}", "display_version": version}
         ],
@@ -143,13 +145,17 @@ def agent_missing() -> dict[str, Any]:
         "exe_path": {"_absent": gone},
         "file_version": {"_absent": gone},
         "folders": {"_absent": "C:\\WindowsAzure does not exist"},
-        "registry_incarnation": {"_absent": "registry key HKLM:\\SOFTWARE\\Microsoft\\GuestAgent not present"},
+        "registry_incarnation": {
+            "_absent": "registry key HKLM:\\SOFTWARE\\Microsoft\\GuestAgent not present"
+        },
         "registry_version": {"_absent": "registry key HKLM:\\SOFTWARE\\Microsoft\\GuestAgent not present"},
         "uninstall_entries": [],
         "_elapsed_ms": 96,
     }
     doc["parts"]["services"]["services"] = [
-        s for s in doc["parts"]["services"]["services"] if s["name"] not in ("RdAgent", "WindowsAzureGuestAgent")
+        s
+        for s in doc["parts"]["services"]["services"]
+        if s["name"] not in ("RdAgent", "WindowsAzureGuestAgent")
     ]
     return _finish(doc, "Windows Server 2025 Azure Edition without the Azure VM agent.")
 

@@ -144,7 +144,9 @@ def _os_part(facts: WindowsFacts, profile: Mapping[str, Any]) -> tuple[_Part, st
         ended = f" (extended support ended {end.isoformat()})" if current and end and on > end else ""
         problems.append(f"version {release} is not an approved base{ended}")
     elif current and (end is None or on > end):
-        problems.append(f"Windows Server {release} is out of support: extended support ended {end} (judged on {on})")
+        problems.append(
+            f"Windows Server {release} is out of support: extended support ended {end} (judged on {on})"
+        )
     if not datacenter:
         problems.append(
             "not the Datacenter edition"
@@ -716,9 +718,7 @@ def _account_name(value: str) -> str:
 def no_builtin_administrator(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
     """WIN-009: neither the connecting account nor a service nor a scheduled task runs as the
     built-in Administrator (the account whose SID ends in -500) (tool 1.1.5)."""
-    required = (
-        "connecting account, service and scheduled task accounts are not the built-in Administrator (SID -500)"
-    )
+    required = "connecting account, service and scheduled task accounts are not the built-in Administrator (SID -500)"
     admin_name = facts.value("accounts", "builtin_admin_name", str)
     admin_sid = facts.value("accounts", "builtin_admin_sid", str)
     current_sid = facts.value("accounts", "current_sid", str)
@@ -732,6 +732,7 @@ def no_builtin_administrator(facts: WindowsFacts, profile: Mapping[str, Any]) ->
         problems.append(f"the checks connected as {current} ({current_sid}), the built-in Administrator")
     elif facts.admin_user and _account_name(facts.admin_user) == admin_name.lower():
         problems.append(f"the connecting account {facts.admin_user} is the built-in Administrator")
+
     def is_admin(account: str) -> bool:
         return bool(account) and (_account_name(account) == admin_name.lower() or account == admin_sid)
 
@@ -1026,7 +1027,9 @@ def _agent_problems(facts: WindowsFacts) -> tuple[str, list[str]]:
     FactError unless a problem read elsewhere already fails the rule."""
     service = facts.agent_service(AGENT_SERVICE)
     if service is None:
-        return f"no {AGENT_SERVICE} service", [f"the Azure Windows VM agent is not installed (no {AGENT_SERVICE} service)"]
+        return f"no {AGENT_SERVICE} service", [
+            f"the Azure Windows VM agent is not installed (no {AGENT_SERVICE} service)"
+        ]
     problems = []
     if service.start_mode != "Auto":
         problems.append(f"{AGENT_SERVICE} is set to start {service.start_mode}, not Automatic")
@@ -1041,7 +1044,9 @@ def _agent_problems(facts: WindowsFacts) -> tuple[str, list[str]]:
         if version is None:
             problems.append(f"the executable its ImagePath names ({exe}) does not exist")
         elif version < AGENT_MIN_VERSION:
-            problems.append(f"version {_version_text(version)} is older than {_version_text(AGENT_MIN_VERSION)}")
+            problems.append(
+                f"version {_version_text(version)} is older than {_version_text(AGENT_MIN_VERSION)}"
+            )
     found = (
         f"{AGENT_SERVICE} {_version_text(version) if version else 'version unknown'} ({exe}), "
         f"start {service.start_text}, {service.state}"
@@ -1054,9 +1059,7 @@ def windows_agent(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
     start automatically (delayed or not), and the file version of the executable the service runs
     is at least 2.7.41491.1010 (agent minimum-version support article). Added 2026-11: it warns
     under guide-2016."""
-    required = (
-        f"{AGENT_SERVICE} installed, start Automatic, version >= {_version_text(AGENT_MIN_VERSION)}"
-    )
+    required = f"{AGENT_SERVICE} installed, start Automatic, version >= {_version_text(AGENT_MIN_VERSION)}"
     found, problems = _agent_problems(facts)
     if not problems:
         return Verdict.passed(found, required)

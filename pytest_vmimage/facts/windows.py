@@ -1316,7 +1316,11 @@ class WindowsFacts:
             return None
         typed(label, entry, dict)
         delayed = entry.get("delayed_autostart")  # absent: not delayed; missing or null: unreadable
-        delayed = 0 if _is_marker(delayed) and ABSENT in delayed else typed(label + ".delayed_autostart", delayed, int)
+        delayed = (
+            0
+            if _is_marker(delayed) and ABSENT in delayed
+            else typed(label + ".delayed_autostart", delayed, int)
+        )
         return AgentService(
             name=name,
             start_mode=typed(label + ".start_mode", entry.get("start_mode"), str, START_MODES),
