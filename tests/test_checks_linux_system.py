@@ -26,7 +26,7 @@ OS = {
     "rocky9": 'ID="rocky"\nID_LIKE="rhel centos fedora"\nVERSION_ID="9.4"\n',
     "alma9": 'ID="almalinux"\nID_LIKE="rhel centos fedora"\nVERSION_ID="9.4"\n',
     "ol8": 'ID="ol"\nID_LIKE="fedora"\nVERSION_ID="8.9"\n',
-    "fedora40": 'ID=fedora\nVERSION_ID=40\n',
+    "fedora40": "ID=fedora\nVERSION_ID=40\n",
     "sles15": 'ID="sles"\nID_LIKE="suse"\nVERSION_ID="15.5"\n',
     "azurelinux3": 'ID=azurelinux\nVERSION_ID="3.0"\n',
     "mariner2": 'ID=mariner\nVERSION_ID="2.0"\n',
@@ -81,8 +81,16 @@ def sudoers(main: str = DEBIAN_SUDOERS, distro: str = "debian12", **more: str):
 
 @pytest.mark.parametrize(
     "main,distro",
-    [(DEBIAN_SUDOERS, "debian12"), (RHEL_SUDOERS, "rhel8"),
-     (SLES_SUDOERS.replace("Defaults targetpw", "# Defaults targetpw").replace("ALL   ALL", "# ALL   ALL"), "sles15")],
+    [
+        (DEBIAN_SUDOERS, "debian12"),
+        (RHEL_SUDOERS, "rhel8"),
+        (
+            SLES_SUDOERS.replace("Defaults targetpw", "# Defaults targetpw").replace(
+                "ALL   ALL", "# ALL   ALL"
+            ),
+            "sles15",
+        ),
+    ],
     ids=["debian", "rhel", "sles-azure"],
 )
 def test_sudoers_without_targetpw_passes(main, distro):
@@ -104,7 +112,7 @@ def test_stock_sles_targetpw_fails_and_warns_under_guide_2016():
     "name,text,result",
     [
         ("90-targetpw", "Defaults targetpw\n", Result.FAILED),
-        ("90-rootpw", "Defaults\tenv_keep += \"LANG\", rootpw\n", Result.FAILED),
+        ("90-rootpw", 'Defaults\tenv_keep += "LANG", rootpw\n', Result.FAILED),
         ("90-user", "Defaults:azureuser targetpw\n", Result.FAILED),
         ("90-continued", "Defaults env_reset, \\\n    targetpw\n", Result.FAILED),
         ("90-undone", "Defaults targetpw\nDefaults !targetpw\n", Result.PASSED),
@@ -130,7 +138,9 @@ def test_sudoers_d_not_included_is_not_read():
 @pytest.mark.parametrize(
     "broken",
     [
-        dict(sudoers=files(**{"/etc/sudoers": DEBIAN_SUDOERS, "! /etc/sudoers.d/90-x": ""})),  # unreadable file
+        dict(
+            sudoers=files(**{"/etc/sudoers": DEBIAN_SUDOERS, "! /etc/sudoers.d/90-x": ""})
+        ),  # unreadable file
         dict(sudoers="### ! /etc/sudoers.d/\n"),  # unreadable directory
         dict(sudoers=files(**{"/etc/sudoers": DEBIAN_SUDOERS + "@include /etc/sudoers.local\n"})),
         dict(sudoers=files(**{"/etc/sudoers.d/waagent": WAAGENT})),  # sudoers.d without sudoers
@@ -165,9 +175,14 @@ LINE = "root=UUID=0a1b ro console=ttyS0 earlyprintk=ttyS0 rootdelay=300"
 def boot(extra_running="", extra_cfg="", distro="debian12", default_grub=None, **more):
     sections = dict(
         proc_cmdline=f"BOOT_IMAGE=/boot/vmlinuz {LINE} {extra_running}",
-        default_grub=default_grub if default_grub is not None else files(
-            **{"/etc/default/grub": f'GRUB_CMDLINE_LINUX="console=ttyS0 {extra_cfg}"\n'}),
-        grub_cfg=files(**{"/boot/grub/grub.cfg": f"menuentry 'Debian' {{\n\tlinux /boot/vmlinuz {LINE} {extra_cfg}\n}}\n"}),
+        default_grub=default_grub
+        if default_grub is not None
+        else files(**{"/etc/default/grub": f'GRUB_CMDLINE_LINUX="console=ttyS0 {extra_cfg}"\n'}),
+        grub_cfg=files(
+            **{
+                "/boot/grub/grub.cfg": f"menuentry 'Debian' {{\n\tlinux /boot/vmlinuz {LINE} {extra_cfg}\n}}\n"
+            }
+        ),
     )
     sections.update(more)
     return facts(distro, **sections)
@@ -185,8 +200,16 @@ def test_clean_kernel_line_passes():
         boot(extra_cfg="libata.atapi_enabled=0"),
         boot(extra_cfg="reserve=0x1f0,0x8"),
         boot(extra_cfg="reserve=0x1f0,0x8,0x170,0x8"),
-        boot(distro="rhel8", grub_cfg="", grubenv=files(**{"/boot/grub2/grubenv": f"kernelopts=libata.atapi_enabled=0 {LINE}\n"})),
-        boot(distro="rhel8", grub_cfg="", bls_entries=files(**{"/boot/loader/entries/x.conf": f"options {LINE} reserve=0x1f0,0x8\n"})),
+        boot(
+            distro="rhel8",
+            grub_cfg="",
+            grubenv=files(**{"/boot/grub2/grubenv": f"kernelopts=libata.atapi_enabled=0 {LINE}\n"}),
+        ),
+        boot(
+            distro="rhel8",
+            grub_cfg="",
+            bls_entries=files(**{"/boot/loader/entries/x.conf": f"options {LINE} reserve=0x1f0,0x8\n"}),
+        ),
     ],
     ids=["running", "grub.cfg", "reserve", "reserve-more-ranges", "rhel8-grubenv", "bls"],
 )
@@ -197,16 +220,21 @@ def test_harmful_parameter_fails(f):
 
 
 def test_commented_or_longer_parameter_is_not_the_harmful_one():
-    f = boot(default_grub=files(**{"/etc/default/grub": '#GRUB_CMDLINE_LINUX="libata.atapi_enabled=0"\n'}),
-             extra_running="libata.atapi_enabled=01")
+    f = boot(
+        default_grub=files(**{"/etc/default/grub": '#GRUB_CMDLINE_LINUX="libata.atapi_enabled=0"\n'}),
+        extra_running="libata.atapi_enabled=01",
+    )
     assert check("harmful_kernel_params", f).result is Result.PASSED
 
 
 def test_old_rhel_needs_numa_off():
     f = boot(distro="rhel6", grub_cfg=files(**{"/boot/grub/grub.conf": f"kernel /vmlinuz {LINE}\n"}))
     assert check("harmful_kernel_params", f).result is Result.FAILED
-    f = boot(distro="rhel6", extra_running="numa=off",
-             grub_cfg=files(**{"/boot/grub/grub.conf": f"kernel /vmlinuz {LINE} numa=off\n"}))
+    f = boot(
+        distro="rhel6",
+        extra_running="numa=off",
+        grub_cfg=files(**{"/boot/grub/grub.conf": f"kernel /vmlinuz {LINE} numa=off\n"}),
+    )
     assert check("harmful_kernel_params", f).result is Result.PASSED
 
 
@@ -245,12 +273,16 @@ def test_persistent_net_rule_fails(line):
 
 
 def test_generator_masked_in_etc_passes():
-    verdict = check("persistent_net_rules", udev("rule 0 /etc/udev/rules.d/75-persistent-net-generator.rules -> /dev/null"))
+    verdict = check(
+        "persistent_net_rules",
+        udev("rule 0 /etc/udev/rules.d/75-persistent-net-generator.rules -> /dev/null"),
+    )
     assert verdict.result is Result.PASSED and "masks" in verdict.message
 
 
 @pytest.mark.parametrize(
-    "text", ["rule 245 /etc/udev/rules.d/70-persistent-net.rules\n", "unreadable /etc/udev/rules.d\nlooked\n", ""]
+    "text",
+    ["rule 245 /etc/udev/rules.d/70-persistent-net.rules\n", "unreadable /etc/udev/rules.d\nlooked\n", ""],
 )
 def test_cut_or_unreadable_udev_listing_is_an_error(text):
     with pytest.raises(FactError):
@@ -263,13 +295,29 @@ def test_cut_or_unreadable_udev_listing_is_an_error(text):
 @pytest.mark.parametrize(
     "distro,text,result",
     [
-        ("sles15", files(**{"/etc/sysconfig/network/dhcp": '## Type: yesno\nDHCLIENT_SET_HOSTNAME="no"\n'}), Result.PASSED),
+        (
+            "sles15",
+            files(**{"/etc/sysconfig/network/dhcp": '## Type: yesno\nDHCLIENT_SET_HOSTNAME="no"\n'}),
+            Result.PASSED,
+        ),
         ("sles15", files(**{"/etc/sysconfig/network/dhcp": 'DHCLIENT_SET_HOSTNAME="yes"\n'}), Result.FAILED),
         ("sles15", files(**{"/etc/sysconfig/network/dhcp": '#DHCLIENT_SET_HOSTNAME="no"\n'}), Result.FAILED),
         ("sles15", "", Result.FAILED),
-        ("azurelinux3", files(**{"/etc/dhcpcd.conf": "option domain_name_servers, domain_name, host_name\n"}), Result.PASSED),
-        ("azurelinux3", files(**{"/etc/dhcpcd.conf": "#option host_name\noption ntp_servers\n"}), Result.FAILED),
-        ("mariner2", files(**{"/etc/dhcp/dhclient.conf": "request subnet-mask, routers,\n  host-name;\n"}), Result.PASSED),
+        (
+            "azurelinux3",
+            files(**{"/etc/dhcpcd.conf": "option domain_name_servers, domain_name, host_name\n"}),
+            Result.PASSED,
+        ),
+        (
+            "azurelinux3",
+            files(**{"/etc/dhcpcd.conf": "#option host_name\noption ntp_servers\n"}),
+            Result.FAILED,
+        ),
+        (
+            "mariner2",
+            files(**{"/etc/dhcp/dhclient.conf": "request subnet-mask, routers,\n  host-name;\n"}),
+            Result.PASSED,
+        ),
         ("mariner2", files(**{"/etc/dhcp/dhclient.conf": "request subnet-mask;\n"}), Result.FAILED),
         ("debian12", "", Result.NOT_APPLICABLE),
         ("rhel8", "", Result.NOT_APPLICABLE),
@@ -302,7 +350,9 @@ NO_KVP = "".join(f"unit {u}  inactive\n" for u in ("hv-kvp-daemon.service", "hyp
 
 
 def test_debian_hyperv_daemons_started_by_udev_passes():
-    f = facts(kvp_daemon=DEBIAN_KVP, packages="manager dpkg\nhyperv-daemons\t6.1.192-3\tinstall ok installed\n")
+    f = facts(
+        kvp_daemon=DEBIAN_KVP, packages="manager dpkg\nhyperv-daemons\t6.1.192-3\tinstall ok installed\n"
+    )
     verdict = check("kvp_daemon", f)
     assert verdict.result is Result.PASSED and "udev" in verdict.message
 
@@ -323,7 +373,9 @@ def test_kvp_missing_or_not_started_warns_never_fails(profile):
     assert check("kvp_daemon", facts(kvp_daemon=masked), profile).result is Result.WARNING
 
 
-@pytest.mark.parametrize("text,rc", [("no systemctl\n", 127), (DEBIAN_KVP, 2), ("binary /usr/sbin/hv_kvp_daemon\n", 0)])
+@pytest.mark.parametrize(
+    "text,rc", [("no systemctl\n", 127), (DEBIAN_KVP, 2), ("binary /usr/sbin/hv_kvp_daemon\n", 0)]
+)
 def test_kvp_listing_failed_is_an_error(text, rc):
     f = facts(kvp_daemon=text)
     f.sections["kvp_daemon"] = Section(rc, text)
@@ -361,12 +413,10 @@ def rhui(count: int, enabled: int = 1) -> str:
 
 
 ZYPP = {
-    "/etc/zypp/repos.d/SLE-Module-Basesystem15-SP5-Pool.repo":
-        "[SUSE_Linux_Enterprise_Server_15_SP5_x86_64:SLE-Module-Basesystem15-SP5-Pool]\n"
-        "name=SLE-Module-Basesystem15-SP5-Pool\nenabled=1\nautorefresh=0\nbaseurl=plugin:/susecloud?path=/repo/x\n",
-    "/etc/zypp/repos.d/SLE-Module-Basesystem15-SP5-Updates.repo":
-        "[SUSE_Linux_Enterprise_Server_15_SP5_x86_64:SLE-Module-Basesystem15-SP5-Updates]\n"
-        "name=SLE-Module-Basesystem15-SP5-Updates\nenabled=1\nautorefresh=1\nbaseurl=plugin:/susecloud?path=/repo/y\n",
+    "/etc/zypp/repos.d/SLE-Module-Basesystem15-SP5-Pool.repo": "[SUSE_Linux_Enterprise_Server_15_SP5_x86_64:SLE-Module-Basesystem15-SP5-Pool]\n"
+    "name=SLE-Module-Basesystem15-SP5-Pool\nenabled=1\nautorefresh=0\nbaseurl=plugin:/susecloud?path=/repo/x\n",
+    "/etc/zypp/repos.d/SLE-Module-Basesystem15-SP5-Updates.repo": "[SUSE_Linux_Enterprise_Server_15_SP5_x86_64:SLE-Module-Basesystem15-SP5-Updates]\n"
+    "name=SLE-Module-Basesystem15-SP5-Updates\nenabled=1\nautorefresh=1\nbaseurl=plugin:/susecloud?path=/repo/y\n",
 }
 
 
@@ -378,20 +428,42 @@ PASSING_REPOS = {
     "debian": repos("debian12", **{"/etc/apt/sources.list.d/debian.sources": DEBIAN_SOURCES}),
     "ubuntu": repos("ubuntu2204", **{"/etc/apt/sources.list": UBUNTU_LIST}),
     "rhel8-rhui": repos("rhel8", **{"/etc/yum.repos.d/rh-cloud.repo": rhui(8, enabled=3)}),
-    "centos7": repos("centos7", **{"/etc/yum.repos.d/CentOS-Base.repo":
-                                  "[base]\nname=CentOS-7 - Base\nbaseurl=http://olcentgbl.trafficmanager.net/centos/7/os/\n"
-                                  "[updates]\nname=CentOS-7 - Updates\nbaseurl=http://x/centos/7/updates/\n"}),
-    "rocky9": repos("rocky9", **{"/etc/yum.repos.d/rocky.repo":
-                                "[baseos]\nname=Rocky Linux $releasever - BaseOS\nmirrorlist=https://m/?repo=BaseOS\nenabled=1\n"
-                                "[appstream]\nname=AppStream\nenabled=1\n"}),
-    "alma9": repos("alma9", **{"/etc/yum.repos.d/almalinux-baseos.repo": "[baseos]\nname=AlmaLinux BaseOS\n"}),
-    "ol8": repos("ol8", **{"/etc/yum.repos.d/oracle-linux-ol8.repo": "[ol8_baseos_latest]\nname=OL8 BaseOS\nenabled=1\n"}),
-    "fedora40": repos("fedora40", **{"/etc/yum.repos.d/fedora.repo": "[fedora]\nname=Fedora\nenabled=1\n",
-                                     "/etc/yum.repos.d/fedora-updates.repo": "[updates]\nname=Fedora Updates\nenabled=1\n"}),
+    "centos7": repos(
+        "centos7",
+        **{
+            "/etc/yum.repos.d/CentOS-Base.repo": "[base]\nname=CentOS-7 - Base\nbaseurl=http://olcentgbl.trafficmanager.net/centos/7/os/\n"
+            "[updates]\nname=CentOS-7 - Updates\nbaseurl=http://x/centos/7/updates/\n"
+        },
+    ),
+    "rocky9": repos(
+        "rocky9",
+        **{
+            "/etc/yum.repos.d/rocky.repo": "[baseos]\nname=Rocky Linux $releasever - BaseOS\nmirrorlist=https://m/?repo=BaseOS\nenabled=1\n"
+            "[appstream]\nname=AppStream\nenabled=1\n"
+        },
+    ),
+    "alma9": repos(
+        "alma9", **{"/etc/yum.repos.d/almalinux-baseos.repo": "[baseos]\nname=AlmaLinux BaseOS\n"}
+    ),
+    "ol8": repos(
+        "ol8",
+        **{"/etc/yum.repos.d/oracle-linux-ol8.repo": "[ol8_baseos_latest]\nname=OL8 BaseOS\nenabled=1\n"},
+    ),
+    "fedora40": repos(
+        "fedora40",
+        **{
+            "/etc/yum.repos.d/fedora.repo": "[fedora]\nname=Fedora\nenabled=1\n",
+            "/etc/yum.repos.d/fedora-updates.repo": "[updates]\nname=Fedora Updates\nenabled=1\n",
+        },
+    ),
     "sles15": repos("sles15", **ZYPP),
-    "azurelinux3": repos("azurelinux3", **{"/etc/yum.repos.d/azurelinux-official-base.repo":
-                                           "[azurelinux-official-base]\nname=Azure Linux Official Base\nenabled=1\n"
-                                           "[azurelinux-official-ms-oss]\nenabled=1\n[azurelinux-official-ms-non-oss]\n"}),
+    "azurelinux3": repos(
+        "azurelinux3",
+        **{
+            "/etc/yum.repos.d/azurelinux-official-base.repo": "[azurelinux-official-base]\nname=Azure Linux Official Base\nenabled=1\n"
+            "[azurelinux-official-ms-oss]\nenabled=1\n[azurelinux-official-ms-non-oss]\n"
+        },
+    ),
 }
 
 
@@ -403,22 +475,34 @@ def test_distribution_repositories_pass(name):
 
 
 FAILING_REPOS = {
-    "debian-no-updates": repos("debian12", **{"/etc/apt/sources.list.d/debian.sources":
-                                              DEBIAN_SOURCES.replace(" bookworm-updates", "")}),
-    "debian-security-disabled": repos("debian12", **{"/etc/apt/sources.list.d/debian.sources":
-                                                     DEBIAN_SOURCES + "Enabled: no\n"}),
+    "debian-no-updates": repos(
+        "debian12",
+        **{"/etc/apt/sources.list.d/debian.sources": DEBIAN_SOURCES.replace(" bookworm-updates", "")},
+    ),
+    "debian-security-disabled": repos(
+        "debian12", **{"/etc/apt/sources.list.d/debian.sources": DEBIAN_SOURCES + "Enabled: no\n"}
+    ),
     "debian-none": repos("debian12"),
-    "ubuntu-no-security": repos("ubuntu2204", **{"/etc/apt/sources.list": UBUNTU_LIST.replace("deb [arch", "# deb [arch")}),
-    "ubuntu-deb-src-only-security": repos("ubuntu2204", **{"/etc/apt/sources.list": UBUNTU_LIST.replace(
-        "deb [arch=amd64]", "deb-src")}),
-    "rhel8-subscription": repos("rhel8", **{"/etc/yum.repos.d/redhat.repo": "[rhel-8-for-x86_64-baseos-rpms]\nenabled=1\n"}),
+    "ubuntu-no-security": repos(
+        "ubuntu2204", **{"/etc/apt/sources.list": UBUNTU_LIST.replace("deb [arch", "# deb [arch")}
+    ),
+    "ubuntu-deb-src-only-security": repos(
+        "ubuntu2204", **{"/etc/apt/sources.list": UBUNTU_LIST.replace("deb [arch=amd64]", "deb-src")}
+    ),
+    "rhel8-subscription": repos(
+        "rhel8", **{"/etc/yum.repos.d/redhat.repo": "[rhel-8-for-x86_64-baseos-rpms]\nenabled=1\n"}
+    ),
     "rhel8-few-rhui": repos("rhel8", **{"/etc/yum.repos.d/rh-cloud.repo": rhui(4, enabled=4)}),
     "rhel8-rhui-all-disabled": repos("rhel8", **{"/etc/yum.repos.d/rh-cloud.repo": rhui(8, enabled=0)}),
-    "centos7-updates-disabled": repos("centos7", **{"/etc/yum.repos.d/CentOS-Base.repo":
-                                                   "[base]\nname=Base\n[updates]\nname=Updates\nenabled=0\n"}),
+    "centos7-updates-disabled": repos(
+        "centos7",
+        **{"/etc/yum.repos.d/CentOS-Base.repo": "[base]\nname=Base\n[updates]\nname=Updates\nenabled=0\n"},
+    ),
     "ol8-no-latest": repos("ol8", **{"/etc/yum.repos.d/x.repo": "[ol8_appstream]\nenabled=1\n"}),
     "sles15-no-updates": repos("sles15", **dict(list(ZYPP.items())[:1])),
-    "azurelinux3-missing": repos("azurelinux3", **{"/etc/yum.repos.d/a.repo": "[azurelinux-official-base]\n"}),
+    "azurelinux3-missing": repos(
+        "azurelinux3", **{"/etc/yum.repos.d/a.repo": "[azurelinux-official-base]\n"}
+    ),
     "unknown-none": repos("gentoo"),
 }
 
@@ -431,7 +515,9 @@ def test_missing_distribution_repositories_fail(name):
 
 
 def test_unknown_distribution_with_repositories_warns():
-    verdict = check("repositories", repos("gentoo", **{"/etc/yum.repos.d/x.repo": "[local]\nbaseurl=http://x/\n"}))
+    verdict = check(
+        "repositories", repos("gentoo", **{"/etc/yum.repos.d/x.repo": "[local]\nbaseurl=http://x/\n"})
+    )
     assert verdict.result is Result.WARNING and "local" in verdict.message
 
 
@@ -454,9 +540,17 @@ def test_unreadable_repository_file_is_an_error():
         ("manager dpkg\nomi\t1.6.8-0\tinstall ok installed\n", None, Result.FAILED),
         ("manager dpkg\nomi\t1.6.8-1\tinstall ok installed\n", None, Result.PASSED),
         ("manager dpkg\nomi\t1.6.8-0\tdeinstall ok config-files\n", None, Result.PASSED),
-        ("manager rpm\nomi\t1.6.10-2\tinstalled\n", "/opt/omi/bin/omiserver: OMI-1.6.10-2 - Tue Mar 1", Result.PASSED),
+        (
+            "manager rpm\nomi\t1.6.10-2\tinstalled\n",
+            "/opt/omi/bin/omiserver: OMI-1.6.10-2 - Tue Mar 1",
+            Result.PASSED,
+        ),
         ("manager rpm\nomi\t1.6.4-0\tinstalled\n", None, Result.FAILED),
-        ("manager rpm\n", "/opt/omi/bin/omiserver: OMI-1.6.4-0 - Mon Jan 1", Result.FAILED),  # installed by hand
+        (
+            "manager rpm\n",
+            "/opt/omi/bin/omiserver: OMI-1.6.4-0 - Mon Jan 1",
+            Result.FAILED,
+        ),  # installed by hand
     ],
 )
 def test_omi_version(packages, server, result):
@@ -470,7 +564,10 @@ def test_omi_version(packages, server, result):
         assert check("omi_version", f, GUIDE).result is Result.WARNING
 
 
-@pytest.mark.parametrize("section", [Section(0, "omiserver: unknown option"), Section(1, ""), Section(124, "", 10.0, 10.0, "timed out")])
+@pytest.mark.parametrize(
+    "section",
+    [Section(0, "omiserver: unknown option"), Section(1, ""), Section(124, "", 10.0, 10.0, "timed out")],
+)
 def test_omi_present_but_unreadable_is_an_error(section):
     f = facts(packages="manager dpkg\n")
     f.sections["omi"] = section

@@ -61,8 +61,12 @@ def default_targetpw(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
                 f"/etc/sudoers was not found but {', '.join(sorted(files))} exist: sudo's policy cannot be read"
             )
         return rule_added_2026(
-            Verdict.passed("no /etc/sudoers (sudo not installed)", required, "sudo is not installed: nothing asks "
-                           "for the target user's password (LISA verify_default_targetpw)"),
+            Verdict.passed(
+                "no /etc/sudoers (sudo not installed)",
+                required,
+                "sudo is not installed: nothing asks "
+                "for the target user's password (LISA verify_default_targetpw)",
+            ),
             profile,
         )
     policy = parse_sudoers(files)
@@ -81,8 +85,11 @@ def default_targetpw(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
                 f"sudo asks for the target user's (root's) password instead of the admin's own: {_listing(where)}. "
                 "On Azure root's password is deleted, so the provisioned admin cannot use sudo. Remove the line "
                 "(or turn it off with 'Defaults !targetpw') and check with 'visudo -c' "
-                + ("(LISA verify_default_targetpw fails on this line)" if lisa else
-                   "(LISA verify_default_targetpw reads only /etc/sudoers; sudo itself reads this file)"),
+                + (
+                    "(LISA verify_default_targetpw fails on this line)"
+                    if lisa
+                    else "(LISA verify_default_targetpw reads only /etc/sudoers; sudo itself reads this file)"
+                ),
             ),
             profile,
         )
@@ -155,7 +162,9 @@ def harmful_kernel_params(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verd
         )
     old_el = distro in ("rhel", "centos") and bool(version_tuple(version)) and version_tuple(version) < (6, 6)
     if old_el:
-        if not _has_param(running, "numa=off") or not any(_has_param(t, "numa=off") for t in configs.values()):
+        if not _has_param(running, "numa=off") or not any(
+            _has_param(t, "numa=off") for t in configs.values()
+        ):
             return rule_added_2026(
                 Verdict.failed(
                     f"numa=off missing ({distro} {version})",
@@ -191,8 +200,11 @@ def persistent_net_rules(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdi
         if name.startswith("75-") and rule.path.startswith("/etc/") and rule.masks:
             masks.append(f"{rule.path} masks the generator")
         else:
-            found.append(rule.path + (f" -> {rule.target}" if rule.target else "")
-                         + (" (empty)" if rule.size == 0 else ""))
+            found.append(
+                rule.path
+                + (f" -> {rule.target}" if rule.target else "")
+                + (" (empty)" if rule.size == 0 else "")
+            )
     if found:
         return rule_added_2026(
             Verdict.failed(
@@ -226,29 +238,44 @@ def dhcp_hostname(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     (LISA verify_dhcp_file_configuration); other distros: not applicable."""
     distro, like, version = _release(facts)
     files = facts.files("dhcp_hostname")
-    if distro in ("sles", "sle_hpc", "sles_sap", "opensuse-leap", "opensuse-tumbleweed", "opensuse") or "suse" in like:
-        path, required = "/etc/sysconfig/network/dhcp", 'DHCLIENT_SET_HOSTNAME="no" in /etc/sysconfig/network/dhcp'
+    if (
+        distro in ("sles", "sle_hpc", "sles_sap", "opensuse-leap", "opensuse-tumbleweed", "opensuse")
+        or "suse" in like
+    ):
+        path, required = (
+            "/etc/sysconfig/network/dhcp",
+            'DHCLIENT_SET_HOSTNAME="no" in /etc/sysconfig/network/dhcp',
+        )
         if path not in files:
             return rule_added_2026(
-                Verdict.failed(f"{path} missing", required,
-                               f"{path} does not exist: create it (the wicked/sysconfig package ships it) with "
-                               'DHCLIENT_SET_HOSTNAME="no", so DHCP does not overwrite the hostname Azure sets '
-                               "(LISA verify_dhcp_file_configuration)"),
+                Verdict.failed(
+                    f"{path} missing",
+                    required,
+                    f"{path} does not exist: create it (the wicked/sysconfig package ships it) with "
+                    'DHCLIENT_SET_HOSTNAME="no", so DHCP does not overwrite the hostname Azure sets '
+                    "(LISA verify_dhcp_file_configuration)",
+                ),
                 profile,
             )
         value = suse_dhcp_set_hostname(files[path])
         if value != "no":
             found = "unset" if value is None else f'DHCLIENT_SET_HOSTNAME="{value}"'
             return rule_added_2026(
-                Verdict.failed(found, required,
-                               f'{path}: {found}; set DHCLIENT_SET_HOSTNAME="no" so the DHCP client leaves the '
-                               "hostname Azure provisions alone (Azure SUSE preparation; LISA "
-                               "verify_dhcp_file_configuration)"),
+                Verdict.failed(
+                    found,
+                    required,
+                    f'{path}: {found}; set DHCLIENT_SET_HOSTNAME="no" so the DHCP client leaves the '
+                    "hostname Azure provisions alone (Azure SUSE preparation; LISA "
+                    "verify_dhcp_file_configuration)",
+                ),
                 profile,
             )
         return rule_added_2026(
-            Verdict.passed('DHCLIENT_SET_HOSTNAME="no"', required,
-                           f'{path} sets DHCLIENT_SET_HOSTNAME="no" (LISA verify_dhcp_file_configuration)'),
+            Verdict.passed(
+                'DHCLIENT_SET_HOSTNAME="no"',
+                required,
+                f'{path} sets DHCLIENT_SET_HOSTNAME="no" (LISA verify_dhcp_file_configuration)',
+            ),
             profile,
         )
     if distro in ("azurelinux", "mariner"):
@@ -256,26 +283,34 @@ def dhcp_hostname(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
         if distro == "azurelinux" or major >= (3,):
             path, wanted, test = "/etc/dhcpcd.conf", "option host_name", dhcpcd_requests_host_name
         else:
-            path, wanted, test = "/etc/dhcp/dhclient.conf", "a request for host-name", dhclient_requests_host_name
+            path, wanted, test = (
+                "/etc/dhcp/dhclient.conf",
+                "a request for host-name",
+                dhclient_requests_host_name,
+            )
         required = f"{wanted} in {path}"
         if path not in files or not test(files[path]):
             found = f"{path} missing" if path not in files else f"no {wanted} in {path}"
             return rule_added_2026(
-                Verdict.failed(found, required,
-                               f"{distro} {version}: {found}; the DHCP client must ask for the host name Azure "
-                               f"hands out: add {wanted} to {path} (LISA verify_dhcp_file_configuration)"),
+                Verdict.failed(
+                    found,
+                    required,
+                    f"{distro} {version}: {found}; the DHCP client must ask for the host name Azure "
+                    f"hands out: add {wanted} to {path} (LISA verify_dhcp_file_configuration)",
+                ),
                 profile,
             )
         return rule_added_2026(
-            Verdict.passed(f"{wanted} in {path}", required,
-                           f"{path} has {wanted} (LISA verify_dhcp_file_configuration)"),
+            Verdict.passed(
+                f"{wanted} in {path}", required, f"{path} has {wanted} (LISA verify_dhcp_file_configuration)"
+            ),
             profile,
         )
     name = distro or "this distribution"
     return Verdict.not_applicable(
         f"{name} is neither SUSE nor Azure Linux/Mariner: the DHCP hostname setting is a SUSE / Azure Linux "
         "rule (LISA verify_dhcp_file_configuration skips other distros)",
-        "SUSE: DHCLIENT_SET_HOSTNAME=\"no\"; Azure Linux: option host_name",
+        'SUSE: DHCLIENT_SET_HOSTNAME="no"; Azure Linux: option host_name',
     )
 
 
@@ -301,7 +336,11 @@ def kvp_daemon(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
             "hyper-v; Azure Linux: hypervkvpd) (LISA verify_hv_kvp_daemon_installed)",
         )
     enabled = [f"{u} {e}" for u, (e, _) in kvp.units.items() if e in ENABLED_STATES]
-    udev = [u for u in kvp.udev_started_units() if kvp.units.get(u, ("", ""))[0] not in ("masked", "masked-runtime")]
+    udev = [
+        u
+        for u in kvp.udev_started_units()
+        if kvp.units.get(u, ("", ""))[0] not in ("masked", "masked-runtime")
+    ]
     masked = [u for u, (e, _) in kvp.units.items() if e.startswith("masked")]
     how = []
     if kvp.processes:
@@ -349,12 +388,16 @@ def _repo_rule(facts: LinuxFacts, repos: list[Repository]) -> tuple[str, list[st
     rpm_ids = [r.id for r in repos if r.manager == "rpm"]
     if distro == "ubuntu" or (distro != "debian" and "ubuntu" in like):
         rule = "Ubuntu: <release>-updates and <release>-security sources"
-        needs = {"-updates": [r.id for r in apt if r.suites[0].endswith("-updates")],
-                 "-security": [r.id for r in apt if r.suites[0].endswith("-security")]}
+        needs = {
+            "-updates": [r.id for r in apt if r.suites[0].endswith("-updates")],
+            "-security": [r.id for r in apt if r.suites[0].endswith("-security")],
+        }
     elif distro == "debian" or "debian" in like:
         rule = "Debian: <release>-security and <release>-updates sources"
-        needs = {"-security": [r.id for r in apt if r.suites[0].endswith(("-security", "/updates"))],
-                 "-updates": [r.id for r in apt if r.suites[0].endswith("-updates")]}
+        needs = {
+            "-security": [r.id for r in apt if r.suites[0].endswith(("-security", "/updates"))],
+            "-updates": [r.id for r in apt if r.suites[0].endswith("-updates")],
+        }
     elif distro in ("sles", "sle_hpc", "sles_sap"):
         rule = "SLES: Pool and Updates repositories (zypper)"
         names = [f"{r.id} {r.name}" for r in repos if r.manager == "zypper"]
@@ -372,8 +415,10 @@ def _repo_rule(facts: LinuxFacts, repos: list[Repository]) -> tuple[str, list[st
         needs = {"rhui-": [i for i in rpm_ids if "rhui-" in i.lower()]}
     elif distro == "fedora":
         rule = "Fedora: fedora and updates repositories"
-        needs = {"fedora": [i for i in rpm_ids if i.lower() == "fedora"],
-                 "updates": [i for i in rpm_ids if i.lower() == "updates"]}
+        needs = {
+            "fedora": [i for i in rpm_ids if i.lower() == "fedora"],
+            "updates": [i for i in rpm_ids if i.lower() == "updates"],
+        }
     elif distro == "ol":
         rule = "Oracle Linux: a *_latest repository"
         needs = {"latest": [i for i in rpm_ids if "latest" in i.lower()]}
@@ -404,9 +449,12 @@ def repositories(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
         distro = _release(facts)[0] or "an unknown distribution"
         if not [r for r in enabled if not r.source_only]:
             return rule_added_2026(
-                Verdict.failed("no enabled repository", "the distribution's update repositories",
-                               f"{distro}: no enabled package repository is configured{off}: the VM cannot get "
-                               "updates; configure the distribution's repositories (LISA verify_repository_installed)"),
+                Verdict.failed(
+                    "no enabled repository",
+                    "the distribution's update repositories",
+                    f"{distro}: no enabled package repository is configured{off}: the VM cannot get "
+                    "updates; configure the distribution's repositories (LISA verify_repository_installed)",
+                ),
                 profile,
             )
         return Verdict.warning(
@@ -432,8 +480,10 @@ def repositories(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
             profile,
         )
     note = ""
-    if not distro_rhel and _release(facts)[0] == "debian" and not any(
-        m in u for r in enabled for u in r.uris for m in DEBIAN_MIRRORS
+    if (
+        not distro_rhel
+        and _release(facts)[0] == "debian"
+        and not any(m in u for r in enabled for u in r.uris for m in DEBIAN_MIRRORS)
     ):
         note = f"; LISA also looks for one of {', '.join(DEBIAN_MIRRORS)} in apt-get update's output"
     return rule_added_2026(
@@ -461,8 +511,11 @@ def omi_version(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
         versions["omiserver --version"] = omiserver_version(server)
     if not versions:
         return rule_added_2026(
-            Verdict.passed("OMI not installed", required,
-                           "no omi/omiserver package and no /opt/omi/bin/omiserver (LISA verify_omi_version)"),
+            Verdict.passed(
+                "OMI not installed",
+                required,
+                "no omi/omiserver package and no /opt/omi/bin/omiserver (LISA verify_omi_version)",
+            ),
             profile,
         )
     parsed = {where: omi_version_numbers(v) for where, v in versions.items()}

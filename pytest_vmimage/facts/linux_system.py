@@ -203,7 +203,8 @@ def dhclient_requests_host_name(text: str) -> bool:
     """dhclient.conf requests ``host-name`` (a ``request``/``also request`` statement)."""
     statements = " ".join(_uncommented(text)).split(";")
     return any(
-        re.match(r"\s*(also\s+)?request\b", s) and re.search(r"(^|[\s,])host-name([\s,]|$)", s) for s in statements
+        re.match(r"\s*(also\s+)?request\b", s) and re.search(r"(^|[\s,])host-name([\s,]|$)", s)
+        for s in statements
     )
 
 
@@ -277,7 +278,9 @@ def _apt_one_line(path: str, text: str) -> list[Repository]:
         if len(rest) < 2:
             continue
         uri, suite = rest[0], rest[1]
-        repos.append(Repository("apt", f"{uri} {suite}", "", (uri,), (suite,), True, path, words[0] == "deb-src"))
+        repos.append(
+            Repository("apt", f"{uri} {suite}", "", (uri,), (suite,), True, path, words[0] == "deb-src")
+        )
     return repos
 
 
@@ -302,7 +305,9 @@ def _apt_deb822(path: str, text: str) -> list[Repository]:
         uris, suites = tuple(fields["uris"].split()), tuple(fields.get("suites", "").split())
         for suite in suites:
             repos.append(
-                Repository("apt", f"{' '.join(uris)} {suite}", "", uris, (suite,), enabled, path, "deb" not in types)
+                Repository(
+                    "apt", f"{' '.join(uris)} {suite}", "", uris, (suite,), enabled, path, "deb" not in types
+                )
             )
     return repos
 
@@ -327,7 +332,9 @@ def _ini_repos(manager: str, path: str, text: str) -> list[Repository]:
         if section.lower() == "main":
             continue
         uris = tuple(
-            u for key in ("baseurl", "mirrorlist", "metalink") for u in values.get(key, "").replace(",", " ").split()
+            u
+            for key in ("baseurl", "mirrorlist", "metalink")
+            for u in values.get(key, "").replace(",", " ").split()
         )
         enabled = values.get("enabled", "1").strip().lower() not in ("0", "no", "false")
         repos.append(Repository(manager, section, values.get("name", ""), uris, (), enabled, path))
@@ -368,5 +375,7 @@ def omiserver_version(text: str) -> str:
     """The version ``omiserver --version`` printed; FactError when it printed none."""
     match = OMI_VERSION.search(text)
     if not match:
-        raise FactError(f"/opt/omi/bin/omiserver --version printed no version ({text.strip()[:120] or 'nothing'})")
+        raise FactError(
+            f"/opt/omi/bin/omiserver --version printed no version ({text.strip()[:120] or 'nothing'})"
+        )
     return match.group(1)

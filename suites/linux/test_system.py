@@ -6,7 +6,11 @@ from pytest_vmimage import requirement
 from pytest_vmimage.checks import linux_system
 
 
-@requirement("LNX-030", "sudo keeps the admin's own password (no Defaults targetpw)", guide="LISA verify_default_targetpw")
+@requirement(
+    "LNX-030",
+    "sudo keeps the admin's own password (no Defaults targetpw)",
+    guide="LISA verify_default_targetpw",
+)
 def test_default_targetpw(linux_facts, vm_profile):
     return linux_system.default_targetpw(linux_facts, vm_profile)
 
@@ -21,20 +25,28 @@ def test_persistent_net_rules(linux_facts, vm_profile):
     return linux_system.persistent_net_rules(linux_facts, vm_profile)
 
 
-@requirement("LNX-033", "The DHCP client leaves the hostname to Azure", guide="LISA verify_dhcp_file_configuration")
+@requirement(
+    "LNX-033", "The DHCP client leaves the hostname to Azure", guide="LISA verify_dhcp_file_configuration"
+)
 def test_dhcp_hostname(linux_facts, vm_profile):
     return linux_system.dhcp_hostname(linux_facts, vm_profile)
 
 
 @requirement(
-    "LNX-034", "The Hyper-V KVP daemon is installed and enabled", guide="LISA verify_hv_kvp_daemon_installed",
+    "LNX-034",
+    "The Hyper-V KVP daemon is installed and enabled",
+    guide="LISA verify_hv_kvp_daemon_installed",
     severity="warn",
 )
 def test_kvp_daemon(linux_facts, vm_profile):
     return linux_system.kvp_daemon(linux_facts, vm_profile)
 
 
-@requirement("LNX-035", "The distribution's update repositories are configured", guide="LISA verify_repository_installed")
+@requirement(
+    "LNX-035",
+    "The distribution's update repositories are configured",
+    guide="LISA verify_repository_installed",
+)
 def test_repositories(linux_facts, vm_profile):
     return linux_system.repositories(linux_facts, vm_profile)
 
