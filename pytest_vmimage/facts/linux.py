@@ -512,7 +512,8 @@ SECTIONS: dict[str, tuple[bool, str]] = {
     # kernel's DMI line (which hypervisor the VM runs on)
     "boot_log": (
         True,
-        "f='{ l = tolower($0) } !s && /Linux version / { s = 1; print \"## start \" substr($0, 1, 400); next } "
+        "f='{ l = tolower($0) } "
+        "!s && /(kernel: |\\] )Linux version / { s = 1; print \"## start \" substr($0, 1, 400); next } "
         "!d && / DMI: / { d = 1; print \"## dmi \" substr($0, 1, 300); next } "
         "l ~ /console \\[[^]]*\\] enabled/ { print substr($0, 1, 400); next } "
         "l ~ /sudo[[][0-9]+[]]: .*(command=|[(]command continued[)])/ { q++; next } "
