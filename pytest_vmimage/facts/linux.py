@@ -1072,14 +1072,16 @@ class LinuxFacts:
 
 # Sections that run beside the others, each lane in its own process (a stage of one sh
 # pipeline: no file is written on the VM). The rest run one after another in the last
-# stage. Measured on the TCG test VM (benchmarks/bench_linux_facts.py, README "Speed"):
-# these are the slowest sections, CPU-bound (decompressing the initramfs, apt's solver,
-# starting Python); the many small sections together form the foreground lane.
+# stage. The slowest sections on the TCG test VM (benchmarks/bench_linux_facts.py, README
+# "Speed"), all CPU-bound: decompressing the initramfs (~17 s unloaded), apt's solver and
+# apt-cache (~10-14 s and ~8 s; one lane, so two package caches are never built at once),
+# starting the agent's Python (~5 s). Two lanes beside the foreground (3 streams for 2
+# vCPUs), not one per section: on a loaded 1-2 vCPU VM every concurrent stream stretches the
+# others' wall time (5 streams stretched apt-get -s 4-6x, to 0.8 of its deadline) for no
+# gain in the total.
 CONCURRENT_LANES: tuple[tuple[str, ...], ...] = (
-    ("initramfs_hv",),
-    ("security_updates",),
-    ("agent_candidate", "agent_version"),
-    ("authorized_keys", "network_services"),
+    ("initramfs_hv", "agent_version"),
+    ("security_updates", "agent_candidate"),
 )
 
 
