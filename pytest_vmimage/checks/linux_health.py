@@ -8,7 +8,8 @@ Pure functions of :class:`LinuxFacts` and a profile. Every verdict goes through
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pytest_vmimage.checks import rule_added_2026
@@ -35,6 +36,17 @@ from pytest_vmimage.facts.linux_health import (
 from pytest_vmimage.verdict import FactError, Verdict
 
 
+def added_2026(check: Callable[[LinuxFacts, Mapping[str, Any]], Verdict]):
+    """Mark a check as a rule added in 2026-11: its verdict goes through
+    :func:`rule_added_2026` (a failure warns under guide-2016)."""
+
+    @functools.wraps(check)
+    def judged(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
+        return rule_added_2026(check(facts, profile), profile)
+
+    return judged
+
+
 def _listing(items: list[str], limit: int = 5) -> str:
     shown = "; ".join(items[:limit])
     return shown + (f"; and {len(items) - limit} more" if len(items) > limit else "")
@@ -43,6 +55,7 @@ def _listing(items: list[str], limit: int = 5) -> str:
 # -- LNX-037 ----------------------------------------------------------------------------------
 
 
+@added_2026
 def mdatp_not_preinstalled(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     """LNX-037: Defender for Endpoint is neither installed nor onboarded: no ``mdatp``
     package or command and none of the paths LISA's check-mdatp.sh looks for."""
@@ -63,15 +76,12 @@ def mdatp_not_preinstalled(facts: LinuxFacts, profile: Mapping[str, Any]) -> Ver
             else "certification fails any pre-installed Defender: each customer onboards their own"
         )
         actual = _listing(found)
-        return rule_added_2026(
-            Verdict.failed(
-                actual,
-                required,
-                f"Defender for Endpoint residue found: {actual} ({why}); required: {required}. Fix: uninstall "
-                f"and offboard it before generalizing (https://aka.ms/uninstall-defender-linux), remove "
-                f"/etc/opt/microsoft/mdatp and /var/log/microsoft/mdatp ({lisa})",
-            ),
-            profile,
+        return Verdict.failed(
+            actual,
+            required,
+            f"Defender for Endpoint residue found: {actual} ({why}); required: {required}. Fix: uninstall "
+            f"and offboard it before generalizing (https://aka.ms/uninstall-defender-linux), remove "
+            f"/etc/opt/microsoft/mdatp and /var/log/microsoft/mdatp ({lisa})",
         )
     if residue.unreadable:
         raise FactError(
@@ -84,6 +94,7 @@ def mdatp_not_preinstalled(facts: LinuxFacts, profile: Mapping[str, Any]) -> Ver
 # -- LNX-038 ----------------------------------------------------------------------------------
 
 
+@added_2026
 def essential_kernel_options(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     """LNX-038: CONFIG_WATCHDOG and CONFIG_CIFS are built in (y) or modules (m) in the
     running kernel's config, read where LISA reads it (/boot/config-RELEASE)."""
@@ -91,15 +102,12 @@ def essential_kernel_options(facts: LinuxFacts, profile: Mapping[str, Any]) -> V
     lisa = "LISA verify_essential_kernel_modules"
     configs = kernel_configs(facts)
     if configs is None:
-        return rule_added_2026(
-            Verdict.failed(
-                "no kernel config file",
-                required,
-                "the running kernel's config is nowhere: no /boot/config-RELEASE, /lib/modules/RELEASE/config or "
-                f"/proc/config.gz; required: {required}. Fix: ship the kernel package's config file in /boot "
-                f"({lisa} greps /boot/config-$(uname -r))",
-            ),
-            profile,
+        return Verdict.failed(
+            "no kernel config file",
+            required,
+            "the running kernel's config is nowhere: no /boot/config-RELEASE, /lib/modules/RELEASE/config or "
+            f"/proc/config.gz; required: {required}. Fix: ship the kernel package's config file in /boot "
+            f"({lisa} greps /boot/config-$(uname -r))",
         )
     lisa_paths = (f"/boot/config-{configs.release}", f"/usr/boot/config-{configs.release}")
     if any(entry.split(" ", 1)[0] in lisa_paths for entry in configs.unreadable):
@@ -114,15 +122,12 @@ def essential_kernel_options(facts: LinuxFacts, profile: Mapping[str, Any]) -> V
     actual = ", ".join(f"{o}={v or 'absent'}" for o, v in values.items()) + f" ({source.path})"
     missing = [o for o, v in values.items() if v not in ("y", "m")]
     if missing:
-        return rule_added_2026(
-            Verdict.failed(
-                actual,
-                required,
-                f"the running kernel {configs.release} lacks {', '.join(missing)} ({actual}); required: {required} "
-                f"(the Hyper-V watchdog and SMB/CIFS for Azure Files). Fix: use the distribution's Azure or "
-                f"generic kernel, or rebuild with them enabled ({lisa})",
-            ),
-            profile,
+        return Verdict.failed(
+            actual,
+            required,
+            f"the running kernel {configs.release} lacks {', '.join(missing)} ({actual}); required: {required} "
+            f"(the Hyper-V watchdog and SMB/CIFS for Azure Files). Fix: use the distribution's Azure or "
+            f"generic kernel, or rebuild with them enabled ({lisa})",
         )
     if source is not configs.lisa_source():
         return Verdict.warning(
@@ -137,6 +142,7 @@ def essential_kernel_options(facts: LinuxFacts, profile: Mapping[str, Any]) -> V
 # -- LNX-039 ----------------------------------------------------------------------------------
 
 
+@added_2026
 def provisioning_filesystems(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     """LNX-039: udf (the provisioning ISO) and vfat exist for the running kernel (built in
     or loadable) and no modprobe configuration or kernel parameter stops them loading."""
@@ -172,14 +178,11 @@ def provisioning_filesystems(facts: LinuxFacts, profile: Mapping[str, Any]) -> V
             problems.append(f"{name} is neither built into the running kernel nor a module of it")
     actual = ", ".join(states)
     if problems:
-        return rule_added_2026(
-            Verdict.failed(
-                actual,
-                required,
-                f"{'; '.join(problems)}; required: {required}. Fix: delete those lines (CIS hardening adds "
-                f"'install udf /bin/false' and 'blacklist udf') and rebuild the initramfs ({docs})",
-            ),
-            profile,
+        return Verdict.failed(
+            actual,
+            required,
+            f"{'; '.join(problems)}; required: {required}. Fix: delete those lines (CIS hardening adds "
+            f"'install udf /bin/false' and 'blacklist udf') and rebuild the initramfs ({docs})",
         )
     return Verdict.passed(actual, required, "; ".join(notes) or docs)
 
@@ -187,6 +190,7 @@ def provisioning_filesystems(facts: LinuxFacts, profile: Mapping[str, Any]) -> V
 # -- LNX-040 ----------------------------------------------------------------------------------
 
 
+@added_2026
 def clean_boot_log(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     """LNX-040: this boot's kernel and system log has no line naming an error, failure or
     panic beyond the documented allowlist (hypervisor noise, benign wording)."""
@@ -211,14 +215,11 @@ def clean_boot_log(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
         actual = f"{count} error line(s) in {log.source}; {left_out}"
         first = _listing([line.strip() for line in findings.errors], 3)
         cut = f" (and {more} lines not shown: the section keeps 300)" if more > 0 else ""
-        return rule_added_2026(
-            Verdict.warning(
-                actual,
-                required,
-                f"this boot's log names errors: {first}{cut}; required: {required}. Fix: find the cause of each "
-                f"(a failed unit, a missing device or firmware) and remove it from the image ({lisa})",
-            ),
-            profile,
+        return Verdict.warning(
+            actual,
+            required,
+            f"this boot's log names errors: {first}{cut}; required: {required}. Fix: find the cause of each "
+            f"(a failed unit, a missing device or firmware) and remove it from the image ({lisa})",
         )
     sudo = f"; {log.sudo_commands} sudo command records not judged" if log.sudo_commands else ""
     named = _listing(
@@ -276,6 +277,7 @@ def _agent_provisions(facts: LinuxFacts, cloud_init_on: bool) -> tuple[bool, str
     return False, setting  # cloud-init or disabled: the agent does not provision
 
 
+@added_2026
 def cloud_init_healthy(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     """LNX-041: when cloud-init is installed, it finished this boot without errors, its log
     has no [ERROR], and exactly one provisioning agent is active."""
@@ -338,14 +340,11 @@ def cloud_init_healthy(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict
     )
     actual = f"cloud-init {status}; provisioning: {', '.join(provisioners) or 'none'}"
     if problems:
-        return rule_added_2026(
-            Verdict.failed(
-                actual,
-                required,
-                f"{'; '.join(problems)}; required: {required}. Fix: correct the cloud-init configuration, then "
-                f"'cloud-init clean --logs' before capture ({lisa}; Azure cloud-init docs)",
-            ),
-            profile,
+        return Verdict.failed(
+            actual,
+            required,
+            f"{'; '.join(problems)}; required: {required}. Fix: correct the cloud-init configuration, then "
+            f"'cloud-init clean --logs' before capture ({lisa}; Azure cloud-init docs)",
         )
     if warnings:
         return Verdict.warning(
@@ -357,6 +356,7 @@ def cloud_init_healthy(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict
 # -- LNX-042 ----------------------------------------------------------------------------------
 
 
+@added_2026
 def resource_disk(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     """LNX-042: an attached resource (temporary) disk is not NTFS and is formatted and
     mounted by the agent (ResourceDisk.Format=y) or cloud-init; not applicable without one."""
@@ -410,14 +410,11 @@ def resource_disk(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     if not mounted:
         problems.append("it is not mounted")
     if problems:
-        return rule_added_2026(
-            Verdict.failed(
-                actual,
-                required,
-                f"resource disk: {'; '.join(problems)}; required: {required}. Fix: set ResourceDisk.Format=y in "
-                f"/etc/waagent.conf, or let cloud-init manage it (disk_setup/fs_setup/mounts) ({lisa})",
-            ),
-            profile,
+        return Verdict.failed(
+            actual,
+            required,
+            f"resource disk: {'; '.join(problems)}; required: {required}. Fix: set ResourceDisk.Format=y in "
+            f"/etc/waagent.conf, or let cloud-init manage it (disk_setup/fs_setup/mounts) ({lisa})",
         )
     readme = (
         "DATALOSS_WARNING_README.txt present"
@@ -430,6 +427,7 @@ def resource_disk(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
 # -- LNX-043 ----------------------------------------------------------------------------------
 
 
+@added_2026
 def dns_resolution(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     """LNX-043: the VM resolves a public name (bing.com, as LISA) through its resolver;
     not applicable when the run declares the VM isolated from every network."""
@@ -467,13 +465,10 @@ def dns_resolution(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
             f"getent ahosts {DNS_TEST_NAME} could not run a lookup (exit {lookup.rc}: {lookup.output[:200] or 'no output'})"
         )
     actual = f"getent ahosts {DNS_TEST_NAME}: {why[lookup.rc]}"
-    return rule_added_2026(
-        Verdict.failed(
-            actual,
-            required,
-            f"{DNS_TEST_NAME} does not resolve on the VM ({why[lookup.rc]}); required: {required}. Fix: keep the "
-            "DHCP-provided resolver (no static nameserver, no resolv.conf left from the build VM); if the test "
-            f"VM has no network on purpose, declare [image] network_isolated = true in --vm-config ({lisa})",
-        ),
-        profile,
+    return Verdict.failed(
+        actual,
+        required,
+        f"{DNS_TEST_NAME} does not resolve on the VM ({why[lookup.rc]}); required: {required}. Fix: keep the "
+        "DHCP-provided resolver (no static nameserver, no resolv.conf left from the build VM); if the test "
+        f"VM has no network on purpose, declare [image] network_isolated = true in --vm-config ({lisa})",
     )
