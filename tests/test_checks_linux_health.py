@@ -285,6 +285,21 @@ def test_modprobe_wrapper_commented_lines_and_other_files_pass_azure_linux():
     )
 
 
+@pytest.mark.parametrize(
+    ("command", "disabled"),
+    [
+        ("/bin/sh -c 'logger udf; /sbin/modprobe --ignore-install udf'", False),
+        ("/bin/echo 'no modprobe for udf'", True),
+        ("/usr/bin/false", True),
+        ("/sbin/insmod /lib/modules/udf.ko", False),
+    ],
+)
+def test_install_commands_that_load_and_that_do_not(command, disabled):
+    conf = files(**{"/etc/modprobe.d/udf.conf": f"install udf {command}\n"})
+    verdict = health.provisioning_filesystems(facts_for("debian12", modprobe_config=conf), CURRENT)
+    assert verdict.result is (Result.FAILED if disabled else Result.PASSED), verdict
+
+
 def test_etc_file_hides_the_same_name_in_usr_lib():
     shadowed = files(
         **{"/etc/modprobe.d/hardening.conf": "\n", "/usr/lib/modprobe.d/hardening.conf": "blacklist udf\n"}

@@ -190,6 +190,18 @@ def _same_module(a: str, b: str) -> bool:
     return a.replace("-", "_") == b.replace("-", "_")
 
 
+def _loads_a_module(command: list[str]) -> bool:
+    """Whether an ``install`` command runs modprobe or insmod (a wrapper that still loads
+    the module): as the command itself, or inside ``sh -c '...'``."""
+    try:
+        words = shlex.split(" ".join(command))
+    except ValueError:
+        words = command
+    if len(words) >= 3 and words[0].rsplit("/", 1)[-1] in ("sh", "bash", "dash") and words[1] == "-c":
+        return _loads_a_module([words[2]])
+    return any(w.rsplit("/", 1)[-1] in ("modprobe", "insmod") for w in words)
+
+
 def disabling_directives(files: dict[str, str], module: str) -> list[ModprobeDirective]:
     """Lines of the effective modprobe configuration that keep ``module`` from loading:
     ``blacklist M`` (no loading by alias, which is how mount asks for a filesystem),
@@ -206,12 +218,7 @@ def disabling_directives(files: dict[str, str], module: str) -> list[ModprobeDir
             if verb == "blacklist" and _same_module(name, module):
                 found.append(ModprobeDirective(module, line, path))
             elif verb == "install" and _same_module(name, module):
-                try:
-                    command = shlex.split(" ".join(words[2:]))
-                except ValueError:
-                    command = words[2:]
-                loaders = {w.rsplit("/", 1)[-1] for w in command} & {"modprobe", "insmod"}
-                if not loaders:
+                if not _loads_a_module(words[2:]):
                     found.append(ModprobeDirective(module, line, path))
             elif (
                 verb == "alias"
