@@ -389,6 +389,32 @@ def test_publisher_errors_warn_in_both_profiles(distro, line):
         )
 
 
+@pytest.mark.parametrize(
+    ("benign", "real"),
+    [
+        (
+            "[    2.1] ubuntu kernel: EXT4-fs (sda1): re-mounted. Opts: discard,errors=remount-ro. Quota mode: none.",
+            "[    9.9] ubuntu kernel: EXT4-fs error (device sda1): ext4_find_entry:1658: inode #2: comm ls: reading directory lblock 0",
+        ),
+        (
+            "[    3.0] fedora systemd[1]: hv-kvp.service was skipped because of a failed condition check (ConditionPathExists=/dev/vmbus/hv_kvp).",
+            "[    3.0] fedora systemd[1]: Failed to start hv-kvp.service - Hyper-V KVP Protocol Daemon.",
+        ),
+        (
+            "[    8.0] ubuntu snapd[612]: daemon.go:250: error trying to compare the snap system key: system-key missing on disk",
+            "[    8.0] ubuntu snapd[612]: cannot run daemon: state startup errors: [cannot obtain snap-seccomp version information]",
+        ),
+    ],
+)
+def test_allowlist_leaves_out_the_wording_but_not_the_real_error(benign, real):
+    assert (
+        health.clean_boot_log(facts_for("ubuntu2204", boot_log=with_lines(benign)), CURRENT).result
+        is Result.PASSED
+    )
+    verdict = health.clean_boot_log(facts_for("ubuntu2204", boot_log=with_lines(benign, real)), CURRENT)
+    assert verdict.result is Result.WARNING and real.split("] ", 1)[1][:30] in verdict.message
+
+
 def test_allowlisted_dvd_read_error_but_not_the_os_disk():
     dvd = "[    2.0] kernel: I/O error, dev sr0, sector 8 op 0x0:(READ) flags 0x80700 phys_seg 1 prio class 2"
     assert (

@@ -440,6 +440,23 @@ BOOT_LOG_ALLOWLIST: tuple[Allowed, ...] = (
         "the virtual firmware answers the older _PDC method instead (LISA allowlists it)",
     ),
     _allow(
+        r"was skipped because (of a failed condition check|all trigger condition checks failed)",
+        "benign wording (systemd 250/251)",
+        "a unit whose Condition...= was not met is skipped by design (later systemd says 'unmet condition "
+        "check'); LISA allowlists it",
+    ),
+    _allow(
+        r"EXT4-fs \([^)]*\): (re-)?mounted.*Opts: .*errors=remount-ro",
+        "benign wording (a mount option)",
+        "ext4 lists the mount options, and 'errors=remount-ro' is the option that says what to do on a "
+        "future error (Debian/Ubuntu fstab default); LISA allowlists it",
+    ),
+    _allow(
+        r"snapd\[\d+\]: .*error trying to compare the snap system key: system-key missing on disk",
+        "benign (first boot of an Ubuntu image)",
+        "snapd writes its system key on first start; LISA allowlists it",
+    ),
+    _allow(
         r"watchdog: BUG: soft lockup - CPU#\d+ stuck for \d+s!",
         "hypervisor noise (QEMU/TCG on a busy host), on QEMU only",
         "software emulation on shared cores stalls a virtual CPU for seconds; on Azure (or any VM that is not "
