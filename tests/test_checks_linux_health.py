@@ -527,6 +527,19 @@ def test_agent_and_cloud_init_both_provisioning_fail_ubuntu():
     assert_fails(health.cloud_init_healthy, facts, "both cloud-init and the agent provision")
 
 
+def test_legacy_provisioning_enabled_n_without_provisioning_agent_defers_to_cloud_init():
+    facts = with_agent(
+        "rocky9", "Provisioning.Enabled=n\nProvisioning.UseCloudInit=y\n", cloud_init=cloud_init_section()
+    )
+    verdict = health.cloud_init_healthy(facts, CURRENT)
+    assert verdict.result is Result.PASSED and "provisioning: cloud-init" in verdict.actual
+    # a newer agent ignores Provisioning.Enabled once Provisioning.Agent says waagent: both provision
+    both = with_agent(
+        "rocky9", "Provisioning.Agent=waagent\nProvisioning.Enabled=n\n", cloud_init=cloud_init_section()
+    )
+    assert_fails(health.cloud_init_healthy, both, "both cloud-init and the agent provision")
+
+
 def test_cloud_init_error_status_fails_rocky():
     facts = with_agent(
         "rocky9",

@@ -252,8 +252,8 @@ def _cloud_init_enabled(state: CloudInit, params: list[str]) -> tuple[bool, str]
 
 
 def _agent_provisions(facts: LinuxFacts, cloud_init_on: bool) -> tuple[bool, str]:
-    """Whether the Azure Linux Agent provisions the VM, from waagent.conf
-    (Provisioning.Agent: auto = cloud-init when it is enabled, else the agent)."""
+    """Whether the Azure Linux Agent provisions the VM, from waagent.conf (Provisioning.Agent:
+    auto = cloud-init when it is enabled, else the agent; waagent; cloud-init; disabled)."""
     facts.unit_states("agent")  # the agent section was read whole
     if not facts.agent_binary():
         return False, "no Azure Linux Agent"
@@ -264,16 +264,17 @@ def _agent_provisions(facts: LinuxFacts, cloud_init_on: bool) -> tuple[bool, str
             "cannot be told"
         )
     mode = conf.get("Provisioning.Agent", "").lower()
-    enabled = conf.get("Provisioning.Enabled", "y").lower() != "n"
-    if not mode:
-        mode = "auto"
     setting = f"Provisioning.Agent={conf.get('Provisioning.Agent', 'auto (unset)')}"
-    if "Provisioning.Enabled" in conf:
-        setting += f", Provisioning.Enabled={conf['Provisioning.Enabled']}"
+    if not mode:
+        # agents before Provisioning.Agent read Provisioning.Enabled (default y); newer ones
+        # ignore it once Provisioning.Agent is set
+        if conf.get("Provisioning.Enabled", "y").lower() == "n":
+            return False, setting + ", Provisioning.Enabled=n"
+        mode = "auto"
     if mode == "waagent":
-        return enabled, setting
+        return True, setting
     if mode == "auto":
-        return (not cloud_init_on) and enabled, setting
+        return not cloud_init_on, setting
     return False, setting  # cloud-init or disabled: the agent does not provision
 
 
