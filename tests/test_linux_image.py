@@ -371,3 +371,44 @@ def test_hostile_glob_and_database_sizes(tmp_path):
         facts.files("network_config")
     with pytest.raises(FactError, match="larger than"):
         facts.packages()
+
+
+def _cpio(names: list[str]) -> bytes:
+    """A newc cpio archive of empty files (and its trailer), padded like the kernel's."""
+    out = b""
+    for i, name in enumerate([*names, "TRAILER!!!"]):
+        raw = name.encode() + b"\0"
+        header = b"070701" + b"".join(
+            b"%08X" % v for v in (i + 1, 0o100644, 0, 0, 1, 0, 0, 0, 0, 0, 0, len(raw), 0)
+        )
+        out += header + raw + b"\0" * (-(110 + len(raw)) % 4)
+    return out + b"\0" * (-len(out) % 512)
+
+
+@pytest.mark.parametrize("compression", ["gzip", "xz", "zstd"])
+def test_initramfs_listing_offline(compression):
+    """Early microcode (uncompressed cpio) then the main archive, compressed: every member
+    name is read; a truncated archive is an error."""
+    import gzip
+    import lzma
+
+    import zstandard
+
+    early = _cpio(["kernel", "kernel/x86/microcode/GenuineIntel.bin"])
+    main = _cpio(
+        [
+            "usr/lib/modules/6.1/kernel/drivers/hv/hv_vmbus.ko",
+            "usr/lib/modules/6.1/kernel/drivers/scsi/hv_storvsc.ko.xz",
+        ]
+    )
+    pack = {"gzip": gzip.compress, "xz": lzma.compress, "zstd": zstandard.ZstdCompressor().compress}[
+        compression
+    ]
+    names = linux_image.initramfs_names(early + pack(main))
+    assert b"kernel/x86/microcode/GenuineIntel.bin" in names
+    assert b"usr/lib/modules/6.1/kernel/drivers/scsi/hv_storvsc.ko.xz" in names
+    for cut in (main[:150], main[: len(main) // 2]):
+        with pytest.raises(linux_image._Problem, match="ends inside a member|TRAILER|truncated|inflate|not a cpio"):
+            linux_image.initramfs_names(early + pack(cut))
+    with pytest.raises(linux_image._Problem, match="truncated|inflate|ends|not a cpio"):
+        linux_image.initramfs_names(early + pack(main)[:-20])

@@ -63,7 +63,6 @@ LIVE_ONLY: dict[str, str] = {
     "swaps": "/proc/swaps (active swap)",
     "swap_units": "the swap units systemd generated",
     "agent_candidate": "apt-cache policy against today's repositories",
-    "initramfs_hv": "lsinitramfs of the running kernel's initramfs (not unpacked offline)",
     "network_services": "systemctl is-active of the network services",
     "resolv_conf": "/etc/resolv.conf as the running resolver keeps it",
     "dhcp_dns": "the DNS servers the DHCP leases handed out",
@@ -940,6 +939,188 @@ def _kernel_changelog(fs: ImageFs, _: str) -> tuple[int, str]:
     return 0, "".join(f"{line}\n" for line in hits)
 
 
+INITRD_LIMIT = 128 * MIB  # the initramfs file
+UNPACKED_LIMIT = 1024 * MIB  # what an initramfs may inflate to
+MAX_CPIO_ENTRIES = 200_000
+_HV_KO = re.compile(rb"hv_[a-z_]+\.ko")
+
+
+class _Stream:
+    """Bytes of the initramfs as one stream: uncompressed cpio archives (early microcode)
+    followed by compressed ones (gzip, xz, zstd), inflation bounded."""
+
+    def __init__(self, raw: bytes, check=lambda: None) -> None:
+        self.raw, self.pos, self.total, self.check = raw, 0, 0, check
+        self.compressed = 0  # compressed archives started
+        self.buffer, self.at, self.inflate = b"", 0, None  # unread bytes: buffer[at:]
+
+    def _chunk(self) -> bytes:
+        self.check()  # the read's time budget
+        if self.inflate is not None:
+            try:
+                chunk = self.inflate.read(1 << 20)
+            except _Problem:
+                raise
+            except Exception as exc:  # noqa: BLE001 - lzma EOFError/LZMAError, zstandard.ZstdError, zlib.error
+                raise _Problem(f"the initramfs does not inflate: {type(exc).__name__}: {exc}") from None
+            if chunk:
+                self.total += len(chunk)
+                if self.total > UNPACKED_LIMIT:
+                    raise _Problem(f"the initramfs inflates to more than {UNPACKED_LIMIT} bytes; not read")
+                return chunk
+            self.inflate = None
+        chunk = self.raw[self.pos : self.pos + (1 << 20)]
+        self.pos += len(chunk)
+        return chunk
+
+    def _fill(self, need: int) -> int:
+        """Make ``need`` unread bytes available when the stream has them; how many there are."""
+        if len(self.buffer) - self.at < need:
+            parts = [self.buffer[self.at :]]
+            have = len(parts[0])
+            while have < need:
+                chunk = self._chunk()
+                if not chunk:
+                    break
+                parts.append(chunk)
+                have += len(chunk)
+            self.buffer, self.at = b"".join(parts), 0
+        return len(self.buffer) - self.at
+
+    def take(self, size: int) -> bytes:
+        self._fill(size)
+        data = self.buffer[self.at : self.at + size]
+        self.at += len(data)
+        return data
+
+    def skip(self, size: int) -> None:
+        while size > 0:
+            have = self._fill(min(size, 1 << 20))
+            if not have:
+                raise _Problem("the initramfs ends inside a member")
+            step = min(size, have)
+            self.at, size = self.at + step, size - step
+
+    def skip_zeros(self) -> None:
+        """Padding between archives; then a compressed archive starts the inflater."""
+        while self._fill(1):
+            rest = self.buffer[self.at :]
+            stripped = rest.lstrip(b"\0")
+            self.at += len(rest) - len(stripped)
+            if stripped:
+                break
+        else:
+            return
+        if self.inflate is None and not self.buffer.startswith(b"0707", self.at):
+            rest = self.buffer[self.at :] + self.raw[self.pos :]
+            self.buffer, self.at, self.pos = b"", 0, len(self.raw)
+            self.inflate = _decompressor(rest)
+            self.compressed += 1
+
+
+class _Gunzip:
+    """gzip members one after the other, inflated in chunks (zlib: faster than GzipFile)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data, self.pos, self.inflate = data, 0, zlib.decompressobj(31)
+
+    def read(self, size: int) -> bytes:
+        while self.pos < len(self.data) or self.inflate.unconsumed_tail:
+            if self.inflate.eof:
+                rest = self.inflate.unused_data + self.data[self.pos :]
+                if not rest.startswith(b"\x1f\x8b"):
+                    return b""  # padding after the last member
+                self.data, self.pos, self.inflate = rest, 0, zlib.decompressobj(31)
+            tail = self.inflate.unconsumed_tail
+            if tail:
+                out = self.inflate.decompress(tail, size)
+            else:
+                out = self.inflate.decompress(self.data[self.pos : self.pos + (1 << 18)], size)
+                self.pos += 1 << 18
+            if out:
+                return out
+        if not self.inflate.eof:
+            raise _Problem("the initramfs's gzip stream is truncated")
+        return b""
+
+
+def _decompressor(data: bytes):
+    import io
+
+    if data.startswith(b"\x1f\x8b"):
+        return _Gunzip(data)
+    if data.startswith(b"\xfd7zXZ\x00"):
+        import lzma
+
+        return lzma.LZMAFile(io.BytesIO(data))
+    if data.startswith(b"\x28\xb5\x2f\xfd"):
+        try:
+            import zstandard
+        except ImportError:
+            raise _Problem(
+                "the initramfs is zstd-compressed and the zstandard module is not installed"
+            ) from None
+        return zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data), read_across_frames=True)
+    raise _Problem(f"the initramfs holds a compression that is not read offline (magic {data[:6].hex()})")
+
+
+def initramfs_names(raw: bytes, check=lambda: None) -> list[bytes]:
+    """Path names of every cpio (newc) member of an initramfs, all its archives; ``check``
+    is called per MiB (it raises when the time budget is spent)."""
+    stream, names, inside, closed = _Stream(raw, check), [], False, 0  # closed: trailers after compression
+    while True:
+        stream.skip_zeros()
+        header = stream.take(110)
+        if not header:
+            if inside or closed < stream.compressed:
+                raise _Problem("the initramfs ends before its cpio archive's TRAILER!!!: truncated")
+            return names
+        if len(header) < 110 or header[:6] not in (b"070701", b"070702"):
+            raise _Problem("the initramfs is not a cpio (newc) archive where one should start")
+        try:
+            size, namesize = int(header[54:62], 16), int(header[94:102], 16)
+        except ValueError:
+            raise _Problem("a cpio header of the initramfs does not parse") from None
+        name = stream.take(namesize)
+        if len(name) < namesize:
+            raise _Problem("the initramfs ends inside a member")
+        stream.skip((-(110 + namesize)) % 4 + size + (-size % 4))
+        name = name.rstrip(b"\0")
+        inside = name != b"TRAILER!!!"
+        if not inside:
+            closed = stream.compressed
+            continue
+        names.append(name)
+        if len(names) > MAX_CPIO_ENTRIES:
+            raise _Problem(f"the initramfs has more than {MAX_CPIO_ENTRIES} members; not read")
+
+
+def _initramfs_hv(fs: ImageFs, _: str) -> tuple[int, str]:
+    """The live section for the default entry's kernel: ``builtin``, or the initramfs image
+    and the Hyper-V modules it holds (cpio archives unpacked in memory, names only)."""
+    release = default_kernel_release(fs)
+    if not release:
+        raise _Problem("the boot loader's default entry names no kernel release")
+    builtin = fs.read([f"/lib/modules/{release}/modules.builtin"], DB_LIMIT)[
+        f"/lib/modules/{release}/modules.builtin"
+    ]
+    if isinstance(builtin, bytes) and b"/hv_storvsc.ko" in builtin:
+        return 0, "builtin\n"
+    for path in (f"/boot/initrd.img-{release}", f"/boot/initramfs-{release}.img", f"/boot/initrd-{release}"):
+        entry = fs.resolve([path])[path]
+        if isinstance(entry, Unreadable):
+            raise _Problem(entry.reason)
+        if entry is None or entry.kind != "file":
+            continue
+        raw = fs.read([path], INITRD_LIMIT)[path]
+        if not isinstance(raw, bytes):
+            raise _Problem(getattr(raw, "reason", f"{path}: not read"))
+        names = initramfs_names(raw, fs.meter.check_time)
+        found = sorted({m.decode() for name in names for m in _HV_KO.findall(name)})
+        return 0, f"image {path}\n" + "".join(f"{m}\n" for m in found)
+    return ABSENT_RC, ""
+
+
 def _times(fs: ImageFs, _: str) -> tuple[int, str]:
     """The clock of this machine when the image was read; the boot time does not exist."""
     return 0, f"{int(time.time())}\n"
@@ -1276,6 +1457,7 @@ READERS = {
     "kernel_modules": _kernel_modules,
     "kernel_changelog": _kernel_changelog,
     "proc_cmdline": _proc_cmdline,
+    "initramfs_hv": _initramfs_hv,
 }
 
 
@@ -1434,7 +1616,7 @@ def read_linux_image(
     result = OfflineLinuxFacts(sections={}, source=path, privileged=True)
     names = list(offline_sections())
     try:
-        fs = ImageFs(path, facts, budget or Budget(temp_bytes=DB_LIMIT))
+        fs = ImageFs(path, facts, budget or Budget(temp_bytes=INITRD_LIMIT))
     except (DiskError, FsReadError) as exc:
         why = str(exc).removeprefix(f"{path}: ")
         for name in names:
