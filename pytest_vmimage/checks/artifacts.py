@@ -143,6 +143,13 @@ def check_vhd_os_disk_size(disk: DiskFacts, profile: Profile, os_family: str = "
     if warn is not None and gib > warn:
         message = f"Linux OS disk is {_gib(size)}: above {warn} GiB is judged case by case (guide §2.1)"
         return Verdict.warning(_gib(size), f"{required}; {warn} GiB or less recommended", message)
+    warn_below = profile.get("linux_os_disk_warn_below_gib")
+    if warn_below is not None and gib < warn_below:
+        message = (
+            f"Linux OS disk is {_gib(size)}: below {warn_below} GiB; Partner Center accepts 1-1023 GiB "
+            "and recommends 30-50 GiB (pc FAQ)"
+        )
+        return Verdict.warning(_gib(size), f"{required}; {warn_below} GiB or more recommended", message)
     return Verdict.passed(_gib(size), required)
 
 

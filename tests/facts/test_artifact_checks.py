@@ -83,14 +83,15 @@ def test_corrupt_footer_fails(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("gib", "guide", "current"),
     [
-        (29, "failed", "failed"),
+        (29, "failed", "warning"),
+        (0.5, "failed", "failed"),  # 512 MiB: below Partner Center's 1 GiB
         (30, "passed", "passed"),
         (64, "warning", "passed"),
         (1024, "warning", "failed"),
     ],
 )
-def test_linux_os_disk_size(tmp_path: Path, gib: int, guide: str, current: str) -> None:
-    facts = fixed_vhd(tmp_path, gib * GIB)
+def test_linux_os_disk_size(tmp_path: Path, gib: float, guide: str, current: str) -> None:
+    facts = fixed_vhd(tmp_path, int(gib * GIB))
     assert checks.check_vhd_os_disk_size(facts, GUIDE).result.value == guide
     assert checks.check_vhd_os_disk_size(facts, CURRENT).result.value == current
 
@@ -136,13 +137,13 @@ def test_layout_and_deprovisioning_on_real_images(tmp_path: Path, tree) -> None:
     assert checks.check_vhd_first_mib_free(clean, GUIDE).result == Result.PASSED
     assert checks.check_vhd_deprovisioned(clean, GUIDE).result == Result.PASSED
 
-    # history thresholds differ: guide fails any non-empty file, current above 1024 bytes
+    # both profiles fail any non-empty history file (current: LISA verify_bash_history_is_empty)
     small = dataclasses.replace(
         clean.root_fs, shell_histories=[HistoryFile("/root/.bash_history", "root", 10, True)]
     )
     facts = dataclasses.replace(clean, root_fs=small)
     assert checks.check_vhd_deprovisioned(facts, GUIDE).result == Result.FAILED
-    assert checks.check_vhd_deprovisioned(facts, CURRENT).result == Result.PASSED
+    assert checks.check_vhd_deprovisioned(facts, CURRENT).result == Result.FAILED
     # an unused swap partition only warns
     unused = dataclasses.replace(dirty.root_fs, fstab=dirty.root_fs.fstab[:1])
     verdict = checks.check_vhd_partition_layout(dataclasses.replace(dirty, root_fs=unused), GUIDE)
