@@ -1638,6 +1638,7 @@ def read_linux_image(
         "source": "vhd",
         "vhd": path,
         "bytes_read": fs.bytes_read,
+        "file_bytes": sum(len(v) for v in fs._contents.values() if isinstance(v, bytes)),
         "seconds": round(time.monotonic() - started, 3),
         "mounts": [m.point for m in fs.mounts],
     }
