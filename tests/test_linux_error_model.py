@@ -501,7 +501,7 @@ def test_section_timeouts_reach_the_one_remote_command():
     connection = Recorder()
     facts = gather(connection, admin_user="azureuser", section_timeouts={"uname": 3})
     assert len(connection.commands) == 1
-    assert "run uname 3 " in connection.commands[0] and "run security_updates 240 " in connection.commands[0]
+    assert "run uname 3 " in connection.commands[0] and "run security_updates 360 " in connection.commands[0]
     assert facts.machine == "x86_64" and facts.sections["uname"].deadline == 3
 
 
