@@ -69,7 +69,8 @@ def test_missing_console_fails_in_both_profiles():
     facts = debian(cmdline=line, grub_line=line, cfg=DEBIAN_GRUB_CFG.replace(GOOD, line))
     # current also reads this boot's kernel log (LISA accepts "console [ttyS0] enabled"): here only tty0
     facts.sections["boot_log"] = type(facts.sections["boot_log"])(
-        0, "## source dmesg\n[ 0.1] printk: console [tty0] enabled\n## matched 0\n"
+        0,
+        "## source dmesg\n## start [ 0.0] Linux version 6.1.0\n[ 0.1] printk: console [tty0] enabled\n## matched 0\n",
     )
     for profile in (GUIDE, CURRENT):
         verdict = linux.kernel_boot_line(facts, profile)

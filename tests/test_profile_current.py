@@ -285,6 +285,71 @@ def test_lnx013_log_does_not_excuse_a_boot_loader_config_without_the_console():
     assert verdict.result is F and "this boot's log shows that boot line" in verdict.actual
 
 
+JOURNAL_HEAD = (
+    "## source journalctl -b\n## start [    0.000000] vm kernel: Linux version 6.1.0\n"
+    "[    0.100000] vm kernel: printk: console [tty0] enabled\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("lines", "current"),
+    [
+        # sudo's record of a tester grepping for the very line: not the kernel's
+        (
+            "[  212.4] vm sudo[1432]: azureuser : TTY=pts/0 ; USER=root ; "
+            "COMMAND=/usr/bin/grep -F console [ttyS0] enabled /var/log/syslog",
+            F,
+        ),
+        ("[   31.0] vm azureuser[950]: console [ttyS0] enabled", F),  # logger 'console [ttyS0] enabled'
+        ("[   30.0] vm myapp[901]: serial console [ttyS0] enabled in settings", F),
+        ("[    0.3] vm kernel: printk: console [ttyS0] enabled", P),
+        ("[    0.3] vm kernel: printk: legacy console [ttyS0] enabled", P),
+        ("[    0.3] vm kernel: console [ttyS0] enabled", P),  # older kernels: no "printk:"
+        ("[    0.3] vm kernel: bootconsole [ttyS0] enabled", F),  # the early console only
+        # the kernel enabled it, then disabled it: the last state counts
+        (
+            "[    0.3] vm kernel: printk: console [ttyS0] enabled\n[    2.5] vm kernel: printk: console [ttyS0] disabled",
+            F,
+        ),
+        (
+            "[    0.3] vm kernel: printk: console [ttyS0] disabled\n[    2.5] vm kernel: printk: console [ttyS0] enabled",
+            P,
+        ),
+    ],
+    ids=[
+        "sudo-record",
+        "logger",
+        "application",
+        "kernel",
+        "kernel-legacy",
+        "kernel-old",
+        "bootconsole",
+        "enabled-then-disabled",
+        "disabled-then-enabled",
+    ],
+)
+def test_lnx013_only_the_kernels_own_console_line_counts(lines, current):
+    log = JOURNAL_HEAD + lines + "\n## sudo_commands 0\n## matched 0\n"
+    verdict = linux.kernel_boot_line(arch("x86_64", "console=tty0", log), CURRENT)
+    assert verdict.result is current, verdict
+
+
+@pytest.mark.parametrize(
+    "log",
+    [
+        "## source journalctl -b\n[ 9000.0] vm systemd[1]: Started foo.service.\n## matched 0\n",  # rotated
+        "## source journalctl -b\n## sudo_commands 0\n## matched 0\n",  # journalctl -b printed nothing
+        "## source dmesg\n[ 3000.1] eth0: link up\n## matched 0\n",  # ring buffer wrapped
+    ],
+    ids=["rotated", "empty", "wrapped"],
+)
+def test_lnx013_log_not_reaching_back_to_the_kernels_start_is_an_error(log):
+    facts = arch("x86_64", "console=tty0", log)
+    with pytest.raises(FactError, match="does not reach back to the kernel's first line"):
+        linux.kernel_boot_line(facts, CURRENT)
+    assert judge(linux.kernel_boot_line, facts, GUIDE) is F  # the guide wants the parameter itself
+
+
 @pytest.mark.parametrize(
     "section",
     [

@@ -22,7 +22,7 @@ from pytest_vmimage.facts.linux_accounts import (
     sshd_login_findings,
 )
 from pytest_vmimage.facts.linux_firewall import parse_firewall, unread_views
-from pytest_vmimage.facts.linux_health import consoles_enabled_in_boot_log
+from pytest_vmimage.facts.linux_health import boot_log
 from pytest_vmimage.facts.linux_network import (
     DHCP_ANY,
     ROUTES,
@@ -143,15 +143,21 @@ def _console_from_boot_log(facts: LinuxFacts, console: str, places: list[str]) -
         return "the running kernel has it: this boot's log shows that boot line, not the next one"
     device = console.partition("=")[2]
     try:
-        consoles = consoles_enabled_in_boot_log(facts)
+        log = boot_log(facts)
     except FactError as exc:
         raise FactError(
             f"{console} is missing on the running kernel line, and this boot's kernel log, which LISA "
             f"verify_serial_console_is_enabled accepts instead, could not be read: {exc}"
         ) from exc
-    if device in consoles:
+    if device in log.consoles:
         return f"console [{device}] enabled in this boot's kernel log (LISA verify_serial_console_is_enabled accepts it)"
-    return f"this boot's kernel log enables {', '.join(sorted(consoles)) or 'no console'}, not {device}"
+    if not log.starts_at_boot:  # the kernel enables its consoles in its first second: that part was not read
+        raise FactError(
+            f"{console} is missing on the running kernel line, and this boot's log ({log.source}) does not "
+            "reach back to the kernel's first line (rotated, volatile or wrapped), so whether the kernel "
+            "enabled the console, which LISA verify_serial_console_is_enabled accepts instead, was not read"
+        )
+    return f"this boot's kernel log enables {', '.join(sorted(log.consoles)) or 'no console'}, not {device}"
 
 
 # -- helpers -----------------------------------------------------------------------

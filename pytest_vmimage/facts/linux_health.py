@@ -312,9 +312,17 @@ class BootLog:
         return self.matched > len(self.lines)
 
 
-_CONSOLE = re.compile(r"\bconsole \[([^\]\s]+)\] enabled", re.I)
+# the kernel's own console line: dmesg form "[    0.337043] printk: console [ttyS0] enabled",
+# journal form "[    0.337043] HOST kernel: printk: legacy console [ttyS0] enabled"; not
+# "bootconsole [earlyser0] ..." (the early console), not sudo's, logger's or an application's
+# line that only quotes the words
+_CONSOLE = re.compile(
+    r"^(?:\[\s*[\d.]+\]\s+)?(?:\S+\s+kernel:\s+)?(?:printk:\s+)?(?:legacy\s+)?"
+    r"console \[([^\]\s]+)\] (enabled|disabled)\s*$",
+    re.I,
+)
 # the lines the boot_log section prints as console lines (bootconsole included), not counted as errors
-_CONSOLE_LINE = re.compile(r"console \[[^\]]*\] enabled", re.I)
+_CONSOLE_LINE = re.compile(r"console \[[^\]]*\] (?:enabled|disabled)", re.I)
 
 
 def parse_boot_log(text: str) -> BootLog:
@@ -336,7 +344,7 @@ def parse_boot_log(text: str) -> BootLog:
             raise FactError(f"the boot log section's sudo count is not a number: {value!r}")
         sudo_commands = int(value)
     starts, dmi = False, ""
-    found, consoles = [], set()
+    found, console_state = [], {}
     for line in lines[1:-1]:
         if line.startswith("## start "):
             starts = True
@@ -347,13 +355,14 @@ def parse_boot_log(text: str) -> BootLog:
         if line.startswith("## "):
             raise FactError(f"the boot log section has a line it never prints: {line[:120]!r}")
         if _CONSOLE_LINE.search(line):
-            console = _CONSOLE.search(line)  # not "bootconsole [earlyser0] enabled": the early console
-            if console:
-                consoles.add(console.group(1))
+            console = _CONSOLE.search(line)  # the kernel's line only; others' are set aside
+            if console:  # the last state per device counts (enabled, later disabled: not enabled)
+                console_state[console.group(1)] = console.group(2).lower() == "enabled"
         elif line.strip():
             found.append(
                 line
             )  # selected on the VM by the words of _ERROR_WORDS (error, fail, panic, ...: maybe past the 400 kept)
+    consoles = {device for device, enabled in console_state.items() if enabled}
     return BootLog(source, starts, found, int(last[2]), consoles, sudo_commands, dmi)
 
 
