@@ -186,6 +186,10 @@ def test_lnx007_exit_127_after_a_version_is_not_a_missing_interpreter():
         ("OpenSSL 1.1.10", P, F),  # not the 1.1.1 series
         ("OpenSSL 3.0.0-beta1 17 Jun 2021", P, F),  # a pre-release is below 3.0.0
         ("OpenSSL 1.1.1-pre9 (beta) 21 Aug 2018", P, F),  # not a 1.1.1 release
+        ("OpenSSL 3.0.0-beta1-fips 17 Jun 2021", P, F),  # a pre-release with a build tag
+        ("OpenSSL 3.0.0-alpha-fips", P, F),
+        ("OpenSSL 3.0.0-rc1+quic", P, F),
+        ("OpenSSL 1.1.1-pre9-fips", P, F),
         ("OpenSSL 3.0.2 15 Mar 2022 (Library: OpenSSL 1.1.0l  10 Sep 2019)", P, F),  # linked library
         ("OpenSSL 0.9.8zh 3 Dec 2015", W, F),
         ("LibreSSL 3.3.6", E, F),  # not OpenSSL
@@ -199,6 +203,12 @@ def test_lnx009_openssl_by_profile(text, guide, current):
     assert both(linux.openssl_version, facts) == (guide, current)
     if current is F:
         assert "LISA verify_openssl_version" in linux.openssl_version(facts, CURRENT).message
+
+
+@pytest.mark.parametrize("text", ["OpenSSL 3.0.0-beta1 17 Jun 2021", "OpenSSL 1.1.1-pre9-fips"])
+def test_lnx009_prerelease_message_says_lisa_would_pass_it(text):
+    verdict = linux.openssl_version(edited(COMPLIANT, "openssl", text), CURRENT)
+    assert verdict.result is F and "LISA reads only the numbers and would pass it" in verdict.message
 
 
 def test_lnx009_libressl_is_named_as_not_openssl():

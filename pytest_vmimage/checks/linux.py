@@ -568,6 +568,8 @@ def _openssl_lisa(facts: LinuxFacts, minimum: str, extended: list[str]) -> Verdi
             continue
         why = f"pre-release {version.prerelease} of {series}" if version.prerelease else f"below {minimum}"
         extra = "" if series not in extended else f" (a pre-release is not a {series} release)"
+        if version.prerelease:  # the catalogue's rule names releases only
+            extra += "; LISA reads only the numbers and would pass it"
         return Verdict.failed(
             actual,
             required,

@@ -47,7 +47,8 @@ def parse_openssl_versions(text: str) -> list[SslVersion]:
         numbers = tuple(int(n) for n in match.group("numbers").split("."))
         if len(numbers) < 3:
             raise FactError(f"openssl version printed a version without three numbers ({match.group(0)!r})")
-        pre = suffix if _PRERELEASE.fullmatch(suffix) else ""
+        # "beta1-fips", "rc1+quic": a pre-release followed by a build tag is still a pre-release
+        pre = next((part for part in re.split(r"[-+]", suffix) if _PRERELEASE.fullmatch(part)), "")
         tail = text[match.end() : match.end() + 12]
         if not pre and re.match(r"\s*\((?:alpha|beta)\)", tail):
             pre = "beta"
