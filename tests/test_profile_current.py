@@ -101,6 +101,15 @@ def test_lnx004_agent_minimum_and_auto_update(version, auto_update, current):
     assert judge(linux.agent_version, facts, GUIDE) is P
 
 
+def test_lnx004_005_waagent_conf_is_read_to_its_last_line():
+    # the agent reads the whole file and the last value wins: a switch past line 5000 counts
+    facts = agent("2.2.45", "y")
+    text = facts.sections["waagent_conf"].text + "# padding\n" * 6000 + "AutoUpdate.Enabled=n\n"
+    facts.sections["waagent_conf"] = Section(0, text)
+    assert linux.agent_version(facts, CURRENT).result is F
+    assert both(linux.agent_auto_update, facts) == (W, W)
+
+
 def test_lnx004_old_agent_without_waagent_conf_is_an_error_not_a_pass():
     facts = edited(agent("2.2.50", "y"), "waagent_conf", "", rc=ABSENT_RC)
     with pytest.raises(FactError, match="waagent.conf is missing"):

@@ -97,13 +97,15 @@ def is_dhcp_lease(path: str) -> bool:
     return bool(pattern and name and re.search(pattern, name))
 
 
-def parse_waagent_conf(text: str, max_lines: int = 5000) -> dict[str, str]:
+def parse_waagent_conf(text: str) -> dict[str, str]:
     """``/etc/waagent.conf`` read as the agent reads it (``ConfigurationProvider.load``):
     ``Key=Value`` lines, ``#`` comments (whole-line or trailing) and blank lines ignored,
     double quotes and spaces around a value stripped (``"y"`` is ``y``), the last value of a
-    key wins."""
+    key wins. Every line is read, as the agent does (a cut would drop the later values that
+    win); the text is bounded where it is read: the live section by its output cap, the
+    offline reader by its small-file limit, each an error when exceeded."""
     values: dict[str, str] = {}
-    for line in text.splitlines()[:max_lines]:
+    for line in text.splitlines():
         line = line.split("#", 1)[0].strip()
         key, sep, value = line.partition("=")
         if sep and key.strip():
