@@ -5,11 +5,12 @@ the broken inputs (unreadable file, failed section, cut listing) that must error
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from pytest_vmimage.checks import linux_system
-from pytest_vmimage.facts.linux import Section
+from pytest_vmimage.facts.linux import LinuxFacts, Section
 from pytest_vmimage.profiles import load_profile
 from pytest_vmimage.verdict import FactError, Result
 from tests.linux_facts_builder import files, make_facts
@@ -581,3 +582,28 @@ def test_omi_package_query_failed_is_an_error():
     f.sections["omi"] = Section(99, "")
     with pytest.raises(FactError):
         check("omi_version", f)
+
+
+# -- recorded from the real test VMs (tests/testbed, variant lisa-rules) -------------------------
+
+RECORDED = Path(__file__).parent / "recorded" / "linux"
+
+
+@pytest.mark.parametrize("variant", ["compliant", "lisa-rules"])
+@pytest.mark.parametrize("profile", [CURRENT, GUIDE], ids=["current", "guide-2016"])
+def test_recorded_test_vms(variant, profile):
+    """The compliant VM passes LNX-030...036 (LNX-033: not applicable on Debian) under both
+    profiles; lisa-rules fails exactly its four under current and warns under guide-2016."""
+    facts = LinuxFacts.load(RECORDED / f"debian12-{variant}.json")
+    broken = {"LNX-030", "LNX-031", "LNX-032", "LNX-036"} if variant == "lisa-rules" else set()
+    for req_id, rule in linux_system.CHECKS.items():
+        verdict = rule(facts, profile)
+        if req_id in broken:
+            assert verdict.result is (Result.FAILED if profile is CURRENT else Result.WARNING), (req_id, verdict)
+        elif req_id == "LNX-033":
+            assert verdict.result is Result.NOT_APPLICABLE, verdict
+        else:
+            assert verdict.result is Result.PASSED, (req_id, verdict)
+    if variant == "lisa-rules":
+        assert "1.6.8-0" in linux_system.omi_version(facts, profile).actual
+        assert "/etc/sudoers.d/90-testbed-targetpw" in linux_system.default_targetpw(facts, profile).actual
