@@ -599,3 +599,47 @@ def test_lnx009_overrides_of_the_openssl_rule(tmp_path):
     relaxed = load_profile("current", no_warn)  # openssl_warn_below is None in current
     assert judge(linux.openssl_version, edited(COMPLIANT, "openssl", "OpenSSL 1.0.1e"), relaxed) is P
     assert judge(linux.openssl_version, edited(COMPLIANT, "openssl", "OpenSSL 0.9.8zh"), relaxed) is F
+
+
+# -- SKU-004 wording: the limit named is the one applied ------------------------------------------
+
+
+@pytest.mark.parametrize(("most", "named"), [(8, "at most 8 data disks"), (16, "Partner Center: at most 16")])
+def test_sku004_message_names_the_limit_applied(tmp_path, most, named):
+    from pytest_vmimage.checks.offer import check_disks_and_luns
+    from pytest_vmimage.facts.offer import DiskEntry, Offer, Sku, SkuVersion
+
+    config = tmp_path / "c.toml"
+    config.write_text(f"[thresholds]\ndata_disks_max = {most}\n")
+    profile = load_profile("current", config)
+    data = tuple(DiskEntry("data", lun=i, path=tmp_path / "d.vhd", sas_uri="x") for i in range(most + 1))
+    os_disk = DiskEntry("os", path=tmp_path / "o.vhd", sas_uri="x")
+    sku = Sku("plan", "linux", ("Standard_D2s_v5",), (SkuVersion("1.0.0", os_disk, data, most + 1),))
+    offer = Offer(tmp_path / "o.toml", "offer", "linux", (), (sku,))
+    verdict = check_disks_and_luns(offer, sku, profile, "linux", "evidence")
+    assert verdict.result is F and named in verdict.actual
+    if most != 16:
+        assert "at most 16" not in verdict.actual
+
+
+def test_lnx013_rootdelay_warning_does_not_cite_the_serial_console_case():
+    facts = copy.deepcopy(COMPLIANT)
+    for name in ("proc_cmdline", "default_grub", "grub_cfg"):
+        facts = edited(facts, name, old=" rootdelay=300", new="")
+    verdict = linux.kernel_boot_line(facts, CURRENT)
+    assert verdict.result is W and "rootdelay=300 missing" in verdict.actual
+    assert "verify_serial_console_is_enabled" not in verdict.message
+
+
+def test_lnx013_aarch64_does_not_require_the_x86_earlyprintk():
+    facts = arch("aarch64", "console=ttyAMA0")
+    for name in ("proc_cmdline", "default_grub", "grub_cfg"):
+        facts = edited(facts, name, old="earlyprintk=ttyS0", new="earlycon=pl011,0x9000000")
+    verdict = linux.kernel_boot_line(facts, CURRENT)
+    assert verdict.result is P, verdict
+    assert "earlyprintk=ttyS0 not required on aarch64" in verdict.message
+    # x86 unchanged: earlyprintk=ttyS0 is still asked for
+    x86 = copy.deepcopy(COMPLIANT)
+    for name in ("proc_cmdline", "default_grub", "grub_cfg"):
+        x86 = edited(x86, name, old="earlyprintk=ttyS0", new="earlycon=pl011,0x9000000")
+    assert "earlyprintk=ttyS0 missing" in linux.kernel_boot_line(x86, CURRENT).actual

@@ -80,9 +80,15 @@ def kernel_boot_line(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     fail_params = list(profile["kernel_params_fail"])
     warn_params = [p for p in profile["kernel_params_warn"] if p not in fail_params]
     arm_console = profile.get("serial_console_by_arch") and facts.machine == "aarch64"
+    notes: list[str] = []
     if arm_console:  # LISA verify_serial_console_is_enabled: the Arm64 serial console is ttyAMA0
         fail_params = [ARM64_CONSOLE if p == "console=ttyS0" else p for p in fail_params]
         warn_params = [ARM64_CONSOLE if p == "console=ttyS0" else p for p in warn_params]
+        x86_only = [p for p in fail_params + warn_params if p.startswith("earlyprintk=")]
+        if x86_only:  # earlyprintk= is an x86 option and ttyS0 not the Arm64 UART (LISA asks neither)
+            fail_params = [p for p in fail_params if p not in x86_only]
+            warn_params = [p for p in warn_params if p not in x86_only]
+            notes.append(f"{' '.join(x86_only)} not required on aarch64 (an x86-only option)")
     wanted = fail_params + warn_params
     required = f"{' '.join(wanted)} on the running kernel and in the boot loader config"
     sources = {"running kernel (/proc/cmdline)": facts.kernel_cmdline}
@@ -94,7 +100,6 @@ def kernel_boot_line(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
         )
     sources.update(persisted)
     missing: dict[str, list[str]] = {}
-    notes: list[str] = []
     for where, params in sources.items():
         for param in wanted:
             ok, note = kernel_param_present(params, param)
@@ -125,8 +130,8 @@ def kernel_boot_line(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
         f"add the missing parameters to GRUB_CMDLINE_LINUX in /etc/default/grub, run {regenerate} "
         "and reboot so the running kernel has them too (guide §2.5)"
     )
-    message = f"{actual}. Required: {required}. Fix: {fix}"
-    if profile.get("serial_console_by_arch"):
+    message = f"{actual}. Required: {required}. Fix: {fix}" + (f"; note {', '.join(notes)}" if notes else "")
+    if profile.get("serial_console_by_arch") and console in missing:  # the LISA case is about the console only
         message += f" (LISA verify_serial_console_is_enabled: {ARM64_CONSOLE if arm_console else 'console=ttyS0'} on {facts.machine})"
     if any(param in fail_params for param in missing):
         return Verdict.failed(actual, required, message)

@@ -20,6 +20,8 @@ Profile = Mapping[str, Any]
 
 URL_SAFE = re.compile(r"[A-Za-z0-9._~-]+")
 PC_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?")
+# Partner Center: data disks per plan version (the current profile's data_disks_max)
+PARTNER_CENTER_DATA_DISKS = 16
 # Partner Center plan id today: lowercase letters, digits, '-' and '_', at most 50 characters
 PLAN_ID = re.compile(r"[a-z0-9_-]{1,50}")
 VERSION = re.compile(r"(\d+)\.(\d+)\.(\d+)")
@@ -192,7 +194,12 @@ def check_disks_and_luns(
                 Result.FAILED,
                 f"more than {most} data disks: "
                 + ", ".join(f"version {v} has {c}" for v, c in over)
-                + " (Partner Center: at most 16 data disks per plan version)",
+                + (
+                    f" (Partner Center: at most {most} data disks per plan version)"
+                    if most == PARTNER_CENTER_DATA_DISKS
+                    else f" (at most {most} data disks per plan version, this run's data_disks_max; "
+                    f"Partner Center's own limit is {PARTNER_CENTER_DATA_DISKS})"
+                ),
             )
         )
     counts = [(v.version, v.data_disk_count) for v in sku.versions if v.data_disk_count is not None]
