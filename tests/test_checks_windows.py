@@ -1375,19 +1375,6 @@ def test_win001_2016_is_judged_against_its_end_of_support(monkeypatch, run_date,
     assert windows.approved_base(compliant(), GUIDE).result is Result.PASSED  # guide-2016: no dates
 
 
-def test_win001_a_vm_clock_later_than_the_run_date_counts():
-    """Neither an old VM clock nor a replay of old facts makes a release look supported: the
-    later of the run's date and the VM's clock is the day judged."""
-    facts = edited(
-        _set("os", version="10.0.14393", build="14393", caption="Microsoft Windows Server 2016 Datacenter"),
-        shaped("ws2025-azure-core"),
-    )
-    facts.meta["collected"] = "2027-02-01T08:00:00Z"
-    assert windows.approved_base(facts, CURRENT).result is Result.FAILED
-    facts.meta["collected"] = "2016-03-02T09:15:40Z"
-    assert windows.approved_base(facts, CURRENT).result is Result.PASSED  # judged on 2026-12-01
-
-
 def test_win001_2012_r2_is_out_of_support_under_current_only():
     verdict = windows.approved_base(shaped("ws2012r2"), CURRENT)
     assert verdict.result is Result.FAILED
@@ -1435,7 +1422,10 @@ def test_collection_script_reads_the_agent_and_the_build():
     ):
         assert token in agent, token
     assert "$d['current_build'] = [string]$cv.CurrentBuild" in COLLECTION_SCRIPT
-    assert "$d['edition_id'] = [string]$cv.EditionID" in COLLECTION_SCRIPT
+    assert (
+        "$d['edition_id'] = Read-RegValue 'HKLM:\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion' 'EditionID'"
+        in (COLLECTION_SCRIPT)
+    )
 
 
 def test_win001_annual_channel_23h2_is_not_a_2022_base():
@@ -1443,4 +1433,197 @@ def test_win001_annual_channel_23h2_is_not_a_2022_base():
     none of the listed releases, so it fails instead of passing as 2022."""
     facts = edited(_set("os", version="10.0.25398", build="25398"), shaped("ws2025-azure-core"))
     verdict = windows.approved_base(facts, CURRENT)
-    assert verdict.result is Result.FAILED and "version 23H2 is not an approved base" in verdict.message
+    assert verdict.result is Result.FAILED
+    assert "Windows Server build 10.0.25398 is not an approved base" in verdict.message
+
+
+# -- review-win findings F1...F7 (adversarial review of WIN-001 current / WIN-014) ------------
+
+
+def _release(version: str, edition_id: str, sku: int, base: str = "ws2025-azure-core") -> WindowsFacts:
+    build = version.rsplit(".", 1)[1]
+    return edited(_set("os", version=version, build=build, edition_id=edition_id, sku=sku), shaped(base))
+
+
+@pytest.mark.parametrize(
+    ("version", "edition_id", "sku"),
+    [
+        ("10.0.16299", "ServerDatacenterACor", 145),  # 1709
+        ("10.0.17134", "ServerDatacenterACor", 145),  # 1803
+        ("10.0.17763", "ServerDatacenterACor", 145),  # 1809: the build of LTSC 2019 too
+        ("10.0.17763", "ServerDatacenter", 145),
+        ("10.0.17763", "", 146),
+        ("10.0.18362", "ServerDatacenterCor", 12),  # 1903
+        ("10.0.18363", "ServerDatacenterCor", 12),  # 1909
+        ("10.0.19041", "ServerDatacenterCor", 12),  # 2004
+        ("10.0.19042", "ServerDatacenterCor", 12),  # 20H2
+    ],
+)
+def test_f1_semi_annual_channel_releases_fail_win001(version, edition_id, sku):
+    """F1: a Semi-Annual Channel build or edition is not LTSC 2016/2019 (builds exact, not floors)."""
+    verdict = windows.approved_base(_release(version, edition_id, sku), CURRENT)
+    assert verdict.result is Result.FAILED, verdict
+    if sku in (145, 146):
+        assert f"OperatingSystemSKU {sku}" in verdict.message
+    else:
+        assert f"Windows Server build {version} is not an approved base" in verdict.message
+
+
+@pytest.mark.parametrize("build", [22000, 25110, 25398, 26040, 26200, 26311, 27842, 14300])
+def test_f2_unknown_and_preview_builds_fail_naming_the_build_win001(build):
+    """F2: only the exact LTSC builds are releases; any other build fails and is named."""
+    verdict = windows.approved_base(_release(f"10.0.{build}", "ServerTurbineCor", 408), CURRENT)
+    assert verdict.result is Result.FAILED
+    assert f"Windows Server build 10.0.{build} is not an approved base" in verdict.message
+
+
+@pytest.mark.parametrize(
+    ("version", "sp_major", "release"),
+    [("6.1.7601", 1, "2008 R2 SP1"), ("6.2.9200", 0, "2012"), ("6.3.9600", 0, "2012 R2")],
+)
+def test_f1_guide_2016_releases_are_still_read_by_major_minor(version, sp_major, release):
+    facts = edited(_set("os", version=version, build=version.rsplit(".", 1)[1], sp_major=sp_major))
+    verdict = windows.approved_base(facts, GUIDE)
+    assert verdict.result is Result.PASSED and f"Windows Server {release} " in verdict.actual
+    assert windows.approved_base(facts, CURRENT).result is Result.FAILED
+
+
+def _rdagent(facts: WindowsFacts, entry: dict | None = None, **values) -> WindowsFacts:
+    def change(parts):
+        services = parts["agent"]["services"]
+        services["RdAgent"] = entry if entry is not None else {**services["RdAgent"], **values}
+
+    return edited(change, facts)
+
+
+@pytest.mark.parametrize(
+    ("facts_of", "text"),
+    [
+        (lambda f: _rdagent(f, start_mode="Disabled", state="Stopped"), "RdAgent is set to start Disabled"),
+        (lambda f: _rdagent(f, start_mode="Manual", state="Stopped"), "RdAgent is set to start Manual"),
+        (lambda f: _rdagent(f, {"_absent": "no service named RdAgent"}), "(no RdAgent service)"),
+        (lambda f: _rdagent(f, image_path="C:\\Tools\\nssm.exe"), "runs nssm.exe, not WaAppAgent.exe"),
+    ],
+)
+def test_f3_rdagent_is_judged_like_the_guest_agent_win014(facts_of, text):
+    facts = facts_of(shaped("ws2025-azure-core"))
+    verdict = windows.windows_agent(facts, CURRENT)
+    assert verdict.result is Result.FAILED and text in verdict.message, verdict
+    assert windows.windows_agent(facts, GUIDE).result is Result.WARNING
+
+
+@pytest.mark.parametrize(
+    "facts_of",
+    [
+        lambda f: _agent(f, service={"state": "Stopped"}),
+        lambda f: _rdagent(f, state="Stopped"),
+    ],
+)
+def test_f3_a_stopped_agent_on_the_checked_vm_warns_win014(facts_of):
+    """The start mode is the image's; the state is this VM's (maybe outside Azure): it warns."""
+    for profile in PROFILES:
+        verdict = windows.windows_agent(facts_of(shaped("ws2025-azure-core")), profile)
+        assert verdict.result is Result.WARNING, verdict
+        assert "is Stopped on this VM although set to start automatically" in verdict.message
+
+
+@pytest.mark.parametrize(
+    ("image_path", "exe", "version", "text"),
+    [
+        (
+            "%SystemRoot%\\System32\\svchost.exe -k netsvcs",
+            "C:\\Windows\\System32\\svchost.exe",
+            "10.0.26100.1",
+            "runs svchost.exe, not WindowsAzureGuestAgent.exe",
+        ),
+        ('"C:\\Tools\\nssm.exe"', "C:\\Tools\\nssm.exe", "2.24.101.0", "runs nssm.exe"),
+        (
+            "C:\\WindowsAzure\\GuestAgent_3\\WindowsAzureGuestAgent.exe",
+            "C:\\WindowsAzure\\GuestAgent_3\\WindowsAzureGuestAgent.exe",
+            "3.0.0.0",
+            "file version 3.0.0.0 is not a version 2 Azure VM agent",
+        ),
+    ],
+)
+def test_f4_the_service_must_run_the_agent_executable_win014(image_path, exe, version, text):
+    facts = _agent(
+        shaped("ws2025-azure-core"), service={"image_path": image_path}, exe_path=exe, file_version=version
+    )
+    verdict = windows.windows_agent(facts, CURRENT)
+    assert verdict.result is Result.FAILED and text in verdict.message, verdict
+
+
+def test_f4_a_version_read_from_another_file_than_the_image_path_is_an_error_win014():
+    old = "C:\\WindowsAzure\\" + shapes.OLD_AGENT + "\\GuestAgent\\WindowsAzureGuestAgent.exe"
+    facts = _agent(shaped("ws2025-azure-core"), service={"image_path": old})  # exe_path: the 1102 one
+    for profile in PROFILES:
+        with pytest.raises(FactError, match="is not the program the WindowsAzureGuestAgent ImagePath names"):
+            windows.windows_agent(facts, profile)
+
+
+def test_f4_an_image_path_with_variables_and_quotes_matches_its_expanded_program_win014():
+    exe = shaped("ws2025-azure-core").value("agent", "exe_path", str)
+    quoted = '"' + exe.replace("C:", "%SystemDrive%") + '" -service'
+    facts = _agent(shaped("ws2025-azure-core"), service={"image_path": quoted})
+    assert windows.windows_agent(facts, CURRENT).result is Result.PASSED
+
+
+@pytest.mark.parametrize(
+    ("edition_id", "sku", "text"),
+    [
+        ("ServerDatacenter", 7, "EditionID ServerDatacenter, OperatingSystemSKU 7 (Standard)"),
+        ("ServerDatacenter", 80, "OperatingSystemSKU 80 (Datacenter Evaluation)"),
+        ("ServerTurbine", 8, "EditionID ServerTurbine and OperatingSystemSKU 8 (Datacenter) name different"),
+        ("ServerDatacenter", 407, "EditionID ServerDatacenter and OperatingSystemSKU 407"),
+    ],
+)
+def test_f5_edition_id_and_sku_must_agree_win001(edition_id, sku, text):
+    verdict = windows.approved_base(_release("10.0.20348", edition_id, sku), CURRENT)
+    assert verdict.result is Result.FAILED and text in verdict.message, verdict
+    facts = edited(_set("os", edition_id=edition_id, sku=7))  # 2012 R2, guide-2016
+    assert windows.approved_base(facts, GUIDE).result is Result.FAILED
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"sku": {"_unreadable": "Win32_OperatingSystem.OperatingSystemSKU returned no value"}},
+        {"product_type": {"_unreadable": "Win32_OperatingSystem.ProductType returned no value"}},
+        {"edition_id": {"_unreadable": "reading HKLM:\\...\\EditionID: Access is denied."}},
+        {"sku": 0, "edition_id": ""},  # what [int]$null / [string]$null gave (a v2 document)
+        {"product_type": 0},
+    ],
+)
+def test_f6_unread_os_values_are_errors_not_failures_win001(values):
+    facts = edited(_set("os", **values), shaped("ws2022-old-agent"))
+    for profile in PROFILES:
+        with pytest.raises(FactError, match="sku|product_type|edition_id"):
+            windows.approved_base(facts, profile)
+
+
+def test_f6_an_edition_id_not_set_leaves_the_sku_to_decide_win001():
+    facts = edited(_set("os", edition_id={"_absent": "value EditionID not set"}), shaped("ws2022-old-agent"))
+    assert windows.approved_base(facts, CURRENT).result is Result.PASSED
+    os_part = COLLECTION_SCRIPT[COLLECTION_SCRIPT.index("Invoke-Part 'os'") :]
+    assert "$d['sku'] = [int]$os.OperatingSystemSKU" not in os_part
+    assert "' returned no value')" in os_part
+    agent = COLLECTION_SCRIPT[COLLECTION_SCRIPT.index("Invoke-Part 'agent'") :]
+    assert "[string]$s[0].State" not in agent
+
+
+def test_f7_the_vm_clock_is_reported_not_judged_win001(monkeypatch):
+    """Support is judged on the run's date: a VM clock in the future does not end a supported
+    release, an old clock (or a replay of old facts) does not keep an ended one alive."""
+    facts = shaped("ws2022-old-agent")
+    facts.meta["collected"] = "2032-05-01T08:00:00Z"
+    verdict = windows.approved_base(facts, CURRENT)
+    assert verdict.result is Result.PASSED
+    assert "the VM clock read 2032-05-01 at collection" in verdict.actual
+    old = shaped("ws2012r2")
+    old.meta["collected"] = "2016-03-02T09:15:40Z"
+    assert windows.approved_base(old, CURRENT).result is Result.FAILED
+    monkeypatch.setattr(windows, "run_date", lambda: dt.date(2027, 2, 1))
+    v2016 = _release("10.0.14393", "ServerDatacenter", 8)
+    v2016.meta["collected"] = "2026-12-01T08:00:00Z"
+    verdict = windows.approved_base(v2016, CURRENT)
+    assert verdict.result is Result.FAILED and "judged on 2027-02-01" in verdict.message

@@ -59,7 +59,7 @@ def _shifted(doc: dict[str, Any]) -> dict[str, Any]:
 
 def agent_part(folder: str | None = NEW_AGENT, version: str = "2.7.41491.1102", **service: Any) -> dict:
     """The ``agent`` part: the service runs ``folder``'s executable of ``version``."""
-    exe = f"{AGENT_ROOT}{folder}\\WindowsAzureGuestAgent.exe"
+    exe = f"{AGENT_ROOT}{folder}\\GuestAgent\\WindowsAzureGuestAgent.exe"  # the MSI's layout
     unset = "value DelayedAutostart not set in HKLM:\\SYSTEM\\CurrentControlSet\\Services\\"
     guest = {
         "start_mode": "Auto",

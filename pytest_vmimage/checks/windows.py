@@ -10,6 +10,7 @@ a fact that is unreadable, blank, cut short or garbled raises FactError (an
 from __future__ import annotations
 
 import datetime as dt
+import ntpath
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,9 +18,11 @@ from typing import Any
 
 from pytest_vmimage.checks import rule_added_2026
 from pytest_vmimage.facts.windows import (
+    AgentService,
     PantherLog,
     WindowsFacts,
     drive_letters,
+    image_program,
     panther_time,
     parse_utc,
 )
@@ -49,8 +52,15 @@ def _gib(size_bytes: int) -> str:
     return f"{size_bytes / GIB:.2f} GiB"
 
 
+#: Windows Server 10.0 builds by exact build number (the LTSC releases). A build is matched
+#: exactly, never as a floor: Semi-Annual/Annual Channel releases (1709 16299 ... 20H2 19042,
+#: 23H2 25398) and preview builds sit between and after them and are none of these releases.
+LTSC_BUILDS = {14393: "2016", 17763: "2019", 20348: "2022", 26100: "2025"}
+
+
 def windows_release(facts: WindowsFacts) -> str:
-    """``2008 R2``, ``2012``, ``2012 R2``, ``2016``, ``2019``, ``2022``, ``23H2``, ``2025`` or the raw version."""
+    """``2008 R2``, ``2012``, ``2012 R2`` (by major.minor), ``2016``, ``2019``, ``2022``,
+    ``2025`` (by exact build, LTSC_BUILDS), else the raw version such as ``10.0.25398``."""
     major, minor, build = facts.os_version
     if (major, minor) == (6, 1):
         return "2008 R2"
@@ -58,17 +68,8 @@ def windows_release(facts: WindowsFacts) -> str:
         return "2012"
     if (major, minor) == (6, 3):
         return "2012 R2"
-    if major == 10:
-        # 25398: Windows Server, version 23H2 (Annual Channel), not one of the LTSC releases
-        for first_build, name in (
-            (26100, "2025"),
-            (25398, "23H2"),
-            (20348, "2022"),
-            (17763, "2019"),
-            (14393, "2016"),
-        ):
-            if build >= first_build:
-                return name
+    if (major, minor) == (10, 0) and build in LTSC_BUILDS:
+        return LTSC_BUILDS[build]
     return f"{major}.{minor}.{build}"
 
 
@@ -90,11 +91,31 @@ END_OF_SUPPORT = {
     "2022": dt.date(2031, 10, 14),
     "2025": dt.date(2034, 11, 14),
 }
-#: EditionID prefixes (Core installations end in ``Cor``): Datacenter in both profiles,
-#: Datacenter: Azure Edition (``ServerTurbine``) in current. OperatingSystemSKU where the
-#: EditionID is blank: 8/12 Datacenter (full/Core), 407/408 Datacenter: Azure Edition.
-DATACENTER_EDITIONS = {"guide": ("serverdatacenter",), "current": ("serverdatacenter", "serverturbine")}
+#: EditionID (exact, Core installations end in ``Cor``) and OperatingSystemSKU of the Datacenter
+#: editions: Datacenter (8/12) in both profiles, Datacenter: Azure Edition (``ServerTurbine``,
+#: 407/408) in current. When both are read they must name the same edition. Not Datacenter:
+#: ``ServerDatacenterACor``/145 (Semi-Annual Channel, 1709...20H2, also on build 17763),
+#: evaluation editions (``...Eval``, SKU 79/80), Standard (7/13).
+DATACENTER_EDITIONS = {
+    "serverdatacenter": (8, 12),
+    "serverdatacentercor": (8, 12),
+    "serverturbine": (407, 408),
+    "serverturbinecor": (407, 408),
+}
 DATACENTER_SKUS = {"guide": (8, 12), "current": (8, 12, 407, 408)}
+#: Names of the OperatingSystemSKU values a message may meet (Win32_OperatingSystem).
+SKU_NAMES = {
+    7: "Standard",
+    8: "Datacenter",
+    12: "Datacenter Core",
+    13: "Standard Core",
+    79: "Standard Evaluation",
+    80: "Datacenter Evaluation",
+    145: "Datacenter Semi-Annual Channel Core",
+    146: "Standard Semi-Annual Channel Core",
+    407: "Datacenter: Azure Edition",
+    408: "Datacenter: Azure Edition Core",
+}
 #: SQL Server editions of the approved SQL images; Express/LocalDB only warn.
 SQL_EDITIONS = ("Enterprise", "Standard", "Web")
 
@@ -111,12 +132,40 @@ def run_date() -> dt.date:
 
 
 def support_date(facts: WindowsFacts) -> dt.date:
-    """The day support is judged on: the later of the run's date and the VM's clock when the
-    facts were collected (``meta.collected``), so neither an old clock nor a replay of old
-    facts makes a release look supported."""
+    """The day support is judged on: the run's date alone. The VM's clock (``meta.collected``)
+    neither ends a supported release early (a clock in the future) nor keeps an ended one
+    alive (an old clock, a replay of old facts); :func:`clock_note` reports a skew."""
+    return run_date()
+
+
+def clock_note(facts: WindowsFacts) -> str:
+    """`` (VM clock ...)`` when the VM's clock at collection is more than a day from the run's
+    date (reported, not judged), else ``""``."""
     collected = facts.meta.get("collected") if isinstance(facts.meta, dict) else None
     stamp = parse_utc(collected) if isinstance(collected, str) else None
-    return max(run_date(), stamp.date()) if stamp else run_date()
+    if stamp is None or abs((stamp.date() - run_date()).days) <= 1:
+        return ""
+    return (
+        f" (the VM clock read {stamp.date().isoformat()} at collection, "
+        f"{abs((stamp.date() - run_date()).days)} days from the run's date {run_date().isoformat()}; "
+        "support is judged on the run's date)"
+    )
+
+
+def _edition_problem(edition: str | None, sku: int, kind: str) -> str:
+    """Why EditionID/OperatingSystemSKU are not an approved Datacenter edition, or ``""``."""
+    sku_text = f"OperatingSystemSKU {sku}" + (f" ({SKU_NAMES[sku]})" if sku in SKU_NAMES else "")
+    wanted = " nor Datacenter: Azure Edition" if kind == "current" else ""
+    if sku not in DATACENTER_SKUS[kind]:
+        return f"not the Datacenter edition{wanted} ({f'EditionID {edition}, ' if edition else ''}{sku_text})"
+    if not edition:
+        return ""
+    skus = DATACENTER_EDITIONS.get(edition.lower())
+    if skus is None or skus[0] not in DATACENTER_SKUS[kind]:
+        return f"not the Datacenter edition{wanted} (EditionID {edition})"
+    if sku not in skus:
+        return f"EditionID {edition} and {sku_text} name different editions"
+    return ""
 
 
 def _approved(profile: Mapping[str, Any]) -> tuple[str, ...]:
@@ -129,30 +178,33 @@ def _os_part(facts: WindowsFacts, profile: Mapping[str, Any]) -> tuple[_Part, st
     release = windows_release(facts)
     if release == "2008 R2" and facts.value("os", "sp_major", int) >= 1:
         release = "2008 R2 SP1"
-    edition = facts.value("os", "edition_id", str)
+    edition = facts.value("os", "edition_id", str, absent=None)  # not set: the SKU decides
     sku = facts.value("os", "sku", int)
-    datacenter = (
-        edition.lower().startswith(DATACENTER_EDITIONS[kind]) if edition else sku in DATACENTER_SKUS[kind]
-    ) and "eval" not in edition.lower()
+    if sku == 0:  # PRODUCT_UNDEFINED: what [int]$null gave before the script marked it unread
+        raise FactError(
+            "os.sku is 0 (PRODUCT_UNDEFINED): Win32_OperatingSystem.OperatingSystemSKU was not read"
+        )
+    product_type = facts.value("os", "product_type", int)
+    if product_type not in (1, 2, 3):
+        raise FactError(f"os.product_type is {product_type}: Win32_OperatingSystem.ProductType was not read")
     name = f"Windows Server {release} {edition or f'SKU {sku}'} ({facts.value('os', 'caption', str)})"
     problems = []
-    if facts.value("os", "product_type", int) not in (2, 3):
+    if product_type not in (2, 3):
         problems.append("not a server edition")
     end = END_OF_SUPPORT.get(release)
     on = support_date(facts) if current else None
     if release not in _approved(profile):
         ended = f" (extended support ended {end.isoformat()})" if current and end and on > end else ""
-        problems.append(f"version {release} is not an approved base{ended}")
+        what = f"Windows Server build {release}" if release.count(".") == 2 else f"version {release}"
+        problems.append(f"{what} is not an approved base{ended}")
     elif current and (end is None or on > end):
         problems.append(
             f"Windows Server {release} is out of support: extended support ended {end} (judged on {on})"
         )
-    if not datacenter:
-        problems.append(
-            "not the Datacenter edition"
-            + (" nor Datacenter: Azure Edition" if current else "")
-            + (" (evaluation)" if "eval" in edition.lower() else "")
-        )
+    edition_problem = _edition_problem(edition, sku, kind)
+    if edition_problem:
+        problems.append(edition_problem)
+    name += clock_note(facts) if current else ""
     if problems:
         return _Part(Result.FAILED, f"{name}: {'; '.join(problems)}"), release
     return _Part(Result.PASSED, name), release
@@ -1012,8 +1064,11 @@ def remote_access(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
 # -- WIN-014 Windows VM agent -------------------------------------------------------------
 
 AGENT_SERVICE = "WindowsAzureGuestAgent"
+#: The agent's other service, from the same MSI: RdAgent (WaAppAgent.exe) sends the VM's
+#: heartbeat/Ready signal to the host and installs and updates WindowsAzureGuestAgent.
+AGENT_SERVICES = {AGENT_SERVICE: "WindowsAzureGuestAgent.exe", "RdAgent": "WaAppAgent.exe"}
 #: "the Windows Agent ... must be later than or equal to version 2.7.41491.1010" (minimum
-#: version support article for virtual machine agents in Azure).
+#: version support article for virtual machine agents in Azure); the agent is version 2.x.
 AGENT_MIN_VERSION = (2, 7, 41491, 1010)
 AGENT_SOURCE = "agent minimum-version support article"
 
@@ -1022,53 +1077,91 @@ def _version_text(version: tuple[int, ...]) -> str:
     return ".".join(str(n) for n in version)
 
 
-def _agent_problems(facts: WindowsFacts) -> tuple[str, list[str]]:
-    """(what was found, problems) of the agent service; a fact that cannot be read is a
-    FactError unless a problem read elsewhere already fails the rule."""
-    service = facts.agent_service(AGENT_SERVICE)
+def _service_problems(facts: WindowsFacts, name: str) -> tuple[AgentService | None, list[str]]:
+    """One agent service: installed, start Auto, its ImagePath running the agent's program."""
+    service = facts.agent_service(name)
     if service is None:
-        return f"no {AGENT_SERVICE} service", [
-            f"the Azure Windows VM agent is not installed (no {AGENT_SERVICE} service)"
-        ]
+        return None, [f"the Azure Windows VM agent is not installed (no {name} service)"]
     problems = []
     if service.start_mode != "Auto":
-        problems.append(f"{AGENT_SERVICE} is set to start {service.start_mode}, not Automatic")
-    exe = facts.value("agent", "exe_path", str)
-    try:
-        version = facts.agent_file_version()
-    except FactError as exc:
-        if not problems:
-            raise
-        version, problems = None, problems + [f"its version cannot be read ({exc})"]
-    else:
-        if version is None:
-            problems.append(f"the executable its ImagePath names ({exe}) does not exist")
-        elif version < AGENT_MIN_VERSION:
-            problems.append(
-                f"version {_version_text(version)} is older than {_version_text(AGENT_MIN_VERSION)}"
-            )
-    found = (
-        f"{AGENT_SERVICE} {_version_text(version) if version else 'version unknown'} ({exe}), "
-        f"start {service.start_text}, {service.state}"
-    )
-    return found, problems
+        problems.append(f"{name} is set to start {service.start_mode}, not Automatic")
+    program = ntpath.basename(image_program(service.image_path))
+    if program.lower() != AGENT_SERVICES[name].lower():
+        problems.append(
+            f"the {name} service runs {program}, not {AGENT_SERVICES[name]} ({service.image_path})"
+        )
+    return service, problems
+
+
+def _agent_problems(facts: WindowsFacts) -> tuple[str, list[str], list[str]]:
+    """(what was found, problems, warnings) of the agent's two services; a fact that cannot be
+    read is a FactError unless a problem read elsewhere already fails the rule."""
+    found, problems, stopped = [], [], []
+    for name in AGENT_SERVICES:
+        service, service_problems = _service_problems(facts, name)
+        problems += service_problems
+        if service is None:
+            found.append(f"no {name} service")
+            continue
+        if service.state != "Running":
+            stopped.append(f"{name} is {service.state}")
+        if name != AGENT_SERVICE:
+            found.append(f"{name} start {service.start_text}, {service.state}")
+            continue
+        exe = facts.value("agent", "exe_path", str)
+        try:
+            version = facts.agent_file_version()
+        except FactError as exc:
+            if not problems:
+                raise
+            version, problems = None, problems + [f"its version cannot be read ({exc})"]
+        else:
+            if version is None:
+                problems.append(f"the executable its ImagePath names ({exe}) does not exist")
+            elif version[0] != AGENT_MIN_VERSION[0]:
+                problems.append(f"file version {_version_text(version)} is not a version 2 Azure VM agent")
+            elif version < AGENT_MIN_VERSION:
+                problems.append(
+                    f"version {_version_text(version)} is older than {_version_text(AGENT_MIN_VERSION)}"
+                )
+        found.insert(
+            0,
+            f"{AGENT_SERVICE} {_version_text(version) if version else 'version unknown'} ({exe}), "
+            f"start {service.start_text}, {service.state}",
+        )
+    return "; ".join(found), problems, stopped
 
 
 def windows_agent(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
-    """WIN-014: the Azure Windows VM agent is installed, its WindowsAzureGuestAgent service set to
-    start automatically (delayed or not), and the file version of the executable the service runs
-    is at least 2.7.41491.1010 (agent minimum-version support article). Added 2026-11: it warns
-    under guide-2016."""
-    required = f"{AGENT_SERVICE} installed, start Automatic, version >= {_version_text(AGENT_MIN_VERSION)}"
-    found, problems = _agent_problems(facts)
-    if not problems:
-        return Verdict.passed(found, required)
-    message = (
-        f"{'; '.join(problems)}. Found: {found}. Required: {required}. Fix: install the current Windows "
-        "VM agent (the MSI from https://go.microsoft.com/fwlink/?LinkID=394789) on the build VM before "
-        f"sysprep, and set it to start automatically (sc.exe config {AGENT_SERVICE} start= auto; "
-        f"also RdAgent, which keeps it updated) ({AGENT_SOURCE})"
+    """WIN-014: the Azure Windows VM agent is installed: its WindowsAzureGuestAgent and RdAgent
+    services set to start automatically (delayed or not) and running WindowsAzureGuestAgent.exe
+    / WaAppAgent.exe, and the file version of the guest agent's executable is 2.x and at least
+    2.7.41491.1010 (agent minimum-version support article). Added 2026-11: it warns under
+    guide-2016. A service that is not running on the checked VM warns: the image carries the
+    start mode, while the state belongs to this VM, which may run outside Azure (no host to
+    talk to); a stopped agent may also have crashed, so a human looks."""
+    required = (
+        f"{AGENT_SERVICE} and RdAgent installed, start Automatic, running; "
+        f"{AGENT_SERVICE}.exe version 2.x >= {_version_text(AGENT_MIN_VERSION)}"
     )
+    found, problems, stopped = _agent_problems(facts)
+    if not problems and not stopped:
+        return Verdict.passed(found, required)
+    fix = (
+        "install the current Windows VM agent (the MSI from https://go.microsoft.com/fwlink/?LinkID=394789) "
+        "on the build VM before sysprep, and set both services to start automatically (sc.exe config "
+        f"{AGENT_SERVICE} start= auto; sc.exe config RdAgent start= auto) ({AGENT_SOURCE})"
+    )
+    if not problems:
+        return Verdict.warning(
+            found,
+            required,
+            f"{'; '.join(stopped)} on this VM although set to start automatically: the agent may have "
+            f"crashed (see C:\\WindowsAzure\\Logs); the image passes only if it runs on an Azure VM. "
+            f"Found: {found}. Required: {required}. Fix: start it (Start-Service) and read its logs; "
+            f"if it does not stay up, {fix}",
+        )
+    message = f"{'; '.join(problems + stopped)}. Found: {found}. Required: {required}. Fix: {fix}"
     return rule_added_2026(Verdict.failed(found, required, message), profile)
 
 

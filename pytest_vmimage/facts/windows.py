@@ -40,7 +40,7 @@ from pytest_vmimage.facts.fact import Fact
 from pytest_vmimage.verdict import FactError
 
 #: A string the collection script contains (the WinRM test endpoint matches on it).
-SCRIPT_MARKER = "pytest-vmimage windows facts v2"
+SCRIPT_MARKER = "pytest-vmimage windows facts v3"
 
 #: Deadline for the whole collection: a Windows Update search can take minutes.
 COLLECTION_TIMEOUT = 900.0
@@ -68,7 +68,7 @@ PARTS = (
 )
 
 COLLECTION_SCRIPT = r"""
-# pytest-vmimage windows facts v2 (read-only; PowerShell 2.0 and later)
+# pytest-vmimage windows facts v3 (read-only; PowerShell 2.0 and later)
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 $inv = [Globalization.CultureInfo]::InvariantCulture
@@ -213,14 +213,17 @@ Invoke-Part 'os' {
     $d['caption'] = ([string]$os.Caption).Trim()
     $d['version'] = [string]$os.Version
     $d['build'] = [string]$os.BuildNumber
-    $d['sku'] = [int]$os.OperatingSystemSKU
-    $d['product_type'] = [int]$os.ProductType
+    # a property WMI did not return is unread ([int]$null would be 0, a false value)
+    foreach ($p in @(@('sku', 'OperatingSystemSKU'), @('product_type', 'ProductType'), @('sp_major', 'ServicePackMajorVersion'))) {
+        $v = $os.($p[1])
+        if ($null -eq $v) { $d[$p[0]] = New-Unreadable ('Win32_OperatingSystem.' + $p[1] + ' returned no value') }
+        else { $d[$p[0]] = [int]$v }
+    }
     $d['os_architecture'] = [string]$os.OSArchitecture
     $d['ptr_size'] = [IntPtr]::Size
     $d['proc_arch'] = [string]$env:PROCESSOR_ARCHITECTURE
     $d['proc_arch_w6432'] = [string]$env:PROCESSOR_ARCHITEW6432
-    $d['sp_major'] = [int]$os.ServicePackMajorVersion
-    $d['edition_id'] = [string]$cv.EditionID
+    $d['edition_id'] = Read-RegValue 'HKLM:\SOFTWARE\Microsoft\Windows NT\CurrentVersion' 'EditionID'
     $d['installation_type'] = [string]$cv.InstallationType
     $d['product_name'] = [string]$cv.ProductName
     $d['current_build'] = [string]$cv.CurrentBuild
@@ -686,8 +689,11 @@ Invoke-Part 'agent' {
         $s = @(Get-WmiObject -Class Win32_Service -Filter ("Name='" + $name + "'"))
         if ($s.Count -eq 0) { $svcs[$name] = New-Absent ('no service named ' + $name); continue }
         $x = New-Dict
-        $x['start_mode'] = [string]$s[0].StartMode
-        $x['state'] = [string]$s[0].State
+        foreach ($p in @(@('start_mode', 'StartMode'), @('state', 'State'))) {
+            $v = $s[0].($p[1])
+            if ($null -eq $v) { $x[$p[0]] = New-Unreadable ('Win32_Service ' + $name + '.' + $p[1] + ' returned no value') }
+            else { $x[$p[0]] = [string]$v }
+        }
         $key = 'HKLM:\SYSTEM\CurrentControlSet\Services\' + $name
         $x['image_path'] = Read-RegValue $key 'ImagePath'
         $x['delayed_autostart'] = Read-RegValue $key 'DelayedAutostart'
@@ -758,7 +764,7 @@ foreach ($k in @($collected.Keys)) {
     catch { $j = '{"_status":"error","_error":' + (ConvertTo-JsonString ('serializing the part failed: ' + $_.Exception.Message)) + ',"_error_type":"serializer"}' }
     [void]$pieces.Add((ConvertTo-JsonString ([string]$k)) + ':' + $j)
 }
-$meta = '{"script":"pytest-vmimage windows facts v2","ps_version":' + (ConvertTo-JsonString $PSVersionTable.PSVersion.ToString()) + ',"collected":' + (ConvertTo-Json20 ([DateTime]::UtcNow)) + '}'
+$meta = '{"script":"pytest-vmimage windows facts v3","ps_version":' + (ConvertTo-JsonString $PSVersionTable.PSVersion.ToString()) + ',"collected":' + (ConvertTo-Json20 ([DateTime]::UtcNow)) + '}'
 [Console]::Out.Write('<<<CERT-JSON>>>{"meta":' + $meta + ',"parts":{' + [string]::Join(',', [string[]]$pieces.ToArray()) + '}}<<<END-CERT-JSON>>>')
 [Console]::Out.Flush()
 exit 0
@@ -914,6 +920,17 @@ class FirewallRule:
         return self.remote_addresses.strip() == "*"
 
 
+def image_program(image_path: str) -> str:
+    """The program a service's ImagePath runs, read as the collection script reads it (before
+    expanding variables): the first quoted token, else up to the first ``.exe`` followed by a
+    blank or the end, else the whole text."""
+    text = image_path.strip()
+    if text.startswith('"'):
+        return text.split('"')[1]
+    match = re.match(r"(.+?\.exe)(\s|$)", text, re.IGNORECASE)
+    return match.group(1) if match else text
+
+
 #: Win32_Service.StartMode values.
 START_MODES = ("Auto", "Manual", "Disabled", "Boot", "System")
 
@@ -930,7 +947,9 @@ class AgentService:
 
     @property
     def start_text(self) -> str:
-        return "Automatic (delayed)" if self.start_mode == "Auto" and self.delayed else self.start_mode
+        if self.start_mode == "Auto":
+            return "Automatic (delayed)" if self.delayed else "Automatic"
+        return self.start_mode
 
 
 @dataclass(frozen=True)
@@ -1331,7 +1350,18 @@ class WindowsFacts:
 
     def agent_file_version(self) -> tuple[int, int, int, int] | None:
         """The file version of the executable the agent service's ImagePath names, or None when
-        that file does not exist; a version that cannot be read is a FactError."""
+        that file does not exist; a version that cannot be read, or read from a file
+        (``agent.exe_path``) that is not the ImagePath's program, is a FactError."""
+        service = self.agent_service("WindowsAzureGuestAgent")
+        exe = self.value("agent", "exe_path", str)
+        program = image_program(service.image_path) if service else ""
+        if not service or not re.fullmatch(
+            ".+".join(re.escape(p) for p in re.split(r"%[^%]+%", program)), exe.strip(), re.IGNORECASE
+        ):
+            raise FactError(
+                f"agent.exe_path {exe!r:.120} is not the program the WindowsAzureGuestAgent ImagePath "
+                f"names ({program!r:.120}): the version read is not the service's"
+            )
         text = self.value("agent", "file_version", str, absent=None)
         if text is None:
             return None
