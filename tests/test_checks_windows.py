@@ -1627,3 +1627,11 @@ def test_f7_the_vm_clock_is_reported_not_judged_win001(monkeypatch):
     v2016.meta["collected"] = "2026-12-01T08:00:00Z"
     verdict = windows.approved_base(v2016, CURRENT)
     assert verdict.result is Result.FAILED and "judged on 2027-02-01" in verdict.message
+
+
+def test_f3_an_unreadable_rdagent_does_not_hide_a_disabled_guest_agent_win014():
+    facts = _rdagent(shaped("agent-disabled"), {"_unreadable": "Win32_Service: Access denied"})
+    verdict = windows.windows_agent(facts, CURRENT)
+    assert verdict.result is Result.FAILED and "the RdAgent service cannot be read" in verdict.message
+    with pytest.raises(FactError):
+        windows.windows_agent(_rdagent(shaped("ws2025-azure-core"), {"_unreadable": "denied"}), CURRENT)

@@ -1098,7 +1098,14 @@ def _agent_problems(facts: WindowsFacts) -> tuple[str, list[str], list[str]]:
     read is a FactError unless a problem read elsewhere already fails the rule."""
     found, problems, stopped = [], [], []
     for name in AGENT_SERVICES:
-        service, service_problems = _service_problems(facts, name)
+        try:
+            service, service_problems = _service_problems(facts, name)
+        except FactError as exc:
+            if not problems:
+                raise
+            found.append(f"{name} unreadable")
+            problems.append(f"the {name} service cannot be read ({exc})")
+            continue
         problems += service_problems
         if service is None:
             found.append(f"no {name} service")
