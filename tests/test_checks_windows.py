@@ -1635,3 +1635,15 @@ def test_f3_an_unreadable_rdagent_does_not_hide_a_disabled_guest_agent_win014():
     assert verdict.result is Result.FAILED and "the RdAgent service cannot be read" in verdict.message
     with pytest.raises(FactError):
         windows.windows_agent(_rdagent(shaped("ws2025-azure-core"), {"_unreadable": "denied"}), CURRENT)
+
+
+def test_review_win_script_tells_absent_from_unreadable_agent_facts():
+    """Real-Windows points 2 and 3 of the review: an executable whose folder cannot be listed,
+    or a service WMI does not list while its registry key exists, is unread, not absent."""
+    agent = COLLECTION_SCRIPT[COLLECTION_SCRIPT.index("Invoke-Part 'agent'") :]
+    assert "Open-RegKey ('HKLM:\\SYSTEM\\CurrentControlSet\\Services\\' + $name)" in agent
+    assert "' but its registry key exists')" in agent
+    assert "[IO.Directory]::GetFileSystemEntries([IO.Path]::GetDirectoryName($exe))" in agent
+    facts = _agent(shaped("ws2025-azure-core"), services={"WindowsAzureGuestAgent": {"_unreadable": "x"}})
+    with pytest.raises(FactError):
+        windows.windows_agent(facts, CURRENT)

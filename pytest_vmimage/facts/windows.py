@@ -687,7 +687,14 @@ Invoke-Part 'agent' {
     $svcs = New-Dict
     foreach ($name in @('WindowsAzureGuestAgent', 'RdAgent')) {
         $s = @(Get-WmiObject -Class Win32_Service -Filter ("Name='" + $name + "'"))
-        if ($s.Count -eq 0) { $svcs[$name] = New-Absent ('no service named ' + $name); continue }
+        if ($s.Count -eq 0) {
+            # absent only when the service's registry key is absent too (a damaged WMI lists nothing)
+            $k = Open-RegKey ('HKLM:\SYSTEM\CurrentControlSet\Services\' + $name)
+            if ((Test-Marker $k) -and $k.Contains('_absent')) { $svcs[$name] = New-Absent ('no service named ' + $name) }
+            elseif (Test-Marker $k) { $svcs[$name] = $k }
+            else { $svcs[$name] = New-Unreadable ('Win32_Service lists no ' + $name + ' but its registry key exists') }
+            continue
+        }
         $x = New-Dict
         foreach ($p in @(@('start_mode', 'StartMode'), @('state', 'State'))) {
             $v = $s[0].($p[1])
@@ -718,9 +725,19 @@ Invoke-Part 'agent' {
             $d['file_version'] = ('{0}.{1}.{2}.{3}' -f $vi.FileMajorPart, $vi.FileMinorPart, $vi.FileBuildPart, $vi.FilePrivatePart)
             $d['file_version_text'] = [string]$vi.FileVersion
         } catch {
+            $why = 'reading ' + $exe + ': ' + $_.Exception.Message
             if (Test-NotFound $_) {
-                $d['file_version'] = New-Absent ('the service executable ' + $exe + ' does not exist') }
-            else { $d['file_version'] = New-Unreadable ('reading ' + $exe + ': ' + $_.Exception.Message) }
+                # "not found" also hides a folder that cannot be listed: absent only when its
+                # folder lists (or is itself not there)
+                try { [void][IO.Directory]::GetFileSystemEntries([IO.Path]::GetDirectoryName($exe)); $why = $null }
+                catch {
+                    $inner = $_.Exception.InnerException
+                    if ($_.Exception -is [IO.DirectoryNotFoundException] -or $inner -is [IO.DirectoryNotFoundException]) { $why = $null }
+                    else { $why = 'listing the folder of ' + $exe + ': ' + $_.Exception.Message }
+                }
+            }
+            if ($null -eq $why) { $d['file_version'] = New-Absent ('the service executable ' + $exe + ' does not exist') }
+            else { $d['file_version'] = New-Unreadable $why }
         }
     }
     $root = Join-Path $env:SystemDrive 'WindowsAzure'
