@@ -643,3 +643,55 @@ def test_lnx013_aarch64_does_not_require_the_x86_earlyprintk():
     for name in ("proc_cmdline", "default_grub", "grub_cfg"):
         x86 = edited(x86, name, old="earlyprintk=ttyS0", new="earlycon=pl011,0x9000000")
     assert "earlyprintk=ttyS0 missing" in linux.kernel_boot_line(x86, CURRENT).actual
+
+
+# -- LNX-023: histories below a shell user's home (LISA verify_bash_history_is_empty's find) ------
+
+
+def run_home_files(tmp_path, passwd_lines: list[str]) -> Section:
+    """The home_files section's own shell run here against a stand-in /etc/passwd."""
+    import subprocess
+
+    from pytest_vmimage.facts.linux import SECTIONS
+
+    passwd = tmp_path / "passwd"
+    passwd.write_text("".join(line + "\n" for line in passwd_lines))
+    script = SECTIONS["home_files"][1].replace("/etc/passwd", str(passwd))
+    done = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=30, check=False)
+    return Section(done.returncode, done.stdout)
+
+
+def test_lnx023_finds_histories_below_a_shell_users_home(tmp_path):
+    root, daemon = tmp_path / "root", tmp_path / "daemon"
+    for path, body in [
+        (root / "backup-of-old-home" / ".bash_history", "curl -u admin:secret\n"),
+        (root / ".mongosh_history", "db.auth('admin','secret')\n"),
+        (root / "snap" / "lxd" / "123" / ".bash_history", "ls\n"),  # 4 levels deep
+        (daemon / "sub" / ".bash_history", "ls\n"),  # a nologin account's home: LISA does not look
+    ]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(body)
+    section = run_home_files(
+        tmp_path, [f"root:x:0:0:root:{root}:/bin/bash", f"daemon:x:1:1:daemon:{daemon}:/usr/sbin/nologin"]
+    )
+    assert section.rc == 0 and section.text.endswith("homes 2\n"), section
+    facts = copy.deepcopy(COMPLIANT)
+    facts.sections["home_files"] = section
+    verdict = linux.shell_history(facts, CURRENT)
+    assert verdict.result is F, verdict
+    for name in ("backup-of-old-home/.bash_history", ".mongosh_history", "snap/lxd/123/.bash_history"):
+        assert f"{root}/{name}" in verdict.actual
+    assert str(daemon) not in verdict.actual
+    assert judge(linux.shell_history, facts, GUIDE) is F
+
+
+def test_lnx023_home_files_lists_each_home_once(tmp_path):
+    root = tmp_path / "root"
+    (root / ".bash_history").parent.mkdir(parents=True)
+    (root / ".bash_history").write_text("ls\n")
+    # two accounts share a home (RHEL's operator and root): stat'ed once, counted once
+    section = run_home_files(
+        tmp_path, [f"root:x:0:0:root:{root}:/bin/bash", f"operator:x:11:0:operator:{root}:/sbin/nologin"]
+    )
+    assert section.rc == 0 and section.text.count(f"{root}/.bash_history\n") == 2  # fixed list + find
+    assert section.text.endswith("homes 1\n")

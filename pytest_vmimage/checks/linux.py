@@ -71,6 +71,8 @@ def kernel_param_present(params: list[str], required: str) -> tuple[bool, str]:
 
 
 ARM64_CONSOLE = "console=ttyAMA0"
+# the history names LISA verify_bash_history_is_empty finds anywhere below a shell user's home
+LISA_HISTORY_NAME = re.compile(r"\..*sh_history|\.history")
 
 
 def kernel_boot_line(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
@@ -1218,6 +1220,8 @@ def shell_history(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     shells, others, unresolved = [], [], []
     for found in facts.history_files():
         kind = history_kind_of(found.entry.path)
+        if kind is None and LISA_HISTORY_NAME.fullmatch(found.entry.path.rsplit("/", 1)[-1]):
+            kind = "shell"  # found below a home (LISA verify_bash_history_is_empty's names)
         stored = history_stored_bytes(found.entry)
         path = found.entry.path
         if kind is None or stored == 0:

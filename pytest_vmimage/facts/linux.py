@@ -80,17 +80,24 @@ def _units(*names: str) -> str:
 
 def _home_files() -> str:
     """For every home directory: histories and authorized_keys as ``SIZE MTIME OWNER PATH``
+    (in a shell user's home also any ``.*sh_history``/``.history`` file 4 levels deep)
     (lstat), a symlink also as ``link<TAB>TARGET_SIZE<TAB>PATH<TAB>TARGET`` (``stat -L``;
     ``-`` when the target cannot be resolved), ``usable N PATH``: key lines that log in, and
     last ``homes N``: how many home directories were looked at (its absence: output incomplete)."""
     names = " ".join((*ALL_HISTORIES, ".ssh/authorized_keys", ".ssh/authorized_keys2"))
     return (
-        "[ -r /etc/passwd ] || exit 2; cut -d: -f6 /etc/passwd | sort -u | { rc=0; k=0; while IFS= read -r h; do "
+        # each home once, "1:" when one of its users has a shell ending in sh (LISA's users)
+        "[ -r /etc/passwd ] || exit 2; awk -F: '{ s[$6] = s[$6] || $7 ~ /sh$/ } END { for (h in s) print s[h] \":\" h }' "
+        "/etc/passwd | sort -u | { rc=0; k=0; while IFS=: read -r l h; do "
         '[ -d "$h" ] || continue; '
         f'for f in {names}; do p="$h/$f"; '
         'if [ -L "$p" ]; then t=$(readlink "$p") || rc=1; z=$(stat -L -c %s "$p" 2>/dev/null) || z=-; '
         'printf \'link\\t%s\\t%s\\t%s\\n\' "$z" "$p" "$t"; fi; '
         'if [ -e "$p" ] || [ -L "$p" ]; then stat -c "%s %Y %U %n" "$p" || rc=1; fi; done; '
+        # LISA verify_bash_history_is_empty: any .*sh_history or .history file below a shell user's home
+        # (bounded: 4 levels, this file system)
+        'if [ "$l" = 1 ]; then case "$h" in /|/proc|/sys|/dev) ;; *) find "$h" -xdev -maxdepth 4 '
+        '\\( -name ".*sh_history" -o -name .history \\) -type f -exec stat -c "%s %Y %U %n" {} + || rc=1;; esac; fi; '
         # keys that log in: not comments, not forced commands (cloud-init's disable_root stub)
         'for f in .ssh/authorized_keys .ssh/authorized_keys2; do [ -f "$h/$f" ] || continue; '
         "n=$(grep -cvE '^[[:space:]]*(#|$)|command=' \"$h/$f\"); [ $? -le 1 ] || rc=1; "
