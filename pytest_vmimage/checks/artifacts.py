@@ -353,7 +353,10 @@ GENERATION_SOURCE = (
     "Partner Center plan technical configuration, image types X64 Gen1 / X64 Gen2; "
     "Azure docs 'Support for generation 2 VMs' and 'Trusted Launch for Azure VMs'"
 )
-UEFI_MACHINES = ("x64", "arm64")
+# An X64 Gen1/Gen2 plan (the only image types the manifest declares) runs x64 loaders only:
+# the name the firmware or a boot entry uses, and PE machine 0x8664. Arm64 images are out of scope.
+X64_LOADER_NAMES = ("bootx64.efi", "shimx64.efi", "grubx64.efi", "bootmgfw.efi")
+FALLBACK_X64 = "EFI/BOOT/BOOTX64.EFI"
 _TO_GEN2 = (
     "give the disk a GPT with an EFI System Partition (FAT32, type EF00) and a UEFI loader "
     "(grub-install --target=x86_64-efi --removable writes EFI/BOOT/BOOTX64.EFI; Windows: MBR2GPT), "
@@ -381,9 +384,10 @@ def check_vhd_generation(
 ) -> Verdict:
     """VHD-010: the OS disk boots as the declared generation. Gen1: a BIOS boot path
     (MBR boot code; on GPT also a bios_grub or legacy-bootable partition, or a hybrid MBR). Gen2: a GPT
-    disk with an EFI System Partition holding an x64/Arm64 UEFI loader (EFI/BOOT/BOOTX64.EFI
-    or BOOTAA64.EFI, or EFI/<distro>/shimx64.efi / grubx64.efi). Trusted Launch: Gen2 and
-    a shim loader (Linux) or a signed Windows boot manager. A hybrid disk passes both.
+    disk (as EDK2 reads it) with an EFI System Partition holding an x64 EFI application under an
+    x64 name (EFI/BOOT/BOOTX64.EFI, else EFI/<distro>/shimx64.efi / grubx64.efi: a warning).
+    Trusted Launch: the loader the firmware starts is a signed shim (Linux) or signed (Windows).
+    A hybrid disk passes both.
     Under guide-2016 not applicable (rules added 2026-11; Gen2 did not exist in 2016)."""
     tl = " with Trusted Launch" if trusted_launch else ""
     required = f"X64 Gen{generation}{tl} ({declared_by}): " + (
@@ -411,6 +415,12 @@ def check_vhd_generation(
         fix = _TO_GEN2 if not _uefi_loaders(boot) or boot.scheme != "gpt" else _TO_TRUSTED
     if not_read and not problems:
         raise FactError(f"{disk.path}: could not read {'; '.join(not_read)} (found: {found})")
+    fallback = _fallback_missing(boot) if generation == 2 and not problems else ""
+    if fallback:
+        return Verdict.warning(
+            fallback, required, f"Found: {found}; {fallback}. Required: {required}. Fix: grub-install "
+            f"--removable (or --force-extra-removable) writes {FALLBACK_X64}. Source: {GENERATION_SOURCE}"
+        )
     if not problems and generation == 1 and boot.mbr_boot_code_kind == "unknown":
         actual = "sector 0 holds code that is not GRUB, LILO, SYSLINUX or a Windows/DOS MBR"
         return Verdict.warning(
@@ -420,7 +430,11 @@ def check_vhd_generation(
             f"Required: {required}. Fix: boot it once as Gen1 (BIOS) to be sure. Source: {GENERATION_SOURCE}",
         )
     if not problems:
-        note = " (the shim's signature is not verified here)" if trusted_launch else ""
+        note = (
+            " (the loader's signature is present but not verified against Microsoft's UEFI CA here)"
+            if trusted_launch
+            else ""
+        )
         return Verdict.passed(
             found, required, f"{found}: boots as X64 Gen{generation}{tl}{note}; {declared_by}"
         )
@@ -482,6 +496,10 @@ def _bios_missing(boot) -> list[str]:
         return ["no partition table: nothing for the BIOS to boot"]
     if not boot.mbr_boot_code:
         problems.append("sector 0 holds no boot code (bytes 0-439 are zero): a BIOS cannot start it")
+    elif not boot.mbr_signature:
+        problems.append("sector 0 does not end in 55 AA: a BIOS does not run it")
+    if boot.grub_core not in ("", "ok"):
+        problems.append(f"GRUB boot.img present but its core.img is absent: {boot.grub_core}")
     if boot.scheme == "gpt" and not (
         boot.bios_boot_partitions or boot.legacy_bootable_partitions or boot.hybrid_mbr
     ):
@@ -493,13 +511,40 @@ def _bios_missing(boot) -> list[str]:
 
 
 def _uefi_loaders(boot) -> list:
+    """The x64 EFI applications, by name and PE machine, on ESPs the firmware sees."""
     return [
         x
         for esp in boot.esps
-        if not esp.error
+        if not esp.error and not esp.ignored
         for x in esp.loaders
-        if x.pe and not x.problem and x.machine in UEFI_MACHINES
+        if x.pe and not x.problem and x.machine == "x64" and _name(x) in X64_LOADER_NAMES
     ]
+
+
+def _name(loader) -> str:
+    return loader.path.rsplit("/", 1)[-1].lower()
+
+
+def _firmware_loader(loaders: list):
+    """The loader a new VM's firmware starts: EFI/BOOT/BOOTX64.EFI, else (a boot entry
+    made by the installer) the distro shim, else the Windows boot manager."""
+    for name in ("bootx64.efi", "shimx64.efi", "bootmgfw.efi", "grubx64.efi"):
+        hit = next((x for x in loaders if _name(x) == name), None)
+        if hit is not None:
+            return hit
+    return None
+
+
+def _fallback_missing(boot) -> str:
+    """A warning when no loader is on the removable-media path a new VM's firmware tries."""
+    loaders = _uefi_loaders(boot)
+    if any(_name(x) == "bootx64.efi" for x in loaders):
+        return ""
+    names = ", ".join(x.path for x in loaders[:3])
+    return (
+        f"no {FALLBACK_X64}, only {names}: a VM created from the VHD has no UEFI boot entry for it, "
+        "and the firmware falls back to the removable path"
+    )
 
 
 def _uefi_missing(boot, trusted_launch: bool, os_family: str) -> tuple[list[str], list[str]]:
@@ -509,26 +554,43 @@ def _uefi_missing(boot, trusted_launch: bool, os_family: str) -> tuple[list[str]
     if boot.scheme != "gpt":
         kind = "an MBR disk" if boot.scheme == "mbr" else "no partition table"
         problems.append(f"{kind}: Gen2 (UEFI) needs a GPT disk")
+    elif boot.gpt_ignored:
+        problems.append(boot.gpt_ignored)
+    elif boot.gpt_unread:
+        not_read.append(boot.gpt_unread)
     if not boot.esps:
         problems.append("no EFI System Partition (GPT type C12A7328-F81F-11D2-BA4B-00A0C93EC93B)")
+    problems += [
+        f"ESP partition {esp.partition_index} is ignored by UEFI firmware ({esp.ignored})"
+        for esp in boot.esps
+        if esp.ignored
+    ]
     loaders = _uefi_loaders(boot)
     unusable = [x for esp in boot.esps for x in esp.loaders if x not in loaders]
     if boot.esps and not loaders and not not_read:
         detail = "; ".join(_loader_text(x) for x in unusable[:4])
+        arm = " (Arm64 loaders: Arm64 images are out of scope, an X64 plan cannot start them)" if any(
+            x.machine == "arm64" for x in unusable
+        ) else ""
         problems.append(
-            "no x64/Arm64 UEFI loader on the ESP (EFI/BOOT/BOOTX64.EFI, BOOTAA64.EFI, "
-            "EFI/<distro>/shimx64.efi or grubx64.efi)" + (f": {detail}" if detail else "")
+            "no x64 UEFI loader on the ESP (EFI/BOOT/BOOTX64.EFI, EFI/<distro>/shimx64.efi or "
+            "grubx64.efi, EFI/Microsoft/Boot/bootmgfw.efi, PE machine x64, Subsystem EFI application)"
+            + arm
+            + (f": {detail}" if detail else "")
         )
-    if trusted_launch and loaders and not not_read:
+    first = _firmware_loader(loaders)
+    if trusted_launch and first is not None and not not_read:
         if os_family == "windows":
-            if not any(x.signed for x in loaders):
+            if not first.signed:
                 problems.append(
-                    "Trusted Launch: no signed UEFI loader (bootmgfw.efi / BOOTX64.EFI) on the ESP"
+                    f"Trusted Launch: {first.path}, the loader the firmware starts, has no Authenticode "
+                    "signature: Secure Boot refuses it"
                 )
-        elif not any(x.shim for x in loaders):
+        elif not (first.shim and first.signed):
             problems.append(
-                "Trusted Launch: no shim on the ESP (no shimx64.efi, and no loader with shim's "
-                ".sbat/.vendor_cert sections): Secure Boot cannot start GRUB or the kernel"
+                f"Trusted Launch: {first.path}, the loader the firmware starts, is not a signed shim "
+                f"({'shim' if first.shim else 'not shim'}, {'signed' if first.signed else 'no signature'}): "
+                "Secure Boot cannot start GRUB or the kernel"
             )
     return problems, not_read
 

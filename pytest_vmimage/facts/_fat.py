@@ -15,7 +15,8 @@ known denial of service of FAT readers. This one is small, and bounded everywher
   BudgetExceeded when the image asks for more.
 
 Names: long file names (VFAT LFN entries whose checksum matches the short entry) are
-used when present, else the 8.3 name; lookups are case-insensitive, as on FAT.
+used when present, else the 8.3 name; lookups are case-insensitive for ASCII only, as
+the UEFI FAT driver's collation.
 Error model: a missing name in a directory read whole is absent (``None``); anything
 that could not be read (a chain that loops, leaves the volume, or ends early, an entry
 pointing at a reserved cluster) raises :class:`FatError` naming it.
@@ -73,6 +74,8 @@ class FatVolume:
         self.data_start = (reserved + fats * fat_sectors + root_sectors) * bps
         if fat_sectors == 0 or total == 0 or self.data_start >= total * bps:
             raise FatError(f"FAT size {fat_sectors} / total {total} sectors: the layout is not usable")
+        if total * bps > size:
+            raise FatError(f"the FAT boot sector claims {total * bps} bytes; the partition holds {size}")
         self.clusters = (total * bps - self.data_start) // (spc * bps)
         if self.clusters < 4085:
             self.kind = "FAT12"
@@ -87,7 +90,7 @@ class FatVolume:
         self.cluster_size = spc * bps
         self.fat_start = reserved * bps
         self.fat_bytes = fat_sectors * bps
-        need = {"FAT12": (self.clusters + 2) * 3 // 2, "FAT16": (self.clusters + 2) * 2}
+        need = {"FAT12": ((self.clusters + 2) * 3 + 1) // 2, "FAT16": (self.clusters + 2) * 2}
         if self.fat_bytes < need.get(self.kind, (self.clusters + 2) * 4):
             raise FatError(f"the FAT ({self.fat_bytes} bytes) is too small for {self.clusters} clusters")
         self.root_start = (reserved + fats * fat_sectors) * bps
@@ -121,6 +124,10 @@ class FatVolume:
                 self.fat_start + page * 4096, min(4096 + 4, self.fat_bytes - page * 4096)
             )
         raw = self._fat_cache[page][at % 4096 : at % 4096 + 4]
+        if len(raw) < (4 if self.kind == "FAT32" else 2):
+            raise FatError(
+                f"the FAT entry of cluster {cluster} lies past the {self.fat_bytes}-byte FAT"
+            )
         if self.kind == "FAT12":
             value = struct.unpack("<H", raw[:2])[0]
             return value >> 4 if cluster & 1 else value & 0xFFF
@@ -236,9 +243,13 @@ class FatVolume:
 
     @staticmethod
     def find(entries: list[FatEntry], name: str) -> FatEntry | None:
-        wanted = name.casefold()
+        """ASCII-only case folding, as the UEFI FAT driver's English collation: "BOOTX64.E\ufb01"
+        is not "BOOTX64.EFI" (str.casefold()/upper() would say it is)."""
+        wanted = _ascii_fold(name)
+        if wanted is None:
+            return None
         return next(
-            (e for e in entries if e.name.casefold() == wanted or e.short_name.casefold() == wanted), None
+            (e for e in entries if wanted in (_ascii_fold(e.name), _ascii_fold(e.short_name))), None
         )
 
     # -- files -----------------------------------------------------------------------
@@ -258,6 +269,14 @@ class FatVolume:
         for cluster in clusters:
             data += self._cluster(cluster)
         return bytes(data[:want])
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _ascii_fold(name: str) -> str | None:
+    """``name`` with A-Z lowered; None for a non-ASCII name (it matches nothing we look up)."""
+    return name.translate(_ASCII_LOWER) if name.isascii() else None
 
 
 def _short_name(entry: bytes) -> str:

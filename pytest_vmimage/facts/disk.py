@@ -356,7 +356,8 @@ class BootLoader:
     pe: bool = False  # an MZ + PE header was found
     machine: str = ""  # "x64", "arm64", "ia32", "0x...." or "" (not a PE image)
     shim: bool = False  # a .sbat section naming shim or a .vendor_cert section
-    signed: bool = False  # a non-empty Authenticode certificate table
+    signed: bool = False  # a WIN_CERTIFICATE (rev 0x0200, PKCS#7, DER) in the certificate table
+    subsystem: int = 0  # PE optional header Subsystem: 10 is an EFI application
     problem: str = ""  # why it is not a usable loader (empty, not a PE image, cut short)
 
 
@@ -370,6 +371,7 @@ class EspFacts:
     error: str = ""  # the FAT could not be read (loop, out of bounds, budget...): not "no loader"
     loaders: list[BootLoader] = field(default_factory=list)
     efi_dirs: list[str] = field(default_factory=list)  # the folders under /EFI
+    ignored: str = ""  # why UEFI firmware (EDK2's partition driver) creates no handle for it
 
 
 @dataclass
@@ -386,6 +388,10 @@ class BootFacts:
     bios_boot_partitions: list[int] = field(default_factory=list)  # GPT bios_grub
     legacy_bootable_partitions: list[int] = field(default_factory=list)  # GPT attribute bit 2
     esps: list[EspFacts] = field(default_factory=list)
+    mbr_signature: bool = False  # bytes 510-511 of sector 0 are 55 AA (a BIOS runs it only then)
+    grub_core: str = ""  # GRUB boot.img: "" not GRUB, "ok", else why its core.img is not there
+    gpt_ignored: str = ""  # why UEFI firmware would not read this GPT (no protective MBR entry)
+    gpt_unread: str = ""  # the firmware would use the backup GPT, which is not read here
 
 
 @dataclass
@@ -1600,10 +1606,12 @@ MAX_EFI_DIRS = 32  # folders under /EFI that are looked into
 FALLBACK_LOADERS = ("BOOTX64.EFI", "BOOTAA64.EFI", "BOOTIA32.EFI")  # EFI/BOOT/, UEFI removable path
 DISTRO_LOADERS = ("shimx64.efi", "grubx64.efi", "shimaa64.efi", "grubaa64.efi", "bootmgfw.efi")
 _PE_MACHINES = {0x8664: "x64", 0xAA64: "arm64", 0x014C: "ia32"}
+EFI_APPLICATION = 10  # PE Subsystem of a UEFI application
+# GRUB's boot.img: a jump at byte 0 and its message table at 0x180 (grub-pc's boot.S)
+_GRUB_BOOT_JUMP, _GRUB_BOOT_STRINGS = b"\xeb\x63\x90", b"GRUB \0Geom\0Hard Disk\0Read\0 Error"
 # Strings of the MBR boot code of common BIOS loaders; other non-zero bytes are "unknown"
 # (VHD-010 cannot tell such code from garbage, and says so).
 _BOOT_CODE_KINDS = (
-    (b"GRUB", "GRUB"),
     (b"LILO", "LILO"),
     (b"isolinux", "SYSLINUX"),
     (b"SYSLINUX", "SYSLINUX"),
@@ -1627,7 +1635,10 @@ def read_boot(path: str | os.PathLike[str], facts: DiskFacts, budget: Budget | N
             boot.reason = f"disk content not read: {facts.content_reason or scratch.content_reason}"
             return boot
         file.meter = Meter(budget or Budget())
-        _read_boot(content, table, boot, file.meter)
+        try:
+            _read_boot(content, table, boot, file.meter)
+        except (struct.error, IndexError, ValueError) as exc:  # a structure we did not bound-check
+            boot.read, boot.reason = False, f"the boot structures could not be parsed: {exc}"
         return boot
     finally:
         os.close(fd)
@@ -1640,8 +1651,15 @@ def _read_boot(content: _Content, table: PartitionTable, boot: BootFacts, meter:
     mbr = content.read(0, SECTOR)
     code = mbr[:440]
     boot.mbr_boot_code = any(code)
+    boot.mbr_signature = mbr[510:512] == b"\x55\xaa"
     if boot.mbr_boot_code:
-        boot.mbr_boot_code_kind = next((k for sig, k in _BOOT_CODE_KINDS if sig in code), "unknown")
+        grub = code.startswith(_GRUB_BOOT_JUMP) and _GRUB_BOOT_STRINGS in code
+        boot.mbr_boot_code_kind = "GRUB" if grub else next(
+            (k for sig, k in _BOOT_CODE_KINDS if sig in code and k != "GRUB"), "unknown"
+        )
+        if grub:
+            boot.grub_core = _grub_core(content, code, table)
+    usable = _edk2_gpt(content, mbr, boot) if table.scheme == "gpt" else (0, 0)
     if table.scheme == "gpt" and mbr[510:512] == b"\x55\xaa":
         types = [mbr[446 + 16 * i + 4] for i in range(4)]
         boot.hybrid_mbr = 0xEE in types and any(t not in (0, 0xEE) for t in types)
@@ -1661,6 +1679,71 @@ def _read_boot(content: _Content, table: PartitionTable, boot: BootFacts, meter:
             _find_loaders(fat, esp)
         except (_fat.FatError, BudgetExceeded, DiskError) as exc:
             esp.error = f"EFI System Partition {part.index}: {exc}"
+        except (struct.error, IndexError, ValueError) as exc:  # safety net: never a crash
+            esp.error = f"EFI System Partition {part.index}: its FAT could not be parsed ({exc})"
+        esp.ignored = _edk2_ignores(part, table, content.size, usable)
+
+
+def _grub_core(content: _Content, code: bytes, table: PartitionTable) -> str:
+    """"ok" when the sector GRUB's boot.img loads (u64 at 0x5C) holds GRUB's diskboot.img
+    with a non-empty block list (0x1F4: u64 start, u16 count) inside the disk; else why not."""
+    sector = struct.unpack("<Q", code[0x5C:0x64])[0]
+    if sector == 0 or (sector + 1) * SECTOR > content.size:
+        return f"boot.img points at sector {sector}, outside the disk"
+    core = content.read(sector * SECTOR, SECTOR)
+    if len(core) < SECTOR or not all(s in core for s in (b"loading", b"Geom", b"Read")):
+        return f"boot.img loads sector {sector}, which does not hold GRUB's core.img (diskboot.img)"
+    start, count = struct.unpack("<QH", core[0x1F4:0x1FE])
+    if start == 0 or count == 0 or (start + count) * SECTOR > content.size:
+        return f"GRUB's core.img at sector {sector} lists blocks {start}+{count}, none or outside the disk"
+    bios = [p for p in table.partitions if p.role == "bios_boot"]
+    if table.scheme == "gpt" and bios and not any(
+        p.start_sector <= sector < p.start_sector + p.size_sectors for p in bios
+    ):
+        return f"GRUB's core.img at sector {sector} is not inside the bios_grub partition"
+    return "ok"
+
+
+def _edk2_gpt(content: _Content, mbr: bytes, boot: BootFacts) -> tuple[int, int]:
+    """What EDK2's PartitionDxe (Gpt.c) checks before it reads a GPT: an MBR entry with
+    boot indicator 0x00, type 0xEE, start LBA 1; a primary header whose MyLBA is 1."""
+    entries = [mbr[446 + 16 * i : 462 + 16 * i] for i in range(4)]
+    if mbr[510:512] != b"\x55\xaa" or not any(
+        e[0] == 0 and e[4] == 0xEE and struct.unpack("<I", e[8:12])[0] == 1 for e in entries
+    ):
+        boot.gpt_ignored = (
+            "sector 0 has no protective MBR entry (boot indicator 00, type EE, start LBA 1): "
+            "UEFI firmware does not read this GPT"
+        )
+    header = content.read(SECTOR, SECTOR)
+    my_lba, _, first, last = struct.unpack("<4Q", header[24:56]) if len(header) >= 56 else (-1, 0, 0, 0)
+    if my_lba != 1:
+        boot.gpt_unread = (
+            f"the primary GPT header says it is at LBA {my_lba}, not 1: UEFI firmware would use the "
+            "backup GPT, which is not read here"
+        )
+    return first, last
+
+
+def _edk2_ignores(part: Partition, table: PartitionTable, disk_size: int, usable: tuple[int, int]) -> str:
+    """Why EDK2's PartitionCheckGptEntry would create no handle for ``part`` ("": it would)."""
+    if table.scheme != "gpt":
+        return ""
+    end = part.start_sector + part.size_sectors
+    if part.attributes & 0x2:
+        return "attribute bit 1 (no block I/O protocol) is set"
+    if part.beyond_disk_end or end * SECTOR > disk_size:
+        return "it ends past the end of the disk"
+    if part.start_sector < usable[0] or end - 1 > usable[1]:
+        return f"it lies outside the GPT's usable sectors {usable[0]}..{usable[1]}"
+    others = [p for p in table.partitions if p is not part and p.size_sectors > 0]
+    hit = next(
+        (p for p in others if p.start_sector < end and part.start_sector < p.start_sector + p.size_sectors),
+        None,
+    )
+    if hit is not None:
+        return f"it overlaps partition {hit.index}"
+    return ""
 
 
 def _find_loaders(fat: FatVolume, esp: EspFacts) -> None:
@@ -1705,6 +1788,9 @@ def _pe_loader(path: str, size: int, data: bytes) -> BootLoader:
         loader.problem = "not a PE image (no MZ header)"
         return loader
     pe_at = struct.unpack("<I", data[60:64])[0]
+    if pe_at + 24 > len(data):
+        loader.problem = "not a PE image (no PE header)"
+        return loader
     header = data[pe_at : pe_at + 24]
     if len(header) < 24 or header[:4] != b"PE\0\0":
         loader.problem = "not a PE image (no PE header)"
@@ -1719,20 +1805,39 @@ def _pe_loader(path: str, size: int, data: bytes) -> BootLoader:
     count = struct.unpack("<I", data[count_at : count_at + 4].ljust(4, b"\0"))[0]
     if count > 4:
         offset, length = struct.unpack("<II", data[dirs_at + 32 : dirs_at + 40].ljust(8, b"\0"))
-        loader.signed = length > 0 and offset + length <= size
+        cert = data[offset : offset + 10] if offset >= optional else b""
+        if length >= 10 and offset + length <= size and len(cert) == 10:
+            cert_len, revision, cert_type = struct.unpack("<IHH", cert[:8])
+            loader.signed = (
+                10 <= cert_len <= length and revision == 0x0200 and cert_type == 0x0002 and cert[8] == 0x30
+            )
+    entry_point = struct.unpack("<I", data[optional + 16 : optional + 20].ljust(4, b"\0"))[0]
+    loader.subsystem = struct.unpack("<H", data[optional + 68 : optional + 70].ljust(2, b"\0"))[0]
+    if magic not in (0x10B, 0x20B):
+        loader.problem = f"not an EFI application (PE optional header magic 0x{magic:04x})"
+    elif loader.subsystem != EFI_APPLICATION:
+        loader.problem = f"not an EFI application (PE Subsystem {loader.subsystem}, not 10)"
+    elif sections == 0:
+        loader.problem = "not an EFI application (no sections)"
     table = optional + optional_size
+    entry_inside = False
     for n in range(min(sections, 96)):
         raw = data[table + 40 * n : table + 40 * n + 40]
         if len(raw) < 40:
-            loader.problem = "the PE section table is cut short"
+            loader.problem = loader.problem or "the PE section table is cut short"
             break
         name = raw[:8].rstrip(b"\0")
-        raw_size, raw_at = struct.unpack("<II", raw[16:24])
+        virtual_size, virtual_at, raw_size, raw_at = struct.unpack("<IIII", raw[8:24])
+        entry_inside |= virtual_at <= entry_point < virtual_at + max(virtual_size, raw_size)
+        if raw_at + raw_size > size:
+            loader.problem = loader.problem or f"section {name.decode('latin-1')} lies past the end of the file"
         if name == b".vendor_cert":
             loader.shim = True
         elif name == b".sbat":
             sbat = data[raw_at : raw_at + min(raw_size, 4096)]
             loader.shim = loader.shim or any(line.startswith(b"shim,") for line in sbat.splitlines())
+    if not entry_inside and not loader.problem:
+        loader.problem = f"its entry point 0x{entry_point:x} lies in no section"
     return loader
 
 

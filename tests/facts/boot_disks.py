@@ -21,6 +21,7 @@ from pytest_vmimage.facts._fat import FatVolume
 from .conftest import MIB, partition, patch, place, run, sparse_file, to_vhd
 
 BOOT_IMG = Path("/usr/lib/grub/i386-pc/boot.img")  # GRUB's 512-byte MBR boot code (grub-pc-bin)
+DISKBOOT_IMG = Path("/usr/lib/grub/i386-pc/diskboot.img")  # the first sector of GRUB's core.img
 ESP_TYPE = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
 BIOS_GRUB_TYPE = "21686148-6449-6E6F-744E-656564454649"
 X64, ARM64, IA32 = 0x8664, 0xAA64, 0x014C
@@ -55,6 +56,8 @@ def pe_image(
         dirs[32:40] = struct.pack("<II", at, len(cert))
     optional = bytearray(240)
     optional[0:2] = struct.pack("<H", 0x20B)
+    optional[16:20] = struct.pack("<I", data_at)  # AddressOfEntryPoint: in .text
+    optional[68:70] = struct.pack("<H", 10)  # Subsystem: EFI application
     optional[108:112] = struct.pack("<I", 16)
     optional[112:240] = dirs
     dos = bytearray(64)
@@ -115,6 +118,14 @@ def boot_disk(
         place(raw, esp, esp_at)
     if boot_code:  # boot.img's first 440 bytes: the code, not the disk signature and table
         patch(raw, 0, BOOT_IMG.read_bytes()[:440])
+        # GRUB's core.img head (diskboot.img) where boot.img loads it: the MBR gap (sector 1)
+        # or the bios_grub partition (sector 2048); its block list names the next sector
+        core = 2048 if bios_grub else 1
+        patch(raw, 0x5C, struct.pack("<Q", core))
+        diskboot = bytearray(DISKBOOT_IMG.read_bytes())
+        diskboot[0x1F4:0x1FE] = struct.pack("<QH", core + 1, 1)
+        if scheme != "gpt" or bios_grub:
+            patch(raw, core * 512, bytes(diskboot))
     to_vhd(raw, out)
     raw.unlink()
     return out

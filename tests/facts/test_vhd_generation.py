@@ -4,6 +4,7 @@ declaration. Every mismatch fails, every unreadable ESP / FAT / table is an erro
 
 from __future__ import annotations
 
+import struct
 import time
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from pytest_vmimage.verdict import FactError, Result
 from .boot_disks import (
     ARM64,
     BOOT_IMG,
+    DISKBOOT_IMG,
     IA32,
     boot_disk,
     esp_image,
@@ -122,7 +124,20 @@ def test_boot_facts_of_each_layout(disks):
 def test_fat12_and_fat32_esps_are_read(disks, name, fat, loaders):
     (esp,) = facts_of(disks[name]).boot.esps
     assert esp.fat == fat and sorted((x.path, x.machine) for x in esp.loaders) == loaders
-    assert judge(disks[name], 2).result is Result.PASSED
+
+
+def test_arm64_only_loaders_fail_an_x64_gen2_declaration_a1(disks):
+    """Finding A1: an Arm64-only ESP passed X64 Gen2."""
+    verdict = judge(disks["fat32"], 2)
+    assert verdict.result is Result.FAILED, verdict.message
+    assert "Arm64 images are out of scope" in verdict.message
+
+
+def test_a_distro_loader_without_the_fallback_path_warns_c1(disks):
+    """Finding C1: only EFI/centos/shimx64.efi, no EFI/BOOT/BOOTX64.EFI, passed."""
+    verdict = judge(disks["fat12"], 2)
+    assert verdict.result is Result.WARNING, verdict.message
+    assert "no EFI/BOOT/BOOTX64.EFI, only EFI/centos/shimx64.efi" in verdict.message
 
 
 def test_a_facts_json_round_trip_keeps_the_boot_facts(disks):
@@ -144,11 +159,11 @@ def test_a_facts_json_round_trip_keeps_the_boot_facts(disks):
     ("gen2", 1, False, Result.FAILED, "GPT disk without a bios_grub partition"),
     ("gen2", 1, False, Result.FAILED, "sector 0 holds no boot code"),
     ("mbr-no-code", 1, False, Result.FAILED, "sector 0 holds no boot code"),
-    ("no-loader", 2, False, Result.FAILED, "no x64/Arm64 UEFI loader on the ESP"),
+    ("no-loader", 2, False, Result.FAILED, "no x64 UEFI loader on the ESP"),
     ("empty-loader", 2, False, Result.FAILED, "EFI/BOOT/BOOTX64.EFI (an empty file)"),
     ("ia32-loader", 2, False, Result.FAILED, "EFI/BOOT/BOOTIA32.EFI (ia32, unsigned)"),
     ("mbr-esp", 2, False, Result.FAILED, "an MBR disk: Gen2 (UEFI) needs a GPT disk"),
-    ("gen2", 2, True, Result.FAILED, "Trusted Launch: no shim on the ESP"),
+    ("gen2", 2, True, Result.FAILED, "EFI/BOOT/BOOTX64.EFI, the loader the firmware starts, is not a signed shim"),
     ("gpt-bios", 2, False, Result.FAILED, "no EFI System Partition"),
 ])  # fmt: skip
 def test_generation_matches_the_disk(disks, name, generation, trusted, result, words):
@@ -287,6 +302,10 @@ def test_a_hybrid_mbr_is_a_bios_path(copy_of):
     assert judge(vhd, 1).result is Result.FAILED
     patch(vhd, 0, BOOT_IMG.read_bytes()[:440])
     assert "GPT disk without a bios_grub partition" in judge(vhd, 1).message
+    diskboot = bytearray(DISKBOOT_IMG.read_bytes())  # core.img in the gap after the GPT entries
+    diskboot[0x1F4:0x1FE] = struct.pack("<QH", 41, 1)
+    patch(vhd, 40 * 512, bytes(diskboot))
+    patch(vhd, 0x5C, struct.pack("<Q", 40))
     patch(vhd, 446 + 16, bytes([0x80, 0, 0, 0, 0x83]))  # a second, active MBR entry besides 0xEE
     boot = facts_of(vhd).boot
     assert boot.hybrid_mbr and not boot.bios_boot_partitions
