@@ -1164,7 +1164,7 @@ def windows_agent(facts: WindowsFacts, profile: Mapping[str, Any]) -> Verdict:
             found,
             required,
             f"{'; '.join(stopped)} on this VM although set to start automatically: the agent may have "
-            f"crashed (see C:\\WindowsAzure\\Logs); the image passes only if it runs on an Azure VM. "
+            f"crashed (see C:\\WindowsAzure\\Logs); it must run on the Azure VMs deployed from the image. "
             f"Found: {found}. Required: {required}. Fix: start it (Start-Service) and read its logs; "
             f"if it does not stay up, {fix}",
         )
