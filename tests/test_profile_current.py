@@ -101,6 +101,19 @@ def test_lnx004_agent_minimum_and_auto_update(version, auto_update, current):
     assert judge(linux.agent_version, facts, GUIDE) is P
 
 
+@pytest.mark.parametrize(
+    ("spelling", "lisa_passes"),
+    [("n", False), ("N", True), (" = n", True), ('"n"', True), ("n # off", True)],
+)
+def test_lnx004_message_says_when_lisa_reads_the_spelling_as_on(spelling, lisa_passes):
+    facts = agent("2.2.45", "y")
+    line = f"AutoUpdate.Enabled{spelling}" if spelling.startswith(" ") else f"AutoUpdate.Enabled={spelling}"
+    facts = edited(facts, "waagent_conf", old="AutoUpdate.Enabled=y", new=line)
+    verdict = linux.agent_version(facts, CURRENT)
+    assert verdict.result is F  # the agent reads every spelling as n
+    assert ("LISA would pass this file" in verdict.message) is lisa_passes
+
+
 def test_lnx004_005_waagent_conf_is_read_to_its_last_line():
     # the agent reads the whole file and the last value wins: a switch past line 5000 counts
     facts = agent("2.2.45", "y")

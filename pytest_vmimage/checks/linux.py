@@ -334,6 +334,14 @@ def agent_version(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     return Verdict.passed(version, required)
 
 
+def _lisa_auto_update_value(text: str) -> str | None:
+    """AutoUpdate.Enabled as LISA's Waagent tool reads it: ``^\\s*(\\S+)=(\\S+)\\s*$`` lines,
+    the last wins, the value compared as written (no quotes, spaces or case folded)."""
+    lines = (re.fullmatch(r"\s*(\S+)=(\S+)\s*", line) for line in text.splitlines())
+    values = [m.group(2) for m in lines if m and m.group(1) == "AutoUpdate.Enabled"]
+    return values[-1] if values else None
+
+
 def _agent_minimum(facts: LinuxFacts, version: str, minimum: str, auto_update_exempts: bool) -> Verdict:
     """Below ``minimum`` fails; with ``auto_update_exempts`` it only warns while
     AutoUpdate.Enabled is not n (absent or commented means y, as in the agent)."""
@@ -362,11 +370,18 @@ def _agent_minimum(facts: LinuxFacts, version: str, minimum: str, auto_update_ex
         "unsupported since July 2022 (agent support article)"
     )
     if setting is not None and setting.lower() == "n":
+        lisa_differs = _lisa_auto_update_value(facts.fact("waagent_conf").get() or "") != "n"
         return Verdict.failed(
             actual,
             required,
             f"agent {version} is older than {minimum} and AutoUpdate.Enabled=n: install your distribution's "
-            f"current agent package, or set AutoUpdate.Enabled=y in /etc/waagent.conf ({lisa})",
+            f"current agent package, or set AutoUpdate.Enabled=y in /etc/waagent.conf ({lisa})"
+            + (
+                "; note LISA would pass this file: it reads only the exact line 'AutoUpdate.Enabled=n', "
+                "but the agent reads this spelling as n and does not update itself"
+                if lisa_differs
+                else ""
+            ),
         )
     return Verdict.warning(
         actual,
