@@ -164,8 +164,13 @@ def test_sudoers_section_failed_or_without_root_is_an_error():
         check("default_targetpw", f)
 
 
-def test_no_sudo_installed_passes():
-    assert check("default_targetpw", facts(sudoers="")).result is Result.PASSED
+def test_no_sudo_installed_is_not_applicable_but_an_empty_listing_is_an_error():
+    f = facts()
+    f.sections["sudoers"] = Section(99, "")  # the section looked: no /etc/sudoers, no sudo command
+    verdict = check("default_targetpw", f)
+    assert verdict.result is Result.NOT_APPLICABLE and "not installed" in verdict.message
+    with pytest.raises(FactError):
+        check("default_targetpw", facts(sudoers=""))  # exit 0 but nothing printed
 
 
 # -- LNX-031 kernel parameters ---------------------------------------------------------------
@@ -576,12 +581,22 @@ def test_omi_present_but_unreadable_is_an_error(section):
         check("omi_version", f)
 
 
-def test_omi_package_query_failed_is_an_error():
+@pytest.mark.parametrize(
+    "packages",
+    [Section(2, "manager rpm\nerror: rpmdb open failed\n"), Section(0, ""), Section(99, "")],
+    ids=["failed", "printed-nothing", "no-dpkg-no-rpm"],
+)
+def test_omi_package_query_failed_is_an_error(packages):
     f = facts()
-    f.sections["packages"] = Section(2, "manager rpm\nerror: rpmdb open failed\n")
+    f.sections["packages"] = packages
     f.sections["omi"] = Section(99, "")
     with pytest.raises(FactError):
         check("omi_version", f)
+
+
+def test_empty_running_kernel_line_is_an_error():
+    with pytest.raises(FactError, match="empty"):
+        check("harmful_kernel_params", boot(proc_cmdline=""))
 
 
 # -- recorded from the real test VMs (tests/testbed, variant lisa-rules) -------------------------
@@ -599,7 +614,10 @@ def test_recorded_test_vms(variant, profile):
     for req_id, rule in linux_system.CHECKS.items():
         verdict = rule(facts, profile)
         if req_id in broken:
-            assert verdict.result is (Result.FAILED if profile is CURRENT else Result.WARNING), (req_id, verdict)
+            assert verdict.result is (Result.FAILED if profile is CURRENT else Result.WARNING), (
+                req_id,
+                verdict,
+            )
         elif req_id == "LNX-033":
             assert verdict.result is Result.NOT_APPLICABLE, verdict
         else:

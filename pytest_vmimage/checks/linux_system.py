@@ -54,20 +54,17 @@ def default_targetpw(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     """LNX-030: no ``Defaults targetpw`` (or ``rootpw``) left on in what sudo reads:
     /etc/sudoers and the files it includes (LISA verify_default_targetpw reads /etc/sudoers)."""
     required = "no Defaults targetpw / rootpw in /etc/sudoers or its included files"
+    if facts.fact("sudoers").get() is None:  # the section looked: no /etc/sudoers, no sudo command
+        return Verdict.not_applicable(
+            "sudo is not installed (no /etc/sudoers, no sudo command): no sudo policy to judge "
+            "(LISA verify_default_targetpw)",
+            required,
+        )
     files = facts.files("sudoers")
     if "/etc/sudoers" not in files:
-        if files:
-            raise FactError(
-                f"/etc/sudoers was not found but {', '.join(sorted(files))} exist: sudo's policy cannot be read"
-            )
-        return rule_added_2026(
-            Verdict.passed(
-                "no /etc/sudoers (sudo not installed)",
-                required,
-                "sudo is not installed: nothing asks "
-                "for the target user's password (LISA verify_default_targetpw)",
-            ),
-            profile,
+        found = ", ".join(sorted(files)) or "nothing"
+        raise FactError(
+            f"the sudoers listing has no /etc/sudoers (it printed {found}): sudo's policy cannot be read"
         )
     policy = parse_sudoers(files)
     if policy.unread_includes:
@@ -133,6 +130,8 @@ def harmful_kernel_params(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verd
     need ``numa=off`` (LISA verify_grub)."""
     required = "no libata.atapi_enabled=0, no reserve=0x1f0,0x8 (running and persisted)"
     running = facts.section("proc_cmdline")
+    if not running.strip():
+        raise FactError("/proc/cmdline read as empty: the running kernel line cannot be judged")
     configs = _config_text(facts)
     loaders = [p for p in configs if "/boot/" in p]
     if not loaders:
@@ -505,6 +504,11 @@ def omi_version(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     """LNX-036: OMI absent, or at least 1.6.8.1 (OMIGOD, CVE-2021-38647; LISA verify_omi_version),
     judged from the package manager and from ``/opt/omi/bin/omiserver --version``."""
     required = "OMI absent or ≥ 1.6.8.1"
+    listing = facts.fact("packages").get()
+    if listing is None:
+        raise FactError("neither dpkg nor rpm answered: whether an OMI package is installed cannot be told")
+    if not re.search(r"^manager (dpkg|rpm)$", listing, re.M):
+        raise FactError("the package listing names no package manager (dpkg/rpm): it is incomplete")
     versions = {f"package {n}": v for n, v in facts.packages().items() if n in OMI_PACKAGES}
     server = facts.fact("omi").get()
     if server is not None:

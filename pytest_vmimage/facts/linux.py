@@ -417,7 +417,12 @@ SECTIONS: dict[str, tuple[bool, str]] = {
         "exit $rc",
     ),    # --- LNX-030...036 (rules added 2026-11, sections of helper "lnx-030") ---
     # LNX-030: sudo's policy files (root only: /etc/sudoers is 0440)
-    "sudoers": (True, _cat("/etc/sudoers", "/etc/sudoers.d/*")),
+    # (absent: no /etc/sudoers and no sudo command; sudo without /etc/sudoers: exit 2)
+    "sudoers": (
+        True,
+        "if [ ! -e /etc/sudoers ]; then command -v sudo >/dev/null && { echo 'sudo without /etc/sudoers'; exit 2; }; "
+        f"exit {ABSENT_RC}; fi; " + _cat("/etc/sudoers", "/etc/sudoers.d/*"),
+    ),
     # LNX-032: persistent-net udev rules, "rule SIZE TYPE PATH [-> TARGET]" (lstat)
     "udev_net_rules": (
         False,
