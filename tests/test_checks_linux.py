@@ -195,3 +195,11 @@ def test_unprivileged_grub_cfg_read_is_an_error():
     facts = make_facts("sles15", privileged=False, proc_cmdline=GOOD)
     with pytest.raises(FactError, match="needs root: sudo -n failed"):
         linux.kernel_boot_line(facts, GUIDE)
+
+
+def test_passwd_homes_reads_every_line():
+    # a silent cut at 5000 lines skipped the later users' homes (and so their histories, VHD-009)
+    from pytest_vmimage.facts.image_files import passwd_homes
+
+    text = "".join(f"u{n}:x:{n}:{n}::/nonexistent:/usr/sbin/nologin\n" for n in range(6000))
+    assert passwd_homes(text + "builder:x:7000:7000::/home/builder:/bin/bash\n")["builder"] == "/home/builder"

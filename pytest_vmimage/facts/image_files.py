@@ -132,11 +132,13 @@ def is_resolver_stub(target: str) -> bool:
 NO_HOME = ("/", "/nonexistent", "/dev/null", "/proc", "/sys", "/run", "/var/run")
 
 
-def passwd_homes(text: str, max_lines: int = 5000) -> dict[str, str]:
+def passwd_homes(text: str) -> dict[str, str]:
     """``/etc/passwd``: user name -> home directory, for accounts whose home can hold
-    files (histories of build users live wherever their home is, not only /home)."""
+    files (histories of build users live wherever their home is, not only /home). Every
+    line is read (a cut would skip the later users' histories); the text is bounded where
+    it is read."""
     homes: dict[str, str] = {}
-    for line in text.splitlines()[:max_lines]:
+    for line in text.splitlines():
         fields = line.split(":")
         if len(fields) < 7 or not fields[0] or not fields[5].startswith("/"):
             continue
