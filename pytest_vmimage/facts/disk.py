@@ -1639,6 +1639,8 @@ def read_boot(path: str | os.PathLike[str], facts: DiskFacts, budget: Budget | N
             _read_boot(content, table, boot, file.meter)
         except (struct.error, IndexError, ValueError) as exc:  # a structure we did not bound-check
             boot.read, boot.reason = False, f"the boot structures could not be parsed: {exc}"
+        except (FsReadError, DiskError) as exc:  # sector 0, the GPT header, GRUB's core (budget too)
+            boot.read, boot.reason = False, f"the boot sectors could not be read: {exc}"
         return boot
     finally:
         os.close(fd)

@@ -149,6 +149,19 @@ def test_a_parse_error_in_the_boot_structures_is_an_error_with_a_reason_n1(revie
     assert not boot.read and "could not be parsed: unpack requires" in boot.reason
 
 
+def test_boot_sectors_not_read_are_an_error_with_a_reason(review_disks, monkeypatch):
+    def out_of_budget(*_args):
+        raise disk.FsReadError("read budget of 1 block used up")
+
+    monkeypatch.setattr(disk, "_grub_core", out_of_budget)
+    vhd = review_disks["gen1"]
+    facts = disk.inspect_disk(vhd, read_root_fs=False)
+    facts.boot = disk.read_boot(vhd, facts)
+    assert not facts.boot.read and "boot sectors could not be read: read budget" in facts.boot.reason
+    with pytest.raises(FactError, match="the boot path was not read: the boot sectors could not be read"):
+        checks.check_vhd_generation(facts, CURRENT, 1, False, "test", "linux")
+
+
 def test_a_boot_sector_claiming_more_than_its_partition_is_an_error_k8(copy_of):
     vhd = copy_of("gen2")
     start = next(p for p in disk.inspect_disk(vhd, read_root_fs=False).partitions if p.index == 1).start_bytes
@@ -211,6 +224,7 @@ def _edit_gpt(vhd: Path, header=None, entry=None) -> None:
     ("F1", "no protective MBR entry"),
     ("F2", "no protective MBR entry"),
     ("F3", "ignored by UEFI firmware (attribute bit 1"),
+    ("F4", "ignored by UEFI firmware (it overlaps partition 2)"),
     ("F5", "ignored by UEFI firmware (it lies outside the GPT's usable sectors"),
 ])  # fmt: skip
 def test_a_gpt_or_esp_edk2_ignores_fails_f(copy_of, finding, words):
@@ -221,6 +235,8 @@ def test_a_gpt_or_esp_edk2_ignores_fails_f(copy_of, finding, words):
         patch(vhd, 446, b"\x80")
     elif finding == "F3":
         _edit_gpt(vhd, entry=lambda e: e.__setitem__(slice(48, 56), struct.pack("<Q", 2)))
+    elif finding == "F4":  # the ESP's last LBA moved into the Linux partition
+        _edit_gpt(vhd, entry=lambda e: e.__setitem__(slice(40, 48), struct.pack("<Q", 2048 + 65536 + 10)))
     else:  # LastUsableLBA moved below the ESP's end
         _edit_gpt(vhd, header=lambda h: h.__setitem__(slice(48, 56), struct.pack("<Q", 4096)))
     verdict = judge(vhd, 2)
