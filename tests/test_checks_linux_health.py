@@ -796,3 +796,12 @@ def test_recorded_lisa_rules_variant_fails_037_and_039():
     assert verdict.result is Result.FAILED and "install udf /bin/true" in verdict.message
     assert health.essential_kernel_options(facts, CURRENT).result is Result.PASSED
     assert health.clean_boot_log(facts, CURRENT).result is Result.PASSED
+
+
+def test_checks_table_covers_lnx_037_to_043_as_the_suite_declares():
+    from pytest_vmimage.docs import declared_requirements
+
+    assert set(health.CHECKS) == {f"LNX-{n:03d}" for n in range(37, 44)}
+    declared = {d.id: where for d, where in declared_requirements() if d.id in health.CHECKS}
+    assert set(declared) == set(health.CHECKS)
+    assert all("suites/linux/test_health.py" in str(where) for where in declared.values())

@@ -30,15 +30,7 @@ from tests.test_degradation_linux import (
     with_sizes,
 )
 
-CHECKS: dict[str, Callable] = {
-    "LNX-037": health.mdatp_not_preinstalled,
-    "LNX-038": health.essential_kernel_options,
-    "LNX-039": health.provisioning_filesystems,
-    "LNX-040": health.clean_boot_log,
-    "LNX-041": health.cloud_init_healthy,
-    "LNX-042": health.resource_disk,
-    "LNX-043": health.dns_resolution,
-}
+CHECKS: dict[str, Callable] = health.CHECKS
 NEW_SECTIONS = (
     "mdatp",
     "kernel_config",

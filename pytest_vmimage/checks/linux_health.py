@@ -473,3 +473,14 @@ def dns_resolution(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
         "DHCP-provided resolver (no static nameserver, no resolv.conf left from the build VM); if the test "
         f"VM has no network on purpose, declare [image] network_isolated = true in --vm-config ({lisa})",
     )
+
+
+CHECKS = {
+    "LNX-037": mdatp_not_preinstalled,
+    "LNX-038": essential_kernel_options,
+    "LNX-039": provisioning_filesystems,
+    "LNX-040": clean_boot_log,
+    "LNX-041": cloud_init_healthy,
+    "LNX-042": resource_disk,
+    "LNX-043": dns_resolution,
+}
