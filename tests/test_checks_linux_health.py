@@ -435,6 +435,7 @@ def test_allowlisted_dvd_read_error_but_not_the_os_disk():
     [
         "[   80.1] kernel: watchdog: BUG: soft lockup - CPU#1 stuck for 23s! [swapper/1:0]",
         "[    0.008000] localhost.localdomain kernel: ..MP-BIOS bug: 8254 timer not connected to IO-APIC",
+        "[    0.044000] localhost.localdomain kernel: ....... failed.",
     ],
 )
 def test_qemu_timing_noise_is_left_out_only_on_qemu(lockup):
