@@ -500,6 +500,8 @@ def _bios_missing(boot) -> list[str]:
         problems.append("sector 0 does not end in 55 AA: a BIOS does not run it")
     if boot.grub_core not in ("", "ok"):
         problems.append(f"GRUB boot.img present but its core.img is absent: {boot.grub_core}")
+    if boot.chain_target not in ("", "ok"):
+        problems.append(f"Windows/DOS-style MBR code with nothing to start: {boot.chain_target}")
     if boot.scheme == "gpt" and not (
         boot.bios_boot_partitions or boot.legacy_bootable_partitions or boot.hybrid_mbr
     ):

@@ -390,6 +390,7 @@ class BootFacts:
     esps: list[EspFacts] = field(default_factory=list)
     mbr_signature: bool = False  # bytes 510-511 of sector 0 are 55 AA (a BIOS runs it only then)
     grub_core: str = ""  # GRUB boot.img: "" not GRUB, "ok", else why its core.img is not there
+    chain_target: str = ""  # Windows/DOS MBR: "" not one, "ok", else why it has nothing to chain to
     gpt_ignored: str = ""  # why UEFI firmware would not read this GPT (no protective MBR entry)
     gpt_unread: str = ""  # the firmware would use the backup GPT, which is not read here
 
@@ -1661,6 +1662,8 @@ def _read_boot(content: _Content, table: PartitionTable, boot: BootFacts, meter:
         )
         if grub:
             boot.grub_core = _grub_core(content, code, table)
+        elif boot.mbr_boot_code_kind == "Windows/DOS-style MBR" and table.scheme == "mbr":
+            boot.chain_target = _chain_target(content, table)
     usable = _edk2_gpt(content, mbr, boot) if table.scheme == "gpt" else (0, 0)
     if table.scheme == "gpt" and mbr[510:512] == b"\x55\xaa":
         types = [mbr[446 + 16 * i + 4] for i in range(4)]
@@ -1703,6 +1706,18 @@ def _grub_core(content: _Content, code: bytes, table: PartitionTable) -> str:
         p.start_sector <= sector < p.start_sector + p.size_sectors for p in bios
     ):
         return f"GRUB's core.img at sector {sector} is not inside the bios_grub partition"
+    return "ok"
+
+
+def _chain_target(content: _Content, table: PartitionTable) -> str:
+    """"ok" when a Windows/DOS MBR has what it chain-loads: exactly one active primary
+    partition whose first sector ends in 55 AA and holds code; else why not."""
+    active = [p for p in table.partitions if p.bootable and p.kind == "primary"]
+    if len(active) != 1:
+        return f"{len(active)} active primary partitions (it starts exactly one)"
+    sector = content.read(active[0].start_bytes, SECTOR)
+    if len(sector) < SECTOR or sector[510:512] != b"\x55\xaa" or not any(sector[:446]):
+        return f"the active partition {active[0].index} has no boot sector (code ending in 55 AA)"
     return "ok"
 
 

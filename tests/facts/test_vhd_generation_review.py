@@ -195,6 +195,18 @@ def test_boot_code_without_55aa_fails_g4(copy_of):
     assert verdict.result is Result.FAILED and "does not end in 55 AA" in verdict.message
 
 
+def test_a_dos_mbr_with_nothing_to_chain_to_fails_g6(copy_of):
+    vhd = copy_of("gen1")
+    code = b"\xfa\x33\xc0" + b"\0" * 0x160 + b"Invalid partition table\0Missing operating system\0"
+    patch(vhd, 0, code[:440])
+    verdict = judge(vhd, 1)
+    assert verdict.result is Result.FAILED, verdict.message
+    assert "nothing to start: 0 active primary partitions" in verdict.message
+    patch(vhd, 446, b"\x80")  # partition 1 active, its first sector a boot sector
+    patch(vhd, 2048 * 512, b"\xeb\x52\x90NTFS    ".ljust(510, b"\x01") + b"\x55\xaa")
+    assert judge(vhd, 1).result is Result.PASSED
+
+
 def _edit_gpt(vhd: Path, header=None, entry=None) -> None:
     """Edit the primary GPT header (sector 1) and/or its first entry, CRCs recomputed."""
     import zlib
