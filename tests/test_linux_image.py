@@ -412,3 +412,67 @@ def test_initramfs_listing_offline(compression):
             linux_image.initramfs_names(early + pack(cut))
     with pytest.raises(linux_image._Problem, match="truncated|inflate|ends|not a cpio"):
         linux_image.initramfs_names(early + pack(main)[:-20])
+
+
+GOOD_LINE = "\tlinux\t/boot/vmlinuz-6.1.0-9-amd64 root=UUID=x ro console=ttyS0 earlyprintk=ttyS0 rootdelay=300\n"
+BAD_LINE = "\tlinux\t/boot/vmlinuz-6.1.0-8-amd64 root=UUID=x ro quiet\n"
+NEXT_ENTRY_CFG = 'if [ "${next_entry}" ] ; then\n   set default="${next_entry}"\nelse\n   set default="0"\nfi\n'
+F1_CASES = {
+    "set-default-1": (f'set default="1"\nmenuentry "new" {{\n{GOOD_LINE}}}\nmenuentry "old" {{\n{BAD_LINE}}}\n', ""),
+    "saved-entry": (
+        f'load_env\nset default="${{saved_entry}}"\nmenuentry "new" --id new {{\n{GOOD_LINE}}}\n'
+        f'menuentry "old" --id old {{\n{BAD_LINE}}}\n',
+        "saved_entry=old\n",
+    ),
+    "submenu-1>0": (
+        f'set default="1>0"\nmenuentry "new" {{\n{GOOD_LINE}}}\nsubmenu "Advanced" {{\n  menuentry "old" {{\n{BAD_LINE}  }}\n}}\n',
+        "",
+    ),
+    "linux-in-function": (f"function unused {{\n{GOOD_LINE}}}\nmenuentry 'x' {{\n{GOOD_LINE}}}\n", ""),
+    "next-entry": (f"{NEXT_ENTRY_CFG}menuentry 'new' {{\n{GOOD_LINE}}}\nmenuentry 'old' {{\n{BAD_LINE}}}\n", "next_entry=old\n"),
+}
+
+
+@pytest.mark.parametrize("case", list(F1_CASES))
+def test_f1_default_entry_not_provably_first_is_not_available(tmp_path, case):
+    cfg, env = F1_CASES[case]
+    files = dict(BASE, **{"/boot/grub/grub.cfg": cfg, "/boot/grub/grubenv": f"# GRUB Environment Block\n{env}"})
+    facts = read_linux_image(_image(tmp_path, files, LINKS))
+    with pytest.raises(NotAvailableOffline, match="not available offline"):
+        facts.kernel_cmdline
+    with pytest.raises(NotAvailableOffline):
+        checks.kernel_boot_line(facts, GUIDE)
+
+
+def test_f1_default_entry_provably_first_is_read(tmp_path):
+    cfg = (
+        f"{NEXT_ENTRY_CFG}function savedefault {{\n  save_env saved_entry\n}}\n"
+        f"menuentry 'new' --class debian $menuentry_id_option 'gnulinux-new' {{\n"
+        f"\tif [ x$grub_platform = xxen ]; then insmod xzio; fi\n{GOOD_LINE}}}\n"
+        f"menuentry 'old' {{\n{BAD_LINE}}}\n"
+    )
+    files = dict(BASE, **{"/boot/grub/grub.cfg": cfg, "/boot/grub/grubenv": "saved_entry=gnulinux-new\n"})
+    facts = read_linux_image(_image(tmp_path, files, LINKS))
+    assert facts.kernel_cmdline[-1] == "rootdelay=300"
+    assert checks.kernel_boot_line(facts, GUIDE).result is Result.PASSED
+
+
+def test_f1b_bls_next_entry_is_not_available(tmp_path):
+    entry = "title {0}\nversion 6.1.0-{1}-amd64\nlinux /vmlinuz-6.1.0-{1}-amd64\noptions root=UUID=x ro{2}\n"
+    files = {k: v for k, v in BASE.items() if k not in ("/etc/default/grub", "/boot/grub/grub.cfg")}
+    files["/boot/grub2/grub.cfg"] = f'load_env\n{NEXT_ENTRY_CFG.replace(chr(34) + "0", chr(34) + "${saved_entry}")}blscfg\n'
+    files["/boot/grub2/grubenv"] = "saved_entry=new\nnext_entry=old\n"
+    files["/boot/loader/entries/new.conf"] = entry.format("new", 9, " console=ttyS0 earlyprintk=ttyS0 rootdelay=300")
+    files["/boot/loader/entries/old.conf"] = entry.format("old", 8, " quiet")
+    facts = read_linux_image(_image(tmp_path, files, LINKS))
+    with pytest.raises(NotAvailableOffline, match="next_entry=old"):
+        checks.kernel_boot_line(facts, GUIDE)
+
+
+def test_f1c_systemd_boot_beside_grub_is_not_available(tmp_path):
+    files = dict(BASE)
+    files["/boot/efi/loader/loader.conf"] = "default debian.conf\n"
+    files["/boot/efi/loader/entries/debian.conf"] = "title Debian\nlinux /vmlinuz\noptions root=UUID=x ro quiet\n"
+    facts = read_linux_image(_image(tmp_path, files, LINKS))
+    with pytest.raises(NotAvailableOffline, match="systemd-boot"):
+        checks.kernel_boot_line(facts, GUIDE)

@@ -27,6 +27,7 @@ import dataclasses
 import fnmatch
 import os
 import re
+import shlex
 import struct
 import time
 import zlib
@@ -52,10 +53,12 @@ from pytest_vmimage.facts.linux import (
     LinuxFacts,
     Section,
     parse_collection,
+    parse_shell_assignments,
 )
 from pytest_vmimage.verdict import FactError, Verdict
 
 OFFLINE = "not available offline: needs a running VM"
+NOT_SURE = "not available offline: the image does not tell it for sure"
 # What each live-only section is, for the not-applicable message. A section missing here
 # is named by its key: new sections are not available offline until a reader exists.
 LIVE_ONLY: dict[str, str] = {
@@ -102,6 +105,10 @@ def offline_wording(text: str) -> str:
 
 class _Problem(Exception):
     """A section could not be read: the reason."""
+
+
+class _NotOffline(_Problem):
+    """A section the image cannot tell for sure offline (the check is not applicable): the reason."""
 
 
 @dataclass
@@ -1145,6 +1152,9 @@ def _proc_cmdline(fs: ImageFs, _: str) -> tuple[int, str]:
     """/proc/cmdline offline: the kernel line of the boot loader's default entry (what the
     next boot gets; GRUB puts BOOT_IMAGE first), never a line of a running kernel."""
     offline = _boot_facts(fs)
+    doubt = _default_entry_doubt(fs, offline)
+    if doubt:
+        raise _NotOffline(f"{doubt}; the live check reads /proc/cmdline of the booted VM")
     try:
         params = offline.kernel_cmdline
         kernel = offline.default_boot_kernel()
@@ -1153,9 +1163,136 @@ def _proc_cmdline(fs: ImageFs, _: str) -> tuple[int, str]:
     return 0, " ".join([f"BOOT_IMAGE={kernel}", *params]) + "\n"
 
 
+_KERNEL_WORDS = ("linux", "linux16", "linuxefi")
+SYSTEMD_BOOT_MARKERS = (
+    "/boot/efi/loader/loader.conf",
+    "/efi/loader/loader.conf",
+    "/boot/loader/loader.conf",
+    "/boot/efi/EFI/systemd/systemd-bootx64.efi",
+    "/efi/EFI/systemd/systemd-bootx64.efi",
+)
+
+
+def _grub_words(line: str) -> list[str]:
+    try:
+        return shlex.split(line, comments=True)
+    except ValueError:
+        return line.split()
+
+
+def grub_cfg_default_doubt(text: str, grubenv: dict[str, str]) -> tuple[str, list[str]]:
+    """(reason, files sourced after the first entry): reason is "" only when GRUB provably
+    boots the first top-level ``menuentry`` and the file's first kernel line is in it."""
+    stack: list[str] = []
+    first: tuple[str, str] | None = None  # (title, id)
+    in_first = False
+    first_linux = False
+    defaults: list[str] = []
+    sourced: list[str] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        words = _grub_words(line)
+        if not words:
+            continue
+        head = words[0]
+        if head in ("menuentry", "submenu", "function") and line.endswith("{"):
+            if head != "function" and first is None:
+                if stack:
+                    return f"the first menu entry of grub.cfg is inside a '{stack[-1]}' block", sourced
+                if head == "submenu":
+                    return "the first menu entry of grub.cfg is a submenu", sourced
+                ident = ""
+                for i, word in enumerate(words[:-1]):
+                    if word in ("--id", "$menuentry_id_option", "${menuentry_id_option}"):
+                        ident = words[i + 1]
+                first, in_first = (words[1] if len(words) > 2 else "", ident), True
+            stack.append(head if not (head == "menuentry" and in_first and len(stack) == 0) else "first")
+            continue
+        if head in ("if", "while", "for", "until"):
+            if words[-1] not in ("fi", "done", "fi;", "done;"):
+                stack.append(head)
+            continue
+        if head in ("fi", "done") and stack and stack[-1] in ("if", "while", "for", "until"):
+            stack.pop()
+            continue
+        if line.startswith("}"):
+            if stack and stack.pop() == "first":
+                in_first = False
+            continue
+        if head in _KERNEL_WORDS:
+            if not first_linux:
+                if stack != ["first"]:
+                    return "the first kernel line of grub.cfg is not in its first top-level menu entry", sourced
+                first_linux = True
+            continue
+        if head in ("source", "configfile", "blscfg", "include"):
+            if first is None:
+                return f"grub.cfg runs '{head}' before its first menu entry", sourced
+            sourced += words[1:]
+        match = re.match(r"set\s+default=(.*)$", line)
+        if match and "first" not in stack and "menuentry" not in stack:
+            value = _grub_words(match.group(1))
+            defaults.append(value[0] if value else "")
+    if not first_linux:
+        return "", sourced
+    title, ident = first or ("", "")
+    if grubenv.get("default", "") not in ("", "0"):
+        defaults.append(grubenv["default"])
+    for value in defaults:
+        if value == "${saved_entry}":
+            value = grubenv.get("saved_entry", "")
+        if value in ("", "0", title) or (ident and value == ident):
+            continue
+        if value == "${next_entry}" and not grubenv.get("next_entry"):
+            continue
+        shown = value if "$" not in value else f"{value} from grubenv"
+        return f'grub.cfg boots set default="{shown}", which is not read offline (only entry 0 is)', sourced
+    return "", sourced
+
+
+def _default_entry_doubt(fs: ImageFs, offline: OfflineLinuxFacts) -> str:
+    """Why the default boot entry cannot be told for sure offline ("" when it can);
+    _Problem when a boot loader file cannot be read."""
+    try:
+        return _entry_doubt(fs, offline)
+    except FactError as exc:
+        raise _Problem(str(exc)) from None
+
+
+def _entry_doubt(fs: ImageFs, offline: OfflineLinuxFacts) -> str:
+    grubenv: dict[str, str] = {}
+    for text in offline.files("grubenv").values():
+        grubenv.update(parse_shell_assignments(text))
+    if grubenv.get("next_entry"):
+        return f"grubenv sets next_entry={grubenv['next_entry']} (a one-time boot entry)"
+    grub_cfgs = offline.files("grub_cfg")
+    for path, text in grub_cfgs.items():
+        doubt, sourced = grub_cfg_default_doubt(text, grubenv)
+        if doubt:
+            return f"{path}: {doubt}"
+        folder = path.rsplit("/", 1)[0]
+        names = [f"{folder}/{name.rsplit('/', 1)[-1]}" for name in sourced if "custom" in name or "$" in name]
+        found = fs.resolve(names) if names else {}
+        for name, entry in found.items():
+            if isinstance(entry, Unreadable):
+                raise _Problem(entry.reason)
+            if entry is not None:
+                return f"{path} sources {name}, which may change the default entry"
+    if grub_cfgs or offline.files("bls_entries"):
+        markers = fs.resolve(list(SYSTEMD_BOOT_MARKERS))
+        for name, entry in markers.items():
+            if isinstance(entry, Unreadable):
+                raise _Problem(entry.reason)
+            if entry is not None:
+                return f"systemd-boot ({name}) is installed beside GRUB; which one boots is not known offline"
+    return ""
+
+
 def _default_kernel_release(fs: ImageFs) -> str:
     offline = _boot_facts(fs)
     try:
+        if _default_entry_doubt(fs, offline):
+            return ""
         path = offline.default_boot_kernel()
     except FactError:
         return ""
@@ -1482,6 +1619,8 @@ def _produce_section(fs: ImageFs, name: str) -> Section:
             if patterns is None:
                 raise KeyError(name)
             rc, out = _cat(fs, patterns)
+    except _NotOffline as exc:
+        return Section(2, "", problem=f"{NOT_SURE}: {exc}")
     except _Problem as exc:
         return Section(2, "", problem=str(exc))
     except (FsReadError, BudgetExceeded) as exc:
@@ -1536,6 +1675,8 @@ class OfflineLinuxFacts(LinuxFacts):
     def _offline(self, name: str) -> None:
         if name in self.unavailable:
             raise NotAvailableOffline(self.unavailable[name])
+        if name in self.sections and self.sections[name].problem.startswith(NOT_SURE):
+            raise NotAvailableOffline(self.sections[name].problem)
         if name not in self.sections:
             what = LIVE_ONLY.get(name) or f"the live section {name!r}"
             raise NotAvailableOffline(f"{OFFLINE} ({what})")
