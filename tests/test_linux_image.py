@@ -476,3 +476,35 @@ def test_f1c_systemd_boot_beside_grub_is_not_available(tmp_path):
     facts = read_linux_image(_image(tmp_path, files, LINKS))
     with pytest.raises(NotAvailableOffline, match="systemd-boot"):
         checks.kernel_boot_line(facts, GUIDE)
+
+
+@pytest.mark.parametrize(
+    "main, extra",
+    [
+        ("PasswordAuthentication no\nMatch User nobody\n    Include /etc/ssh/conditional/*.conf\n", "/etc/ssh/conditional/k.conf"),
+        ("Match Address 10.0.0.0/8\n    Include extra.conf\n", "/etc/ssh/extra.conf"),
+    ],
+)
+def test_f2_sshd_include_inside_match_is_not_global(tmp_path, main, extra):
+    files = {k: v for k, v in BASE.items() if k != "/etc/ssh/sshd_config.d/50-keepalive.conf"}
+    files["/etc/ssh/sshd_config"] = main
+    files[extra] = "ClientAliveInterval 180\n"
+    facts = read_linux_image(_image(tmp_path, files, LINKS))
+    assert facts.sshd_settings()["clientaliveinterval"] == "0"
+    assert checks.client_alive_interval(facts, load_profile("current")).result is Result.FAILED
+
+
+@pytest.mark.parametrize("value, seconds", [("180m", "10800"), ("3m", "180"), ("2m60s", "180"), ("1h30m", "5400"), ("90", "90")])
+def test_f7_sshd_time_values_in_seconds(tmp_path, value, seconds):
+    files = {k: v for k, v in BASE.items() if k != "/etc/ssh/sshd_config.d/50-keepalive.conf"}
+    files["/etc/ssh/sshd_config"] = f"ClientAliveInterval {value}\n"
+    facts = read_linux_image(_image(tmp_path, files, LINKS))
+    assert facts.sshd_settings()["clientaliveinterval"] == seconds
+
+
+def test_f7_sshd_unparsable_time_is_an_error(tmp_path):
+    files = {k: v for k, v in BASE.items() if k != "/etc/ssh/sshd_config.d/50-keepalive.conf"}
+    files["/etc/ssh/sshd_config"] = "ClientAliveInterval 3min\n"
+    facts = read_linux_image(_image(tmp_path, files, LINKS))
+    with pytest.raises(FactError, match="not a time value"):
+        checks.client_alive_interval(facts, GUIDE)

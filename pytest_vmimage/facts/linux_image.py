@@ -1329,10 +1329,12 @@ def _sshd_words(line: str) -> tuple[str, str]:
     return match.group(1).lower(), match.group(2)
 
 
-def _sshd_files(fs: ImageFs) -> tuple[list[tuple[str, list[str]]], list[str]]:
+def _sshd_files(fs: ImageFs) -> tuple[list[tuple[str, list[str], bool]], list[str]]:
     """(file, lines) of sshd_config and every Include'd file, in the order sshd reads them
     (an Include is read where it stands), plus the files in the live script's breadth-first
-    order for its ``cfg`` lines. _Problem when a file cannot be read."""
+    order for its ``cfg`` lines. A file Include'd inside a Match block is marked conditional
+    (its settings are not global: sshd -T without -C does not apply them).
+    _Problem when a file cannot be read."""
     main = "/etc/ssh/sshd_config"
     if _one_file(fs, main) is None:
         main = "/usr/etc/ssh/sshd_config"
@@ -1352,12 +1354,15 @@ def _sshd_files(fs: ImageFs) -> tuple[list[tuple[str, list[str]]], list[str]]:
 
     contents: dict[str, list[str]] = {}
 
-    def walk(path: str, depth: int) -> None:
+    def walk(path: str, depth: int, conditional: bool = False) -> None:
         contents[path] = read(path, depth)
         mine: list[str] = []
-        ordered.append((path, mine))
+        ordered.append((path, mine, conditional))
+        in_match = conditional
         for line in contents[path]:
             keyword, value = _sshd_words(line)
+            if keyword == "match":
+                in_match = conditional or value.lower() != "all"
             if keyword != "include":
                 mine.append(line)
                 continue
@@ -1365,9 +1370,10 @@ def _sshd_files(fs: ImageFs) -> tuple[list[tuple[str, list[str]]], list[str]]:
                 pattern = pattern if pattern.startswith("/") else f"/etc/ssh/{pattern}"
                 for found in fs.glob([pattern])[pattern]:
                     if fs.resolve([found])[found] is not None and found not in seen:
-                        walk(found, depth + 1)  # read where the Include stands
+                        # read where the Include stands; inside a Match block it is conditional
+                        walk(found, depth + 1, in_match)
             mine = []
-            ordered.append((path, mine))
+            ordered.append((path, mine, conditional))
 
     walk(main, 0)
     queue = [main]
@@ -1386,6 +1392,20 @@ def _sshd_files(fs: ImageFs) -> tuple[list[tuple[str, list[str]]], list[str]]:
     return ordered, breadth
 
 
+_SSHD_TIMES = ("clientaliveinterval",)
+_SSHD_TIME_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def sshd_seconds(keyword: str, value: str) -> str:
+    """A time value as sshd -T prints it, in seconds (OpenSSH convtime: ``90``, ``3m``,
+    ``1h30m``); _Problem for a value sshd would refuse."""
+    word = value.split()[0] if value.split() else ""
+    parts = re.findall(r"(\d+)([sSmMhHdDwW]?)", word)
+    if not word or "".join(n + u for n, u in parts) != word or any(not u for _, u in parts[:-1]):
+        raise _Problem(f"sshd_config: {keyword} {value!r} is not a time value sshd accepts")
+    return str(sum(int(n) * _SSHD_TIME_UNITS[u.lower()] for n, u in parts))
+
+
 def sshd_settings(fs: ImageFs) -> dict[str, list[str]]:
     """The settings of SSHD_DEFAULTS as sshd -T prints them (without -C: Match blocks not
     applied): the first value of a keyword wins, Port and ListenAddress accumulate."""
@@ -1394,14 +1414,16 @@ def sshd_settings(fs: ImageFs) -> dict[str, list[str]]:
     files, _ = _sshd_files(fs)
     found: dict[str, list[str]] = {}
     in_match: dict[str, bool] = {}  # per file: a Match block ends with its file
-    for path, lines in files:
+    for path, lines, conditional in files:
         for line in lines:
             keyword, value = _sshd_words(line)
             if keyword == "match":
                 in_match[path] = value.lower() != "all"
-            if in_match.get(path) or keyword not in SSHD_DEFAULTS or not value:
+            if conditional or in_match.get(path) or keyword not in SSHD_DEFAULTS or not value:
                 continue
             value = _SSHD_ALIASES.get(keyword, {}).get(value.lower(), value)
+            if keyword in _SSHD_TIMES:
+                value = sshd_seconds(keyword, value)
             if keyword in _SSHD_MULTI:
                 found.setdefault(keyword, []).append(value)
             elif keyword not in found:
