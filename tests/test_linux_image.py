@@ -508,3 +508,56 @@ def test_f7_sshd_unparsable_time_is_an_error(tmp_path):
     facts = read_linux_image(_image(tmp_path, files, LINKS))
     with pytest.raises(FactError, match="not a time value"):
         checks.client_alive_interval(facts, GUIDE)
+
+
+SECOND_UUID = "0b0c0c0d-1111-2222-3333-000000000a00"
+
+
+def _two_partition_image(tmp_path: Path, files: dict, second: dict, second_type: str = "L") -> Path:
+    """GPT: p1 ext4 root from ``files`` (absolute paths), p2 ext4 (UUID SECOND_UUID) holding ``second``."""
+    from tests.facts.conftest import MIB, mkext4, partition, place, sparse_file, write_tree
+
+    tree = {k.lstrip("/"): v for k, v in files.items()}
+    tree.update({k.lstrip("/"): ("symlink", v) for k, v in LINKS.items()})
+    root = write_tree(tmp_path / "root", tree)
+    for binary in (root / "usr/sbin").glob("*"):
+        binary.chmod(0o755)
+    rootimg = mkext4(root, tmp_path / "root.ext4", 64 * MIB)
+    other = mkext4(write_tree(tmp_path / "p2", second), tmp_path / "p2.ext4", 32 * MIB, SECOND_UUID)
+    raw = sparse_file(tmp_path / "os.raw", 100 * MIB)
+    partition(raw, f"label: gpt\nstart=2048, size=64M, type=L\nsize=32M, type={second_type}\n")
+    place(raw, rootimg, 2048)
+    place(raw, other, 2048 + 64 * 2048)
+    return raw
+
+
+def _no_homes() -> dict:
+    files = {k: v for k, v in BASE.items() if not k.startswith(("/home/", "/root/.bash_history"))}
+    files["/etc/passwd"] = "root:x:0:0:root:/root:/bin/bash\nold:x:1001:1001::/home/old:/bin/sh\n"
+    files["/etc/shadow"] = "root:!*:19000::::::\nold:!*:19000::::::\n"
+    return files
+
+
+def test_f4_symlink_mid_path_follows_the_mount_table(tmp_path):
+    """/home -> var/home with a separate /var: the homes are read on the /var partition."""
+    files = _no_homes()
+    files["/etc/fstab"] = f"UUID=x / ext4 defaults 0 1\nUUID={SECOND_UUID} /var ext4 defaults 0 2\n"
+    files["/home"] = ("symlink", "var/home")
+    files["/var/"] = "/"
+    files.pop("/var/lib/dpkg/status")
+    second = {"home/old/.bash_history": "mysql -psecret\n", "lib/dpkg/status": STATUS}
+    facts = read_linux_image(_two_partition_image(tmp_path, files, second))
+    assert "/home/old/.bash_history" in facts.section("home_files")
+    assert checks.shell_history(facts, GUIDE).result is Result.FAILED
+
+
+@pytest.mark.parametrize("mode", ["mount-unit", "gpt-auto"])
+def test_f5_home_mounted_outside_fstab_is_unreadable_not_absent(tmp_path, mode):
+    files = _no_homes()
+    files["/home/"] = "/"
+    if mode == "mount-unit":
+        files["/etc/systemd/system/home.mount"] = f"[Mount]\nWhat=/dev/disk/by-uuid/{SECOND_UUID}\nWhere=/home\n"
+    home_type = "933AC7E1-2EB4-4F13-B844-0E14E2AEF915" if mode == "gpt-auto" else "L"
+    facts = read_linux_image(_two_partition_image(tmp_path, files, {"old/.bash_history": "x\n"}, home_type))
+    with pytest.raises(FactError, match="/home"):
+        checks.shell_history(facts, GUIDE)

@@ -118,6 +118,15 @@ class _Mount:
     why: str = ""  # when reader is None
 
 
+# GPT partition types systemd-gpt-auto-generator mounts (Discoverable Partitions Specification).
+GPT_AUTO_MOUNTS = {
+    "933ac7e1-2eb4-4f13-b844-0e14e2aef915": "/home",
+    "3b8f8425-20e0-4f3b-907f-1a25a76f98e8": "/srv",
+    "4d21b016-b534-45c2-a9fb-5c16e091fd2d": "/var",
+    "7ec6f557-3bc5-4aca-b293-16ef5df639d1": "/var/tmp",
+}
+
+
 class ImageFs:
     """The image's file tree as the booted VM would see it: the root file system plus the
     file systems /etc/fstab mounts below it, symlinks followed across them, all read-only
@@ -146,6 +155,7 @@ class ImageFs:
             self._listings: dict[str, list[FileEntry] | None | Unreadable] = {}
             self._contents: dict[tuple[str, int], bytes | None | Unreadable] = {}
             self._mount_fstab()
+            self._mount_unread()
         except disk._NoReader as exc:
             self.close()
             raise DiskError(f"{path}: {exc}") from None
@@ -186,6 +196,33 @@ class ImageFs:
                     self.mounts.append(_Mount(point, None, f"{point} ({entry.spec}): {exc}"))
         self.mounts.sort(key=lambda m: len(m.point), reverse=True)
 
+    def _mount_unread(self) -> None:
+        """Mount points this reader does not follow are unreadable, never the empty
+        directory beneath: a systemd ``*.mount`` unit in /etc/systemd/system, and a GPT
+        auto-discoverable partition (/home, /srv, /var, /var/tmp) no fstab entry claims."""
+        known = {m.point for m in self.mounts}
+        try:
+            units = self.glob(["/etc/systemd/system/*.mount"])["/etc/systemd/system/*.mount"]
+        except _Problem as exc:
+            raise DiskError(f"{self.path}: systemd mount units cannot be listed: {exc}") from None
+        texts = self.read(units) if units else {}
+        for unit in units:
+            text = texts[unit]
+            where = re.search(r"^\s*Where\s*=\s*(\S+)", _text(text), re.M) if isinstance(text, bytes) else None
+            point = _parent_resolved(where.group(1) if where else "/" + unit.rsplit("/", 1)[-1][:-6].replace("-", "/"))
+            if point != "/" and point not in known and not point.startswith(RUNTIME_DIRS):
+                why = f"{point} is mounted by the systemd unit {unit}; not read offline (read it on a running VM)"
+                self.mounts.append(_Mount(point, None, why))
+                known.add(point)
+        claimed = {p.index for e in self.facts.root_fs.fstab for p in self.facts.partitions if self.facts.fstab_references(p).count(e)}
+        for part in self.facts.partitions:
+            point = GPT_AUTO_MOUNTS.get(part.type_code.lower())
+            if point and point not in known and part.index not in claimed and part.index != self.facts.root_fs.partition_index:
+                why = f"{point} may be mounted from partition {part.index} ({part.type_name}) by systemd-gpt-auto-generator; not read offline"
+                self.mounts.append(_Mount(point, None, why))
+                known.add(point)
+        self.mounts.sort(key=lambda m: len(m.point), reverse=True)
+
     def _route(self, path: str) -> tuple[_Mount, str]:
         for mount in self.mounts:
             if mount.point == "/" or path == mount.point or path.startswith(mount.point + "/"):
@@ -195,7 +232,14 @@ class ImageFs:
 
     # -- batches -------------------------------------------------------------------
     def lstat(self, paths: list[str]) -> dict[str, FileEntry | None | Unreadable]:
-        """What each path is (the last component not followed); cached."""
+        """What each path is (the last component not followed, symlinks among its
+        directories followed through the mount table); cached."""
+        through = self._through_links(set(paths))
+        real = self._lstat_raw(sorted({t for t in through.values() if isinstance(t, str)}))
+        return {p: through[p] if isinstance(through[p], Unreadable) else real[through[p]] for p in paths}
+
+    def _lstat_raw(self, paths: list[str]) -> dict[str, FileEntry | None | Unreadable]:
+        """What each path is, its directories taken as they are (no link followed); cached."""
         todo: dict[int, tuple[_Mount, dict[str, str]]] = {}
         for p in dict.fromkeys(paths):
             if p in self._stats:
@@ -225,7 +269,14 @@ class ImageFs:
         for _ in range(MAX_LINK_HOPS + 1):
             if not current:
                 break
-            entries = self.lstat(sorted(set(current.values())))
+            through = self._through_links(set(current.values()))
+            for orig, now in list(current.items()):
+                if isinstance(through[now], Unreadable):
+                    final[orig] = through[now]
+                    del current[orig]
+                else:
+                    current[orig] = through[now]
+            entries = self._lstat_raw(sorted(set(current.values())))
             following = {}
             for orig, now in current.items():
                 entry = entries[now]
@@ -243,6 +294,38 @@ class ImageFs:
         for orig in current:
             final[orig] = Unreadable(f"{orig}: more than {MAX_LINK_HOPS} symbolic links")
         return final
+
+    def _through_links(self, paths: set[str]) -> dict[str, str | Unreadable]:
+        """Each path with the symlinks among its directories followed (bounded hops), so the
+        mount table applies at every component (``/home -> var/home`` with a separate /var)."""
+        out: dict[str, str | Unreadable] = {}
+        todo = {p: p for p in paths}
+        for _ in range(MAX_LINK_HOPS + 1):
+            if not todo:
+                break
+            split = {now: [c for c in now.split("/") if c] for now in todo.values()}
+            prefixes = {"/" + "/".join(c[:i]) for c in split.values() for i in range(1, len(c))}
+            stats = self._lstat_raw(sorted(prefixes)) if prefixes else {}
+            following = {}
+            for orig, now in todo.items():
+                comps = split[now]
+                out[orig] = now
+                for i in range(1, len(comps)):
+                    entry = stats["/" + "/".join(comps[:i])]
+                    if isinstance(entry, Unreadable):
+                        out[orig] = entry
+                    elif isinstance(entry, FileEntry) and entry.kind == "unreadable":
+                        out[orig] = Unreadable(f"{entry.path}: {entry.error}")
+                    elif isinstance(entry, FileEntry) and entry.kind == "symlink":
+                        target = disk._join_link("/" + "/".join(comps[:i]), entry.target)
+                        following[orig] = _parent_resolved(target + "/" + "/".join(comps[i:]))
+                    else:
+                        continue
+                    break
+            todo = following
+        for orig in todo:
+            out[orig] = Unreadable(f"{orig}: more than {MAX_LINK_HOPS} symbolic links")
+        return out
 
     def listdir(self, paths: list[str]) -> dict[str, list[FileEntry] | None | Unreadable]:
         """Directory listings (a symlinked directory listed where it leads); entries keep
