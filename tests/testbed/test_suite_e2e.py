@@ -40,6 +40,7 @@ def lnx_severity() -> dict[str, str]:
 
 # Requirements that do not apply to the Debian test VM, and a word the reason must name.
 NOT_APPLICABLE_ON_TESTBED = {
+    "LNX-016": "not RHEL/CentOS 6",  # current judges NetworkManager only on the EL6 family
     "LNX-033": "neither SUSE nor Azure Linux",  # the DHCP hostname rule is SUSE's / Azure Linux's
     "LNX-041": "cloud-init is not installed",  # the image provisions with the agent only
     "LNX-042": "no resource disk",  # QEMU attaches no Azure temporary disk

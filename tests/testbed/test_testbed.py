@@ -151,7 +151,7 @@ VARIANT_FACTS = {
     "lisa-rules": [
         ("sudo -n cat /etc/sudoers.d/90-testbed-targetpw", "Defaults targetpw"),  # and sudo -n still works
         ("grep -o 'libata.atapi_enabled=0' /proc/cmdline", "libata.atapi_enabled=0"),
-        ("sudo -n grep -c 'libata.atapi_enabled=0' /boot/grub/grub.cfg", "1"),
+        ("sudo -n grep -q 'linux.*libata.atapi_enabled=0' /boot/grub/grub.cfg && echo persisted", "persisted"),
         ("grep -c 'NAME=\"eth1\"' /etc/udev/rules.d/70-persistent-net.rules", "1"),
         ("ip -4 -o addr show eth0 | grep -c 'inet 10.0.2.15/24'", "1"),  # the rule's MAC is not this NIC's
         ("dpkg-query -W -f='${Version}\\n' omi; /opt/omi/bin/omiserver --version | grep -o 'OMI-[0-9.-]*[0-9]'",
