@@ -561,3 +561,28 @@ def test_f5_home_mounted_outside_fstab_is_unreadable_not_absent(tmp_path, mode):
     facts = read_linux_image(_two_partition_image(tmp_path, files, {"old/.bash_history": "x\n"}, home_type))
     with pytest.raises(FactError, match="/home"):
         checks.shell_history(facts, GUIDE)
+
+
+@pytest.mark.parametrize("status", ["install reinstreq half-installed", "install ok unpacked", "deinstall ok config-files"])
+def test_f6_dpkg_only_install_ok_installed_counts(tmp_path, status):
+    files = dict(BASE, **{"/var/lib/dpkg/status": STATUS.replace("install ok installed", status, 1)})
+    facts = read_linux_image(_image(tmp_path, files, LINKS))
+    assert "waagent" not in facts.packages()
+    assert "waagent" not in live.parse_packages(f"waagent\t2.7\t{status}\nopenssl\t3.0\tinstall ok installed\n")
+    assert live.parse_packages("glibc\t2.34-1\tinstalled\n") == {"glibc": "2.34-1"}  # rpm's line
+
+
+LIBC = "\nPackage: libc6\nStatus: {0}\nArchitecture: {1}\nVersion: {2}\n"
+
+
+def test_f10_dpkg_native_architecture_wins(tmp_path):
+    native = "\nPackage: dpkg\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1.21\n"
+    status = STATUS + LIBC.format("install ok installed", "i386", "2.36-9") + LIBC.format("install ok installed", "amd64", "2.17-7")
+    facts = read_linux_image(_image(tmp_path, dict(BASE, **{"/var/lib/dpkg/status": status + native}), LINKS))
+    assert facts.section("glibc") == "glibc 2.17"
+    ambiguous = read_linux_image(_image(tmp_path / "b", dict(BASE, **{"/var/lib/dpkg/status": status}), LINKS))
+    with pytest.raises(FactError, match="several architectures"):
+        checks.ghost_vulnerability(ambiguous, GUIDE)
+    hidden = STATUS + LIBC.format("deinstall ok config-files", "amd64", "2.36-9") + LIBC.format("install ok installed", "amd64", "2.17-7")
+    facts = read_linux_image(_image(tmp_path / "c", dict(BASE, **{"/var/lib/dpkg/status": hidden}), LINKS))
+    assert facts.section("glibc") == "glibc 2.17"

@@ -1537,13 +1537,13 @@ def parse_units(text: str) -> dict[str, tuple[str, str]]:
 
 
 def parse_packages(text: str) -> dict[str, str]:
-    """Installed packages among the ones asked for: {name: version}."""
+    """Installed packages among the ones asked for: {name: version}. dpkg's status must
+    be exactly ``install ok installed`` (half-installed, unpacked, config-files,
+    reinstreq are not installed); rpm's line says ``installed``."""
     packages = {}
     for line in text.splitlines():
         parts = line.split("\t")
-        if len(parts) >= 3 and ("installed" in parts[2] and "not-installed" not in parts[2]):
-            if "deinstall" in parts[2] or "config-files" in parts[2]:
-                continue
+        if len(parts) >= 3 and parts[2].split() in (["install", "ok", "installed"], ["hold", "ok", "installed"], ["installed"]):
             packages[parts[0]] = parts[1]
     return packages
 

@@ -792,7 +792,7 @@ DPKG_NAMES = (
 def parse_dpkg_status(text: str) -> dict[str, tuple[str, str]]:
     """/var/lib/dpkg/status: package -> (version, status); the stanza of the native
     architecture wins over others of the same name."""
-    found: dict[str, tuple[str, str]] = {}
+    stanzas: dict[str, list[dict[str, str]]] = {}
     for stanza in re.split(r"\n\s*\n", text):
         fields: dict[str, str] = {}
         for line in stanza.splitlines():
@@ -801,8 +801,27 @@ def parse_dpkg_status(text: str) -> dict[str, tuple[str, str]]:
             key, _, value = line.partition(":")
             fields[key] = value.strip()
         if "Package" in fields:
-            found.setdefault(fields["Package"], (fields.get("Version", ""), fields.get("Status", "")))
+            stanzas.setdefault(fields["Package"], []).append(fields)
+    native = next((f.get("Architecture", "") for f in stanzas.get("dpkg", [])), "")
+    found: dict[str, tuple[str, str]] = {}
+    for name, options in stanzas.items():
+        # the native (or arch-independent) stanza first, an installed one before others
+        options = sorted(
+            options,
+            key=lambda f: (
+                f.get("Architecture", "") not in (native, "all", "") if native else False,
+                not f.get("Status", "").endswith(" installed"),
+            ),
+        )
+        installed = {f.get("Architecture", "") for f in options if f.get("Status", "").endswith(" installed")}
+        if not native and len(installed - {"all", ""}) > 1:
+            found[name] = ("", f"{AMBIGUOUS_ARCH} {' '.join(sorted(installed))}")
+            continue
+        found[name] = (options[0].get("Version", ""), options[0].get("Status", ""))
     return found
+
+
+AMBIGUOUS_ARCH = "installed for several architectures, the native one unknown:"
 
 
 def _dpkg(fs: ImageFs) -> dict[str, tuple[str, str]] | None:
@@ -898,7 +917,9 @@ def _installed(fs: ImageFs, name: str) -> str | None:
     if dpkg is None and rpm is None:
         raise _Problem("no package database (/var/lib/dpkg/status, rpmdb.sqlite) in the image")
     version, status = (dpkg or {}).get(name) or (rpm or {}).get(name) or ("", "")
-    if not status.endswith("installed") or status.endswith("not-installed"):
+    if status.startswith(AMBIGUOUS_ARCH):
+        raise _Problem(f"dpkg: {name} is {status}")
+    if status.split() not in (["install", "ok", "installed"], ["hold", "ok", "installed"], ["installed"]):
         return None
     return re.sub(r"^\d+:", "", version).split("-")[0].split("+")[0].split("~")[0]
 
