@@ -596,12 +596,3 @@ def test_sudo_password_on_stdin_is_never_read_by_a_lane(tmp_path):
     assert "secret-on-stdin" not in out.stdout
     parsed = parse_collection(out.stdout, "t0k3n")
     assert parsed["reads"].text == "" and parsed["quick"].text == ""
-
-
-def test_lanes_yield_the_cpu_to_the_foreground_sections(tmp_path):
-    """On a 1-vCPU VM the lanes must not stretch the foreground's short (10 s) deadlines:
-    lane sections run at nice 10, the foreground at the script's own priority."""
-    sections = {"laned": (False, "nice"), "foreground": (False, "nice")}
-    out = run_sections(sections, fake_bin(tmp_path), lanes=(("laned",),))
-    base = os.nice(0)
-    assert int(out["foreground"].text) == base and int(out["laned"].text) == min(base + 10, 19)

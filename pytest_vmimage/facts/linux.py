@@ -1112,7 +1112,7 @@ def collection_script(
 
     The sections named in ``lanes`` run concurrently: each lane is a stage of one pipeline
     that runs its sections in turn, holds their output and prints it after what the stage
-    before it printed (``cat``), at ``nice`` 10; the other sections run in the last stage. Output never
+    before it printed (``cat``); the other sections run in the last stage. Output never
     interleaves, nothing is written to disk, and a lane that dies loses only the sections
     of the lanes up to it (they are then "not collected"). Default :data:`CONCURRENT_LANES`;
     ``lanes=()`` runs every section in turn.
@@ -1124,14 +1124,11 @@ def collection_script(
         # without coreutils timeout the sections run without deadline (recorded as 0)
         'if command -v timeout >/dev/null; then dl() { timeout -k 5 "$@"; }; nodl=; '
         'else dl() { shift; "$@"; }; nodl=1; fi',
-        # lanes run their sections at lower priority (ni, set per lane): on a 1-vCPU VM the
-        # foreground's short deadlines keep their pace, the lanes take the idle time
-        "ni=",
         "run() {",
         f"  echo '{marker} begin '\"$1\"",
         "  read -r t0 _ </proc/uptime",
         # the output is held in a variable so its byte count (LC_ALL=C) travels with it
-        f'  o=$({{ dl "$2" $ni sh -c "$3" 2>/dev/null </dev/null; r=$?; echo; echo "{marker} rc $r"; }} | head -c {cap + 64})',
+        f'  o=$({{ dl "$2" sh -c "$3" 2>/dev/null </dev/null; r=$?; echo; echo "{marker} rc $r"; }} | head -c {cap + 64})',
         "  read -r t1 _ </proc/uptime",
         f'  printf "%s\\n" "$o"; echo "{marker} end $1 $t0 $t1 ${{nodl:+0}}${{nodl:-$2}} ${{#o}}"',
         "}",
@@ -1150,9 +1147,7 @@ def collection_script(
         # the first stage reads nothing (its stdin may still hold sudo's password pipe)
         upstream = " cat;" if number else ""
         body = "\n".join(call(name) for name in lane)
-        stages.append(
-            f"{{ command -v nice >/dev/null && ni='nice -n 10'; o=$(\n{body}\n);{upstream} printf '%s\\n' \"$o\"; }}"
-        )
+        stages.append(f"{{ o=$(\n{body}\n);{upstream} printf '%s\\n' \"$o\"; }}")
     rest = "\n".join(call(name) for name in sections if name not in laned)
     if stages:
         stages.append(f"{{\n{rest}\ncat; }}" if rest else "cat")
