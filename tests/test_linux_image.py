@@ -586,3 +586,11 @@ def test_f10_dpkg_native_architecture_wins(tmp_path):
     hidden = STATUS + LIBC.format("deinstall ok config-files", "amd64", "2.36-9") + LIBC.format("install ok installed", "amd64", "2.17-7")
     facts = read_linux_image(_image(tmp_path / "c", dict(BASE, **{"/var/lib/dpkg/status": hidden}), LINKS))
     assert facts.section("glibc") == "glibc 2.17"
+
+
+def test_f8_lvm_os_disk_without_readable_root_is_an_error_naming_the_pv(tmp_path):
+    raw = _two_partition_image(tmp_path, {"/data/x": "1\n"}, {"a": "b"}, "E6D6D379-F507-44C2-A23C-238F2A3DF928")
+    facts = read_linux_image(raw)
+    with pytest.raises(FactError, match="LVM physical volume") as err:
+        checks.no_lvm(facts, GUIDE)
+    assert not isinstance(err.value, NotAvailableOffline)

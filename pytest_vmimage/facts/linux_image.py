@@ -1677,7 +1677,9 @@ def block_sections(os_disk: DiskFacts, data_disks: list[DiskFacts]) -> dict[str,
     try:
         if "fstab" in os_disk.root_fs.unreadable or not os_disk.root_fs.readable:
             why = os_disk.root_fs.unreadable.get("fstab") or os_disk.root_fs.reason
-            raise _Problem(f"mount points unknown: /etc/fstab not read ({why})")
+            pvs = [f"partition {p.index}" for p in os_disk.partitions if p.role == "lvm"]
+            lvm = f"; the OS disk holds an LVM physical volume ({', '.join(pvs)})" if pvs else ""
+            raise _Problem(f"mount points unknown: /etc/fstab not read ({why}){lvm}")
         mounts = {}
         for part in os_disk.partitions:
             points = [
@@ -1888,6 +1890,7 @@ def read_linux_image(
         why = str(exc).removeprefix(f"{path}: ")
         for name in names:
             result.sections[name] = Section(2, "", problem=f"reading the image stopped: {why}")
+        result.sections.update(block_sections(facts, list(data_disks)))  # an error naming the cause
         result.meta = {"source": "vhd", "vhd": path, "bytes_read": 0, "seconds": 0.0}
         return result
     try:
