@@ -521,7 +521,7 @@ def test_lanes_run_concurrently_and_every_section_arrives(tmp_path):
     sections = {name: (False, f"sleep 1.5; echo {name}") for name in ("a", "b", "c", "d")}
     sections["quick"] = (False, "echo quick")
     started = time.monotonic()
-    out = run_sections(sections, fake_bin(tmp_path), lanes=(("a",), ("b",), ("c",)))
+    out = run_sections(sections, fake_bin(tmp_path, getconf="echo 2"), lanes=(("a",), ("b",), ("c",)))
     took = time.monotonic() - started
     assert {name: s.text for name, s in out.items()} == {n: n for n in sections}
     assert all(s.rc == 0 and not s.unreadable(n) for n, s in out.items())
@@ -596,3 +596,16 @@ def test_sudo_password_on_stdin_is_never_read_by_a_lane(tmp_path):
     assert "secret-on-stdin" not in out.stdout
     parsed = parse_collection(out.stdout, "t0k3n")
     assert parsed["reads"].text == "" and parsed["quick"].text == ""
+
+
+def test_one_cpu_runs_the_lanes_in_turn(tmp_path):
+    """On a 1-CPU VM lanes gain nothing for CPU-bound work and stretch each other past their
+    deadlines (README "Speed"): each stage waits for the one before it; all sections arrive."""
+    sections = {name: (False, f"sleep 0.6; echo {name}") for name in ("a", "b", "c")}
+    started = time.monotonic()
+    out = run_sections(sections, fake_bin(tmp_path, getconf="echo 1"), lanes=(("a",), ("b",)))
+    took = time.monotonic() - started
+    assert {n: s.text for n, s in out.items()} == {"a": "a", "b": "b", "c": "c"}
+    assert took >= 1.8, f"in turn: 3 x 0.6 s, took {took:.1f} s"
+    starts = sorted(out, key=lambda n: out[n].seconds)  # each ran alone
+    assert all(out[n].seconds < 1.5 for n in starts)

@@ -1124,6 +1124,8 @@ def collection_script(
         # without coreutils timeout the sections run without deadline (recorded as 0)
         'if command -v timeout >/dev/null; then dl() { timeout -k 5 "$@"; }; nodl=; '
         'else dl() { shift; "$@"; }; nodl=1; fi',
+        # one CPU: each stage waits for the one before it (cat first), so lanes run in turn
+        'one=; [ "$(getconf _NPROCESSORS_ONLN 2>/dev/null)" = 1 ] && one=1',
         "run() {",
         f"  echo '{marker} begin '\"$1\"",
         "  read -r t0 _ </proc/uptime",
@@ -1145,12 +1147,12 @@ def collection_script(
     stages = []
     for number, lane in enumerate(in_lanes):
         # the first stage reads nothing (its stdin may still hold sudo's password pipe)
-        upstream = " cat;" if number else ""
+        first, upstream = ('[ -n "$one" ] && cat; ', ' [ -n "$one" ] || cat;') if number else ("", "")
         body = "\n".join(call(name) for name in lane)
-        stages.append(f"{{ o=$(\n{body}\n);{upstream} printf '%s\\n' \"$o\"; }}")
+        stages.append(f"{{ {first}o=$(\n{body}\n);{upstream} printf '%s\\n' \"$o\"; }}")
     rest = "\n".join(call(name) for name in sections if name not in laned)
     if stages:
-        stages.append(f"{{\n{rest}\ncat; }}" if rest else "cat")
+        stages.append(f'{{ [ -n "$one" ] && cat\n{rest}\n[ -n "$one" ] || cat; }}' if rest else "cat")
         parts.append(" |\n".join(stages))
     else:
         parts.append(rest)
