@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -136,9 +137,17 @@ def test_sudo_that_wants_a_password(scratch):
     assert CANARY not in logs.stdout
 
 
+# how many LNX requirements suites/linux declares (43 since the rules added 2026-11)
+LNX_REQUIREMENTS = len(
+    {m for f in (REPO / "suites" / "linux").glob("test_*.py") for m in re.findall(r'"(LNX-\d{3})"', f.read_text())}
+)
+
+
 def run_suite(workdir: Path, hosts: list[str], known_hosts: list[Path], key: Path, **popen):
     """suites/linux through the plugin, in a subprocess; returns Popen (text, output captured)."""
     workdir.mkdir(parents=True, exist_ok=True)
+    config = workdir / "vm-config.toml"
+    config.write_text("[image]\nnetwork_isolated = true\n")  # the test VMs run with restrict=on (LNX-043)
     merged = workdir / "known_hosts"
     merged.write_text("".join(Path(k).read_text() for k in known_hosts))
     cmd = [
@@ -155,6 +164,8 @@ def run_suite(workdir: Path, hosts: list[str], known_hosts: list[Path], key: Pat
         str(merged),
         f"--junitxml={workdir / 'TEST-vmimage.xml'}",
         f"--vm-report={workdir / 'certification.json'}",
+        "--vm-config",
+        str(config),
     ]
     for host in hosts:
         cmd += ["--vm-host", host]
@@ -234,7 +245,7 @@ def test_qemu_killed_during_the_collection(scratch, testbed_vm, tmp_path):
     results = junit_results(tmp_path)
     lost = {rid: p for (host, rid), p in results.items() if host == "lost"}
     kept = {rid: p for (host, rid), p in results.items() if host == "other"}
-    assert len(lost) == 29 and len(kept) == 29, out[-3000:]
+    assert len(lost) == LNX_REQUIREMENTS and len(kept) == LNX_REQUIREMENTS, out[-3000:]
     for rid, props in lost.items():
         assert props["result"] == "error", (rid, props)
         assert "connection was lost" in props["message"], (rid, props["message"])
