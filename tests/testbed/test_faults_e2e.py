@@ -139,7 +139,11 @@ def test_sudo_that_wants_a_password(scratch):
 
 # how many LNX requirements suites/linux declares (43 since the rules added 2026-11)
 LNX_REQUIREMENTS = len(
-    {m for f in (REPO / "suites" / "linux").glob("test_*.py") for m in re.findall(r'"(LNX-\d{3})"', f.read_text())}
+    {
+        m
+        for f in (REPO / "suites" / "linux").glob("test_*.py")
+        for m in re.findall(r'"(LNX-\d{3})"', f.read_text())
+    }
 )
 
 
