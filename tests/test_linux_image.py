@@ -594,3 +594,16 @@ def test_f8_lvm_os_disk_without_readable_root_is_an_error_naming_the_pv(tmp_path
     with pytest.raises(FactError, match="LVM physical volume") as err:
         checks.no_lvm(facts, GUIDE)
     assert not isinstance(err.value, NotAvailableOffline)
+
+
+def test_f1b_bls_saved_entry_is_read(tmp_path):
+    """EL's grub.cfg (blscfg, no menu entries): the BLS saved_entry is the default entry."""
+    entry = "title {0}\nversion 6.1.0-{1}-amd64\nlinux /vmlinuz-6.1.0-{1}-amd64\noptions root=UUID=x ro{2}\n"
+    files = {k: v for k, v in BASE.items() if k not in ("/etc/default/grub", "/boot/grub/grub.cfg")}
+    files["/boot/grub2/grub.cfg"] = f'load_env\n{NEXT_ENTRY_CFG.replace(chr(34) + "0", chr(34) + "${saved_entry}")}blscfg\n'
+    files["/boot/grub2/grubenv"] = "saved_entry=old\n"
+    files["/boot/loader/entries/new.conf"] = entry.format("new", 9, " console=ttyS0 earlyprintk=ttyS0 rootdelay=300")
+    files["/boot/loader/entries/old.conf"] = entry.format("old", 8, " quiet")
+    facts = read_linux_image(_image(tmp_path, files, LINKS))
+    assert facts.kernel_cmdline[-1] == "quiet"
+    assert checks.kernel_boot_line(facts, GUIDE).result is Result.FAILED

@@ -1293,6 +1293,7 @@ def grub_cfg_default_doubt(text: str, grubenv: dict[str, str]) -> tuple[str, lis
     first_linux = False
     defaults: list[str] = []
     sourced: list[str] = []
+    early = ""
     for raw in text.splitlines():
         line = raw.strip()
         words = _grub_words(line)
@@ -1331,14 +1332,16 @@ def grub_cfg_default_doubt(text: str, grubenv: dict[str, str]) -> tuple[str, lis
             continue
         if head in ("source", "configfile", "blscfg", "include"):
             if first is None:
-                return f"grub.cfg runs '{head}' before its first menu entry", sourced
+                early = early or head
             sourced += words[1:]
         match = re.match(r"set\s+default=(.*)$", line)
         if match and "first" not in stack and "menuentry" not in stack:
             value = _grub_words(match.group(1))
             defaults.append(value[0] if value else "")
-    if not first_linux:
+    if not first_linux:  # not the source of the kernel line (BLS: blscfg and no entries)
         return "", sourced
+    if early:
+        return f"grub.cfg runs '{early}' before its first menu entry", sourced
     title, ident = first or ("", "")
     if grubenv.get("default", "") not in ("", "0"):
         defaults.append(grubenv["default"])
