@@ -457,14 +457,19 @@ def test_f1_default_entry_provably_first_is_read(tmp_path):
     assert checks.kernel_boot_line(facts, GUIDE).result is Result.PASSED
 
 
-def test_f1b_bls_next_entry_is_not_available(tmp_path):
+def _bls_files(grubenv: str) -> dict:
+    """EL's layout: grub.cfg runs blscfg; entry "new" has the parameters, "old" lacks them."""
     entry = "title {0}\nversion 6.1.0-{1}-amd64\nlinux /vmlinuz-6.1.0-{1}-amd64\noptions root=UUID=x ro{2}\n"
     files = {k: v for k, v in BASE.items() if k not in ("/etc/default/grub", "/boot/grub/grub.cfg")}
     files["/boot/grub2/grub.cfg"] = f'load_env\n{NEXT_ENTRY_CFG.replace(chr(34) + "0", chr(34) + "${saved_entry}")}blscfg\n'
-    files["/boot/grub2/grubenv"] = "saved_entry=new\nnext_entry=old\n"
+    files["/boot/grub2/grubenv"] = grubenv
     files["/boot/loader/entries/new.conf"] = entry.format("new", 9, " console=ttyS0 earlyprintk=ttyS0 rootdelay=300")
     files["/boot/loader/entries/old.conf"] = entry.format("old", 8, " quiet")
-    facts = read_linux_image(_image(tmp_path, files, LINKS))
+    return files
+
+
+def test_f1b_bls_next_entry_is_not_available(tmp_path):
+    facts = read_linux_image(_image(tmp_path, _bls_files("saved_entry=new\nnext_entry=old\n"), LINKS))
     with pytest.raises(NotAvailableOffline, match="next_entry=old"):
         checks.kernel_boot_line(facts, GUIDE)
 
@@ -598,12 +603,6 @@ def test_f8_lvm_os_disk_without_readable_root_is_an_error_naming_the_pv(tmp_path
 
 def test_f1b_bls_saved_entry_is_read(tmp_path):
     """EL's grub.cfg (blscfg, no menu entries): the BLS saved_entry is the default entry."""
-    entry = "title {0}\nversion 6.1.0-{1}-amd64\nlinux /vmlinuz-6.1.0-{1}-amd64\noptions root=UUID=x ro{2}\n"
-    files = {k: v for k, v in BASE.items() if k not in ("/etc/default/grub", "/boot/grub/grub.cfg")}
-    files["/boot/grub2/grub.cfg"] = f'load_env\n{NEXT_ENTRY_CFG.replace(chr(34) + "0", chr(34) + "${saved_entry}")}blscfg\n'
-    files["/boot/grub2/grubenv"] = "saved_entry=old\n"
-    files["/boot/loader/entries/new.conf"] = entry.format("new", 9, " console=ttyS0 earlyprintk=ttyS0 rootdelay=300")
-    files["/boot/loader/entries/old.conf"] = entry.format("old", 8, " quiet")
-    facts = read_linux_image(_image(tmp_path, files, LINKS))
+    facts = read_linux_image(_image(tmp_path, _bls_files("saved_entry=old\n"), LINKS))
     assert facts.kernel_cmdline[-1] == "quiet"
     assert checks.kernel_boot_line(facts, GUIDE).result is Result.FAILED
