@@ -408,17 +408,26 @@ def test_initramfs_listing_offline(compression):
     assert b"kernel/x86/microcode/GenuineIntel.bin" in names
     assert b"usr/lib/modules/6.1/kernel/drivers/scsi/hv_storvsc.ko.xz" in names
     for cut in (main[:150], main[: len(main) // 2]):
-        with pytest.raises(linux_image._Problem, match="ends inside a member|TRAILER|truncated|inflate|not a cpio"):
+        with pytest.raises(
+            linux_image._Problem, match="ends inside a member|TRAILER|truncated|inflate|not a cpio"
+        ):
             linux_image.initramfs_names(early + pack(cut))
     with pytest.raises(linux_image._Problem, match="truncated|inflate|ends|not a cpio"):
         linux_image.initramfs_names(early + pack(main)[:-20])
 
 
-GOOD_LINE = "\tlinux\t/boot/vmlinuz-6.1.0-9-amd64 root=UUID=x ro console=ttyS0 earlyprintk=ttyS0 rootdelay=300\n"
+GOOD_LINE = (
+    "\tlinux\t/boot/vmlinuz-6.1.0-9-amd64 root=UUID=x ro console=ttyS0 earlyprintk=ttyS0 rootdelay=300\n"
+)
 BAD_LINE = "\tlinux\t/boot/vmlinuz-6.1.0-8-amd64 root=UUID=x ro quiet\n"
-NEXT_ENTRY_CFG = 'if [ "${next_entry}" ] ; then\n   set default="${next_entry}"\nelse\n   set default="0"\nfi\n'
+NEXT_ENTRY_CFG = (
+    'if [ "${next_entry}" ] ; then\n   set default="${next_entry}"\nelse\n   set default="0"\nfi\n'
+)
 F1_CASES = {
-    "set-default-1": (f'set default="1"\nmenuentry "new" {{\n{GOOD_LINE}}}\nmenuentry "old" {{\n{BAD_LINE}}}\n', ""),
+    "set-default-1": (
+        f'set default="1"\nmenuentry "new" {{\n{GOOD_LINE}}}\nmenuentry "old" {{\n{BAD_LINE}}}\n',
+        "",
+    ),
     "saved-entry": (
         f'load_env\nset default="${{saved_entry}}"\nmenuentry "new" --id new {{\n{GOOD_LINE}}}\n'
         f'menuentry "old" --id old {{\n{BAD_LINE}}}\n',
@@ -429,17 +438,22 @@ F1_CASES = {
         "",
     ),
     "linux-in-function": (f"function unused {{\n{GOOD_LINE}}}\nmenuentry 'x' {{\n{GOOD_LINE}}}\n", ""),
-    "next-entry": (f"{NEXT_ENTRY_CFG}menuentry 'new' {{\n{GOOD_LINE}}}\nmenuentry 'old' {{\n{BAD_LINE}}}\n", "next_entry=old\n"),
+    "next-entry": (
+        f"{NEXT_ENTRY_CFG}menuentry 'new' {{\n{GOOD_LINE}}}\nmenuentry 'old' {{\n{BAD_LINE}}}\n",
+        "next_entry=old\n",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", list(F1_CASES))
 def test_f1_default_entry_not_provably_first_is_not_available(tmp_path, case):
     cfg, env = F1_CASES[case]
-    files = dict(BASE, **{"/boot/grub/grub.cfg": cfg, "/boot/grub/grubenv": f"# GRUB Environment Block\n{env}"})
+    files = dict(
+        BASE, **{"/boot/grub/grub.cfg": cfg, "/boot/grub/grubenv": f"# GRUB Environment Block\n{env}"}
+    )
     facts = read_linux_image(_image(tmp_path, files, LINKS))
     with pytest.raises(NotAvailableOffline, match="not available offline"):
-        facts.kernel_cmdline
+        assert facts.kernel_cmdline is None  # raises before
     with pytest.raises(NotAvailableOffline):
         checks.kernel_boot_line(facts, GUIDE)
 
@@ -461,9 +475,13 @@ def _bls_files(grubenv: str) -> dict:
     """EL's layout: grub.cfg runs blscfg; entry "new" has the parameters, "old" lacks them."""
     entry = "title {0}\nversion 6.1.0-{1}-amd64\nlinux /vmlinuz-6.1.0-{1}-amd64\noptions root=UUID=x ro{2}\n"
     files = {k: v for k, v in BASE.items() if k not in ("/etc/default/grub", "/boot/grub/grub.cfg")}
-    files["/boot/grub2/grub.cfg"] = f'load_env\n{NEXT_ENTRY_CFG.replace(chr(34) + "0", chr(34) + "${saved_entry}")}blscfg\n'
+    files["/boot/grub2/grub.cfg"] = (
+        f"load_env\n{NEXT_ENTRY_CFG.replace(chr(34) + '0', chr(34) + '${saved_entry}')}blscfg\n"
+    )
     files["/boot/grub2/grubenv"] = grubenv
-    files["/boot/loader/entries/new.conf"] = entry.format("new", 9, " console=ttyS0 earlyprintk=ttyS0 rootdelay=300")
+    files["/boot/loader/entries/new.conf"] = entry.format(
+        "new", 9, " console=ttyS0 earlyprintk=ttyS0 rootdelay=300"
+    )
     files["/boot/loader/entries/old.conf"] = entry.format("old", 8, " quiet")
     return files
 
@@ -477,7 +495,9 @@ def test_f1b_bls_next_entry_is_not_available(tmp_path):
 def test_f1c_systemd_boot_beside_grub_is_not_available(tmp_path):
     files = dict(BASE)
     files["/boot/efi/loader/loader.conf"] = "default debian.conf\n"
-    files["/boot/efi/loader/entries/debian.conf"] = "title Debian\nlinux /vmlinuz\noptions root=UUID=x ro quiet\n"
+    files["/boot/efi/loader/entries/debian.conf"] = (
+        "title Debian\nlinux /vmlinuz\noptions root=UUID=x ro quiet\n"
+    )
     facts = read_linux_image(_image(tmp_path, files, LINKS))
     with pytest.raises(NotAvailableOffline, match="systemd-boot"):
         checks.kernel_boot_line(facts, GUIDE)
@@ -486,7 +506,10 @@ def test_f1c_systemd_boot_beside_grub_is_not_available(tmp_path):
 @pytest.mark.parametrize(
     "main, extra",
     [
-        ("PasswordAuthentication no\nMatch User nobody\n    Include /etc/ssh/conditional/*.conf\n", "/etc/ssh/conditional/k.conf"),
+        (
+            "PasswordAuthentication no\nMatch User nobody\n    Include /etc/ssh/conditional/*.conf\n",
+            "/etc/ssh/conditional/k.conf",
+        ),
         ("Match Address 10.0.0.0/8\n    Include extra.conf\n", "/etc/ssh/extra.conf"),
     ],
 )
@@ -499,7 +522,9 @@ def test_f2_sshd_include_inside_match_is_not_global(tmp_path, main, extra):
     assert checks.client_alive_interval(facts, load_profile("current")).result is Result.FAILED
 
 
-@pytest.mark.parametrize("value, seconds", [("180m", "10800"), ("3m", "180"), ("2m60s", "180"), ("1h30m", "5400"), ("90", "90")])
+@pytest.mark.parametrize(
+    "value, seconds", [("180m", "10800"), ("3m", "180"), ("2m60s", "180"), ("1h30m", "5400"), ("90", "90")]
+)
 def test_f7_sshd_time_values_in_seconds(tmp_path, value, seconds):
     files = {k: v for k, v in BASE.items() if k != "/etc/ssh/sshd_config.d/50-keepalive.conf"}
     files["/etc/ssh/sshd_config"] = f"ClientAliveInterval {value}\n"
@@ -561,19 +586,25 @@ def test_f5_home_mounted_outside_fstab_is_unreadable_not_absent(tmp_path, mode):
     files = _no_homes()
     files["/home/"] = "/"
     if mode == "mount-unit":
-        files["/etc/systemd/system/home.mount"] = f"[Mount]\nWhat=/dev/disk/by-uuid/{SECOND_UUID}\nWhere=/home\n"
+        files["/etc/systemd/system/home.mount"] = (
+            f"[Mount]\nWhat=/dev/disk/by-uuid/{SECOND_UUID}\nWhere=/home\n"
+        )
     home_type = "933AC7E1-2EB4-4F13-B844-0E14E2AEF915" if mode == "gpt-auto" else "L"
     facts = read_linux_image(_two_partition_image(tmp_path, files, {"old/.bash_history": "x\n"}, home_type))
     with pytest.raises(FactError, match="/home"):
         checks.shell_history(facts, GUIDE)
 
 
-@pytest.mark.parametrize("status", ["install reinstreq half-installed", "install ok unpacked", "deinstall ok config-files"])
+@pytest.mark.parametrize(
+    "status", ["install reinstreq half-installed", "install ok unpacked", "deinstall ok config-files"]
+)
 def test_f6_dpkg_only_install_ok_installed_counts(tmp_path, status):
     files = dict(BASE, **{"/var/lib/dpkg/status": STATUS.replace("install ok installed", status, 1)})
     facts = read_linux_image(_image(tmp_path, files, LINKS))
     assert "waagent" not in facts.packages()
-    assert "waagent" not in live.parse_packages(f"waagent\t2.7\t{status}\nopenssl\t3.0\tinstall ok installed\n")
+    assert "waagent" not in live.parse_packages(
+        f"waagent\t2.7\t{status}\nopenssl\t3.0\tinstall ok installed\n"
+    )
     assert live.parse_packages("glibc\t2.34-1\tinstalled\n") == {"glibc": "2.34-1"}  # rpm's line
 
 
@@ -582,19 +613,31 @@ LIBC = "\nPackage: libc6\nStatus: {0}\nArchitecture: {1}\nVersion: {2}\n"
 
 def test_f10_dpkg_native_architecture_wins(tmp_path):
     native = "\nPackage: dpkg\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1.21\n"
-    status = STATUS + LIBC.format("install ok installed", "i386", "2.36-9") + LIBC.format("install ok installed", "amd64", "2.17-7")
+    status = (
+        STATUS
+        + LIBC.format("install ok installed", "i386", "2.36-9")
+        + LIBC.format("install ok installed", "amd64", "2.17-7")
+    )
     facts = read_linux_image(_image(tmp_path, dict(BASE, **{"/var/lib/dpkg/status": status + native}), LINKS))
     assert facts.section("glibc") == "glibc 2.17"
-    ambiguous = read_linux_image(_image(tmp_path / "b", dict(BASE, **{"/var/lib/dpkg/status": status}), LINKS))
+    ambiguous = read_linux_image(
+        _image(tmp_path / "b", dict(BASE, **{"/var/lib/dpkg/status": status}), LINKS)
+    )
     with pytest.raises(FactError, match="several architectures"):
         checks.ghost_vulnerability(ambiguous, GUIDE)
-    hidden = STATUS + LIBC.format("deinstall ok config-files", "amd64", "2.36-9") + LIBC.format("install ok installed", "amd64", "2.17-7")
+    hidden = (
+        STATUS
+        + LIBC.format("deinstall ok config-files", "amd64", "2.36-9")
+        + LIBC.format("install ok installed", "amd64", "2.17-7")
+    )
     facts = read_linux_image(_image(tmp_path / "c", dict(BASE, **{"/var/lib/dpkg/status": hidden}), LINKS))
     assert facts.section("glibc") == "glibc 2.17"
 
 
 def test_f8_lvm_os_disk_without_readable_root_is_an_error_naming_the_pv(tmp_path):
-    raw = _two_partition_image(tmp_path, {"/data/x": "1\n"}, {"a": "b"}, "E6D6D379-F507-44C2-A23C-238F2A3DF928")
+    raw = _two_partition_image(
+        tmp_path, {"/data/x": "1\n"}, {"a": "b"}, "E6D6D379-F507-44C2-A23C-238F2A3DF928"
+    )
     facts = read_linux_image(raw)
     with pytest.raises(FactError, match="LVM physical volume") as err:
         checks.no_lvm(facts, GUIDE)

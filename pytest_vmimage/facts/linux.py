@@ -601,6 +601,7 @@ SECTION_TIMEOUTS: dict[str, int] = {
     "sshd_effective": 30,
     "network_services": 90,
     "ip_state": 20,
+    "network_config": 60,  # 10-11 s seen on a TCG VM at load 16-20 (LISA side-by-side)
     "firewall": 60,
     "security_updates": 360,
     "home_files": 30,
@@ -1533,6 +1534,10 @@ def parse_units(text: str) -> dict[str, tuple[str, str]]:
     return units
 
 
+# dpkg-query's ${Status} of an installed package (want install/hold), and rpm's line
+INSTALLED_STATES = (["install", "ok", "installed"], ["hold", "ok", "installed"], ["installed"])
+
+
 def parse_packages(text: str) -> dict[str, str]:
     """Installed packages among the ones asked for: {name: version}. dpkg's status must
     be exactly ``install ok installed`` (half-installed, unpacked, config-files,
@@ -1540,7 +1545,7 @@ def parse_packages(text: str) -> dict[str, str]:
     packages = {}
     for line in text.splitlines():
         parts = line.split("\t")
-        if len(parts) >= 3 and parts[2].split() in (["install", "ok", "installed"], ["hold", "ok", "installed"], ["installed"]):
+        if len(parts) >= 3 and parts[2].split() in INSTALLED_STATES:
             packages[parts[0]] = parts[1]
     return packages
 

@@ -49,6 +49,7 @@ from pytest_vmimage.facts.fact import Fact
 from pytest_vmimage.facts.image_files import ALL_HISTORIES
 from pytest_vmimage.facts.linux import (
     ABSENT_RC,
+    INSTALLED_STATES,
     SECTIONS,
     LinuxFacts,
     Section,
@@ -208,16 +209,30 @@ class ImageFs:
         texts = self.read(units) if units else {}
         for unit in units:
             text = texts[unit]
-            where = re.search(r"^\s*Where\s*=\s*(\S+)", _text(text), re.M) if isinstance(text, bytes) else None
-            point = _parent_resolved(where.group(1) if where else "/" + unit.rsplit("/", 1)[-1][:-6].replace("-", "/"))
+            where = (
+                re.search(r"^\s*Where\s*=\s*(\S+)", _text(text), re.M) if isinstance(text, bytes) else None
+            )
+            point = _parent_resolved(
+                where.group(1) if where else "/" + unit.rsplit("/", 1)[-1][:-6].replace("-", "/")
+            )
             if point != "/" and point not in known and not point.startswith(RUNTIME_DIRS):
                 why = f"{point} is mounted by the systemd unit {unit}; not read offline (read it on a running VM)"
                 self.mounts.append(_Mount(point, None, why))
                 known.add(point)
-        claimed = {p.index for e in self.facts.root_fs.fstab for p in self.facts.partitions if self.facts.fstab_references(p).count(e)}
+        claimed = {
+            p.index
+            for e in self.facts.root_fs.fstab
+            for p in self.facts.partitions
+            if self.facts.fstab_references(p).count(e)
+        }
         for part in self.facts.partitions:
             point = GPT_AUTO_MOUNTS.get(part.type_code.lower())
-            if point and point not in known and part.index not in claimed and part.index != self.facts.root_fs.partition_index:
+            if (
+                point
+                and point not in known
+                and part.index not in claimed
+                and part.index != self.facts.root_fs.partition_index
+            ):
                 why = f"{point} may be mounted from partition {part.index} ({part.type_name}) by systemd-gpt-auto-generator; not read offline"
                 self.mounts.append(_Mount(point, None, why))
                 known.add(point)
@@ -919,7 +934,7 @@ def _installed(fs: ImageFs, name: str) -> str | None:
     version, status = (dpkg or {}).get(name) or (rpm or {}).get(name) or ("", "")
     if status.startswith(AMBIGUOUS_ARCH):
         raise _Problem(f"dpkg: {name} is {status}")
-    if status.split() not in (["install", "ok", "installed"], ["hold", "ok", "installed"], ["installed"]):
+    if status.split() not in INSTALLED_STATES:
         return None
     return re.sub(r"^\d+:", "", version).split("-")[0].split("+")[0].split("~")[0]
 
@@ -1327,7 +1342,10 @@ def grub_cfg_default_doubt(text: str, grubenv: dict[str, str]) -> tuple[str, lis
         if head in _KERNEL_WORDS:
             if not first_linux:
                 if stack != ["first"]:
-                    return "the first kernel line of grub.cfg is not in its first top-level menu entry", sourced
+                    return (
+                        "the first kernel line of grub.cfg is not in its first top-level menu entry",
+                        sourced,
+                    )
                 first_linux = True
             continue
         if head in ("source", "configfile", "blscfg", "include"):
