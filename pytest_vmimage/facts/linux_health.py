@@ -399,7 +399,8 @@ BOOT_LOG_ALLOWLIST: tuple[Allowed, ...] = (
         r"calibrate_delay_direct\(\) failed to get a good estimate for loops_per_jiffy",
         "hypervisor noise (QEMU/TCG)",
         "an emulated CPU's clock does not tick steadily while the kernel times its delay loop; "
-        "it falls back to another estimate",
+        "it falls back to another estimate (only under QEMU: LISA does not allowlist it on Azure)",
+        qemu_only=True,
     ),
     _allow(
         r"tsc: Fast TSC calibration failed",
