@@ -520,6 +520,21 @@ def test_missing_distribution_repositories_fail(name):
     assert check("repositories", FAILING_REPOS[name], GUIDE).result is Result.WARNING
 
 
+@pytest.mark.parametrize("value", ["off", "OFF", "no", "false", "0"])
+def test_f6_dnf_enabled_off_is_disabled(value):
+    rocky = "[baseos]\nname=Rocky Linux BaseOS\nmirrorlist=https://m/?repo=BaseOS\nenabled=" + value + "\n"
+    f = repos("rocky9", **{"/etc/yum.repos.d/rocky.repo": rocky})
+    assert check("repositories", f).result is Result.FAILED
+    on = repos("rocky9", **{"/etc/yum.repos.d/rocky.repo": rocky.replace("enabled=" + value, "enabled=on")})
+    assert check("repositories", on).result is Result.PASSED
+
+
+def test_f6_enabled_value_dnf_refuses_is_an_error():
+    f = repos("rocky9", **{"/etc/yum.repos.d/rocky.repo": "[baseos]\nname=BaseOS\nenabled=maybe\n"})
+    with pytest.raises(FactError, match="enabled='maybe'"):
+        check("repositories", f)
+
+
 def test_unknown_distribution_with_repositories_warns():
     verdict = check(
         "repositories", repos("gentoo", **{"/etc/yum.repos.d/x.repo": "[local]\nbaseurl=http://x/\n"})

@@ -326,6 +326,18 @@ def _ini_sections(text: str) -> list[tuple[str, dict[str, str]]]:
     return sections
 
 
+# libdnf's OptionBool (yum, zypper and tdnf accept a subset of these)
+_TRUE, _FALSE = ("1", "yes", "true", "on"), ("0", "no", "false", "off")
+
+
+def _repo_bool(path: str, section: str, value: str) -> bool:
+    """``enabled=`` as dnf reads it; a value dnf refuses is a FactError, never "enabled"."""
+    word = value.strip().lower()
+    if word in _TRUE or word in _FALSE:
+        return word in _TRUE
+    raise FactError(f"{path} [{section}] enabled={value.strip()!r} is no boolean dnf accepts")
+
+
 def _ini_repos(manager: str, path: str, text: str) -> list[Repository]:
     repos = []
     for section, values in _ini_sections(text):
@@ -336,7 +348,7 @@ def _ini_repos(manager: str, path: str, text: str) -> list[Repository]:
             for key in ("baseurl", "mirrorlist", "metalink")
             for u in values.get(key, "").replace(",", " ").split()
         )
-        enabled = values.get("enabled", "1").strip().lower() not in ("0", "no", "false")
+        enabled = _repo_bool(path, section, values.get("enabled", "1"))
         repos.append(Repository(manager, section, values.get("name", ""), uris, (), enabled, path))
     return repos
 
