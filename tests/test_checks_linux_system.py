@@ -225,6 +225,33 @@ def test_harmful_parameter_fails(f):
     assert check("harmful_kernel_params", f, GUIDE).result is Result.WARNING
 
 
+@pytest.mark.parametrize(
+    "spelled",
+    [
+        "libata.atapi-enabled=0",
+        "libata.atapi_enabled=00",
+        'libata.atapi_enabled="0"',
+        '"libata.atapi_enabled=0"',
+        "reserve=0x1F0,0x8",
+        "reserve=0x1f0,0x08",
+        "reserve=496,8",
+        "reserve=0x170,0x8,0x1f0,0x8",
+    ],
+)
+def test_f2_kernel_spelling_of_harmful_parameter_fails(spelled):
+    for f in (boot(extra_running=spelled), boot(extra_cfg=spelled)):
+        verdict = check("harmful_kernel_params", f)
+        assert verdict.result is Result.FAILED, verdict
+        assert spelled.strip('"') in verdict.actual
+
+
+@pytest.mark.parametrize(
+    "harmless", ["libata.atapi_enabled=1", "libata.atapi-enabled=0x1", "reserve=0x1f0,0x9"]
+)
+def test_f2_other_values_are_not_the_harmful_ones(harmless):
+    assert check("harmful_kernel_params", boot(extra_running=harmless)).result is Result.PASSED
+
+
 def test_commented_or_longer_parameter_is_not_the_harmful_one():
     f = boot(
         default_grub=files(**{"/etc/default/grub": '#GRUB_CMDLINE_LINUX="libata.atapi_enabled=0"\n'}),

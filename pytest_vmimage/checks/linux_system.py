@@ -115,6 +115,47 @@ def _has_param(text: str, param: str) -> bool:
     return re.search(r"(?<![\w.,-])" + re.escape(param) + r"(?![\w.=-])", text) is not None
 
 
+def _kernel_int(value: str) -> int | None:
+    """A number as the kernel reads it (kstrtoint/simple_strtoull base 0): ``0x1F0``, ``0760``,
+    ``496``, ``+0``, ``00``; None for anything else."""
+    value = value.strip().lower()
+    sign, digits = (-1, value[1:]) if value[:1] == "-" else (1, value.lstrip("+"))
+    base = 16 if digits.startswith("0x") else 8 if digits.startswith("0") and len(digits) > 1 else 10
+    try:
+        return sign * int(digits[2:] if base == 16 else digits, base) if digits else None
+    except ValueError:
+        return None
+
+
+def _reserves_ata_ports(numbers: list[int | None]) -> bool:
+    """``reserve=`` (start, count) pairs include the primary ATA ports 0x1f0 + 8."""
+    return any(numbers[i : i + 2] == [0x1F0, 0x8] for i in range(0, len(numbers), 2))
+
+
+# the harmful parameters however the kernel accepts them spelled: parameq treats '-' and '_' in a
+# name alike, next_arg strips double quotes, values are numbers (get_options/kstrtoint, base 0)
+_ARG_VALUE = r'=(?P<v>"[^"\s]*"?|[^\s"\';]*)'
+_SPELLINGS = {
+    "libata.atapi_enabled=0": (
+        re.compile(r"(?<![\w.,-])libata\.atapi[-_]enabled" + _ARG_VALUE),
+        lambda v: _kernel_int(v) == 0,
+    ),
+    "reserve=0x1f0,0x8": (
+        re.compile(r"(?<![\w.,-])reserve" + _ARG_VALUE),
+        lambda v: _reserves_ata_ports([_kernel_int(n) for n in v.split(",")]),
+    ),
+}
+
+
+def _harmful_spelled(text: str, param: str) -> str | None:
+    """The first spelling of the harmful ``param`` in ``text`` (``libata.atapi-enabled="00"``)."""
+    pattern, harmful = _SPELLINGS[param]
+    for match in pattern.finditer(text):
+        if harmful(match.group("v").strip('"')):
+            return match.group(0)
+    return None
+
+
 def _config_text(facts: LinuxFacts) -> dict[str, str]:
     """Every persisted boot configuration, comment lines left out (LISA reads grub.cfg whole)."""
     texts: dict[str, str] = {}
@@ -141,9 +182,11 @@ def harmful_kernel_params(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verd
         )
     found = []
     for param in HARMFUL_KERNEL_PARAMS:
-        places = (["/proc/cmdline"] if _has_param(running, param) else []) + [
-            path for path, text in configs.items() if _has_param(text, param)
-        ]
+        spelled = {
+            path: _harmful_spelled(text, param)
+            for path, text in {"/proc/cmdline": running, **configs}.items()
+        }
+        places = [path if as_ == param else f"{path} (as {as_})" for path, as_ in spelled.items() if as_]
         if places:
             found.append(f"{param} in {', '.join(places)}")
     distro, like, version = _release(facts)
