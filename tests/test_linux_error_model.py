@@ -609,3 +609,23 @@ def test_one_cpu_runs_the_lanes_in_turn(tmp_path):
     assert took >= 1.8, f"in turn: 3 x 0.6 s, took {took:.1f} s"
     starts = sorted(out, key=lambda n: out[n].seconds)  # each ran alone
     assert all(out[n].seconds < 1.5 for n in starts)
+
+
+def test_a_file_line_posing_as_a_header_cannot_hide_the_rest_of_the_file(tmp_path):
+    """Review F0: a line of /etc/sudoers (or a modprobe.d file) reading ``### /other`` used to
+    start a made-up file, so the lines after it (``Defaults targetpw``) were never judged.
+    The live snippet (run here by sh) and the offline reader escape such lines; split_files
+    restores them, so every line stays in the file it came from."""
+    evil = tmp_path / "sudoers"
+    text = (
+        "Defaults env_reset\n### /usr/share/doc/sudo/examples/sudoers\nDefaults targetpw\n"
+        "\\### already escaped once\n### ! /etc/shadow\nlast line"
+    )
+    evil.write_text(text)
+    out = subprocess.run(
+        ["sh", "-c", facts_linux._cat(str(evil))], capture_output=True, text=True, check=True
+    ).stdout
+    files = facts_linux.split_files(out)
+    assert list(files) == [str(evil)]
+    assert files[str(evil)].rstrip("\n") == text
+    assert facts_linux.split_files(f"### {evil}\n{facts_linux.escape_file_text(text)}\n") == files

@@ -65,7 +65,10 @@ def _cat(*paths: str) -> str:
     )
     return (
         f'rc=0; {checks}for f in {joined}; do if [ -f "$f" ]; then '
-        'if [ -r "$f" ]; then echo "### $f"; cat "$f" || rc=1; echo; else echo "### ! $f"; fi; fi; done; exit $rc'
+        'if [ -r "$f" ]; then echo "### $f"; '
+        # a line of the file that looks like a header gets one more backslash (escape_file_text)
+        "sed 's/^\\\\*###/\\\\&/' \"$f\" || rc=1; "
+        'echo; else echo "### ! $f"; fi; fi; done; exit $rc'
     )
 
 
@@ -1292,13 +1295,27 @@ def gather(
 UNREADABLE = "\0unreadable"
 
 
+_ESCAPED_HEADER = re.compile(r"^\\*###")
+
+
+def escape_file_text(text: str) -> str:
+    """A file's text as ``_cat`` prints it: a line starting with ``###`` (after any number of
+    backslashes) gets one more leading backslash, so no line of a file can pose as the
+    ``### /path`` header of another file (:func:`split_files` removes it again)."""
+    return "\n".join("\\" + line if _ESCAPED_HEADER.match(line) else line for line in text.split("\n"))
+
+
 def split_files(text: str) -> dict[str, str]:
     """``### /path`` sections -> {path: content}; ``### ! /path`` (exists, unreadable)
-    maps to :data:`UNREADABLE`."""
+    maps to :data:`UNREADABLE`. Content lines escaped by :func:`escape_file_text` are restored."""
     files: dict[str, str] = {}
     current = None
     lines: list[str] = []
     for line in text.split("\n"):
+        if line.startswith("\\") and _ESCAPED_HEADER.match(line):
+            if current is not None:
+                lines.append(line[1:])
+            continue
         if line.startswith("### ! /"):
             if current is not None:
                 files[current] = "\n".join(lines)

@@ -53,6 +53,7 @@ from pytest_vmimage.facts.linux import (
     SECTIONS,
     LinuxFacts,
     Section,
+    escape_file_text,
     parse_collection,
     parse_shell_assignments,
 )
@@ -513,7 +514,7 @@ def _cat(fs: ImageFs, patterns: list[str]) -> tuple[int, str]:
         if isinstance(raw, Unreadable):
             raise _Problem(raw.reason)
         if raw is not None:
-            out.append(f"### {path}\n{_text(raw)}\n")
+            out.append(f"### {path}\n{escape_file_text(_text(raw))}\n")
     return 0, "".join(out)
 
 
