@@ -130,6 +130,30 @@ def test_targetpw_in_sudoers_d(name, text, result):
         assert "reads only /etc/sudoers" in verdict.message
 
 
+F1_SUDOERS = {
+    "comment-ending-in-backslash": "# keep the admin's password prompt \\\nDefaults targetpw\n",
+    "blank-after-backslash": "Defaults env_reset,\\ \n    targetpw\n",
+    "blank-after-colon": "Defaults: ALL targetpw\n",
+    "runas-uid-0": "Defaults>#0 targetpw\n",
+    "user-uid-1000": "Defaults:#1000 rootpw\n",
+    "hash-inside-quotes": 'Defaults lecture_file="/etc/sudo#lecture", targetpw\n',
+    "user-list-binding": "Defaults:alice, azureuser targetpw\n",
+    "tab-after-defaults": "Defaults\ttargetpw # trailing comment\n",
+    "runaspw": "Defaults runaspw\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(F1_SUDOERS))
+def test_f1_sudoers_lexed_like_sudo_fails(name):
+    verdict = check("default_targetpw", sudoers(DEBIAN_SUDOERS + F1_SUDOERS[name]))
+    assert verdict.result is Result.FAILED, verdict
+
+
+def test_f1_comment_that_looks_continued_hides_nothing_and_hides_no_comment():
+    text = "# Defaults targetpw \\\n# Defaults rootpw\nDefaults env_reset # ,targetpw\n"
+    assert check("default_targetpw", sudoers(DEBIAN_SUDOERS + text)).result is Result.PASSED
+
+
 def test_sudoers_d_not_included_is_not_read():
     main = DEBIAN_SUDOERS.replace("@includedir /etc/sudoers.d\n", "")
     verdict = check("default_targetpw", sudoers(main, **{"/etc/sudoers.d/90-x": "Defaults targetpw\n"}))

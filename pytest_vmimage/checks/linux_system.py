@@ -51,9 +51,9 @@ def _release(facts: LinuxFacts) -> tuple[str, set[str], str]:
 
 
 def default_targetpw(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
-    """LNX-030: no ``Defaults targetpw`` (or ``rootpw``) left on in what sudo reads:
+    """LNX-030: no ``Defaults targetpw`` (or ``rootpw``, ``runaspw``) left on in what sudo reads:
     /etc/sudoers and the files it includes (LISA verify_default_targetpw reads /etc/sudoers)."""
-    required = "no Defaults targetpw / rootpw in /etc/sudoers or its included files"
+    required = "no Defaults targetpw / rootpw / runaspw in /etc/sudoers or its included files"
     if facts.fact("sudoers").get() is None:  # the section looked: no /etc/sudoers, no sudo command
         return Verdict.not_applicable(
             "sudo is not installed (no /etc/sudoers, no sudo command): no sudo policy to judge "
@@ -97,9 +97,9 @@ def default_targetpw(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
         notes.append(f"no includedir reads {_listing(policy.not_included)}")
     return rule_added_2026(
         Verdict.passed(
-            f"no targetpw/rootpw in {len(policy.read)} file(s) sudo reads",
+            f"no targetpw/rootpw/runaspw in {len(policy.read)} file(s) sudo reads",
             required,
-            f"sudo reads {_listing(policy.read)}: none turns on targetpw or rootpw"
+            f"sudo reads {_listing(policy.read)}: none turns on targetpw, rootpw or runaspw"
             + (f" ({'; '.join(notes)})" if notes else "")
             + " (LISA verify_default_targetpw)",
         ),

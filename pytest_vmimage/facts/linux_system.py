@@ -19,7 +19,7 @@ from pytest_vmimage.verdict import FactError
 SUDOERS = "/etc/sudoers"
 SUDOERS_DIR = "/etc/sudoers.d"
 # sudo flags that make it ask for someone else's password (sudoers(5))
-PASSWORD_FLAGS = ("targetpw", "rootpw")
+PASSWORD_FLAGS = ("targetpw", "rootpw", "runaspw")
 
 
 # -- LNX-030: sudoers ---------------------------------------------------------
@@ -29,7 +29,7 @@ PASSWORD_FLAGS = ("targetpw", "rootpw")
 class SudoDefault:
     """One ``Defaults`` setting of a password flag, where sudo reads it."""
 
-    flag: str  # targetpw | rootpw
+    flag: str  # targetpw | rootpw | runaspw
     on: bool  # False for "!targetpw"
     scope: str  # "" for plain Defaults, else the qualifier (":user", ">runas", "@host", "!cmd")
     path: str
@@ -50,20 +50,48 @@ class SudoPolicy:
 
 
 _INCLUDE = re.compile(r"^\s*[#@]include(dir)?\s+(\S.*?)\s*$")
-_DEFAULTS = re.compile(r"^\s*Defaults([:@!>][^\s]+)?\s+(.*)$")
+# toke.l: Defaults([:@>!][[:blank:]]*!*"?(ID|WORD))? -- the binding may be a list ("a, b")
+_BINDING_ITEM = r'!*"?[^\s,"]+"?'
+_DEFAULTS = re.compile(rf"^\s*Defaults(?:([:@!>])\s*({_BINDING_ITEM}(?:\s*,\s*{_BINDING_ITEM})*))?\s+(.*)$")
+_CONTINUED = re.compile(r"\\[ \t]*$")  # toke.l: \\[[:blank:]]*\n
+
+
+def _strip_comment(line: str) -> tuple[str, bool]:
+    """The line before its comment, and whether it had one. As toke.l: ``#`` starts a comment
+    unless a digit (or ``-`` and a digit) follows it -- ``#0`` is a uid -- and never inside a
+    double-quoted string."""
+    quoted, i = False, 0
+    while i < len(line):
+        char = line[i]
+        if char == "\\":
+            i += 2
+            continue
+        if char == '"':
+            quoted = not quoted
+        elif char == "#" and not quoted and not re.match(r"#-?[0-9]", line[i:]):
+            return line[:i], True
+        i += 1
+    return line, False
 
 
 def _logical_lines(text: str) -> list[tuple[int, str]]:
-    """(first line number, line) with backslash continuations joined."""
+    """(first line number, line without its comment) with backslash continuations joined
+    (blanks may follow the backslash); a comment ends the line, its backslash continues nothing.
+    Include directives are kept whole."""
     out: list[tuple[int, str]] = []
     pending, start = "", 0
     for number, line in enumerate(text.splitlines(), 1):
         if not pending:
             start = number
-        if line.endswith("\\"):
-            pending += line[:-1] + " "
+            if _INCLUDE.match(line):
+                out.append((start, line))
+                continue
+        code, commented = _strip_comment(line)
+        continued = None if commented else _CONTINUED.search(code)
+        if continued:
+            pending += code[: continued.start()] + " "
             continue
-        out.append((start, pending + line))
+        out.append((start, pending + code))
         pending = ""
     if pending:
         out.append((start, pending))
@@ -123,14 +151,14 @@ def parse_sudoers(files: dict[str, str]) -> SudoPolicy:
                 else:
                     policy.unread_includes.append(f"{target} ({path}:{number})")
                 continue
-            text = line.split("#", 1)[0]
+            text = line
             defaults = _DEFAULTS.match(text)
             if not defaults:
                 continue
-            for option in _split_options(defaults.group(2)):
-                bare = option.lstrip("!").strip()
+            for option in _split_options(defaults.group(3)):
+                bare = option.lstrip("! \t").strip()
                 if bare in PASSWORD_FLAGS:
-                    scope = defaults.group(1) or ""
+                    scope = (defaults.group(1) or "") + re.sub(r"\s+", "", defaults.group(2) or "")
                     state[(bare, scope)] = SudoDefault(
                         bare, not option.startswith("!"), scope, path, number, text.strip()
                     )
