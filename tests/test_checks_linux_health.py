@@ -300,6 +300,37 @@ def test_install_commands_that_load_and_that_do_not(command, disabled):
     assert verdict.result is (Result.FAILED if disabled else Result.PASSED), verdict
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        "/bin/true  # CIS 1.1.1.x: stop modprobe loading udf",
+        "/usr/bin/logger -t cis blocked modprobe of udf; /bin/false",
+        "/sbin/modprobe vfat",  # loads another module, not udf
+        "/sbin/modprobe udf",  # no --ignore-install: it would run this install line again
+    ],
+)
+def test_f5_install_command_that_only_mentions_modprobe_fails(command):
+    conf = files(**{"/etc/modprobe.d/cis.conf": f"install udf {command}\n"})
+    verdict = health.provisioning_filesystems(facts_for("debian12", modprobe_config=conf), CURRENT)
+    assert verdict.result is Result.FAILED, verdict
+
+
+@pytest.mark.parametrize(
+    ("line", "disabled"),
+    [
+        ("install fs-udf /bin/true", True),
+        ("alias fs-udf no-such-module", True),
+        ("alias fs-* off", True),
+        ("alias fs-udf udf", False),
+        ("install fs-udf /sbin/modprobe --ignore-install udf", False),
+    ],
+)
+def test_f8_udf_through_its_fs_alias(line, disabled):
+    conf = files(**{"/etc/modprobe.d/harden.conf": line + "\n"})
+    verdict = health.provisioning_filesystems(facts_for("debian12", modprobe_config=conf), CURRENT)
+    assert verdict.result is (Result.FAILED if disabled else Result.PASSED), verdict
+
+
 def test_etc_file_hides_the_same_name_in_usr_lib():
     shadowed = files(
         **{"/etc/modprobe.d/hardening.conf": "\n", "/usr/lib/modprobe.d/hardening.conf": "blacklist udf\n"}

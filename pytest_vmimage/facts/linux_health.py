@@ -9,6 +9,7 @@ prints when it looked (a missing closing line, a garbled line): a check can neve
 
 from __future__ import annotations
 
+import fnmatch
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -190,24 +191,54 @@ def _same_module(a: str, b: str) -> bool:
     return a.replace("-", "_") == b.replace("-", "_")
 
 
-def _loads_a_module(command: list[str]) -> bool:
-    """Whether an ``install`` command runs modprobe or insmod (a wrapper that still loads
-    the module): as the command itself, or inside ``sh -c '...'``."""
+def _simple_commands(command: str) -> list[list[str]]:
+    """The simple commands ``/bin/sh -c`` runs for ``command``: words split at ``;``, ``&``,
+    ``|`` (and ``&&``/``||``), a ``#`` comment dropped; an unparsable command gives []."""
+    lexer = shlex.shlex(command, posix=True, punctuation_chars=";&|")
+    lexer.commenters = "#"
+    commands: list[list[str]] = [[]]
     try:
-        words = shlex.split(" ".join(command))
+        for word in lexer:
+            if word and set(word) <= set(";&|"):
+                commands.append([])
+            else:
+                commands[-1].append(word)
     except ValueError:
-        words = command
-    if len(words) >= 3 and words[0].rsplit("/", 1)[-1] in ("sh", "bash", "dash") and words[1] == "-c":
-        return _loads_a_module([words[2]])
-    return any(w.rsplit("/", 1)[-1] in ("modprobe", "insmod") for w in words)
+        return []
+    return [c for c in commands if c]
+
+
+def _loads_a_module(command: str, module: str) -> bool:
+    """Whether an ``install`` command still loads ``module``: one of its simple commands is
+    ``modprobe -i|--ignore-install ... MODULE`` or ``insmod .../MODULE.ko*`` (also inside
+    ``sh -c '...'``). A word "modprobe" anywhere else (an argument, a comment) loads nothing."""
+    for words in _simple_commands(command):
+        program, args = words[0].rsplit("/", 1)[-1], words[1:]
+        if program in ("sh", "bash", "dash") and args[:1] == ["-c"] and len(args) > 1:
+            if _loads_a_module(args[1], module):
+                return True
+        elif program == "modprobe":
+            if {"-i", "--ignore-install"} & set(args) and any(_same_module(a, module) for a in args):
+                return True
+        elif program == "insmod":
+            if any(_same_module(a.rsplit("/", 1)[-1].split(".ko")[0], module) for a in args):
+                return True
+    return False
+
+
+def _names_module(name: str, module: str) -> bool:
+    """``name`` is how a request reaches ``module``: the module itself or the filesystem
+    alias ``fs-MODULE`` mount asks for (request_module("fs-udf"))."""
+    return _same_module(name, module) or _same_module(name, f"fs-{module}")
 
 
 def disabling_directives(files: dict[str, str], module: str) -> list[ModprobeDirective]:
     """Lines of the effective modprobe configuration that keep ``module`` from loading:
     ``blacklist M`` (no loading by alias, which is how mount asks for a filesystem),
-    ``install M CMD`` whose command loads nothing (``/bin/true``, ``/bin/false``, ...; a
-    command that runs modprobe or insmod is a wrapper and loads it), and
-    ``alias M|fs-M off``."""
+    ``install M|fs-M CMD`` whose command loads nothing (``/bin/true``, ``/bin/false``, ...; only
+    ``modprobe --ignore-install M`` or ``insmod M.ko`` as a command loads it), and
+    ``alias M|fs-M X`` (a shell pattern too) sending the request to anything but M -- kmod
+    looks config aliases and install commands up before modules.alias."""
     found = []
     for path, text in effective_modprobe_files(files).items():
         for line in _logical_lines(text):
@@ -217,14 +248,17 @@ def disabling_directives(files: dict[str, str], module: str) -> list[ModprobeDir
             verb, name = words[0].lower(), words[1]
             if verb == "blacklist" and _same_module(name, module):
                 found.append(ModprobeDirective(module, line, path))
-            elif verb == "install" and _same_module(name, module):
-                if not _loads_a_module(words[2:]):
+            elif verb == "install" and _names_module(name, module):
+                if not _loads_a_module(line.split(None, 2)[2] if len(words) > 2 else "", module):
                     found.append(ModprobeDirective(module, line, path))
             elif (
                 verb == "alias"
                 and len(words) >= 3
-                and (_same_module(name, module) or _same_module(name, f"fs-{module}"))
-                and words[2] in ("off", "/dev/null")
+                and any(
+                    fnmatch.fnmatchcase(candidate.replace("-", "_"), name.replace("-", "_"))
+                    for candidate in (module, f"fs-{module}")
+                )
+                and not _same_module(words[2], module)
             ):
                 found.append(ModprobeDirective(module, line, path))
     return found
