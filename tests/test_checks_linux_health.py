@@ -5,12 +5,13 @@ incomplete input that must never pass."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from pytest_vmimage.checks import linux_health as health
-from pytest_vmimage.facts.linux import ABSENT_RC, Section
+from pytest_vmimage.facts.linux import ABSENT_RC, SECTIONS, Section
 from pytest_vmimage.facts.linux_health import (
     BOOT_LOG_ALLOWLIST,
     consoles_enabled_in_boot_log,
@@ -768,6 +769,45 @@ def test_dns_lookup_that_did_not_test_dns_is_an_error(text, rc):
     facts = facts_for("debian12")
     facts.sections["dns_lookup"] = Section(rc, text)
     assert_error(health.dns_resolution, facts)
+
+
+def run_dns_section(tmp_path, hosts: str | None) -> str:
+    """The dns_lookup section's own script under sh, /etc/hosts replaced by a file in tmp_path
+    and getent by a stub that answers as glibc's files backend would."""
+    path = tmp_path / "hosts"
+    if hosts is None:
+        path.mkdir()  # exists, cannot be read as a file
+    else:
+        path.write_text(hosts)
+    script = (
+        SECTIONS["dns_lookup"][1]
+        .replace("-e /etc/hosts ]", f"-e {path} ]")
+        .replace(" /etc/hosts)", f" {path})")
+    )
+    script = script.replace("getent ahosts bing.com", "printf '203.0.113.7     STREAM bing.com\\n'")
+    return subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=30, check=True).stdout
+
+
+@pytest.mark.parametrize(
+    "hosts",
+    [
+        "127.0.0.1\tlocalhost\n203.0.113.7\tmirror\tbing.com\n",
+        "203.0.113.8 BING.COM\n",
+        "203.0.113.8 Bing.Com. # x\n",
+    ],
+    ids=["after-tab", "upper-case", "mixed-case-dot"],
+)
+def test_f4_bing_in_etc_hosts_after_tab_or_in_upper_case_is_an_error(tmp_path, hosts):
+    text = run_dns_section(tmp_path, hosts)
+    assert_error(health.dns_resolution, facts_for("debian12", dns_lookup=text), "/etc/hosts")
+
+
+def test_f4_hosts_section_ignores_comments_and_longer_names_and_errors_when_unreadable(tmp_path):
+    text = run_dns_section(tmp_path, "# 1.2.3.4 bing.com\n5.6.7.8 notbing.com bing.community\n")
+    assert health.dns_resolution(facts_for("debian12", dns_lookup=text), CURRENT).result is Result.PASSED
+    (tmp_path / "u").mkdir()
+    unreadable = run_dns_section(tmp_path / "u", None)
+    assert_error(health.dns_resolution, facts_for("debian12", dns_lookup=unreadable), "could not be read")
 
 
 def test_commented_hosts_line_is_not_an_answer():

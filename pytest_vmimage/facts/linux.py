@@ -569,11 +569,13 @@ SECTIONS: dict[str, tuple[bool, str]] = {
         "echo looked; exit $rc",
     ),
     # LNX-043: resolve a public name through the VM's resolver (LISA: bing.com), 5 s at most;
-    # "hosts" lines: the name in /etc/hosts (an answer that is not DNS)
+    # "hosts" lines: the name in /etc/hosts (an answer that is not DNS); glibc's files backend
+    # splits on blanks (TABs too) and compares names case-insensitively, so grep -i over blanks
     "dns_lookup": (
         False,
         "command -v getent >/dev/null || { echo 'no getent'; exit 127; }; "
-        "if [ -r /etc/hosts ]; then while read -r a n; do case \" $n \" in *' bing.com '*) echo \"hosts $a $n\";; esac; done </etc/hosts; fi; "
+        "if [ -e /etc/hosts ]; then h=$(grep -iE '^[^#]*[[:blank:]]bing[.]com[.]?([[:blank:]#]|$)' /etc/hosts); "
+        "[ $? -gt 1 ] && echo 'unreadable /etc/hosts'; [ -n \"$h\" ] && printf '%s\\n' \"$h\" | sed 's/^/hosts /'; fi; "
         "if command -v timeout >/dev/null; then o=$(timeout 5 getent ahosts bing.com 2>&1); r=$?; "
         "else o=$(getent ahosts bing.com 2>&1); r=$?; fi; "
         'echo "## rc $r"; printf "%s\\n" "$o" | head -n 20; exit 0',

@@ -739,6 +739,11 @@ def parse_dns_lookup(text: str) -> DnsLookup:
     hosts = []
     for line in lines[:at]:
         words = line.split()
+        if line.strip() == "unreadable /etc/hosts":
+            raise FactError(
+                f"/etc/hosts exists but could not be read: whether getent answers {DNS_TEST_NAME} from it "
+                "instead of DNS cannot be told"
+            )
         if len(words) >= 3 and words[0] == "hosts":
             if not words[1].startswith("#"):
                 hosts.append(" ".join(words[1:]))
