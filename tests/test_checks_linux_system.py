@@ -4,13 +4,15 @@ the broken inputs (unreadable file, failed section, cut listing) that must error
 
 from __future__ import annotations
 
+import re
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from pytest_vmimage.checks import linux_system
-from pytest_vmimage.facts.linux import LinuxFacts, Section
+from pytest_vmimage.facts.linux import SECTIONS, LinuxFacts, Section
 from pytest_vmimage.profiles import load_profile
 from pytest_vmimage.verdict import FactError, Result
 from tests.linux_facts_builder import files, make_facts
@@ -428,6 +430,44 @@ def test_kvp_missing_or_not_started_warns_never_fails(profile):
     assert verdict.result is Result.WARNING and "not enabled" in verdict.actual
     masked = DEBIAN_KVP.replace("hv-kvp-daemon.service disabled", "hv-kvp-daemon.service masked")
     assert check("kvp_daemon", facts(kvp_daemon=masked), profile).result is Result.WARNING
+
+
+UDEV_DIRS = ("/etc/udev/rules.d", "/run/udev/rules.d", "/usr/local/lib/udev/rules.d", "/usr/lib/udev/rules.d")
+KVP_RULE = 'KERNEL=="vmbus/hv_kvp", TAG+="systemd", ENV{SYSTEMD_WANTS}+="hv-kvp-daemon.service"\n'
+
+
+def kvp_udev_lines(root: Path) -> str:
+    """The "rules"/"udev" lines of the kvp_daemon section's own script run under sh on a fake root."""
+    dirs = "|".join(re.escape(d) for d in (*UDEV_DIRS, "/lib/udev/rules.d"))
+    script = re.sub(rf"(?<= )({dirs})(?=[ ;])", lambda m: f"{root}{m.group(1)}", SECTIONS["kvp_daemon"][1])
+    out = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=60).stdout
+    return "".join(line + "\n" for line in out.splitlines() if line.startswith(("rules ", "udev ")))
+
+
+@pytest.mark.parametrize("how", ["commented", "masked-by-dev-null", "hidden-by-empty-etc-file"])
+def test_f3_commented_or_masked_udev_rule_does_not_start_kvp(tmp_path, how):
+    for directory in UDEV_DIRS:
+        (tmp_path / directory.lstrip("/")).mkdir(parents=True)
+    shipped = tmp_path / "usr/lib/udev/rules.d/60-hyperv-daemons.rules"
+    etc = tmp_path / "etc/udev/rules.d/60-hyperv-daemons.rules"
+    shipped.write_text("# " + KVP_RULE if how == "commented" else KVP_RULE)
+    if how == "masked-by-dev-null":
+        etc.symlink_to("/dev/null")
+    elif how == "hidden-by-empty-etc-file":
+        etc.write_text("")
+    text = kvp_udev_lines(tmp_path).replace(str(tmp_path), "") + NO_KVP.replace(
+        "  inactive", " disabled inactive"
+    )
+    f = facts(kvp_daemon="binary /usr/sbin/hv_kvp_daemon\n" + text)
+    verdict = check("kvp_daemon", f)
+    assert verdict.result is Result.WARNING and "not enabled" in verdict.actual, verdict
+    etc.unlink(missing_ok=True)
+    shipped.write_text(KVP_RULE)
+    live = kvp_udev_lines(tmp_path).replace(str(tmp_path), "") + NO_KVP
+    assert (
+        check("kvp_daemon", facts(kvp_daemon="binary /usr/sbin/hv_kvp_daemon\n" + live)).result
+        is Result.PASSED
+    )
 
 
 @pytest.mark.parametrize(

@@ -446,11 +446,14 @@ SECTIONS: dict[str, tuple[bool, str]] = {
         '[ -x "$p" ] && echo "binary $p"; done; '
         "for c in /proc/[0-9]*/comm; do read -r n 2>/dev/null <\"$c\" || continue; "
         'case "$n" in hv_kvp_daemon|hypervkvpd) echo "process $n";; esac; done; '
-        "for d in /etc/udev/rules.d /run/udev/rules.d /lib/udev/rules.d /usr/lib/udev/rules.d; do "
+        # udev's order; a file name seen in an earlier directory hides it in later ones ("rules" lines)
+        "for d in /etc/udev/rules.d /run/udev/rules.d /usr/local/lib/udev/rules.d /usr/lib/udev/rules.d "
+        "/lib/udev/rules.d; do "
         '[ -d "$d" ] || continue; { [ -r "$d" ] && [ -x "$d" ]; } || { echo "unreadable $d"; exit 2; }; '
         # one grep per directory: a process per file costs seconds on a slow VM
         'set -- "$d"/*.rules; [ -e "$1" ] || continue; '
-        "m=$(grep -H 'SYSTEMD_WANTS.*kvp' \"$@\"); [ $? -le 1 ] || exit 2; "
+        'printf "rules %s" "$d"; for f; do printf " %s" "${f##*/}"; done; echo; '
+        "m=$(grep -H '^[^#]*SYSTEMD_WANTS.*kvp' \"$@\"); [ $? -le 1 ] || exit 2; "
         "[ -z \"$m\" ] || printf '%s\\n' \"$m\" | sed 's/^/udev /'; done; "
         + _units("hv-kvp-daemon.service", "hyperv-daemons.hv-kvp-daemon.service", "hypervkvpd.service",
                  "hv_kvp_daemon.service"),

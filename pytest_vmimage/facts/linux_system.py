@@ -245,12 +245,30 @@ class KvpDaemon:
     processes: list[str] = field(default_factory=list)
     udev_rules: list[str] = field(default_factory=list)  # "file:rule" lines that start a KVP unit
     units: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (is-enabled, is-active)
+    rule_files: dict[str, list[str]] = field(
+        default_factory=dict
+    )  # rules directory -> file names, udev's order
+
+    def hidden(self, path: str) -> bool:
+        """A file of the same name in an earlier rules directory (an /etc link to /dev/null, an
+        empty file) replaces this one for udev."""
+        directory, _, name = path.rpartition("/")
+        for earlier, names in self.rule_files.items():
+            if earlier == directory:
+                return False
+            if name in names:
+                return True
+        return False
 
     def udev_started_units(self) -> list[str]:
-        """Units a udev rule pulls in (``ENV{SYSTEMD_WANTS}+="hv-kvp-daemon.service"``)."""
+        """Units a live udev rule pulls in (``ENV{SYSTEMD_WANTS}+="hv-kvp-daemon.service"``):
+        not a comment, not in a file that a same-named earlier file hides."""
         names = []
         for rule in self.udev_rules:
-            for match in re.finditer(r'SYSTEMD_WANTS\}\+?="([^"]+)"', rule):
+            path, _, text = rule.partition(":")
+            if text.lstrip().startswith("#") or self.hidden(path):
+                continue
+            for match in re.finditer(r'SYSTEMD_WANTS\}\+?="([^"]+)"', text):
                 names += match.group(1).split()
         return names
 
@@ -265,6 +283,9 @@ def parse_kvp_daemon(text: str) -> KvpDaemon:
             found.processes.append(rest.strip())
         elif kind == "udev" and rest:
             found.udev_rules.append(rest.strip())
+        elif kind == "rules" and rest:
+            directory, *names = rest.split()
+            found.rule_files[directory] = names
         elif kind == "unit":
             words = rest.split(" ")
             found.units[words[0]] = (words[1] if len(words) > 1 else "", words[2] if len(words) > 2 else "")
