@@ -390,6 +390,50 @@ def test_dhcp_hostname(distro, text, result):
         assert check("dhcp_hostname", facts(distro, dhcp_hostname=text), GUIDE).result is Result.WARNING
 
 
+@pytest.mark.parametrize(
+    ("distro", "path", "text", "result"),
+    [
+        (
+            "azurelinux3",
+            "/etc/dhcpcd.conf",
+            "option domain_name, host_name\nnooption host_name\n",
+            Result.FAILED,
+        ),
+        ("azurelinux3", "/etc/dhcpcd.conf", "nooption host_name\noption host_name\n", Result.PASSED),
+        (
+            "azurelinux3",
+            "/etc/dhcpcd.conf",
+            "option ntp_servers\ninterface eth1\noption host_name\n",
+            Result.FAILED,
+        ),
+        (
+            "mariner2",
+            "/etc/dhcp/dhclient.conf",
+            "request subnet-mask, routers, host-name;\nrequest subnet-mask, routers, domain-name-servers;\n",
+            Result.FAILED,
+        ),
+        (
+            "mariner2",
+            "/etc/dhcp/dhclient.conf",
+            "request subnet-mask;\nalso request host-name;\n",
+            Result.PASSED,
+        ),
+        ("mariner2", "/etc/dhcp/dhclient.conf", "also request host-name;\nrequest routers;\n", Result.FAILED),
+    ],
+    ids=[
+        "nooption-cancels",
+        "option-after-nooption",
+        "interface-block-only",
+        "later-request-replaces",
+        "also-request-adds",
+        "request-after-also",
+    ],
+)
+def test_f9_later_statement_cancels_or_keeps_host_name_request(distro, path, text, result):
+    verdict = check("dhcp_hostname", facts(distro, dhcp_hostname=files(**{path: text})))
+    assert verdict.result is result, verdict
+
+
 def test_unreadable_dhcp_file_is_an_error():
     with pytest.raises(FactError):
         check("dhcp_hostname", facts("sles15", dhcp_hostname="### ! /etc/sysconfig/network/dhcp\n"))

@@ -219,21 +219,28 @@ def suse_dhcp_set_hostname(text: str) -> str | None:
 
 
 def dhcpcd_requests_host_name(text: str) -> bool:
-    """dhcpcd.conf has an ``option`` line naming ``host_name`` (``option a, host_name``)."""
+    """dhcpcd.conf's global section, in order, ends with ``host_name`` requested: ``option X, Y``
+    adds, ``nooption X`` removes (dhcpcd.conf(5)); an ``interface``/``ssid`` block ends it."""
+    requested = False
     for line in _uncommented(text):
         words = line.replace(",", " ").split()
-        if words and words[0] == "option" and "host_name" in words[1:]:
-            return True
-    return False
+        if words[0] in ("interface", "ssid"):
+            break
+        if words[0] in ("option", "nooption") and "host_name" in words[1:]:
+            requested = words[0] == "option"
+    return requested
 
 
 def dhclient_requests_host_name(text: str) -> bool:
-    """dhclient.conf requests ``host-name`` (a ``request``/``also request`` statement)."""
-    statements = " ".join(_uncommented(text)).split(";")
-    return any(
-        re.match(r"\s*(also\s+)?request\b", s) and re.search(r"(^|[\s,])host-name([\s,]|$)", s)
-        for s in statements
-    )
+    """dhclient.conf, in order, ends with ``host-name`` in the request list: ``request`` sets
+    the list, ``also request`` adds to it (dhclient.conf(5))."""
+    requested = False
+    for statement in " ".join(_uncommented(text)).split(";"):
+        match = re.match(r"\s*(also\s+)?request\b(.*)", statement, re.S)
+        if match:
+            named = re.search(r"(^|[\s,])host-name([\s,]|$)", match.group(2)) is not None
+            requested = (requested or named) if match.group(1) else named
+    return requested
 
 
 # -- LNX-034: the Hyper-V KVP daemon -------------------------------------------------------
