@@ -21,8 +21,8 @@ GUIDE = load_profile("guide-2016")
 CURRENT = load_profile("current")
 
 OS = {
-    "debian12": 'ID=debian\nVERSION_ID="12"\n',
-    "ubuntu2204": 'ID=ubuntu\nID_LIKE=debian\nVERSION_ID="22.04"\n',
+    "debian12": 'ID=debian\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\n',
+    "ubuntu2204": 'ID=ubuntu\nID_LIKE=debian\nVERSION_ID="22.04"\nVERSION_CODENAME=jammy\n',
     "rhel8": 'ID="rhel"\nID_LIKE="fedora"\nVERSION_ID="8.9"\n',
     "rhel6": 'ID="rhel"\nVERSION_ID="6.5"\n',
     "centos7": 'ID="centos"\nID_LIKE="rhel fedora"\nVERSION_ID="7"\n',
@@ -667,6 +667,36 @@ def test_f6_dnf_enabled_off_is_disabled(value):
 def test_f6_enabled_value_dnf_refuses_is_an_error():
     f = repos("rocky9", **{"/etc/yum.repos.d/rocky.repo": "[baseos]\nname=BaseOS\nenabled=maybe\n"})
     with pytest.raises(FactError, match="enabled='maybe'"):
+        check("repositories", f)
+
+
+ESM = (
+    "deb https://esm.ubuntu.com/infra/ubuntu jammy-infra-security main\n"
+    "deb https://esm.ubuntu.com/infra/ubuntu jammy-infra-updates main\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("distro", "sources"),
+    [
+        ("ubuntu2204", "deb http://azure.archive.ubuntu.com/ubuntu/ jammy main\n" + ESM),
+        ("ubuntu2204", UBUNTU_LIST.replace("jammy-", "focal-")),
+        ("debian12", DEBIAN_SOURCES.replace("bookworm-security", "bullseye-security")),
+    ],
+    ids=["ubuntu-esm-infra-only", "ubuntu-other-codename", "debian-bullseye-security-on-bookworm"],
+)
+def test_f7_suites_must_be_this_releases_pockets(distro, sources):
+    path = "/etc/apt/sources.list.d/debian.sources" if distro == "debian12" else "/etc/apt/sources.list"
+    verdict = check("repositories", repos(distro, **{path: sources}))
+    assert verdict.result is Result.FAILED, verdict
+
+
+def test_f7_codename_from_version_or_an_error_without_one():
+    f = repos("debian12", **{"/etc/apt/sources.list.d/debian.sources": DEBIAN_SOURCES})
+    f.sections["os_release"] = Section(0, 'ID=debian\nVERSION_ID="12"\nVERSION="12 (bookworm)"\n')
+    assert check("repositories", f).result is Result.PASSED
+    f.sections["os_release"] = Section(0, 'ID=debian\nVERSION_ID="12"\n')
+    with pytest.raises(FactError, match="codename"):
         check("repositories", f)
 
 

@@ -422,6 +422,23 @@ AZURE_LINUX_REPOS = {
 }
 
 
+def _codename(facts: LinuxFacts) -> str:
+    """The release's codename (os-release VERSION_CODENAME, UBUNTU_CODENAME, or Debian's
+    ``VERSION="12 (bookworm)"``): only ``<codename>-security``/``-updates`` are this release's
+    pockets (not ESM's ``jammy-infra-security``, not a ``bullseye-security`` left on bookworm)."""
+    release = facts.os_release
+    code = release.get("VERSION_CODENAME") or release.get("UBUNTU_CODENAME")
+    if not code:
+        match = re.fullmatch(r"\d+ \((\w+)\)", release.get("VERSION", "").strip())
+        code = match.group(1) if match else ""
+    if not code:
+        raise FactError(
+            "os-release names no release codename (VERSION_CODENAME): which apt suites are this release's "
+            "-security and -updates pockets cannot be told"
+        )
+    return code.strip().lower()
+
+
 def _repo_rule(facts: LinuxFacts, repos: list[Repository]) -> tuple[str, list[str], list[str]] | None:
     """(the distro's rule, what satisfies it, what is missing) or None for an unknown distro."""
     distro, like, version = _release(facts)
@@ -429,16 +446,18 @@ def _repo_rule(facts: LinuxFacts, repos: list[Repository]) -> tuple[str, list[st
     apt = [r for r in repos if r.manager == "apt" and not r.source_only]
     rpm_ids = [r.id for r in repos if r.manager == "rpm"]
     if distro == "ubuntu" or (distro != "debian" and "ubuntu" in like):
-        rule = "Ubuntu: <release>-updates and <release>-security sources"
+        code = _codename(facts)
+        rule = f"Ubuntu: {code}-updates and {code}-security sources"
         needs = {
-            "-updates": [r.id for r in apt if r.suites[0].endswith("-updates")],
-            "-security": [r.id for r in apt if r.suites[0].endswith("-security")],
+            "-updates": [r.id for r in apt if r.suites[0] == f"{code}-updates"],
+            "-security": [r.id for r in apt if r.suites[0] == f"{code}-security"],
         }
     elif distro == "debian" or "debian" in like:
-        rule = "Debian: <release>-security and <release>-updates sources"
+        code = _codename(facts)
+        rule = f"Debian: {code}-security and {code}-updates sources"
         needs = {
-            "-security": [r.id for r in apt if r.suites[0].endswith(("-security", "/updates"))],
-            "-updates": [r.id for r in apt if r.suites[0].endswith("-updates")],
+            "-security": [r.id for r in apt if r.suites[0] in (f"{code}-security", f"{code}/updates")],
+            "-updates": [r.id for r in apt if r.suites[0] == f"{code}-updates"],
         }
     elif distro in ("sles", "sle_hpc", "sles_sap"):
         rule = "SLES: Pool and Updates repositories (zypper)"
