@@ -695,6 +695,9 @@ def test_f7_codename_from_version_or_an_error_without_one():
     f = repos("debian12", **{"/etc/apt/sources.list.d/debian.sources": DEBIAN_SOURCES})
     f.sections["os_release"] = Section(0, 'ID=debian\nVERSION_ID="12"\nVERSION="12 (bookworm)"\n')
     assert check("repositories", f).result is Result.PASSED
+    ubuntu = repos("ubuntu2204", **{"/etc/apt/sources.list": UBUNTU_LIST})
+    ubuntu.sections["os_release"] = Section(0, 'ID=ubuntu\nVERSION="22.04.3 LTS (Jammy Jellyfish)"\n')
+    assert check("repositories", ubuntu).result is Result.PASSED
     f.sections["os_release"] = Section(0, 'ID=debian\nVERSION_ID="12"\n')
     with pytest.raises(FactError, match="codename"):
         check("repositories", f)

@@ -424,12 +424,12 @@ AZURE_LINUX_REPOS = {
 
 def _codename(facts: LinuxFacts) -> str:
     """The release's codename (os-release VERSION_CODENAME, UBUNTU_CODENAME, or Debian's
-    ``VERSION="12 (bookworm)"``): only ``<codename>-security``/``-updates`` are this release's
+    ``VERSION="12 (bookworm)"`` / ``"22.04 LTS (Jammy Jellyfish)"``): only ``<codename>-security``/``-updates`` are this release's
     pockets (not ESM's ``jammy-infra-security``, not a ``bullseye-security`` left on bookworm)."""
     release = facts.os_release
     code = release.get("VERSION_CODENAME") or release.get("UBUNTU_CODENAME")
     if not code:
-        match = re.fullmatch(r"\d+ \((\w+)\)", release.get("VERSION", "").strip())
+        match = re.search(r"\(([A-Za-z]+)", release.get("VERSION", ""))  # "(bookworm)", "(Jammy Jellyfish)"
         code = match.group(1) if match else ""
     if not code:
         raise FactError(
