@@ -332,6 +332,15 @@ def test_f8_udf_through_its_fs_alias(line, disabled):
     assert verdict.result is (Result.FAILED if disabled else Result.PASSED), verdict
 
 
+def test_l2_directive_words_are_case_sensitive_as_in_kmod():
+    conf = files(**{"/etc/modprobe.d/x.conf": "Blacklist udf\nINSTALL udf /bin/true\n"})
+    verdict = health.provisioning_filesystems(facts_for("debian12", modprobe_config=conf), CURRENT)
+    assert verdict.result is Result.PASSED, verdict
+    conf = files(**{"/etc/modprobe.d/x.conf": "blocklist udf\n"})
+    verdict = health.provisioning_filesystems(facts_for("debian12", modprobe_config=conf), CURRENT)
+    assert verdict.result is Result.FAILED, verdict
+
+
 def test_etc_file_hides_the_same_name_in_usr_lib():
     shadowed = files(
         **{"/etc/modprobe.d/hardening.conf": "\n", "/usr/lib/modprobe.d/hardening.conf": "blacklist udf\n"}

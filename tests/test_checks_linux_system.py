@@ -735,6 +735,8 @@ def test_unreadable_repository_file_is_an_error():
             Result.PASSED,
         ),
         ("manager rpm\nomi\t1.6.4-0\tinstalled\n", None, Result.FAILED),
+        ("manager dpkg\nomi\t1:1.6.8-0\tinstall ok installed\n", None, Result.FAILED),  # epoch (review)
+        ("manager dpkg\nomi\t1:1.6.8-1\tinstall ok installed\n", None, Result.PASSED),
         (
             "manager rpm\n",
             "/opt/omi/bin/omiserver: OMI-1.6.4-0 - Mon Jan 1",

@@ -245,8 +245,9 @@ def disabling_directives(files: dict[str, str], module: str) -> list[ModprobeDir
             words = line.split()
             if len(words) < 2:
                 continue
-            verb, name = words[0].lower(), words[1]
-            if verb == "blacklist" and _same_module(name, module):
+            verb, name = words[0], words[1]  # kmod compares the command word case-sensitively
+            # "blocklist": a synonym some distributions patch into kmod
+            if verb in ("blacklist", "blocklist") and _same_module(name, module):
                 found.append(ModprobeDirective(module, line, path))
             elif verb == "install" and _names_module(name, module):
                 if not _loads_a_module(line.split(None, 2)[2] if len(words) > 2 else "", module):

@@ -432,8 +432,8 @@ OMI_VERSION = re.compile(r"(?:OMI-|omi\s+|omi-)(\d+\.\d+\.\d+(?:\.\d+|-\d+)?)")
 
 def omi_version_numbers(version: str) -> tuple[int, ...] | None:
     """``1.6.8-1`` / ``1.6.8.1`` (build after a dash or a dot) -> (1, 6, 8, 1); a missing
-    build is 0; None when the text is no OMI version."""
-    match = re.match(r"\s*(\d+)\.(\d+)\.(\d+)(?:[.-](\d+))?", version)
+    build is 0; a package epoch (``1:1.6.8-1``) is skipped; None when the text is no OMI version."""
+    match = re.match(r"\s*(?:\d+:)?(\d+)\.(\d+)\.(\d+)(?:[.-](\d+))?", version)
     if not match:
         return None
     return tuple(int(x) if x is not None else 0 for x in match.groups())
