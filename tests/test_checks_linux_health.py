@@ -341,6 +341,35 @@ def test_l2_directive_words_are_case_sensitive_as_in_kmod():
     assert verdict.result is Result.FAILED, verdict
 
 
+def test_l1_module_listed_in_modules_dep_but_deleted_fails(tmp_path):
+    release = "6.1.0-azure"
+    (tmp_path / "osrelease").write_text(release + "\n")
+    (tmp_path / "filesystems").write_text("nodev\tproc\n\text4\n")
+    tree = tmp_path / "lib/modules" / release
+    (tree / "kernel/fs/fat").mkdir(parents=True)
+    (tree / "kernel/fs/udf").mkdir(parents=True)
+    (tree / "modules.builtin").write_text("kernel/fs/ext4/ext4.ko\n")
+    (tree / "modules.dep").write_text(
+        "kernel/fs/udf/udf.ko.xz: kernel/lib/crc-itu-t.ko.xz\nkernel/fs/fat/vfat.ko.xz:\n"
+    )
+    (tree / "kernel/fs/fat/vfat.ko.xz").write_text("")
+    script = SECTIONS["fs_modules"][1].replace("/proc/sys/kernel/osrelease", str(tmp_path / "osrelease"))
+    script = script.replace("/proc/filesystems", str(tmp_path / "filesystems")).replace(
+        "/lib/modules/", f"{tmp_path}/lib/modules/"
+    )
+
+    def verdict():
+        text = subprocess.run(
+            ["sh", "-c", script], capture_output=True, text=True, timeout=30, check=True
+        ).stdout
+        return health.provisioning_filesystems(facts_for("debian12", fs_modules=text), CURRENT)
+
+    deleted = verdict()
+    assert deleted.result is Result.FAILED and "udf.ko.xz is gone" in deleted.message, deleted
+    (tree / "kernel/fs/udf/udf.ko.xz").write_text("")
+    assert verdict().result is Result.PASSED
+
+
 def test_etc_file_hides_the_same_name_in_usr_lib():
     shadowed = files(
         **{"/etc/modprobe.d/hardening.conf": "\n", "/usr/lib/modprobe.d/hardening.conf": "blacklist udf\n"}

@@ -173,6 +173,12 @@ def provisioning_filesystems(facts: LinuxFacts, profile: Mapping[str, Any]) -> V
             problems.append(f"{name} is disabled by {', '.join(directives)}")
         elif module.loadable:
             states.append(f"{name} loadable")
+        elif module.absent:
+            states.append(f"{name} missing")
+            problems.append(
+                f"{name} is listed in modules.dep but {module.absent} is gone (deleted without depmod): "
+                "modprobe cannot load it"
+            )
         else:
             states.append(f"{name} missing")
             problems.append(f"{name} is neither built into the running kernel nor a module of it")

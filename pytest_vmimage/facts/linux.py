@@ -519,7 +519,10 @@ SECTIONS: dict[str, tuple[bool, str]] = {
         'for f in modules.builtin modules.dep; do [ -r /lib/modules/$r/$f ] || { echo "cannot read /lib/modules/$r/$f"; exit 2; }; done; '
         "for m in udf vfat; do "
         'b=$(grep -c "/$m.ko" /lib/modules/$r/modules.builtin); [ $? -le 1 ] || exit 2; '
-        'f=$(grep -c "/$m.ko" /lib/modules/$r/modules.dep); [ $? -le 1 ] || exit 2; echo "$m builtin=$b module=$f"; done; '
+        'f=$(grep -c "/$m.ko" /lib/modules/$r/modules.dep); [ $? -le 1 ] || exit 2; echo "$m builtin=$b module=$f"; '
+        # a module file deleted without depmod stays listed in modules.dep: "absent NAME PATH"
+        'p=$(grep -o "^[^:]*/$m[.]ko[^:]*:" /lib/modules/$r/modules.dep | head -n 1); p=${p%:}; '
+        'case "$p" in "") ;; /*) [ -e "$p" ] || echo "absent $m $p";; *) [ -e "/lib/modules/$r/$p" ] || echo "absent $m /lib/modules/$r/$p";; esac; done; '
         'while read -r a b; do case "$a$b" in udf|vfat|nodevudf|nodevvfat) echo "registered $a $b";; esac; done '
         "</proc/filesystems || exit 2; echo looked",
     ),

@@ -292,16 +292,19 @@ class FsModule:
     builtin: bool
     loadable: bool
     registered: bool
+    absent: str = ""  # listed in modules.dep, but this file is gone (deleted without depmod)
 
 
 def parse_fs_modules(text: str) -> dict[str, FsModule]:
-    """``NAME builtin=N module=N`` per filesystem, ``registered ...`` for the ones the
-    kernel knows now (/proc/filesystems), closing ``looked``."""
+    """``NAME builtin=N module=N`` per filesystem, ``absent NAME PATH`` when its modules.dep
+    file is gone, ``registered ...`` for the ones the kernel knows now (/proc/filesystems),
+    closing ``looked``."""
     lines = text.strip().splitlines()
     if "looked" not in lines:
         raise FactError("the filesystem module section is incomplete (its closing line 'looked' is missing)")
     counts: dict[str, tuple[int, int]] = {}
     registered = set()
+    absent: dict[str, str] = {}
     for line in lines:
         words = line.split()
         if len(words) == 3 and words[1].startswith("builtin=") and words[2].startswith("module="):
@@ -311,13 +314,22 @@ def parse_fs_modules(text: str) -> dict[str, FsModule]:
             counts[words[0]] = (int(b), int(m))
         elif words and words[0] == "registered":
             registered.add(words[-1])
+        elif len(words) == 3 and words[0] == "absent":
+            absent[words[1]] = words[2]
         elif line != "looked":
             raise FactError(f"the filesystem module section has a line it never prints: {line[:120]!r}")
     missing = [name for name in PROVISIONING_FILESYSTEMS if name not in counts]
     if missing:
         raise FactError(f"the filesystem module section says nothing about {', '.join(missing)}")
     return {
-        name: FsModule(name, counts[name][0] > 0, counts[name][1] > 0, name in registered) for name in counts
+        name: FsModule(
+            name,
+            counts[name][0] > 0,
+            counts[name][1] > 0 and name not in absent,
+            name in registered,
+            absent.get(name, ""),
+        )
+        for name in counts
     }
 
 
