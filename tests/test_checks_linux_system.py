@@ -331,6 +331,23 @@ def test_persistent_net_rule_fails(line):
     assert check("persistent_net_rules", udev(line), GUIDE).result is Result.WARNING
 
 
+def test_l5_persistent_net_rule_in_usr_local_or_run_fails(tmp_path):
+    dirs = "|".join(re.escape(d) for d in (*UDEV_DIRS, "/lib/udev/rules.d", "/usr/lib64/udev/rules.d"))
+    script = re.sub(
+        rf"(?<= )({dirs})(?=[ ;])", lambda m: f"{tmp_path}{m.group(1)}", SECTIONS["udev_net_rules"][1]
+    )
+    for where in ("usr/local/lib/udev/rules.d", "run/udev/rules.d"):
+        rule = tmp_path / where / "70-persistent-net.rules"
+        rule.parent.mkdir(parents=True)
+        rule.write_text('SUBSYSTEM=="net", ATTR{address}=="00:15:5d:01:02:03", NAME="eth0"\n')
+        text = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=30).stdout
+        verdict = check("persistent_net_rules", facts(udev_net_rules=text.replace(str(tmp_path), "")))
+        assert verdict.result is Result.FAILED and f"/{where}/70-persistent-net.rules" in verdict.actual, (
+            verdict
+        )
+        rule.unlink()
+
+
 def test_generator_masked_in_etc_passes():
     verdict = check(
         "persistent_net_rules",

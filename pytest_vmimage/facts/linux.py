@@ -429,7 +429,8 @@ SECTIONS: dict[str, tuple[bool, str]] = {
     # LNX-032: persistent-net udev rules, "rule SIZE TYPE PATH [-> TARGET]" (lstat)
     "udev_net_rules": (
         False,
-        "rc=0; for d in /etc/udev/rules.d /lib/udev/rules.d /usr/lib/udev/rules.d /usr/lib64/udev/rules.d; do "
+        "rc=0; for d in /etc/udev/rules.d /run/udev/rules.d /usr/local/lib/udev/rules.d /lib/udev/rules.d "
+        "/usr/lib/udev/rules.d /usr/lib64/udev/rules.d; do "
         'if [ -d "$d" ] && ! { [ -r "$d" ] && [ -x "$d" ]; }; then echo "unreadable $d"; rc=2; fi; '
         "for n in 70-persistent-net.rules 75-persistent-net-generator.rules; do f=$d/$n; "
         'if [ -e "$f" ] || [ -L "$f" ]; then l=; [ -L "$f" ] && l=" -> $(readlink "$f")"; '
