@@ -451,6 +451,18 @@ def test_f9_later_statement_cancels_or_keeps_host_name_request(distro, path, tex
     assert verdict.result is result, verdict
 
 
+def test_l4_suse_ifcfg_eth0_override_fails():
+    dhcp = {"/etc/sysconfig/network/dhcp": 'DHCLIENT_SET_HOSTNAME="no"\n'}
+    eth0 = "/etc/sysconfig/network/ifcfg-eth0"
+    yes = facts(
+        "sles15", dhcp_hostname=files(**dhcp, **{eth0: "BOOTPROTO='dhcp'\nDHCLIENT_SET_HOSTNAME='yes'\n"})
+    )
+    assert check("dhcp_hostname", yes).result is Result.FAILED
+    plain = facts("sles15", dhcp_hostname=files(**dhcp, **{eth0: "BOOTPROTO='dhcp'\nSTARTMODE='auto'\n"}))
+    assert check("dhcp_hostname", plain).result is Result.PASSED
+    assert "ifcfg-eth0" in SECTIONS["dhcp_hostname"][1]
+
+
 def test_unreadable_dhcp_file_is_an_error():
     with pytest.raises(FactError):
         check("dhcp_hostname", facts("sles15", dhcp_hostname="### ! /etc/sysconfig/network/dhcp\n"))

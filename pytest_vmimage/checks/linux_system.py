@@ -312,6 +312,19 @@ def dhcp_hostname(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
                 ),
                 profile,
             )
+        ifcfg = "/etc/sysconfig/network/ifcfg-eth0"
+        override = suse_dhcp_set_hostname(files.get(ifcfg, ""))
+        if override not in (None, "no"):
+            return rule_added_2026(
+                Verdict.failed(
+                    f'{ifcfg}: DHCLIENT_SET_HOSTNAME="{override}"',
+                    required,
+                    f'{path} says "no" but {ifcfg} sets DHCLIENT_SET_HOSTNAME="{override}", which wicked uses '
+                    'for eth0, Azure\'s NIC: remove it or set it to "no" (LISA verify_dhcp_file_configuration '
+                    "reads only the global file)",
+                ),
+                profile,
+            )
         return rule_added_2026(
             Verdict.passed(
                 'DHCLIENT_SET_HOSTNAME="no"',

@@ -438,7 +438,16 @@ SECTIONS: dict[str, tuple[bool, str]] = {
         'echo "looked"; exit $rc',
     ),
     # LNX-033: the DHCP clients' hostname settings (SUSE, Azure Linux 3+, Mariner 1/2)
-    "dhcp_hostname": (False, _cat("/etc/sysconfig/network/dhcp", "/etc/dhcpcd.conf", "/etc/dhcp/dhclient.conf")),
+    # (SUSE's ifcfg-eth0 may override the global DHCLIENT_SET_HOSTNAME for the Azure NIC)
+    "dhcp_hostname": (
+        False,
+        _cat(
+            "/etc/sysconfig/network/dhcp",
+            "/etc/sysconfig/network/ifcfg-eth0",
+            "/etc/dhcpcd.conf",
+            "/etc/dhcp/dhclient.conf",
+        ),
+    ),
     # LNX-034: the Hyper-V KVP daemon: binaries, units, the udev rules that start them, processes
     "kvp_daemon": (
         False,
