@@ -14,13 +14,15 @@ chain through a self-referencing directory ends with BudgetExceeded, never a han
 
 Error model: a path whose lookup meets a broken inode or directory (of any component) is
 :class:`~pytest_vmimage.facts.disk.Unreadable`, never absent; only a name missing from a
-directory that was read whole is absent.
+directory that was read whole is absent. A lookup reads every data block of the directory
+however many entries it holds (a directory over MAX_DIR_BYTES is Unreadable naming it); a
+listing stops after MAX_DIR_ENTRIES and is then Unreadable ("not all read").
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from pytest_vmimage.facts.disk import MAX_DIR_ENTRIES, Budget, FileEntry, Meter, Unreadable
 
@@ -234,25 +236,50 @@ class XfsReader:
     # ------------------------------------------------------------------ directories
 
     def _dir_entries(self, inode: _Inode) -> list[tuple[str, int]]:
-        if inode.format == 1:
-            return self._shortform(inode.fork)
+        """The directory's entries, at most MAX_DIR_ENTRIES + 1 (a longer list means the
+        directory was cut short: a listing must say so, never a lookup; see ``_find``)."""
         entries: list[tuple[str, int]] = []
-        total = 0
-        for fileblk, fsb, count in self.extents(inode):
-            start = fileblk * self.blocksize
-            if start >= DIR_DATA_LIMIT:
+        for entry in self._iter_dir(inode):
+            entries.append(entry)
+            if len(entries) > MAX_DIR_ENTRIES:
                 break
-            length = count * self.blocksize
-            total += length
-            if total > MAX_DIR_BYTES:
-                raise XfsError(f"directory inode {inode.ino} too large")
-            data = self.read(self.fsb_offset(fsb), length)
-            # extents hold whole directory blocks when the dir block size is larger
-            for pos in range(0, len(data) - self.dirblksize + 1, self.dirblksize):
-                entries += self._data_block(data[pos : pos + self.dirblksize])
-                if len(entries) > MAX_DIR_ENTRIES:
-                    return entries
         return entries
+
+    def _find(self, inode: _Inode, name: str) -> int | None:
+        """The inode number ``name`` has in the directory, None when the directory, read
+        whole (every data block, however many entries), does not hold it."""
+        return next((ino for n, ino in self._iter_dir(inode) if n == name), None)
+
+    def _iter_dir(self, inode: _Inode) -> Iterator[tuple[str, int]]:
+        """Every entry of the directory, block by block. A directory whose data blocks
+        exceed MAX_DIR_BYTES raises XfsError before any of its blocks is read, so no
+        caller sees part of a directory as the whole."""
+        if inode.format == 1:
+            yield from self._shortform(inode.fork)
+            return
+        extents = [e for e in self.extents(inode) if e[0] * self.blocksize < DIR_DATA_LIMIT]
+        total = sum(count for _, _, count in extents) * self.blocksize
+        if total > MAX_DIR_BYTES:
+            raise XfsError(
+                f"directory inode {inode.ino} holds {total} bytes of entries, more than the "
+                f"{MAX_DIR_BYTES} this reader reads; not read"
+            )
+        pending, pending_at = b"", 0  # a directory block may span extents (dir block > fs block)
+        for fileblk, fsb, count in extents:
+            start = fileblk * self.blocksize
+            if pending and start != pending_at + len(pending):
+                raise XfsError(f"directory inode {inode.ino}: a directory block is cut by a hole")
+            if not pending:
+                pending_at = start
+                if start % self.dirblksize:
+                    raise XfsError(f"directory inode {inode.ino}: an extent starts inside a directory block")
+            pending += self.read(self.fsb_offset(fsb), count * self.blocksize)
+            whole = len(pending) - len(pending) % self.dirblksize
+            for pos in range(0, whole, self.dirblksize):
+                yield from self._data_block(pending[pos : pos + self.dirblksize])
+            pending, pending_at = pending[whole:], pending_at + whole
+        if pending:
+            raise XfsError(f"directory inode {inode.ino}: its last directory block is incomplete")
 
     def _shortform(self, fork: bytes) -> list[tuple[str, int]]:
         count, i8 = fork[0], fork[1]
@@ -284,7 +311,7 @@ class XfsReader:
             leaf_count = struct.unpack(">I", block[-8:-4])[0]
             end = len(block) - 8 - 8 * leaf_count
         entries, pos = [], header
-        while header <= pos < end - 8 and len(entries) <= MAX_DIR_ENTRIES:
+        while header <= pos < end - 8:  # pos grows by >= 8 bytes per step
             if block[pos : pos + 2] == b"\xff\xff":
                 length = struct.unpack(">H", block[pos + 2 : pos + 4])[0]
                 if length < 8 or length % 8:
@@ -344,7 +371,10 @@ class XfsReader:
             current = stack[-1]
             if current.kind != "dir":
                 return Unreadable(f"{path}: {walked or '/'} is not a directory (inode {current.ino}) (XFS)")
-            match = next((ino for n, ino in self._dir_entries(current) if n == name), None)
+            try:
+                match = self._find(current, name)
+            except XfsError as exc:
+                raise XfsError(f"{walked or '/'}: {exc}") from None
             if match is None:
                 return None
             walked += "/" + name
