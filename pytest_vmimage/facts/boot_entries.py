@@ -1,0 +1,1072 @@
+"""The boot loader's default entry: which entry GRUB (grub.cfg, BLS entries through
+``blscfg``) or extlinux starts when nobody presses a key, with its kernel image, kernel
+parameters and initrd files.
+
+One parser for both sides: the live VM (files the collection script printed) and the VHD
+read offline. What it cannot prove is returned as a reason (a ``str``) instead of an
+entry, never a guess.
+
+GRUB behaviour relied on (grub-core/normal/menu.c, upstream 2.02-2.12):
+
+- ``run_menu()``: ``default_entry = get_entry_number (menu, "default")``; "If DEFAULT_ENTRY
+  is not within the menu entries, fall back to the first entry" (index 0).
+- ``get_entry_number()``: ``grub_strtoul (val, 0, 0)``: a value that starts with a number
+  is that index (base 0: ``0x`` hex, a leading ``0`` octal; the rest, like ``>0``, is ignored
+  here); otherwise the first entry whose title or id equals the value up to its first
+  unescaped ``>`` (``menuentry_eq``; ``>>`` is a literal ``>``); no match -> entry 0.
+- ``grub_menu_execute_entry()`` of a submenu: ``default`` becomes the text after the first
+  unescaped ``>`` (unset when there is none), the body runs in a new context that holds only
+  exported variables (``grub_env_context_open``) with ``timeout=0``: the same rule then picks
+  the entry inside it.
+- The menu runs after the whole grub.cfg ran: ``default`` is its value at the end, and a
+  menu entry's body (``$var`` in its ``linux`` line) is run with the variables of that time.
+
+rhboot's blscfg (grub-core/commands/blscfg.c, Fedora/EL): the entries of
+``/loader/entries/*.conf`` are added where ``blscfg`` runs, newest first (``bls_cmp``:
+rpm's ``vercmp`` of the file names split as name-version-release; EL 8's older blscfg
+sorted by the ``version`` key: when the two orders disagree on the entry picked, that is a
+reason); the id is the file name without ``.conf``, the title the ``title`` key, ``options``
+is expanded (``$kernelopts``) when ``blscfg`` runs, every ``initrd`` key is loaded.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import re
+from dataclasses import dataclass, field
+
+GRUB_CFG_PATHS = (
+    "/boot/grub/grub.cfg",
+    "/boot/grub2/grub.cfg",
+    "/boot/efi/EFI/*/grub.cfg",
+    # 41_custom sources ${config_directory}/custom.cfg when it exists: read it too, so that
+    # its absence is known and its entries count.
+    "/boot/grub/custom.cfg",
+    "/boot/grub2/custom.cfg",
+    "/boot/efi/EFI/*/custom.cfg",
+)
+GRUBENV_PATHS = ("/boot/grub2/grubenv", "/boot/grub/grubenv", "/boot/efi/EFI/*/grubenv")
+KERNEL_WORDS = ("linux", "linux16", "linuxefi")
+INITRD_WORDS = ("initrd", "initrd16", "initrdefi")
+MAX_DEPTH = 8
+
+# Set by GRUB's normal module before grub.cfg runs (grub-core/normal/main.c features[]).
+_FEATURES = (
+    "feature_chainloader_bpb",
+    "feature_ntldr",
+    "feature_platform_search_hint",
+    "feature_default_font_path",
+    "feature_all_video_module",
+    "feature_menuentry_id",
+    "feature_menuentry_options",
+    "feature_200_final",
+    "feature_nativedisk_cmd",
+    "feature_timeout_style",
+)
+
+
+@dataclass
+class BootEntry:
+    """One boot entry: where it is defined, its title/id, and what it loads."""
+
+    source: str  # the grub.cfg, BLS .conf or extlinux.conf defining it
+    title: str
+    id: str = ""
+    kernel: str = ""  # as the loader names it (GRUB: relative to its root device)
+    params: list[str] = field(default_factory=list)
+    initrds: list[str] = field(default_factory=list)
+
+    @property
+    def where(self) -> str:
+        if "/loader/entries/" in self.source:
+            return self.source
+        return f"{self.source} (entry '{self.title}')"
+
+    def same_boot(self, other: BootEntry) -> bool:
+        return (self.kernel, self.params, self.initrds) == (other.kernel, other.params, other.initrds)
+
+
+# ----------------------------------------------------------------------------- lexer
+
+_UNKNOWN = object()  # a variable whose value is not known (set in a branch not decided)
+_VAR = re.compile(r"\$(?:\{([A-Za-z0-9_?#@*]+)\}|([A-Za-z_][A-Za-z0-9_]*|[0-9?#@*]))")
+
+
+class _Unknown(Exception):
+    pass
+
+
+@dataclass
+class _Word:
+    parts: list[tuple[str, str]]  # ("lit" | "dq" | "sq", text); "sq" is never expanded
+
+    @property
+    def bare(self) -> str | None:
+        """The word when it is one unquoted literal (how keywords are spelled)."""
+        return self.parts[0][1] if len(self.parts) == 1 and self.parts[0][0] == "lit" else None
+
+    @property
+    def raw(self) -> str:
+        return "".join(text for _, text in self.parts)
+
+
+def _commands(text: str) -> list[list[_Word]]:
+    """GRUB script split into commands (newline or ``;``) of words (quotes kept apart)."""
+    commands: list[list[_Word]] = []
+    words: list[_Word] = []
+    parts: list[tuple[str, str]] = []
+    lit: list[str] = []
+
+    def flush() -> None:
+        if lit:
+            parts.append(("lit", "".join(lit)))
+            lit.clear()
+
+    def end_word() -> None:
+        flush()
+        if parts:
+            words.append(_Word(list(parts)))
+            parts.clear()
+
+    def end_command() -> None:
+        end_word()
+        if words:
+            commands.append(list(words))
+            words.clear()
+
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "\\" and i + 1 < n:
+            if text[i + 1] != "\n":
+                flush()
+                parts.append(("sq", text[i + 1]))
+            i += 2
+        elif c == "'":
+            end = text.find("'", i + 1)
+            end = n if end < 0 else end
+            flush()
+            parts.append(("sq", text[i + 1 : end]))
+            i = end + 1
+        elif c == '"':
+            flush()
+            j, buf = i + 1, []
+            while j < n and text[j] != '"':
+                if text[j] == "\\" and j + 1 < n and text[j + 1] in '"\\$\n':
+                    if buf:
+                        parts.append(("dq", "".join(buf)))
+                        buf = []
+                    if text[j + 1] != "\n":
+                        parts.append(("sq", text[j + 1]))
+                    j += 2
+                    continue
+                buf.append(text[j])
+                j += 1
+            parts.append(("dq", "".join(buf)))
+            i = j + 1
+        elif c == "#" and not parts and not lit:
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+        elif c in " \t\r":
+            end_word()
+            i += 1
+        elif c in "\n;":
+            end_command()
+            i += 1
+        else:
+            lit.append(c)
+            i += 1
+    end_command()
+    out: list[list[_Word]] = []
+    for command in commands:  # "then insmod x", "fi }" -> keyword, then the rest
+        while len(command) > 1 and command[0].bare in ("then", "else", "do", "fi", "done", "}"):
+            out.append([command[0]])
+            command = command[1:]
+        out.append(command)
+    return out
+
+
+def _expand(word: _Word, env: dict) -> list[str]:
+    """The fields a word expands to: unquoted ``$var`` values are split on blanks."""
+    fields = [""]
+    kept = False  # a quoted part makes an empty word a word
+    for kind, text in word.parts:
+        if kind == "sq":
+            fields[-1] += text
+            kept = True
+            continue
+        kept = kept or kind == "dq"
+        pos = 0
+        for match in _VAR.finditer(text):
+            fields[-1] += text[pos : match.start()]
+            pos = match.end()
+            name = match.group(1) or match.group(2)
+            value = env.get(name, "")
+            if value is _UNKNOWN:
+                raise _Unknown(name)
+            if kind == "dq":
+                fields[-1] += value
+                continue
+            pieces = value.split()
+            if pieces and value[:1].isspace() and fields[-1]:
+                fields.append("")
+            for k, piece in enumerate(pieces):
+                if k:
+                    fields.append("")
+                fields[-1] += piece
+            if pieces and value[-1:].isspace():
+                fields.append("")
+        fields[-1] += text[pos:]
+    fields = [f for f in fields if f]
+    return fields or ([""] if kept else [])
+
+
+def _expand_all(words: list[_Word], env: dict) -> list[str]:
+    return [field for word in words for field in _expand(word, env)]
+
+
+def _text(words: list[_Word]) -> str:
+    return " ".join(w.raw for w in words)
+
+
+# ----------------------------------------------------------------------------- parser
+
+
+class _Unparsable(Exception):
+    pass
+
+
+@dataclass
+class _Cmd:
+    words: list[_Word]
+
+
+@dataclass
+class _Block:
+    kind: str  # menuentry | submenu | function
+    words: list[_Word]
+    body: list
+
+
+@dataclass
+class _If:
+    branches: list[tuple[list[_Word], list]]
+    orelse: list | None
+
+
+@dataclass
+class _Loop:
+    words: list[_Word]
+    body: list
+
+
+def _parse(commands: list[list[_Word]], i: int = 0, stop: tuple = ()) -> tuple[list, int, str | None]:
+    nodes: list = []
+    while i < len(commands):
+        command = commands[i]
+        head = command[0].bare
+        if head in stop:
+            return nodes, i, head
+        i += 1
+        if head in ("menuentry", "submenu", "function") and command[-1].bare == "{":
+            body, i, end = _parse(commands, i, ("}",))
+            if end != "}":
+                raise _Unparsable(f"a '{head}' block has no closing brace")
+            nodes.append(_Block(head, command[1:-1], body))
+            i += 1
+        elif head == "if":
+            branches, condition, orelse = [], command[1:], None
+            while True:
+                if i >= len(commands) or commands[i][0].bare != "then":
+                    raise _Unparsable(f"'if {_text(condition)}' has no 'then'")
+                body, i, end = _parse(commands, i + 1, ("elif", "else", "fi"))
+                branches.append((condition, body))
+                if end == "elif":
+                    condition = commands[i][1:]
+                    i += 1
+                    continue
+                if end == "else":
+                    orelse, i, end = _parse(commands, i + 1, ("fi",))
+                if end != "fi":
+                    raise _Unparsable(f"'if {_text(branches[0][0])}' has no 'fi'")
+                i += 1
+                break
+            nodes.append(_If(branches, orelse))
+        elif head in ("while", "until", "for"):
+            if i >= len(commands) or commands[i][0].bare != "do":
+                raise _Unparsable(f"'{head}' has no 'do'")
+            body, i, end = _parse(commands, i + 1, ("done",))
+            if end != "done":
+                raise _Unparsable(f"'{head}' has no 'done'")
+            nodes.append(_Loop(command, body))
+            i += 1
+        else:
+            nodes.append(_Cmd(command))
+    return nodes, i, None
+
+
+# ----------------------------------------------------------------------------- conditions
+
+
+def _test(args: list[str], exists) -> bool | None:
+    """GRUB's ``test`` / ``[`` on expanded arguments; None when not known."""
+    pos = 0
+
+    def primary() -> bool | None:
+        nonlocal pos
+        rest = args[pos:]
+        if rest and rest[0] == "!":
+            pos += 1
+            value = primary()
+            return None if value is None else not value
+        if len(rest) >= 3 and rest[1] in ("=", "==", "!=", "-eq", "-ne", "-lt", "-le", "-gt", "-ge"):
+            left, op, right = rest[0], rest[1], rest[2]
+            pos += 3
+            if op in ("=", "=="):
+                return left == right
+            if op == "!=":
+                return left != right
+            try:
+                a, b = int(left), int(right)
+            except ValueError:
+                return None
+            return {"-eq": a == b, "-ne": a != b, "-lt": a < b, "-le": a <= b, "-gt": a > b, "-ge": a >= b}[op]
+        if len(rest) >= 2 and rest[0] in ("-z", "-n", "-f", "-e", "-s", "-d"):
+            op, value = rest[0], rest[1]
+            pos += 2
+            if op == "-z":
+                return value == ""
+            if op == "-n":
+                return value != ""
+            if op == "-d":
+                return None
+            return exists(value)
+        if rest:
+            pos += 1
+            return rest[0] != ""
+        return None
+
+    def conj() -> bool | None:
+        nonlocal pos
+        value = primary()
+        while pos < len(args) and args[pos] == "-a":
+            pos += 1
+            other = primary()
+            value = False if value is False or other is False else (None if None in (value, other) else True)
+        return value
+
+    value = conj()
+    while pos < len(args) and args[pos] == "-o":
+        pos += 1
+        other = conj()
+        value = True if value is True or other is True else (None if None in (value, other) else False)
+    return value if pos == len(args) else None
+
+
+# ----------------------------------------------------------------------------- GRUB
+
+
+@dataclass
+class _Item:
+    """A menu entry or submenu as GRUB registered it (certain: not inside an undecided if)."""
+
+    kind: str  # menuentry | submenu | bls
+    title: str | None  # None: not known (a variable not known)
+    id: str | None
+    certain: bool
+    body: list = field(default_factory=list)
+    args: list[str] = field(default_factory=list)
+    entry: BootEntry | str | None = None  # BLS: already built
+
+
+_OPTIONS_WITH_VALUE = ("--class", "--users", "--hotkey", "--source", "--id")
+
+
+def _menuentry_args(fields: list[str]) -> tuple[str, str, list[str]]:
+    title, ident, rest, skip = None, "", [], False
+    for k, word in enumerate(fields):
+        if skip:
+            skip = False
+            continue
+        if word in _OPTIONS_WITH_VALUE:
+            if word == "--id" and k + 1 < len(fields):
+                ident = fields[k + 1]
+            skip = True
+        elif word.startswith("--id="):
+            ident = word[5:]
+        elif word.startswith("--") and word != "--":
+            continue
+        elif title is None:
+            title = word
+        else:
+            rest.append(word)
+    return title or "", ident, rest
+
+
+def _strip_device(path: str) -> str:
+    return re.sub(r"^\([^)]*\)", "", path)
+
+
+def _candidates(path: str) -> list[str]:
+    """Where a path GRUB names may be in the image: as is, or below /boot (its own partition)."""
+    path = _strip_device(path)
+    return [path] if path.startswith("/boot/") else [path, f"/boot{path}"]
+
+
+def menuentry_eq(name: str, spec: str) -> bool:
+    """GRUB's menuentry_eq: ``name`` equals ``spec`` up to its first unescaped ``>``."""
+    i = 0
+    out = []
+    while i < len(spec):
+        if spec[i] == ">":
+            if spec[i + 1 : i + 2] == ">":
+                out.append(">")
+                i += 2
+                continue
+            break
+        out.append(spec[i])
+        i += 1
+    return "".join(out) == name
+
+
+def _after_first_gt(spec: str) -> str | None:
+    i = 0
+    while i < len(spec):
+        if spec[i] == ">":
+            if spec[i + 1 : i + 2] == ">":
+                i += 2
+                continue
+            return spec[i + 1 :] or None
+        i += 1
+    return None
+
+
+def grub_strtoul(value: str) -> int | None:
+    """grub_strtoul(val, 0, 0): the leading number (base 0), None when there is none."""
+    text = value.lstrip()
+    match = re.match(r"0[xX]([0-9a-fA-F]+)|0([0-7]+)|([0-9]+)", text)
+    if not match:
+        return None
+    if match.group(1):
+        return int(match.group(1), 16)
+    if match.group(2):
+        return int(match.group(2), 8)
+    return int(match.group(3))
+
+
+def _pick(menu: list[_Item], value: str | None) -> _Item | str:
+    """The item GRUB's run_menu() boots for ``default=value`` (see the module docstring)."""
+    if not menu:
+        return "the menu has no entries"
+    number = None if value is None else grub_strtoul(value)
+    chosen: _Item | None = None
+    if value is not None and number is None:
+        for item in menu:
+            names = [item.title, item.id]
+            if None in names and not item.certain:
+                return f"an entry whose title is not known offline comes before the one named {value!r}"
+            if any(n is not None and n != "" and menuentry_eq(n, value) for n in names):
+                if not item.certain:
+                    return f"the entry named {value!r} is inside an 'if' whose condition is not known"
+                chosen = item
+                break
+            if item.title is None or item.id is None:
+                return f"an entry's title is not known, so which entry is named {value!r} is not known"
+    elif number is not None:
+        for k, item in enumerate(menu):
+            if not item.certain:
+                return f"entry {number} depends on an entry defined inside an 'if' whose condition is not known"
+            if k == number:
+                chosen = item
+                break
+    if chosen is None:  # GRUB falls back to the first entry
+        if not menu[0].certain:
+            return "the first menu entry is inside an 'if' whose condition is not known"
+        chosen = menu[0]
+    return chosen
+
+
+class _Grub:
+    """Runs a grub.cfg the way GRUB's normal mode does, as far as the default entry goes."""
+
+    def __init__(self, path: str, files: dict[str, str], envs: dict[str, str], bls: dict[str, str], depth=0):
+        self.path = path
+        self.folder = path.rsplit("/", 1)[0]
+        self.files, self.envs, self.bls, self.depth = files, envs, bls, depth
+        self.vars: dict = {name: "y" for name in _FEATURES}
+        self.vars.update(prefix=self.folder, config_directory=self.folder, root="hd0")
+        self.vars.update(grub_platform=_UNKNOWN, grub_cpu=_UNKNOWN, cmdpath=_UNKNOWN)
+        self.exported: set[str] = set(_FEATURES)
+        self.functions: dict[str, list] = {}
+        self.menu: list[_Item] = []
+        self.problem = ""  # a reason the default entry cannot be told
+        self.delegate: str | None = None  # a configfile that takes over
+        self.blscfg = False
+
+    # -- files the script names
+    def exists(self, path: str) -> bool | None:
+        """A file GRUB tests: True/False when it is one of the files read (or looked for
+        and absent), None when nothing tells. A path without /boot may be on a separate
+        /boot partition (GRUB names files relative to their file system)."""
+        candidates = _candidates(path)
+        if any(c in self.files or c in self.envs for c in candidates):
+            return True
+        if any(fnmatch.fnmatch(c, p) for c in candidates for p in GRUB_CFG_PATHS + GRUBENV_PATHS):
+            return False
+        return None
+
+    def _known_file(self, path: str, files: dict | None = None) -> str | None:
+        files = self.files if files is None else files
+        return next((c for c in _candidates(path) if c in files), None)
+
+    # -- statements
+    def run(self, nodes: list, certain: bool, env: dict | None = None) -> None:
+        env = self.vars if env is None else env
+        for node in nodes:
+            if self.problem or self.delegate:
+                return
+            if isinstance(node, _Block):
+                self._block(node, certain, env)
+            elif isinstance(node, _If):
+                self._if(node, certain, env, lambda body, sure: self.run(body, sure, env))
+            elif isinstance(node, _Loop):
+                self.run(node.body, False, env)
+            else:
+                self._command(node.words, certain, env)
+
+    def _block(self, node: _Block, certain: bool, env: dict) -> None:
+        if node.kind == "function":
+            if node.words:
+                self.functions[node.words[0].raw] = node.body
+            return
+        try:
+            title, ident, args = _menuentry_args(_expand_all(node.words, env))
+        except _Unknown:
+            title = ident = None
+            args = []
+            certain = False
+        self.menu.append(_Item(node.kind, title, ident, certain, node.body, args))
+
+    def _if(self, node: _If, certain: bool, env: dict, run) -> None:
+        decided = certain
+        for condition, body in node.branches:
+            value = self._condition(condition, env) if decided else None
+            if value is True:
+                run(body, decided)
+                return
+            if value is None:
+                decided = False
+                run(body, False)
+        if node.orelse is not None:
+            run(node.orelse, decided)
+
+    def _condition(self, words: list[_Word], env: dict) -> bool | None:
+        try:
+            args = _expand_all(words, env)
+        except _Unknown:
+            return None
+        if args[:1] == ["["] and args[-1:] == ["]"]:
+            return _test(args[1:-1], self.exists)
+        if args[:1] == ["test"]:
+            return _test(args[1:], self.exists)
+        return None
+
+    def _assign(self, text: str, certain: bool, env: dict) -> None:
+        name, _, value = text.partition("=")
+        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            env[name] = value if certain else _UNKNOWN
+
+    def _command(self, words: list[_Word], certain: bool, env: dict) -> None:
+        head = words[0].bare
+        first = words[0].parts[0]
+        if head is None and first[0] == "lit" and re.match(r"[A-Za-z_][A-Za-z0-9_]*=", first[1]):
+            try:
+                self._assign("".join(_expand(words[0], env)), certain, env)
+            except _Unknown:
+                env[first[1].split("=", 1)[0]] = _UNKNOWN
+            return
+        if head is None:
+            return
+        if re.match(r"[A-Za-z_][A-Za-z0-9_]*=", head):
+            self._assign(head, certain, env)
+            return
+        try:
+            args = _expand_all(words[1:], env)
+        except _Unknown as exc:
+            if head in ("set",):
+                for word in words[1:]:
+                    env[word.raw.split("=", 1)[0]] = _UNKNOWN
+                return
+            if head in ("load_env", "source", ".", "configfile", "blscfg", *KERNEL_WORDS):
+                self.problem = f"'{_text(words)}' uses ${exc}, whose value is not known"
+            return
+        if head == "set":
+            for arg in args:
+                if "=" in arg:
+                    self._assign(arg, certain, env)
+        elif head == "unset":
+            for arg in args:
+                env[arg] = "" if certain else _UNKNOWN
+        elif head == "export":
+            self.exported.update(args)
+        elif head in ("search", "search.fs_uuid", "search.fs_label", "search.file"):
+            target = next((a.split("=", 1)[1] for a in args if a.startswith("--set=")), None)
+            if target is None and head != "search" and len(args) >= 2 and not args[1].startswith("-"):
+                target = args[1]
+            if target is None and "--set" in args:
+                target = "root"
+            if target:
+                env[target] = "hd0"  # a device: paths are read from this image's file systems
+        elif head == "load_env":
+            self._load_env(args, certain, env)
+        elif head in ("source", "."):
+            self._source(args, certain, env)
+        elif head in ("configfile", "legacy_configfile", "normal", "extract_entries_configfile"):
+            if not certain:
+                self.problem = f"'{_text(words)}' is inside an 'if' whose condition is not known"
+                return
+            target = self._known_file(args[0]) if args else None
+            if target is None:
+                self.problem = f"grub.cfg hands over to {args[0] if args else '?'} ({head}), a file not read"
+            else:
+                self.delegate = target
+        elif head in ("blscfg", "bls_import"):
+            if args:
+                self.problem = f"'{_text(words)}' (blscfg with arguments) is not read"
+                return
+            self.blscfg = True
+            for entry in _bls_items(self.bls, env, certain):
+                self.menu.append(entry)
+        elif head in KERNEL_WORDS or head == "boot":
+            if certain:
+                self.problem = f"grub.cfg runs '{head}' outside any menu entry"
+        elif head in self.functions and self.depth < MAX_DEPTH:
+            self.depth += 1
+            self.run(self.functions[head], certain, env)
+            self.depth -= 1
+
+    def _load_env(self, args: list[str], certain: bool, env: dict) -> None:
+        path, names, skip = f"{self.folder}/grubenv", [], False
+        for k, arg in enumerate(args):
+            if skip:
+                skip = False
+            elif arg in ("-f", "--file"):
+                path, skip = (args[k + 1] if k + 1 < len(args) else path), True
+            elif arg.startswith("--file="):
+                path = arg[7:]
+            elif not arg.startswith("-"):
+                names.append(arg)
+        found = self._known_file(path, self.envs)
+        if found is None:
+            if self.exists(path) is None:
+                self.problem = f"grub.cfg loads {_strip_device(path)} (load_env), a file not read"
+            return  # GRUB: the file does not exist, nothing is loaded
+        for name, value in parse_grubenv(self.envs[found]).items():
+            if not names or name in names:
+                env[name] = value if certain else _UNKNOWN
+
+    def _source(self, args: list[str], certain: bool, env: dict) -> None:
+        if not args:
+            return
+        target = self._known_file(args[0])
+        if target is None:
+            if self.exists(args[0]) is False:
+                return  # GRUB: file not found, nothing runs
+            self.problem = f"grub.cfg sources {args[0]}, a file not read"
+            return
+        if self.depth >= MAX_DEPTH:
+            self.problem = f"grub.cfg sources {target} too deeply"
+            return
+        try:
+            nodes = _parse(_commands(self.files[target]))[0]
+        except _Unparsable as exc:
+            self.problem = f"{target}: {exc}"
+            return
+        self.depth += 1
+        self.run(nodes, certain, env)
+        self.depth -= 1
+
+    # -- the entry booted
+    def entry_of(self, item: _Item, env: dict) -> BootEntry | str:
+        if item.entry is not None:
+            return item.entry
+        local = dict(env)
+        for k, arg in enumerate(item.args, 1):
+            local[str(k)] = arg
+        found = BootEntry(self.path, item.title or "", item.id or "")
+        why = self._entry_body(item.body, local, found, True, 0)
+        if why:
+            return f"entry '{item.title}': {why}"
+        if not found.kernel:
+            return f"entry '{item.title}' loads no Linux kernel (linux line)"
+        return found
+
+    def _entry_body(self, nodes: list, env: dict, found: BootEntry, certain: bool, depth: int) -> str:
+        for node in nodes:
+            if isinstance(node, _If):
+                whys: list[str] = []
+
+                def run(body, sure, whys=whys):
+                    whys.append(self._entry_body(body, env, found, sure, depth))
+
+                self._if(node, certain, env, run)
+                if any(whys):
+                    return next(w for w in whys if w)
+                continue
+            if isinstance(node, (_Loop, _Block)):
+                if _mentions_kernel(node):
+                    return "its kernel line is inside a loop or a nested block"
+                continue
+            words = node.words
+            head = words[0].bare
+            if head in KERNEL_WORDS or head in INITRD_WORDS:
+                if not certain:
+                    return f"its '{head}' line is inside an 'if' whose condition is not known"
+                try:
+                    args = _expand_all(words[1:], env)
+                except _Unknown as exc:
+                    return f"its '{head}' line uses ${exc}, whose value is not known"
+                if head in KERNEL_WORDS:
+                    if not args:
+                        return f"its '{head}' line names no kernel"
+                    found.kernel, found.params, found.initrds = args[0], args[1:], []
+                else:
+                    found.initrds = args
+            elif head in ("set",) or (head and re.match(r"[A-Za-z_][A-Za-z0-9_]*=", head)):
+                self._command(words, certain, env)
+            elif head in ("source", ".", "configfile", "blscfg", "chainloader", "multiboot", "multiboot2"):
+                return f"it runs '{head}'"
+            elif head in self.functions and depth < MAX_DEPTH:
+                why = self._entry_body(self.functions[head], env, found, certain, depth + 1)
+                if why:
+                    return why
+        return ""
+
+    def context(self, value: str | None) -> dict:
+        """A submenu's context: exported variables only, default set to what follows '>'."""
+        local = {k: v for k, v in self.vars.items() if k in self.exported}
+        if value is not None:
+            local["default"] = value
+        local["timeout"] = "0"
+        return local
+
+
+def _mentions_kernel(node) -> bool:
+    if isinstance(node, _Cmd):
+        return node.words[0].bare in KERNEL_WORDS + INITRD_WORDS
+    if isinstance(node, _If):
+        return any(_mentions_kernel(n) for _, body in node.branches for n in body) or any(
+            _mentions_kernel(n) for n in node.orelse or []
+        )
+    return any(_mentions_kernel(n) for n in node.body)
+
+
+def parse_grubenv(text: str) -> dict[str, str]:
+    """A grubenv block: ``name=value`` lines (``#`` padding), values verbatim."""
+    values: dict[str, str] = {}
+    for line in text.splitlines():
+        if line.startswith("#") or "=" not in line:
+            continue
+        name, value = line.split("=", 1)
+        values[name.strip()] = value.replace("\\n", "\n").replace("\\\\", "\\")
+    return values
+
+
+def grub_default_entry(
+    path: str, files: dict[str, str], envs: dict[str, str] | None = None, bls: dict[str, str] | None = None
+) -> BootEntry | str | None:
+    """The entry GRUB boots from the grub.cfg ``path`` (``files``: every grub.cfg and
+    custom.cfg read, ``envs``: grubenv files, ``bls``: /boot/loader/entries/*.conf).
+    None when the file defines no entry (an EFI stub handing over to another grub.cfg read
+    here, or an empty file); a reason (str) when the default cannot be told."""
+    return _grub_default(path, files, envs or {}, bls or {}, 0)
+
+
+def _grub_default(path, files, envs, bls, depth) -> BootEntry | str | None:
+    try:
+        nodes = _parse(_commands(files[path]))[0]
+    except _Unparsable as exc:
+        return f"{path}: {exc}"
+    grub = _Grub(path, files, envs, bls)
+    grub.run(nodes, True)
+    if grub.problem:
+        return f"{path}: {grub.problem}"
+    if grub.delegate:
+        if grub.delegate == path or depth >= MAX_DEPTH:
+            return f"{path}: hands over to {grub.delegate} in a loop"
+        if not grub.menu:
+            return None  # a stub: the other file is judged by itself
+        return _grub_default(grub.delegate, files, envs, bls, depth + 1)
+    if not grub.menu:
+        return None
+    value = grub.vars.get("default")
+    if value is _UNKNOWN:
+        return f"{path}: 'set default' is inside an 'if' whose condition is not known"
+    menu, env, spec = grub.menu, grub.vars, value
+    for _ in range(MAX_DEPTH):
+        item = _pick(menu, spec)
+        if isinstance(item, str):
+            return f"{path}: set default={value!r}: {item}"
+        if item.kind != "submenu":
+            entry = grub.entry_of(item, env)
+            return entry if isinstance(entry, BootEntry) else f"{path}: {entry}"
+        env = grub.context(None if spec is None else _after_first_gt(spec))
+        sub = _Grub(path, files, envs, bls)
+        sub.vars, sub.functions, sub.exported = env, grub.functions, set(grub.exported)
+        sub.run(item.body, item.certain)
+        if sub.problem:
+            return f"{path}: submenu '{item.title}': {sub.problem}"
+        spec = env.get("default")
+        if spec is _UNKNOWN:
+            return f"{path}: submenu '{item.title}' sets default in an 'if' whose condition is not known"
+        menu, grub = sub.menu, sub
+        if not menu:
+            return f"{path}: submenu '{item.title}' has no entries"
+    return f"{path}: submenus nested too deeply"
+
+
+def grub_kernel_params(text: str) -> list[list[str]]:
+    """The parameters of every kernel line of a grub.cfg, as written (no expansion)."""
+    found = []
+    for command in _commands(text):
+        if command[0].bare in KERNEL_WORDS:
+            found.append([w.raw for w in command[2:]])
+    return found
+
+
+# ----------------------------------------------------------------------------- BLS
+
+
+def rpm_vercmp(a: str, b: str) -> int:
+    """rpm's vercmp as blscfg copies it: 1 when ``a`` is newer, -1 when older, 0 same."""
+    if a == b:
+        return 0
+    one, two = a, b
+    while one or two:
+        one = re.sub(r"^[^A-Za-z0-9~+]+", "", one)
+        two = re.sub(r"^[^A-Za-z0-9~+]+", "", two)
+        if one.startswith("~") or two.startswith("~"):
+            if not one.startswith("~"):
+                return 1
+            if not two.startswith("~"):
+                return -1
+            one, two = one[1:], two[1:]
+            continue
+        if one.startswith("+") or two.startswith("+"):
+            if not one:
+                return -1
+            if not two:
+                return 1
+            if not one.startswith("+"):
+                return 1
+            if not two.startswith("+"):
+                return -1
+            one, two = one[1:], two[1:]
+            continue
+        if not (one and two):
+            break
+        pattern = r"^[0-9]+" if one[0].isdigit() else r"^[A-Za-z]+"
+        seg1 = re.match(pattern, one)
+        seg2 = re.match(pattern, two)
+        s1 = seg1.group(0) if seg1 else ""
+        s2 = seg2.group(0) if seg2 else ""
+        if not s2:
+            return 1 if one[0].isdigit() else -1
+        one, two = one[len(s1) :], two[len(s2) :]
+        if one == "" and two == "" and s1 == s2:
+            return 0
+        if s1[0].isdigit():
+            s1, s2 = s1.lstrip("0"), s2.lstrip("0")
+            if len(s1) != len(s2):
+                return 1 if len(s1) > len(s2) else -1
+        if s1 != s2:
+            return 1 if s1 > s2 else -1
+    if not one and not two:
+        return 0
+    return -1 if not one else 1
+
+
+def _split_nvr(name: str) -> tuple[str, str, str]:
+    """blscfg's split_package_string: name-version-release from the right."""
+    parts = name.rsplit("-", 2)
+    if len(parts) == 3:
+        return parts[0], parts[1], parts[2]
+    if len(parts) == 2:
+        return parts[0], parts[1], ""
+    return parts[0], "", ""
+
+
+def _nvr_cmp(a: str, b: str) -> int:
+    for x, y in zip(_split_nvr(a), _split_nvr(b)):
+        r = rpm_vercmp(x, y)
+        if r:
+            return r
+    return 0
+
+
+def _bls_value(text: str, key: str) -> list[str]:
+    values = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("#") or not line:
+            continue
+        name, _, value = line.replace("\t", " ").partition(" ")
+        if name == key:
+            values.append(value.strip())
+    return values
+
+
+def bls_order(entries: dict[str, str]) -> list[list[str]]:
+    """The entry paths in the order blscfg adds them, newest first: by file name
+    (name-version-release, current blscfg) and by the ``version`` key (EL 8's)."""
+
+    def stem(path: str) -> str:
+        return path.rsplit("/", 1)[-1].removesuffix(".conf")
+
+    by_name = sorted(entries, key=functools.cmp_to_key(lambda a, b: _nvr_cmp(stem(b), stem(a))))
+
+    def version_cmp(a: str, b: str) -> int:
+        va = (_bls_value(entries[a], "version") or [None])[0]
+        vb = (_bls_value(entries[b], "version") or [None])[0]
+        if va and not vb:
+            return -1
+        if vb and not va:
+            return 1
+        return rpm_vercmp(vb or "", va or "") or rpm_vercmp(stem(b), stem(a))
+
+    return [by_name, sorted(entries, key=functools.cmp_to_key(version_cmp))]
+
+
+def _bls_entry(path: str, text: str, env: dict) -> BootEntry | str:
+    linux = _bls_value(text, "linux")
+    stem = path.rsplit("/", 1)[-1].removesuffix(".conf")
+    title = (_bls_value(text, "title") or [linux[0] if linux else stem])[0]
+    if not linux:
+        return f"{path}: no 'linux' key"
+    options = _bls_value(text, "options")[:1]
+    try:
+        words = _expand_all(_commands(f"linux {linux[0]} {options[0] if options else ''}")[0][1:], env)
+    except _Unknown as exc:
+        return f"{path}: its options use ${exc}, whose value is not known"
+    initrds = [p for value in _bls_value(text, "initrd") for p in value.split()]
+    return BootEntry(path, title, stem, words[0], words[1:], initrds)
+
+
+def _bls_items(entries: dict[str, str], env: dict, certain: bool) -> list[_Item]:
+    orders = bls_order(entries)
+    items = []
+    for k, path in enumerate(orders[0]):
+        entry = _bls_entry(path, entries[path], env)
+        stem = path.rsplit("/", 1)[-1].removesuffix(".conf")
+        title = entry.title if isinstance(entry, BootEntry) else stem
+        # an index whose entry differs between the two blscfg orders is not certain
+        sure = certain and orders[1][k] == path
+        items.append(_Item("bls", title, stem, sure, entry=entry))
+    return items
+
+
+def bls_default_entry(entries: dict[str, str], envs: dict[str, str]) -> BootEntry | str | None:
+    """The BLS entry EL's grub.cfg boots when no grub.cfg was read: grubenv's next_entry,
+    else saved_entry (its ``if [ "${next_entry}" ]`` block), else the newest."""
+    if not entries:
+        return None
+    env: dict = {}
+    for text in envs.values():
+        env.update(parse_grubenv(text))
+    value = env.get("next_entry") or env.get("saved_entry") or None
+    item = _pick(_bls_items(entries, env, True), value)
+    if isinstance(item, str):
+        return f"/boot/loader/entries: default {value!r}: {item}"
+    return item.entry
+
+
+# ----------------------------------------------------------------------------- extlinux
+
+
+def extlinux_default_entry(path: str, text: str) -> BootEntry | str | None:
+    """The label extlinux/syslinux boots: ``DEFAULT label`` (or ``MENU DEFAULT`` inside a
+    label), the only label when there is one; its KERNEL/LINUX, APPEND (the global one when
+    the label has none) and INITRD (comma-separated)."""
+    labels: list[dict] = []
+    default, global_append, current = None, None, None
+    for raw in text.splitlines():
+        words = raw.strip().split(None, 1)
+        if not words or words[0].startswith("#"):
+            continue
+        key, value = words[0].lower(), (words[1].strip() if len(words) > 1 else "")
+        if key in ("include", "menu include", "config"):
+            return f"{path}: '{words[0]}' of another file is not read"
+        if key == "label":
+            current = {"label": value, "append": None, "kernel": "", "initrd": []}
+            labels.append(current)
+        elif key == "default":
+            default = value
+        elif key == "menu" and value.lower() == "default" and current is not None:
+            default = current["label"]
+        elif key == "append":
+            if current is None:
+                global_append = value
+            else:
+                current["append"] = value
+        elif key in ("kernel", "linux") and current is not None:
+            current["kernel"] = value
+        elif key == "initrd" and current is not None:
+            current["initrd"] = [p for p in value.split(",") if p]
+    if not labels:
+        return None
+    if default is None:
+        if len(labels) > 1:
+            return f"{path}: no DEFAULT label among {len(labels)} labels"
+        chosen = labels[0]
+    else:
+        chosen = next((label for label in labels if label["label"] == default), None)
+        if chosen is None:
+            return f"{path}: DEFAULT {default} names no LABEL"
+    append = chosen["append"] if chosen["append"] is not None else (global_append or "")
+    params = [] if append == "-" else append.split()
+    initrds = list(chosen["initrd"])
+    for param in params:
+        if param.startswith("initrd="):
+            initrds += [p for p in param[7:].split(",") if p]
+    return BootEntry(path, chosen["label"], chosen["label"], chosen["kernel"], params, initrds)
+
+
+# ----------------------------------------------------------------------------- all loaders
+
+
+def default_entries(
+    grub_files: dict[str, str], envs: dict[str, str], bls: dict[str, str], extlinux: dict[str, str]
+) -> dict[str, BootEntry | str]:
+    """Per boot loader configuration: its default entry, or why it cannot be told.
+    grub.cfg files that define no entry (stubs) are left out; the BLS entries count on
+    their own only when no grub.cfg runs ``blscfg``."""
+    found: dict[str, BootEntry | str] = {}
+    blscfg_run = False
+    for path in grub_files:
+        if path.rsplit("/", 1)[-1] != "grub.cfg":
+            continue  # custom.cfg: run where grub.cfg sources it
+        if "blscfg" in grub_files[path]:
+            blscfg_run = True
+        result = grub_default_entry(path, grub_files, envs, bls)
+        if result is not None:
+            found[path] = result
+    if not blscfg_run:
+        result = bls_default_entry(bls, envs)
+        if result is not None:
+            found[result.source if isinstance(result, BootEntry) else "/boot/loader/entries"] = result
+    for path, text in extlinux.items():
+        result = extlinux_default_entry(path, text)
+        if result is not None:
+            found[path] = result
+    return found
+
+
+def all_kernel_params(path: str, grub_files: dict[str, str], bls: dict[str, str]) -> list[list[str]]:
+    """Every kernel line's parameters of one configuration, as written."""
+    if path in grub_files:
+        lines = grub_kernel_params(grub_files[path])
+        if "blscfg" in grub_files[path]:
+            lines += [v.split() for text in bls.values() for v in _bls_value(text, "options")[:1]]
+        return lines
+    return [v.split() for text in bls.values() for v in _bls_value(text, "options")[:1]]
