@@ -162,7 +162,7 @@ def test_rhel8_bls_entry_with_kernelopts_from_grubenv():
         proc_cmdline=f"root=/dev/sda2 ro {GOOD}",
         default_grub=files(**{"/etc/default/grub": f'GRUB_CMDLINE_LINUX="{GOOD}"\n'}),
         grubenv=files(**{"/boot/grub2/grubenv": "kernelopts=root=/dev/sda2 ro\n"}),
-        bls_entries=files(**{"/boot/loader/entries/abc.conf": "options $kernelopts\n"}),
+        bls_entries=files(**{"/boot/loader/entries/abc.conf": "linux /vmlinuz\noptions $kernelopts\n"}),
     )
     verdict = linux.kernel_boot_line(kernelopts_missing, GUIDE)
     assert verdict.result is Result.FAILED

@@ -804,8 +804,8 @@ def test_default_bls_entry_only_rescue_entry_ignored():
         "bls_entries",
         files(
             **{
-                "/boot/loader/entries/abc-5.14.0-362.el9.x86_64.conf": f"title Rocky\nversion 5.14.0-362.el9.x86_64\noptions root=UUID=1 ro {good}\n",
-                "/boot/loader/entries/abc-0-rescue.conf": "title Rocky rescue\nversion 0-rescue\noptions root=UUID=1 ro\n",
+                "/boot/loader/entries/abc-5.14.0-362.el9.x86_64.conf": f"title Rocky\nversion 5.14.0-362.el9.x86_64\nlinux /vmlinuz-5.14.0-362.el9.x86_64\noptions root=UUID=1 ro {good}\n",
+                "/boot/loader/entries/abc-0-rescue.conf": "title Rocky rescue\nversion 0-rescue\nlinux /vmlinuz-0-rescue-abc\noptions root=UUID=1 ro\n",
             }
         ),
     )

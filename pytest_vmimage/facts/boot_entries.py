@@ -943,7 +943,7 @@ def _bls_entry(path: str, text: str, env: dict) -> BootEntry | str:
     stem = path.rsplit("/", 1)[-1].removesuffix(".conf")
     title = (_bls_value(text, "title") or [linux[0] if linux else stem])[0]
     if not linux:
-        return f"{path}: no 'linux' key"
+        return f"{path}: a unified kernel image ('efi' key): its kernel line is inside the EFI binary, not read"
     options = _bls_value(text, "options")[:1]
     try:
         words = _expand_all(_commands(f"linux {linux[0]} {options[0] if options else ''}")[0][1:], env)
@@ -954,6 +954,8 @@ def _bls_entry(path: str, text: str, env: dict) -> BootEntry | str:
 
 
 def _bls_items(entries: dict[str, str], env: dict, certain: bool) -> list[_Item]:
+    # blscfg: "Skipping file with no 'linux' key" (nor an 'efi' one)
+    entries = {p: t for p, t in entries.items() if _bls_value(t, "linux") or _bls_value(t, "efi")}
     orders = bls_order(entries)
     items = []
     for k, path in enumerate(orders[0]):

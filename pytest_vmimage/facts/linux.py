@@ -28,6 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_vmimage.facts.boot_entries import (
+    GRUB_CFG_PATHS,
+    GRUBENV_PATHS,
+    BootEntry,
+    all_kernel_params,
+    default_entries,
+)
 from pytest_vmimage.facts.fact import Fact
 from pytest_vmimage.facts.image_files import ALL_HISTORIES, LEASE_DIRS, parse_waagent_conf
 from pytest_vmimage.facts.linux_parsers import (
@@ -125,8 +132,9 @@ SECTIONS: dict[str, tuple[bool, str]] = {
     # boot line (LNX-013)
     "proc_cmdline": (False, "cat /proc/cmdline"),
     "default_grub": (False, _cat("/etc/default/grub", "/etc/default/grub.d/*.cfg")),
-    "grub_cfg": (True, _cat("/boot/grub/grub.cfg", "/boot/grub2/grub.cfg", "/boot/efi/EFI/*/grub.cfg")),
-    "grubenv": (True, _cat("/boot/grub2/grubenv", "/boot/grub/grubenv")),
+    # grub.cfg files and the custom.cfg they source (facts/boot_entries.py)
+    "grub_cfg": (True, _cat(*GRUB_CFG_PATHS)),
+    "grubenv": (True, _cat(*GRUBENV_PATHS)),
     "bls_entries": (True, _cat("/boot/loader/entries/*.conf")),
     "extlinux": (False, _cat("/boot/extlinux/extlinux.conf", "/boot/syslinux/syslinux.cfg")),
     # disks (LNX-001/002/010/011/012); sysfs read with the read builtin
@@ -826,11 +834,21 @@ class LinuxFacts:
     def kernel_cmdline(self) -> list[str]:
         return self.section("proc_cmdline").split()
 
+    def default_boot_entries(self) -> dict[str, BootEntry | str]:
+        """Per boot loader configuration (grub.cfg, BLS, extlinux): the entry it boots by
+        default, or why that cannot be told (facts/boot_entries.py, shared with offline)."""
+        return default_entries(
+            self.files("grub_cfg"), self.files("grubenv"), self.files("bls_entries"), self.files("extlinux")
+        )
+
     def boot_loader_lines(self) -> dict[str, list[str]]:
         """The persisted kernel lines, by where they live.
 
         Keys name the file (and entry); values are the kernel parameters the next
-        boot would get from that source.
+        boot would get from that source: /etc/default/grub, and the default entry of each
+        boot loader configuration (what GRUB's menu boots, not its first linux line).
+        FactError when a configuration's default entry cannot be told, unless all its
+        kernel lines carry the same parameters (any entry then gives the same answer).
         """
         found: dict[str, list[str]] = {}
         # grub-mkconfig sources /etc/default/grub, then /etc/default/grub.d/*.cfg in
@@ -844,23 +862,17 @@ class LinuxFacts:
             if any(key in variables for key in keys):
                 where = "/etc/default/grub" + (" (with grub.d)" if len(defaults) > 1 else "")
                 found[where] = [param for key in keys for param in variables.get(key, "").split()]
-        grubenv = {}
-        for text in self.files("grubenv").values():
-            grubenv.update(parse_shell_assignments(text))
-        for path, text in self.files("grub_cfg").items():
-            line = default_grub_cfg_kernel_line(text)
-            if line is not None:
-                found[path] = expand_grub_vars(line, grubenv)
-        entries = self.files("bls_entries")
-        default = default_bls_entry(entries, grubenv.get("saved_entry", ""))
-        if default is not None:
-            options = parse_bls_options(entries[default])
-            if options is not None:
-                found[default] = expand_grub_vars(options, grubenv)
-        for path, text in self.files("extlinux").items():
-            line = default_extlinux_append(text)
-            if line is not None:
-                found[path] = line
+        for path, entry in self.default_boot_entries().items():
+            if isinstance(entry, BootEntry):
+                found[entry.where] = entry.params
+                continue
+            lines = all_kernel_params(path, self.files("grub_cfg"), self.files("bls_entries"))
+            if not lines or any(line != lines[0] for line in lines) or any("$" in p for p in lines[0]):
+                raise FactError(
+                    f"which boot entry the boot loader starts cannot be told: {entry}; its kernel lines "
+                    "differ, so the persisted line of the entry booted is not known"
+                )
+            found[f"{path} (all {len(lines)} kernel lines alike; the default entry is not told: {entry})"] = lines[0]
         return found
 
     # -- derived facts used by several checks ------------------------------
@@ -1373,63 +1385,6 @@ def parse_shell_assignments(text: str, earlier: dict[str, str] | None = None) ->
         value = re.sub(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", lambda m: values.get(m.group(1), ""), value)
         values[key] = value.strip()
     return values
-
-
-def default_grub_cfg_kernel_line(text: str) -> list[str] | None:
-    """Kernel parameters of the default (first) menu entry of a grub.cfg."""
-    for line in text.splitlines():
-        words = line.strip().split()
-        if words and words[0] in ("linux", "linux16", "linuxefi"):
-            return words[2:]
-    return None
-
-
-def default_bls_entry(entries: dict[str, str], saved_entry: str = "") -> str | None:
-    """The BLS entry GRUB boots: grubenv's saved_entry, else the newest non-rescue one."""
-    if not entries:
-        return None
-    for path in entries:
-        if saved_entry and path.rsplit("/", 1)[-1].removesuffix(".conf") == saved_entry:
-            return path
-    candidates = [p for p in entries if "rescue" not in p.rsplit("/", 1)[-1]] or list(entries)
-
-    def version_key(path: str) -> list:
-        version = re.search(r"^version\s+(\S+)", entries[path], re.M)
-        text = version.group(1) if version else path
-        return [int(x) if x.isdigit() else x for x in re.split(r"[.\-_+]", text)]
-
-    try:
-        return max(candidates, key=version_key)
-    except TypeError:  # mixed int/str components: fall back to the file name
-        return max(candidates)
-
-
-def parse_bls_options(text: str) -> list[str] | None:
-    for line in text.splitlines():
-        words = line.strip().split()
-        if words and words[0] == "options":
-            return words[1:]
-    return None
-
-
-def default_extlinux_append(text: str) -> list[str] | None:
-    for line in text.splitlines():
-        words = line.strip().split()
-        if words and words[0].lower() == "append":
-            return words[1:]
-    return None
-
-
-def expand_grub_vars(params: list[str], variables: dict[str, str]) -> list[str]:
-    """Expand ``$kernelopts`` and similar grub environment variables."""
-    expanded: list[str] = []
-    for param in params:
-        match = re.fullmatch(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", param)
-        if match:
-            expanded += variables.get(match.group(1), "").split()
-        else:
-            expanded.append(param)
-    return expanded
 
 
 # -- block devices ---------------------------------------------------------
