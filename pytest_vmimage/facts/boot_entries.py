@@ -331,7 +331,9 @@ def _test(args: list[str], exists) -> bool | None:
                 a, b = int(left), int(right)
             except ValueError:
                 return None
-            return {"-eq": a == b, "-ne": a != b, "-lt": a < b, "-le": a <= b, "-gt": a > b, "-ge": a >= b}[op]
+            return {"-eq": a == b, "-ne": a != b, "-lt": a < b, "-le": a <= b, "-gt": a > b, "-ge": a >= b}[
+                op
+            ]
         if len(rest) >= 2 and rest[0] in ("-z", "-n", "-f", "-e", "-s", "-d"):
             op, value = rest[0], rest[1]
             pos += 2
@@ -375,6 +377,7 @@ class _Item:
     title: str | None  # None: not known (a variable not known)
     id: str | None
     certain: bool
+    placed: bool = True  # False: its position differs between blscfg versions
     body: list = field(default_factory=list)
     args: list[str] = field(default_factory=list)
     entry: BootEntry | str | None = None  # BLS: already built
@@ -455,6 +458,13 @@ def grub_strtoul(value: str) -> int | None:
     return int(match.group(3))
 
 
+_UNPLACED = "BLS entries are ordered differently by blscfg versions (file name, or EL 8's version key)"
+
+
+def _named(item: _Item, value: str) -> bool:
+    return any(n and menuentry_eq(n, value) for n in (item.title, item.id))
+
+
 def _pick(menu: list[_Item], value: str | None) -> _Item | str:
     """The item GRUB's run_menu() boots for ``default=value`` (see the module docstring)."""
     if not menu:
@@ -463,26 +473,31 @@ def _pick(menu: list[_Item], value: str | None) -> _Item | str:
     chosen: _Item | None = None
     if value is not None and number is None:
         for item in menu:
-            names = [item.title, item.id]
-            if None in names and not item.certain:
-                return f"an entry whose title is not known offline comes before the one named {value!r}"
-            if any(n is not None and n != "" and menuentry_eq(n, value) for n in names):
-                if not item.certain:
-                    return f"the entry named {value!r} is inside an 'if' whose condition is not known"
-                chosen = item
-                break
             if item.title is None or item.id is None:
                 return f"an entry's title is not known, so which entry is named {value!r} is not known"
+            if _named(item, value):
+                if not item.certain:
+                    return f"the entry named {value!r} is inside an 'if' whose condition is not known"
+                if not item.placed and sum(_named(other, value) for other in menu) > 1:
+                    return f"two entries are named {value!r} and {_UNPLACED}"
+                chosen = item
+                break
     elif number is not None:
         for k, item in enumerate(menu):
             if not item.certain:
-                return f"entry {number} depends on an entry defined inside an 'if' whose condition is not known"
+                return (
+                    f"entry {number} depends on an entry defined inside an 'if' whose condition is not known"
+                )
+            if not item.placed:
+                return f"which entry is number {number} is not known: {_UNPLACED}"
             if k == number:
                 chosen = item
                 break
     if chosen is None:  # GRUB falls back to the first entry
         if not menu[0].certain:
             return "the first menu entry is inside an 'if' whose condition is not known"
+        if not menu[0].placed:
+            return f"which entry is first is not known: {_UNPLACED}"
         chosen = menu[0]
     return chosen
 
@@ -546,7 +561,7 @@ class _Grub:
             title = ident = None
             args = []
             certain = False
-        self.menu.append(_Item(node.kind, title, ident, certain, node.body, args))
+        self.menu.append(_Item(node.kind, title, ident, certain, body=node.body, args=args))
 
     def _if(self, node: _If, certain: bool, env: dict, run) -> None:
         decided = certain
@@ -898,7 +913,7 @@ def _split_nvr(name: str) -> tuple[str, str, str]:
 
 
 def _nvr_cmp(a: str, b: str) -> int:
-    for x, y in zip(_split_nvr(a), _split_nvr(b)):
+    for x, y in zip(_split_nvr(a), _split_nvr(b), strict=True):
         r = rpm_vercmp(x, y)
         if r:
             return r
@@ -943,7 +958,9 @@ def _bls_entry(path: str, text: str, env: dict) -> BootEntry | str:
     stem = path.rsplit("/", 1)[-1].removesuffix(".conf")
     title = (_bls_value(text, "title") or [linux[0] if linux else stem])[0]
     if not linux:
-        return f"{path}: a unified kernel image ('efi' key): its kernel line is inside the EFI binary, not read"
+        return (
+            f"{path}: a unified kernel image ('efi' key): its kernel line is inside the EFI binary, not read"
+        )
     options = _bls_value(text, "options")[:1]
     try:
         words = _expand_all(_commands(f"linux {linux[0]} {options[0] if options else ''}")[0][1:], env)
@@ -963,8 +980,7 @@ def _bls_items(entries: dict[str, str], env: dict, certain: bool) -> list[_Item]
         stem = path.rsplit("/", 1)[-1].removesuffix(".conf")
         title = entry.title if isinstance(entry, BootEntry) else stem
         # an index whose entry differs between the two blscfg orders is not certain
-        sure = certain and orders[1][k] == path
-        items.append(_Item("bls", title, stem, sure, entry=entry))
+        items.append(_Item("bls", title, stem, certain, placed=orders[1][k] == path, entry=entry))
     return items
 
 

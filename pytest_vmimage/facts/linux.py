@@ -872,7 +872,9 @@ class LinuxFacts:
                     f"which boot entry the boot loader starts cannot be told: {entry}; its kernel lines "
                     "differ, so the persisted line of the entry booted is not known"
                 )
-            found[f"{path} (all {len(lines)} kernel lines alike; the default entry is not told: {entry})"] = lines[0]
+            found[f"{path} (all {len(lines)} kernel lines alike; the default entry is not told: {entry})"] = (
+                lines[0]
+            )
         return found
 
     # -- derived facts used by several checks ------------------------------

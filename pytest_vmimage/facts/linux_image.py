@@ -27,13 +27,13 @@ import dataclasses
 import fnmatch
 import os
 import re
-import shlex
 import struct
 import time
 import zlib
 from dataclasses import dataclass, field
 
 from pytest_vmimage.facts import disk
+from pytest_vmimage.facts.boot_entries import BootEntry
 from pytest_vmimage.facts.disk import (
     MIB,
     Budget,
@@ -55,7 +55,6 @@ from pytest_vmimage.facts.linux import (
     Section,
     escape_file_text,
     parse_collection,
-    parse_shell_assignments,
 )
 from pytest_vmimage.verdict import FactError, Verdict
 
@@ -1223,29 +1222,51 @@ def initramfs_names(raw: bytes, check=lambda: None) -> list[bytes]:
 
 
 def _initramfs_hv(fs: ImageFs, _: str) -> tuple[int, str]:
-    """The live section for the default entry's kernel: ``builtin``, or the initramfs image
-    and the Hyper-V modules it holds (cpio archives unpacked in memory, names only)."""
+    """The live section for the default entry's kernel: ``builtin``, or every initrd file
+    the default entry loads (its ``initrd`` line(s): early microcode + main) and the
+    Hyper-V modules they hold (cpio archives unpacked in memory, names only). A file the
+    entry names that is not in the image is an error naming it (GRUB would stop there)."""
+    boot = default_boot_entry(fs)
     release = default_kernel_release(fs)
     if not release:
-        raise _Problem("the boot loader's default entry names no kernel release")
+        raise _Problem(
+            f"the boot loader's default entry ({boot.where}) names no kernel release: {boot.kernel}"
+        )
     builtin = fs.read([f"/lib/modules/{release}/modules.builtin"], DB_LIMIT)[
         f"/lib/modules/{release}/modules.builtin"
     ]
     if isinstance(builtin, bytes) and b"/hv_storvsc.ko" in builtin:
         return 0, "builtin\n"
-    for path in (f"/boot/initrd.img-{release}", f"/boot/initramfs-{release}.img", f"/boot/initrd-{release}"):
+    if not boot.initrds:
+        return ABSENT_RC, ""  # the entry loads no initramfs
+    out, found = "", set()
+    for named in boot.initrds:
+        path = boot_file_path(fs, named)
         entry = fs.resolve([path])[path]
         if isinstance(entry, Unreadable):
             raise _Problem(entry.reason)
         if entry is None or entry.kind != "file":
-            continue
+            raise _Problem(
+                f"the default entry ({boot.where}) loads initrd {named}, which is not a file in the image ({path})"
+            )
         raw = fs.read([path], INITRD_LIMIT)[path]
         if not isinstance(raw, bytes):
             raise _Problem(getattr(raw, "reason", f"{path}: not read"))
         names = initramfs_names(raw, fs.meter.check_time)
-        found = sorted({m.decode() for name in names for m in _HV_KO.findall(name)})
-        return 0, f"image {path}\n" + "".join(f"{m}\n" for m in found)
-    return ABSENT_RC, ""
+        found |= {m.decode() for name in names for m in _HV_KO.findall(name)}
+        out += f"image {path}\n"
+    return 0, out + "".join(f"{m}\n" for m in sorted(found))
+
+
+def boot_file_path(fs: ImageFs, named: str) -> str:
+    """Where a file the boot loader names (relative to its root device: ``(hd0,gpt2)/x``,
+    ``/vmlinuz-X`` on a separate /boot) is in the image's tree."""
+    path = re.sub(r"^\([^)]*\)", "", named)
+    if path.startswith("/boot/"):
+        return path
+    if any(getattr(mount, "point", "") == "/boot" for mount in getattr(fs, "mounts", [])):
+        return "/boot" + path
+    return path
 
 
 def _times(fs: ImageFs, _: str) -> tuple[int, str]:
@@ -1260,6 +1281,30 @@ def default_kernel_release(fs: ImageFs) -> str:
     return fs.release
 
 
+def default_boot_entry(fs: ImageFs) -> BootEntry:
+    """The entry the boot loader boots by default (facts/boot_entries.py, the parser the
+    live side uses): _NotOffline with the reason when the image does not tell it for sure,
+    _Problem when a boot loader file cannot be read."""
+    if not hasattr(fs, "boot_entry"):
+        try:
+            fs.boot_entry = _default_boot_entry(fs)
+        except _Problem as exc:
+            fs.boot_entry = exc
+    if isinstance(fs.boot_entry, _Problem):
+        raise fs.boot_entry
+    return fs.boot_entry
+
+
+def _default_boot_entry(fs: ImageFs) -> BootEntry:
+    offline = _boot_facts(fs)
+    try:
+        return offline.default_boot_entry(_systemd_boot_marker(fs))
+    except NotAvailableOffline as exc:
+        raise _NotOffline(str(exc).removeprefix(f"{NOT_SURE}: ")) from None
+    except FactError as exc:
+        raise _Problem(str(exc)) from None
+
+
 def _boot_facts(fs: ImageFs) -> OfflineLinuxFacts:
     """Facts holding the boot loader sections only (to find the default entry)."""
     offline = OfflineLinuxFacts(sections={}, source=fs.path)
@@ -1271,16 +1316,11 @@ def _boot_facts(fs: ImageFs) -> OfflineLinuxFacts:
 def _proc_cmdline(fs: ImageFs, _: str) -> tuple[int, str]:
     """/proc/cmdline offline: the kernel line of the boot loader's default entry (what the
     next boot gets; GRUB puts BOOT_IMAGE first), never a line of a running kernel."""
-    offline = _boot_facts(fs)
-    doubt = _default_entry_doubt(fs, offline)
-    if doubt:
-        raise _NotOffline(f"{doubt}; the live check reads /proc/cmdline of the booted VM")
     try:
-        params = offline.kernel_cmdline
-        kernel = offline.default_boot_kernel()
-    except FactError as exc:
-        raise _Problem(str(exc)) from None
-    return 0, " ".join([f"BOOT_IMAGE={kernel}", *params]) + "\n"
+        entry = default_boot_entry(fs)
+    except _NotOffline as exc:
+        raise _NotOffline(f"{exc}; the live check reads /proc/cmdline of the booted VM") from None
+    return 0, " ".join([f"BOOT_IMAGE={entry.kernel}", *entry.params]) + "\n"
 
 
 _KERNEL_WORDS = ("linux", "linux16", "linuxefi")
@@ -1293,134 +1333,22 @@ SYSTEMD_BOOT_MARKERS = (
 )
 
 
-def _grub_words(line: str) -> list[str]:
-    try:
-        return shlex.split(line, comments=True)
-    except ValueError:
-        return line.split()
-
-
-def grub_cfg_default_doubt(text: str, grubenv: dict[str, str]) -> tuple[str, list[str]]:
-    """(reason, files sourced after the first entry): reason is "" only when GRUB provably
-    boots the first top-level ``menuentry`` and the file's first kernel line is in it."""
-    stack: list[str] = []
-    first: tuple[str, str] | None = None  # (title, id)
-    in_first = False
-    first_linux = False
-    defaults: list[str] = []
-    sourced: list[str] = []
-    early = ""
-    for raw in text.splitlines():
-        line = raw.strip()
-        words = _grub_words(line)
-        if not words:
-            continue
-        head = words[0]
-        if head in ("menuentry", "submenu", "function") and line.endswith("{"):
-            if head != "function" and first is None:
-                if stack:
-                    return f"the first menu entry of grub.cfg is inside a '{stack[-1]}' block", sourced
-                if head == "submenu":
-                    return "the first menu entry of grub.cfg is a submenu", sourced
-                ident = ""
-                for i, word in enumerate(words[:-1]):
-                    if word in ("--id", "$menuentry_id_option", "${menuentry_id_option}"):
-                        ident = words[i + 1]
-                first, in_first = (words[1] if len(words) > 2 else "", ident), True
-            stack.append(head if not (head == "menuentry" and in_first and len(stack) == 0) else "first")
-            continue
-        if head in ("if", "while", "for", "until"):
-            if words[-1] not in ("fi", "done", "fi;", "done;"):
-                stack.append(head)
-            continue
-        if head in ("fi", "done") and stack and stack[-1] in ("if", "while", "for", "until"):
-            stack.pop()
-            continue
-        if line.startswith("}"):
-            if stack and stack.pop() == "first":
-                in_first = False
-            continue
-        if head in _KERNEL_WORDS:
-            if not first_linux:
-                if stack != ["first"]:
-                    return (
-                        "the first kernel line of grub.cfg is not in its first top-level menu entry",
-                        sourced,
-                    )
-                first_linux = True
-            continue
-        if head in ("source", "configfile", "blscfg", "include"):
-            if first is None:
-                early = early or head
-            sourced += words[1:]
-        match = re.match(r"set\s+default=(.*)$", line)
-        if match and "first" not in stack and "menuentry" not in stack:
-            value = _grub_words(match.group(1))
-            defaults.append(value[0] if value else "")
-    if not first_linux:  # not the source of the kernel line (BLS: blscfg and no entries)
-        return "", sourced
-    if early:
-        return f"grub.cfg runs '{early}' before its first menu entry", sourced
-    title, ident = first or ("", "")
-    if grubenv.get("default", "") not in ("", "0"):
-        defaults.append(grubenv["default"])
-    for value in defaults:
-        if value == "${saved_entry}":
-            value = grubenv.get("saved_entry", "")
-        if value in ("", "0", title) or (ident and value == ident):
-            continue
-        if value == "${next_entry}" and not grubenv.get("next_entry"):
-            continue
-        shown = value if "$" not in value else f"{value} from grubenv"
-        return f'grub.cfg boots set default="{shown}", which is not read offline (only entry 0 is)', sourced
-    return "", sourced
-
-
-def _default_entry_doubt(fs: ImageFs, offline: OfflineLinuxFacts) -> str:
-    """Why the default boot entry cannot be told for sure offline ("" when it can);
-    _Problem when a boot loader file cannot be read."""
-    try:
-        return _entry_doubt(fs, offline)
-    except FactError as exc:
-        raise _Problem(str(exc)) from None
-
-
-def _entry_doubt(fs: ImageFs, offline: OfflineLinuxFacts) -> str:
-    grubenv: dict[str, str] = {}
-    for text in offline.files("grubenv").values():
-        grubenv.update(parse_shell_assignments(text))
-    if grubenv.get("next_entry"):
-        return f"grubenv sets next_entry={grubenv['next_entry']} (a one-time boot entry)"
-    grub_cfgs = offline.files("grub_cfg")
-    for path, text in grub_cfgs.items():
-        doubt, sourced = grub_cfg_default_doubt(text, grubenv)
-        if doubt:
-            return f"{path}: {doubt}"
-        folder = path.rsplit("/", 1)[0]
-        names = [f"{folder}/{name.rsplit('/', 1)[-1]}" for name in sourced if "custom" in name or "$" in name]
-        found = fs.resolve(names) if names else {}
-        for name, entry in found.items():
-            if isinstance(entry, Unreadable):
-                raise _Problem(entry.reason)
-            if entry is not None:
-                return f"{path} sources {name}, which may change the default entry"
-    if grub_cfgs or offline.files("bls_entries"):
-        markers = fs.resolve(list(SYSTEMD_BOOT_MARKERS))
-        for name, entry in markers.items():
-            if isinstance(entry, Unreadable):
-                raise _Problem(entry.reason)
-            if entry is not None:
-                return f"systemd-boot ({name}) is installed beside GRUB; which one boots is not known offline"
+def _systemd_boot_marker(fs: ImageFs) -> str:
+    """A systemd-boot file on the ESP or /boot ("" when none): beside GRUB, which boots is
+    not known offline."""
+    markers = fs.resolve(list(SYSTEMD_BOOT_MARKERS))
+    for name, entry in markers.items():
+        if isinstance(entry, Unreadable):
+            raise _Problem(entry.reason)
+        if entry is not None:
+            return name
     return ""
 
 
 def _default_kernel_release(fs: ImageFs) -> str:
-    offline = _boot_facts(fs)
     try:
-        if _default_entry_doubt(fs, offline):
-            return ""
-        path = offline.default_boot_kernel()
-    except FactError:
+        path = default_boot_entry(fs).kernel
+    except _Problem:
         return ""
     match = re.search(r"vmlinuz-(\S+)", path)
     return match.group(1) if match else ""
@@ -1850,11 +1778,31 @@ class OfflineLinuxFacts(LinuxFacts):
         """Offline: the kernel line of the boot loader's default entry (what would run)."""
         if "proc_cmdline" in self.sections:
             return super().kernel_cmdline
-        lines = self.boot_loader_lines()
-        entry = [v for k, v in lines.items() if not k.startswith("/etc/default/grub")]
-        if not entry:
+        return self.default_boot_entry().params
+
+    def default_boot_entry(self, systemd_boot: str = "") -> BootEntry:
+        """The one entry the boot loader boots by default (facts/boot_entries.py).
+        NotAvailableOffline when the image does not tell it for sure (a reason from the
+        parser, two configurations booting different entries, systemd-boot beside GRUB);
+        FactError when there is none."""
+        results = self.default_boot_entries()
+        if not results:
             raise FactError("no boot loader entry with a kernel line in the image (grub.cfg, BLS, extlinux)")
-        return entry[0]
+        if systemd_boot and (self.files("grub_cfg") or self.files("bls_entries")):
+            raise NotAvailableOffline(
+                f"{NOT_SURE}: systemd-boot ({systemd_boot}) is installed beside GRUB; which one boots is not known offline"
+            )
+        for result in results.values():
+            if isinstance(result, str):
+                raise NotAvailableOffline(f"{NOT_SURE}: {result}")
+        entries = list(results.values())
+        for other in entries[1:]:
+            if not other.same_boot(entries[0]):
+                raise NotAvailableOffline(
+                    f"{NOT_SURE}: {entries[0].where} and {other.where} boot different kernel lines; "
+                    "which configuration the firmware's boot loader reads is not known offline"
+                )
+        return entries[0]
 
     def sshd_settings(self) -> dict[str, str]:
         """sshd -T offline holds only the settings the checks judge; asking for another is
@@ -1867,29 +1815,7 @@ class OfflineLinuxFacts(LinuxFacts):
 
     def default_boot_kernel(self) -> str:
         """The kernel image path of the default boot entry."""
-        for text in self.files("grub_cfg").values():
-            for line in text.splitlines():
-                words = line.strip().split()
-                if words and words[0] in ("linux", "linux16", "linuxefi") and len(words) > 1:
-                    return words[1]
-        entries = self.files("bls_entries")
-        from pytest_vmimage.facts.linux import default_bls_entry
-
-        grubenv = {}
-        for text in self.files("grubenv").values():
-            from pytest_vmimage.facts.linux import parse_shell_assignments
-
-            grubenv.update(parse_shell_assignments(text))
-        default = default_bls_entry(entries, grubenv.get("saved_entry", ""))
-        if default is not None:
-            match = re.search(r"^linux\s+(\S+)", entries[default], re.M)
-            if match:
-                return match.group(1)
-        for text in self.files("extlinux").values():
-            match = re.search(r"^\s*(?:kernel|linux)\s+(\S+)", text, re.M | re.I)
-            if match:
-                return match.group(1)
-        raise FactError("no default boot entry names a kernel")
+        return self.default_boot_entry().kernel
 
 
 def read_linux_image(
