@@ -1,0 +1,327 @@
+"""The boot loader's default entry (facts/boot_entries.py), one parser for the live VM and
+the VHD: each case of review finding F1/F1b (and the grub.cfg-variable and initrd-by-name
+observations) on both sides. Before this parser, live took the first ``linux`` line of
+grub.cfg and offline made these cases "not available": every live case below PASSED."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from pytest_vmimage.checks import linux as checks
+from pytest_vmimage.facts import boot_entries as be
+from pytest_vmimage.facts.boot_entries import BootEntry
+from pytest_vmimage.facts.linux_image import NotAvailableOffline, read_linux_image
+from pytest_vmimage.profiles import load_profile
+from pytest_vmimage.verdict import FactError, Result
+from tests.linux_facts_builder import files, make_facts
+
+GUIDE = load_profile("guide-2016")
+PARAMS = "console=ttyS0 earlyprintk=ttyS0 rootdelay=300"
+GOOD = f"\tlinux\t/boot/vmlinuz-6.1.0-9-amd64 root=LABEL=rootfs ro {PARAMS}\n\tinitrd\t/boot/initrd.img-6.1.0-9-amd64\n"
+BAD = "\tlinux\t/boot/vmlinuz-6.1.0-8-amd64 root=LABEL=rootfs ro quiet\n\tinitrd\t/boot/initrd.img-6.1.0-8-amd64\n"
+# Debian's 00_header (grub-mkconfig): load_env, then next_entry wins, else GRUB_DEFAULT
+HEADER = (
+    "if [ -s $prefix/grubenv ]; then\n  set have_grubenv=true\n  load_env\nfi\n"
+    'if [ "${{next_entry}}" ] ; then\n   set default="${{next_entry}}"\n   set next_entry=\n'
+    "   save_env next_entry\n   set boot_once=true\nelse\n   set default={default}\nfi\n"
+    'if [ x"${{feature_menuentry_id}}" = xy ]; then\n  menuentry_id_option="--id"\nelse\n'
+    '  menuentry_id_option=""\nfi\nexport menuentry_id_option\n'
+)
+
+
+def _entries(new="new", old="old"):
+    return (
+        f"menuentry 'Debian {new}' $menuentry_id_option 'gnulinux-{new}' {{\n{GOOD}}}\n"
+        f"menuentry 'Debian {old}' $menuentry_id_option 'gnulinux-{old}' {{\n{BAD}}}\n"
+    )
+
+
+# name -> (grub.cfg, grubenv, the title of the entry GRUB boots)
+GRUB_CASES = {
+    "set default=1": ('set default="1"\n' + _entries(), "", "Debian old"),
+    "saved_entry by title": (
+        HEADER.format(default='"${saved_entry}"') + _entries(),
+        "saved_entry=Debian old\n",
+        "Debian old",
+    ),
+    "saved_entry by id": (
+        HEADER.format(default='"${saved_entry}"') + _entries(),
+        "saved_entry=gnulinux-old\n",
+        "Debian old",
+    ),
+    "next_entry over saved_entry": (
+        HEADER.format(default='"${saved_entry}"') + _entries(),
+        "saved_entry=gnulinux-new\nnext_entry=gnulinux-old\n",
+        "Debian old",
+    ),
+    "submenu 1>0": (
+        f'set default="1>0"\nmenuentry "Debian new" {{\n{GOOD}}}\n'
+        f'submenu "Advanced" {{\n  menuentry "Debian old" {{\n{BAD}  }}\n  menuentry "x" {{\n{GOOD}  }}\n}}\n',
+        "",
+        "Debian old",
+    ),
+    "submenu title path": (
+        f'set default="Advanced>Debian old"\nmenuentry "Debian new" {{\n{GOOD}}}\n'
+        f'submenu "Advanced" {{\n  menuentry "x" {{\n{GOOD}  }}\n  menuentry "Debian old" {{\n{BAD}  }}\n}}\n',
+        "",
+        "Debian old",
+    ),
+    "default past the end: entry 0": (
+        'set default="7"\n' + _entries(old="new2").replace(BAD, GOOD),
+        "",
+        "Debian new",
+    ),
+    "unknown title: entry 0": ('set default="gone"\n' + _entries(), "", "Debian new"),
+    "linux line in a function is not an entry": (
+        f"function unused {{\n{GOOD}}}\nmenuentry 'Debian old' {{\n{BAD}}}\n",
+        "",
+        "Debian old",
+    ),
+}
+
+
+def _live(cfg: str, env: str = "", **extra):
+    sections = {"grub_cfg": files(**{"/boot/grub/grub.cfg": cfg})}
+    if env:
+        sections["grubenv"] = files(**{"/boot/grub/grubenv": f"# GRUB Environment Block\n{env}"})
+    sections.update(extra)
+    return make_facts(
+        "debian12",
+        proc_cmdline=f"BOOT_IMAGE=/boot/vmlinuz-6.1.0-9-amd64 root=LABEL=rootfs ro {PARAMS}",
+        default_grub=files(**{"/etc/default/grub": f'GRUB_CMDLINE_LINUX="{PARAMS}"\n'}),
+        **sections,
+    )
+
+
+@pytest.mark.parametrize("case", list(GRUB_CASES))
+def test_live_judges_the_entry_grub_boots(case):
+    cfg, env, title = GRUB_CASES[case]
+    facts = _live(cfg, env)
+    assert f"/boot/grub/grub.cfg (entry '{title}')" in facts.boot_loader_lines()
+    expected = Result.PASSED if title.startswith("Debian new") else Result.FAILED
+    verdict = checks.kernel_boot_line(facts, GUIDE)
+    assert verdict.result is expected, verdict.message
+    if expected is Result.FAILED:
+        assert f"/boot/grub/grub.cfg (entry '{title}')" in verdict.actual
+
+
+def test_set_variable_after_load_env_wins_over_grubenv():
+    """EL's `set kernelopts=` (grub.cfg variables): the value GRUB has when the entry runs."""
+    cfg = "load_env\nset kernelopts=\"root=LABEL=rootfs ro quiet\"\nmenuentry 'x' {\n\tlinux /vmlinuz-6.1 $kernelopts\n}\n"
+    facts = _live(cfg, f"kernelopts=root=LABEL=rootfs ro {PARAMS}\n")
+    assert facts.boot_loader_lines()["/boot/grub/grub.cfg (entry 'x')"] == [
+        "root=LABEL=rootfs",
+        "ro",
+        "quiet",
+    ]
+    assert checks.kernel_boot_line(facts, GUIDE).result is Result.FAILED
+
+
+def test_undecidable_default_is_an_error_unless_every_line_is_alike():
+    cfg = "if keystatus --shift; then set default=1; fi\n" + _entries()
+    with pytest.raises(FactError, match="cannot be told.*'set default' is inside an 'if'"):
+        checks.kernel_boot_line(_live(cfg), GUIDE)
+    alike = _live(cfg.replace(BAD, GOOD))
+    lines = alike.boot_loader_lines()
+    assert any("all 2 kernel lines alike" in key for key in lines)
+    assert checks.kernel_boot_line(alike, GUIDE).result is Result.PASSED
+
+
+@pytest.mark.parametrize(
+    "cfg, why",
+    [
+        ("configfile /boot/grub/other.cfg\n" + _entries(), "a file not read"),
+        ("source /etc/elsewhere.cfg\n" + _entries(), "sources /etc/elsewhere.cfg"),
+        (_entries() + "linux /vmlinuz-x quiet\n", "outside any menu entry"),
+        ("menuentry 'a' {\n if keystatus; then\n" + GOOD + " fi\n}\n", "inside an 'if'"),
+    ],
+)
+def test_what_the_parser_cannot_prove_is_a_reason(cfg, why):
+    result = be.grub_default_entry("/boot/grub/grub.cfg", {"/boot/grub/grub.cfg": cfg})
+    assert isinstance(result, str) and why in result
+
+
+def test_custom_cfg_sourced_by_41_custom_counts():
+    """41_custom sources ${config_directory}/custom.cfg when it exists: it may set default."""
+    tail = (
+        "if [ -f  ${config_directory}/custom.cfg ]; then\n  source ${config_directory}/custom.cfg\n"
+        'elif [ -z "${config_directory}" -a -f  $prefix/custom.cfg ]; then\n  source $prefix/custom.cfg\nfi\n'
+    )
+    cfg = HEADER.format(default='"0"') + _entries() + tail
+    grub = {"/boot/grub/grub.cfg": cfg}
+    assert be.grub_default_entry("/boot/grub/grub.cfg", grub).title == "Debian new"
+    grub["/boot/grub/custom.cfg"] = 'set default="gnulinux-old"\n'
+    assert be.grub_default_entry("/boot/grub/grub.cfg", grub).title == "Debian old"
+
+
+def test_recorded_debian_grub_cfg_boots_its_first_entry():
+    """The real Debian 12 grub.cfg of the testbed VM (tests/recorded/linux): entry 0."""
+    from tests.test_checks_linux_recorded import compliant
+
+    facts = compliant()
+    entry = facts.default_boot_entries()["/boot/grub/grub.cfg"]
+    assert isinstance(entry, BootEntry) and entry.title == "Debian GNU/Linux"
+    assert entry.initrds == ["/boot/initrd.img-6.1.0-57-amd64"]
+    assert entry.params == facts.kernel_cmdline[1:]  # what /proc/cmdline of that VM shows
+
+
+EL_GRUB = (
+    "set pager=1\n"
+    "if [ -f ${config_directory}/grubenv ]; then\n  load_env -f ${config_directory}/grubenv\n"
+    "elif [ -s $prefix/grubenv ]; then\n  load_env\nfi\n"
+    'if [ "${next_entry}" ] ; then\n   set default="${next_entry}"\n   set next_entry=\n'
+    '   save_env next_entry\n   set boot_once=true\nelse\n   set default="${saved_entry}"\nfi\n'
+    'if [ -z "${kernelopts}" ]; then\n  set kernelopts="root=/dev/sda2 ro quiet"\nfi\n'
+    "insmod blscfg\nblscfg\n"
+)
+
+
+def _bls(name: str, version: str, options: str) -> str:
+    return f"title {name}\nversion {version}\nlinux /vmlinuz-{version}\ninitrd /initramfs-{version}.img\noptions {options}\n"
+
+
+BLS = {
+    "/boot/loader/entries/abc-5.14.0-362.el9.x86_64.conf": _bls(
+        "new", "5.14.0-362.el9.x86_64", "$kernelopts"
+    ),
+    "/boot/loader/entries/abc-5.14.0-284.el9.x86_64.conf": _bls(
+        "old", "5.14.0-284.el9.x86_64", "root=/dev/sda2 ro"
+    ),
+    "/boot/loader/entries/abc-0-rescue.conf": _bls("rescue", "0-rescue-abc", "root=/dev/sda2 ro"),
+}
+
+
+@pytest.mark.parametrize(
+    "env, title",
+    [
+        (f"saved_entry=abc-5.14.0-362.el9.x86_64\nkernelopts=root=/dev/sda2 ro {PARAMS}\n", "new"),
+        (
+            f"saved_entry=abc-5.14.0-362.el9.x86_64\nnext_entry=abc-5.14.0-284.el9.x86_64\nkernelopts={PARAMS}\n",
+            "old",
+        ),
+        (f"kernelopts=root=/dev/sda2 ro {PARAMS}\n", "new"),  # no saved_entry: the newest, blscfg's first
+        ("saved_entry=2\n", "rescue"),  # an index into blscfg's order, rescue last
+    ],
+)
+def test_bls_default_through_blscfg(env, title):
+    facts = make_facts(
+        "rhel8",
+        grub_cfg=files(**{"/boot/grub2/grub.cfg": EL_GRUB}),
+        grubenv=files(**{"/boot/grub2/grubenv": env}),
+        bls_entries=files(**BLS),
+    )
+    entry = facts.default_boot_entries()["/boot/grub2/grub.cfg"]
+    assert isinstance(entry, BootEntry) and entry.title == title
+    if title == "new":
+        assert entry.params[-3:] == PARAMS.split()
+    assert entry.initrds == [f"/initramfs-{entry.kernel.removeprefix('/vmlinuz-')}.img"]
+
+
+def test_bls_order_is_blscfg_order():
+    assert be.rpm_vercmp("5.14.0-362.el9", "5.14.0-284.el9") == 1
+    assert be.rpm_vercmp("1.0~rc1", "1.0") == -1
+    assert be.rpm_vercmp("2.10", "2.9") == 1
+    assert [p.rsplit("/", 1)[-1] for p in be.bls_order(BLS)[0]] == [
+        "abc-5.14.0-362.el9.x86_64.conf",
+        "abc-5.14.0-284.el9.x86_64.conf",
+        "abc-0-rescue.conf",
+    ]
+
+
+def test_extlinux_default_label():
+    conf = (
+        "default old\nappend console=ttyS0\nlabel new\n  kernel /vmlinuz-new\n  append root=/dev/sda1 "
+        f"{PARAMS}\nlabel old\n  kernel /vmlinuz-old\n  initrd /initrd-old,/ucode.img\n"
+    )
+    entry = be.extlinux_default_entry("/boot/extlinux/extlinux.conf", conf)
+    assert (entry.title, entry.params, entry.initrds) == (
+        "old",
+        ["console=ttyS0"],
+        ["/initrd-old", "/ucode.img"],
+    )
+    facts = _live("", extlinux=files(**{"/boot/extlinux/extlinux.conf": conf}))
+    assert checks.kernel_boot_line(facts, GUIDE).result is Result.FAILED
+    assert "no DEFAULT" in be.extlinux_default_entry("/x", "label a\nlabel b\n")
+    assert "names no LABEL" in be.extlinux_default_entry("/x", "default c\nlabel a\n")
+
+
+def test_grub_number_parsing_and_title_paths_as_menu_c():
+    assert be.grub_strtoul("1>0") == 1
+    assert be.grub_strtoul("0x10") == 16
+    assert be.grub_strtoul("010") == 8
+    assert be.grub_strtoul("gnulinux-x") is None
+    assert be.menuentry_eq("Advanced", "Advanced>Debian")
+    assert be.menuentry_eq("a>b", "a>>b")
+    assert not be.menuentry_eq("Advanced options", "Advanced")
+
+
+# -- offline: the same cases read from an ext4 image (tests/test_linux_image.py helpers)
+
+needs_mkfs = pytest.mark.skipif(shutil.which("mkfs.ext4") is None, reason="mkfs.ext4 (e2fsprogs) missing")
+
+
+def _offline(tmp_path, files_: dict[str, str]):
+    from tests.test_linux_image import BASE, LINKS, _image
+
+    return read_linux_image(_image(tmp_path, {**BASE, **files_}, LINKS))
+
+
+@needs_mkfs
+@pytest.mark.parametrize(
+    "case", ["set default=1", "saved_entry by id", "next_entry over saved_entry", "submenu 1>0"]
+)
+def test_offline_judges_the_entry_grub_boots(tmp_path, case):
+    cfg, env, title = GRUB_CASES[case]
+    facts = _offline(tmp_path, {"/boot/grub/grub.cfg": cfg, "/boot/grub/grubenv": env})
+    assert facts.kernel_cmdline[0] == "BOOT_IMAGE=/boot/vmlinuz-6.1.0-8-amd64"
+    assert checks.kernel_boot_line(facts, GUIDE).result is Result.FAILED
+
+
+def _cpio_text(names: list[str]) -> str:
+    from tests.test_linux_image import _cpio
+
+    return _cpio(names).decode("ascii")  # an uncompressed newc archive of empty files is ASCII
+
+
+@needs_mkfs
+def test_offline_initramfs_is_every_initrd_the_entry_loads(tmp_path):
+    """initrd named by the entry (not /boot/initrd.img-<release>): early microcode + main."""
+    cfg = (
+        "menuentry 'Debian' {\n\tlinux /boot/vmlinuz-6.1.0-9-amd64 root=LABEL=rootfs ro\n"
+        "\tinitrd /boot/ucode.img /boot/initrd.img-6.1.0-9-amd64.custom\n}\n"
+    )
+    files_ = {
+        "/boot/grub/grub.cfg": cfg,
+        "/boot/ucode.img": _cpio_text(["kernel/x86/microcode/GenuineIntel.bin"]),
+        "/boot/initrd.img-6.1.0-9-amd64.custom": _cpio_text(
+            [
+                "usr/lib/modules/6.1.0-9-amd64/kernel/drivers/hv/hv_vmbus.ko",
+                "usr/lib/modules/x/hv_storvsc.ko.xz",
+            ]
+        ),
+        # the name-convention file holds no Hyper-V module: it must not be the one judged
+        "/boot/initrd.img-6.1.0-9-amd64": _cpio_text(["usr/lib/modules/x/other.ko"]),
+    }
+    facts = _offline(tmp_path, files_)
+    section = facts.section("initramfs_hv")
+    assert "image /boot/ucode.img\nimage /boot/initrd.img-6.1.0-9-amd64.custom\n" in section
+    assert facts.initramfs_modules() == {"hv_vmbus", "hv_storvsc"}
+
+
+@needs_mkfs
+def test_offline_missing_initrd_is_an_error_naming_it(tmp_path):
+    cfg = "menuentry 'Debian' {\n\tlinux /boot/vmlinuz-6.1.0-9-amd64 ro\n\tinitrd /boot/initrd.img-gone\n}\n"
+    facts = _offline(tmp_path, {"/boot/grub/grub.cfg": cfg})
+    with pytest.raises(FactError, match="initrd /boot/initrd.img-gone") as err:
+        facts.initramfs_modules()
+    assert not isinstance(err.value, NotAvailableOffline)
+
+
+@needs_mkfs
+def test_offline_undecidable_default_is_not_applicable_naming_why(tmp_path):
+    cfg = "if keystatus --shift; then set default=1; fi\n" + _entries()
+    facts = _offline(tmp_path, {"/boot/grub/grub.cfg": cfg})
+    with pytest.raises(NotAvailableOffline, match="'set default' is inside an 'if'"):
+        checks.kernel_boot_line(facts, GUIDE)
