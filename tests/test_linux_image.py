@@ -26,7 +26,7 @@ pytestmark = pytest.mark.skipif(shutil.which("mkfs.ext4") is None, reason="mkfs.
 GUIDE = load_profile("guide-2016")
 
 GRUB_CFG = """menuentry 'Debian' {
-\tlinux\t/boot/vmlinuz-6.1.0-9-amd64 root=UUID=x ro console=ttyS0 earlyprintk=ttyS0 rootdelay=300
+\tlinux\t/boot/vmlinuz-6.1.0-9-amd64 root=LABEL=rootfs ro console=ttyS0 earlyprintk=ttyS0 rootdelay=300
 }
 """
 STATUS = """Package: waagent
@@ -62,7 +62,7 @@ def _image(tmp_path: Path, files: dict[str, str], links: dict[str, str] = {}) ->
         binary.chmod(0o755)
     image = tmp_path / "disk.raw"
     subprocess.run(
-        ["mkfs.ext4", "-q", "-F", "-d", str(root), "-E", "root_owner=0:0", str(image), "16M"],
+        ["mkfs.ext4", "-q", "-F", "-L", "rootfs", "-d", str(root), "-E", "root_owner=0:0", str(image), "16M"],
         check=True,
         capture_output=True,
     )
@@ -129,9 +129,9 @@ def test_packages_and_units_from_the_databases(facts):
 
 def test_running_line_is_the_default_boot_entry(facts):
     assert facts.section("proc_cmdline") == (
-        "BOOT_IMAGE=/boot/vmlinuz-6.1.0-9-amd64 root=UUID=x ro console=ttyS0 earlyprintk=ttyS0 rootdelay=300"
+        "BOOT_IMAGE=/boot/vmlinuz-6.1.0-9-amd64 root=LABEL=rootfs ro console=ttyS0 earlyprintk=ttyS0 rootdelay=300"
     )
-    assert facts.kernel_cmdline[1] == "root=UUID=x"
+    assert facts.kernel_cmdline[1] == "root=LABEL=rootfs"
     verdict = linux_image.offline_verdict(checks.kernel_boot_line(facts, GUIDE))
     assert verdict.result is Result.PASSED
     worded = linux_image.offline_wording(
@@ -331,7 +331,7 @@ def test_xfs_root_with_a_separate_boot_partition(tmp_path):
     proto = tmp_path / "root.proto"
     proto.write_text(xfs_protofile(root).replace("waagent ---644", "waagent ---755"))
     root_img = sparse_file(tmp_path / "root.xfs", 330 * MIB)
-    subprocess.run(["mkfs.xfs", "-q", "-f", "-p", str(proto), str(root_img)], check=True)
+    subprocess.run(["mkfs.xfs", "-q", "-f", "-L", "rootfs", "-p", str(proto), str(root_img)], check=True)
     boot = write_tree(tmp_path / "boot", {"grub/grub.cfg": GRUB_CFG})
     boot_img = tmp_path / "boot.ext4"
     subprocess.run(
@@ -364,7 +364,9 @@ def test_hostile_glob_and_database_sizes(tmp_path):
     _tree(root, files, LINKS)
     image = tmp_path / "big.raw"
     subprocess.run(
-        ["mkfs.ext4", "-q", "-F", "-d", str(root), str(image), "96M"], check=True, capture_output=True
+        ["mkfs.ext4", "-q", "-F", "-L", "rootfs", "-d", str(root), str(image), "96M"],
+        check=True,
+        capture_output=True,
     )
     facts = read_linux_image(image)
     with pytest.raises(FactError, match="more than 512 matches"):
@@ -417,9 +419,9 @@ def test_initramfs_listing_offline(compression):
 
 
 GOOD_LINE = (
-    "\tlinux\t/boot/vmlinuz-6.1.0-9-amd64 root=UUID=x ro console=ttyS0 earlyprintk=ttyS0 rootdelay=300\n"
+    "\tlinux\t/boot/vmlinuz-6.1.0-9-amd64 root=LABEL=rootfs ro console=ttyS0 earlyprintk=ttyS0 rootdelay=300\n"
 )
-BAD_LINE = "\tlinux\t/boot/vmlinuz-6.1.0-8-amd64 root=UUID=x ro quiet\n"
+BAD_LINE = "\tlinux\t/boot/vmlinuz-6.1.0-8-amd64 root=LABEL=rootfs ro quiet\n"
 NEXT_ENTRY_CFG = (
     'if [ "${next_entry}" ] ; then\n   set default="${next_entry}"\nelse\n   set default="0"\nfi\n'
 )
@@ -479,7 +481,7 @@ def test_f1_default_entry_provably_first_is_read(tmp_path):
 
 def _bls_files(grubenv: str) -> dict:
     """EL's layout: grub.cfg runs blscfg; entry "new" has the parameters, "old" lacks them."""
-    entry = "title {0}\nversion 6.1.0-{1}-amd64\nlinux /vmlinuz-6.1.0-{1}-amd64\noptions root=UUID=x ro{2}\n"
+    entry = "title {0}\nversion 6.1.0-{1}-amd64\nlinux /vmlinuz-6.1.0-{1}-amd64\noptions root=LABEL=rootfs ro{2}\n"
     files = {k: v for k, v in BASE.items() if k not in ("/etc/default/grub", "/boot/grub/grub.cfg")}
     files["/boot/grub2/grub.cfg"] = (
         f"load_env\n{NEXT_ENTRY_CFG.replace(chr(34) + '0', chr(34) + '${saved_entry}')}blscfg\n"
@@ -502,7 +504,7 @@ def test_f1c_systemd_boot_beside_grub_is_not_available(tmp_path):
     files = dict(BASE)
     files["/boot/efi/loader/loader.conf"] = "default debian.conf\n"
     files["/boot/efi/loader/entries/debian.conf"] = (
-        "title Debian\nlinux /vmlinuz\noptions root=UUID=x ro quiet\n"
+        "title Debian\nlinux /vmlinuz\noptions root=LABEL=rootfs ro quiet\n"
     )
     facts = read_linux_image(_image(tmp_path, files, LINKS))
     with pytest.raises(NotAvailableOffline, match="systemd-boot"):
@@ -559,6 +561,7 @@ def _two_partition_image(tmp_path: Path, files: dict, second: dict, second_type:
     for binary in (root / "usr/sbin").glob("*"):
         binary.chmod(0o755)
     rootimg = mkext4(root, tmp_path / "root.ext4", 64 * MIB)
+    subprocess.run(["e2label", str(rootimg), "rootfs"], check=True)  # GRUB_CFG's root=LABEL=rootfs
     other = mkext4(write_tree(tmp_path / "p2", second), tmp_path / "p2.ext4", 32 * MIB, SECOND_UUID)
     raw = sparse_file(tmp_path / "os.raw", 100 * MIB)
     partition(raw, f"label: gpt\nstart=2048, size=64M, type=L\nsize=32M, type={second_type}\n")

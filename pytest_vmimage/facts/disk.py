@@ -320,6 +320,9 @@ class RootFsFacts:
     waagent_conf: dict[str, str] | None = None  # key=value settings; None when absent
     errors: list[str] = field(default_factory=list)  # partial failures, all of them
     unreadable: dict[str, str] = field(default_factory=dict)  # fact name -> why not read
+    # partitions that may hold the root but are not read (LVM physical volume, btrfs, an
+    # unknown or unreadable Linux partition): only the kernel's root= can rule them out
+    unruled: list[str] = field(default_factory=list)
 
     def not_read(self, *names: str) -> dict[str, str]:
         """The facts among ``names`` that could not be read, with the reason."""
@@ -459,6 +462,39 @@ def _fstab_names(spec: str, part: Partition) -> bool:
         return value == part.name
     dev = re.match(r"/dev/(?:[shvx]v?d[a-z]+|nvme\d+n\d+p|mmcblk\d+p)(\d+)$", spec)
     return bool(dev) and int(dev.group(1)) == part.index
+
+
+_OS_DISK_DEVICE = re.compile(r"/dev/(?:(?:sd|vd|xvd|hd)([a-z]+)|(nvme\d+n\d+)p?|(mmcblk\d+)p?)(\d*)$")
+_FIRST_DISK = ("a", "nvme0n1", "mmcblk0")
+
+
+def kernel_root_partitions(facts: DiskFacts, spec: str) -> tuple[list[int | None], str]:
+    """The file systems of this disk that the kernel's ``root=`` names (None: the whole
+    disk), or [] and why none: a device-mapper/LVM path, another disk, no such name here.
+    Device names count only for the first disk (sda, vda, xvda, nvme0n1, mmcblk0)."""
+    spec = spec.strip('"')
+    if spec.startswith(("/dev/mapper/", "/dev/dm-")):
+        return [], f"{spec} is a device-mapper device (LVM, dm-crypt, multipath), which is not read offline"
+    if spec.startswith("/dev/md"):
+        return [], f"{spec} is a software RAID device, which is not read offline"
+    device = _OS_DISK_DEVICE.match(spec)
+    if device:
+        disk_name = next(g for g in device.groups()[:3] if g)
+        if disk_name not in _FIRST_DISK:
+            return [], f"{spec} is on another disk than the OS disk read"
+        if not device.group(4):
+            return ([None] if facts.whole_disk_fs is not None else []), f"{spec} is the whole disk, which holds a partition table"
+        index = int(device.group(4))
+        return ([index] if any(p.index == index for p in facts.partitions) else []), f"the OS disk has no partition {index}"
+    if re.fullmatch(r"/dev/(?!disk/)[^/]+/[^/]+", spec):
+        return [], f"{spec} is a logical volume path (/dev/VG/LV), which is not read offline"
+    if not re.match(r"(UUID|PARTUUID|LABEL|PARTLABEL)=|/dev/disk/by-(uuid|label|partuuid|partlabel)/", spec):
+        return [], f"{spec} names no partition in a way that can be resolved offline"
+    found: list[int | None] = [p.index for p in facts.partitions if p.kind != "extended" and _fstab_names(spec, p)]
+    whole = facts.whole_disk_fs
+    if whole is not None and _fstab_names(spec, Partition(0, "", "", 0, 0, "", "", "", content=whole)):
+        found.append(None)
+    return found, "" if found else f"no partition or file system on the OS disk has {spec}"
 
 
 # ---------------------------------------------------------------------------- reading
@@ -1190,6 +1226,7 @@ def _find_root(file: _File, content: _Content, facts: DiskFacts) -> RootFsFacts:
     candidates += [p.index for p in facts.partitions if p.content and p.content.type in readable_types]
     reasons: list[str] = []
     broken: list[str] = []  # candidates that could not be looked at
+    no_reader: list[str] = []  # candidates whose file system this reader cannot open
     for index in candidates[:MAX_ROOT_CANDIDATES]:
         where = "the whole disk" if index is None else f"partition {index}"
         try:
@@ -1199,6 +1236,7 @@ def _find_root(file: _File, content: _Content, facts: DiskFacts) -> RootFsFacts:
             found = {p: found[p] for p in ROOT_MARKERS}
         except _NoReader as exc:
             reasons.append(str(exc))
+            no_reader.append(str(exc))
             continue
         except BudgetExceeded as exc:
             reasons.append(f"{where}: {exc}")
@@ -1233,6 +1271,7 @@ def _find_root(file: _File, content: _Content, facts: DiskFacts) -> RootFsFacts:
                 root.mark_unreadable(name, why)
         later = candidates[candidates.index(index) + 1 : MAX_ROOT_CANDIDATES]
         _other_roots(file, content, facts, later, root)
+        root.unruled = [*no_reader, *root.unruled, *_unread_candidates(facts)]
         return root
     lvm = [
         f"partition {p.index}"
@@ -1271,7 +1310,8 @@ def _other_roots(
         where = f"partition {index}"
         try:
             found = _reader_for(file, content, facts, index).lstat_many(list(ROOT_MARKERS))
-        except _NoReader:
+        except _NoReader as exc:
+            root.unruled.append(str(exc))
             continue
         except Exception as exc:  # noqa: BLE001
             found = {"": Unreadable(f"{type(exc).__name__}: {exc}")}
@@ -1281,6 +1321,23 @@ def _other_roots(
         for problem in problems[:1]:
             for name in ROOT_FACTS:
                 root.mark_unreadable(name, f"{where} could not be ruled out as the root ({problem})")
+
+
+def _unread_candidates(facts: DiskFacts) -> list[str]:
+    """Partitions that may hold the root but cannot be looked into: an LVM physical
+    volume, btrfs, a Linux partition whose content is not known."""
+    found = []
+    for part in facts.partitions:
+        kind = part.content.type if part.content else ""
+        if part.kind == "extended" or part.size_sectors <= 0:
+            continue
+        if part.role == "lvm" or kind == "lvm2_pv":
+            found.append(f"partition {part.index} (LVM2 physical volume)")
+        elif kind == "btrfs":
+            found.append(f"partition {part.index} (btrfs)")
+        elif part.role == "linux" and not kind:
+            found.append(f"partition {part.index} ({part.type_name}, content not known)")
+    return found
 
 
 def _part(facts: DiskFacts, index: int) -> Partition:

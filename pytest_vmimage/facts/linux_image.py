@@ -1620,25 +1620,27 @@ def _disk_rows(name: str, facts: DiskFacts, mounts: dict[int, str]) -> tuple[lis
     return sys_block, lsblk, blkid
 
 
-def block_sections(os_disk: DiskFacts, data_disks: list[DiskFacts]) -> dict[str, Section]:
+def block_sections(os_disk: DiskFacts, data_disks: list[DiskFacts], root_problem: str = "") -> dict[str, Section]:
     """sys_block / lsblk / blkid / disk_links of the OS disk (sda) and the data disks (sdc,
-    sdd, ... in the order given): partitions from the partition tables, mount points from
-    the image's /etc/fstab (what the VM mounts at boot). No resource disk exists offline."""
+    sdd, ... in the order given): partitions from the partition tables, / where the root
+    read is (its root= named it), the other mount points from the image's /etc/fstab (what
+    the VM mounts at boot). No resource disk exists offline."""
     try:
-        if "fstab" in os_disk.root_fs.unreadable or not os_disk.root_fs.readable:
-            why = os_disk.root_fs.unreadable.get("fstab") or os_disk.root_fs.reason
+        if "fstab" in os_disk.root_fs.unreadable or not os_disk.root_fs.readable or root_problem:
+            why = root_problem or os_disk.root_fs.unreadable.get("fstab") or os_disk.root_fs.reason
             pvs = [f"partition {p.index}" for p in os_disk.partitions if p.role == "lvm"]
             lvm = f"; the OS disk holds an LVM physical volume ({', '.join(pvs)})" if pvs else ""
             raise _Problem(f"mount points unknown: /etc/fstab not read ({why}){lvm}")
         mounts = {}
         for part in os_disk.partitions:
             points = [
-                e.mountpoint if e.fstype != "swap" else "[SWAP]" for e in os_disk.fstab_references(part)
+                e.mountpoint if e.fstype != "swap" else "[SWAP]"
+                for e in os_disk.fstab_references(part)
+                if e.mountpoint != "/"  # / is what the kernel mounts: the root read
             ]
             if points:
                 mounts[part.index] = points[0]
-        if os_disk.root_fs.partition_index is None:  # the root file system spans the whole disk
-            mounts[0] = "/"
+        mounts[os_disk.root_fs.partition_index or 0] = "/"  # 0: the root spans the whole disk
         rows = [_disk_rows("sda", os_disk, mounts)]
         rows += [_disk_rows(f"sd{chr(ord('c') + i)}", d, {}) for i, d in enumerate(data_disks[:20])]
     except _Problem as exc:
@@ -1843,7 +1845,7 @@ def read_linux_image(
         return result
     try:
         _prefetch(fs, names)
-        stale = _whole_root_problem(facts)
+        stale = _whole_root_problem(facts) or root_not_booted(fs)
         for name in names:
             section = _produce_section(fs, name)
             if stale and not section.problem:
@@ -1851,7 +1853,7 @@ def read_linux_image(
             result.sections[name] = section
     finally:
         fs.close()
-    result.sections.update(block_sections(facts, list(data_disks)))
+    result.sections.update(block_sections(facts, list(data_disks), stale))
     result.meta = {
         "source": "vhd",
         "vhd": path,
@@ -1912,6 +1914,48 @@ def _prefetch(fs: ImageFs, names: list[str]) -> None:
         )
     except FsReadError:
         pass
+
+
+# GPT types systemd-gpt-auto-generator takes as the root when the kernel line has no root=
+DISCOVERABLE_ROOTS = (
+    "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709",  # x86-64
+    "44479540-F297-41B2-9AF7-D131D5F0458A",  # x86
+    "B921B045-1DF0-41C3-AF44-4C6F280D3FAE",  # ARM64
+)
+
+
+def root_not_booted(fs: ImageFs) -> str:
+    """Why the file system read may not be the root the default boot entry mounts ("" when
+    its ``root=`` names it): root= names another partition, a device-mapper/LVM path or
+    nothing on the OS disk. Without root= (systemd-gpt-auto), or when the entry is not
+    known, the read one counts only if no partition that was not read could be the root."""
+    root = fs.facts.root_fs
+    where = "the whole disk" if root.partition_index is None else f"partition {root.partition_index}"
+    read = f"the {root.fs_type} file system read ({where})"
+    unread = f"; not read: {', '.join(root.unruled)}" if root.unruled else ""
+    line = _produce_section(fs, "proc_cmdline")
+    if line.problem:
+        if not root.unruled:
+            return ""  # no other partition could hold the root
+        return f"the default boot entry is not known ({line.problem}), so its root= cannot confirm that {read} is the root{unread}"
+    specs = [w.split("=", 1)[1] for w in line.text.split() if w.startswith("root=")]
+    if not specs:
+        auto = [p.index for p in fs.facts.partitions if p.type_code.upper() in DISCOVERABLE_ROOTS]
+        if auto == [root.partition_index] and not root.unruled:
+            return ""
+        return (
+            "the default boot entry has no root= (systemd-gpt-auto-generator or the initramfs picks the root), "
+            f"so {read} is not known to be the root{unread}"
+        )
+    spec = specs[-1].strip('"')  # the kernel takes the last root=
+    found, why = disk.kernel_root_partitions(fs.facts, spec)
+    if found == [root.partition_index]:
+        return ""
+    if len(found) > 1:
+        why = f"{len(found)} file systems on the OS disk match it"
+    elif found:
+        why = "the " + ("whole disk" if found[0] is None else f"partition {found[0]}")
+    return f"the default boot entry boots root={spec} ({why}), not {read}{unread}; the root it mounts is not read"
 
 
 def _whole_root_problem(facts: DiskFacts) -> str:

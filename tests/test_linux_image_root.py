@@ -1,0 +1,212 @@
+"""The offline suite judges the root file system the default boot entry's ``root=`` mounts,
+and the image's mount table as systemd builds it at boot (review F12, fstab options):
+small GPT/MBR images made with sfdisk and ``mkfs.ext4 -d`` (no root, no mount, no loop)."""
+
+from __future__ import annotations
+
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pytest_vmimage.checks import linux as checks
+from pytest_vmimage.facts import disk
+from pytest_vmimage.facts.disk import DiskFacts, FsProbe, Partition, PartitionTable
+from pytest_vmimage.facts.linux_image import offline_verdict, read_linux_image
+from pytest_vmimage.verdict import FactError, Result
+from tests.facts.conftest import MIB, partition, place, sparse_file, write_tree
+from tests.test_linux_image import BASE, GRUB_CFG, GUIDE, LINKS
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("mkfs.ext4") is None or shutil.which("sfdisk") is None, reason="e2fsprogs/sfdisk missing"
+)
+
+ROOT_UUID = "0b0c0c0d-1111-2222-3333-00000000f001"
+ROOT_PARTUUID = "0b0c0c0d-1111-2222-3333-00000000e001"
+DATA_UUID = "0b0c0c0d-1111-2222-3333-00000000f002"
+DATA_PARTUUID = "0b0c0c0d-1111-2222-3333-00000000e002"
+LVM_TYPE = "E6D6D379-F507-44C2-A23C-238F2A3DF928"
+
+
+def _tree(files: dict) -> dict:
+    tree = {k.lstrip("/"): v for k, v in files.items()}
+    tree.update({k.lstrip("/"): ("symlink", v) for k, v in LINKS.items()})
+    return tree
+
+
+def _mkext4(tree: Path, image: Path, size_mib: int, uuid: str, label: str) -> Path:
+    sparse_file(image, size_mib * MIB)
+    subprocess.run(
+        ["mkfs.ext4", "-q", "-F", "-U", uuid, "-L", label, "-d", str(tree), str(image)],
+        check=True,
+        capture_output=True,
+    )
+    return image
+
+
+def _disk(tmp_path: Path, files: dict, second: str = "data", scheme: str = "gpt", second_files=None) -> Path:
+    """p1: the ext4 root from ``files`` (UUID ROOT_UUID, label rootfs, GPT name root);
+    p2: ``second`` = "data" (an ext4 without /etc), "lvm" (an LVM2 physical volume) or "none"."""
+    root = write_tree(tmp_path / "root", _tree(files))
+    for binary in (root / "usr/sbin").glob("*"):
+        binary.chmod(0o755)
+    rootimg = _mkext4(root, tmp_path / "root.ext4", 64, ROOT_UUID, "rootfs")
+    raw = sparse_file(tmp_path / "os.raw", 100 * MIB)
+    if scheme == "gpt":
+        p2type = LVM_TYPE if second == "lvm" else "L"
+        script = (
+            f"label: gpt\nstart=2048, size=64M, type=L, uuid={ROOT_PARTUUID}, name=root\n"
+            + (f"size=32M, type={p2type}, uuid={DATA_PARTUUID}, name=data\n" if second != "none" else "")
+        )
+    else:
+        script = "label: dos\nlabel-id: 0x1234abcd\nstart=2048, size=64M, type=83\n" + (
+            f"size=32M, type={'8e' if second == 'lvm' else '83'}\n" if second != "none" else ""
+        )
+    partition(raw, script)
+    place(raw, rootimg, 2048)
+    p2 = 2048 + 64 * 2048
+    if second == "data":
+        data = write_tree(tmp_path / "p2", second_files or {"srv/readme": "data\n"})
+        place(raw, _mkext4(data, tmp_path / "p2.ext4", 32, DATA_UUID, "data"), p2)
+    elif second == "lvm":
+        label = bytearray(512)  # an LVM2 PV label in sector 1 of partition 2
+        label[0:8] = b"LABELONE"
+        label[8:16] = struct.pack("<Q", 1)
+        label[20:24] = struct.pack("<I", 32)
+        label[24:32] = b"LVM2 001"
+        label[32:64] = b"A" * 32
+        with open(raw, "r+b") as fh:
+            fh.seek((p2 + 1) * 512)
+            fh.write(label)
+    return raw
+
+
+def _booting(root_param: str) -> dict:
+    files = {k: v for k, v in BASE.items()}
+    files["/boot/grub/grub.cfg"] = GRUB_CFG.replace("root=LABEL=rootfs", root_param)
+    return files
+
+
+def _verdict(check, facts) -> tuple[str, str]:
+    try:
+        v = offline_verdict(check(facts, GUIDE))
+        return v.result.name, v.message or v.actual
+    except FactError as exc:
+        return ("NOT_APPLICABLE" if getattr(exc, "not_applicable", False) else "ERROR"), str(exc)
+
+
+# -- root= names the partition read: the image is judged ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "root_param",
+    [
+        f"root=UUID={ROOT_UUID}",
+        f"root=PARTUUID={ROOT_PARTUUID}",
+        "root=LABEL=rootfs",
+        "root=PARTLABEL=root",
+        "root=/dev/sda1",
+        "root=/dev/nvme0n1p1",
+        f"root=/dev/disk/by-uuid/{ROOT_UUID}",
+        f"root=/dev/disk/by-partuuid/{ROOT_PARTUUID.upper()}",
+    ],
+)
+def test_root_param_naming_the_partition_read_is_judged(tmp_path, root_param):
+    facts = read_linux_image(_disk(tmp_path, _booting(root_param)))
+    assert facts.section("shadow").startswith("root:")
+    assert _verdict(checks.shell_history, facts)[0] == "FAILED"  # BASE's /root/.bash_history
+
+
+def test_mbr_partuuid_is_the_disk_signature_and_number(tmp_path):
+    facts = read_linux_image(_disk(tmp_path, _booting("root=PARTUUID=1234abcd-01"), scheme="mbr"))
+    assert _verdict(checks.shell_history, facts)[0] == "FAILED"
+    other = read_linux_image(_disk(tmp_path / "b", _booting("root=PARTUUID=1234abcd-02"), scheme="mbr"))
+    result, message = _verdict(checks.shell_history, other)
+    assert result == "ERROR" and "root=PARTUUID=1234abcd-02 (the partition 2)" in message
+
+
+# -- root= names something else: every root section is an error, never the decoy judged --
+
+
+@pytest.mark.parametrize(
+    ("root_param", "why"),
+    [
+        ("root=/dev/mapper/vg-root", "device-mapper"),
+        ("root=/dev/vg/root", "logical volume path"),
+        (f"root=UUID={DATA_UUID}", "the partition 2"),
+        (f"root=PARTUUID={DATA_PARTUUID}", "the partition 2"),
+        ("root=/dev/sda2", "the partition 2"),
+        ("root=LABEL=data", "the partition 2"),
+        ("root=/dev/sdb1", "another disk"),
+        ("root=UUID=0b0c0c0d-0000-0000-0000-000000000000", "no partition or file system"),
+        ("root=ZFS=rpool/root", "resolved offline"),
+    ],
+)
+def test_root_param_not_naming_the_partition_read_makes_every_root_section_an_error(tmp_path, root_param, why):
+    """Review F12: a decoy root (or a leftover one) is never judged as the OS."""
+    facts = read_linux_image(_disk(tmp_path, _booting(root_param)))
+    for check in (checks.agent_installed, checks.kernel_boot_line, checks.shell_history, checks.no_default_accounts):
+        result, message = _verdict(check, facts)
+        assert result == "ERROR", (check.__name__, result, message)
+        assert root_param in message and why in message, message
+
+
+def test_decoy_root_beside_an_lvm_physical_volume(tmp_path):
+    """The review's repro: p1 a compliant-looking ext4, the kernel boots an LV on p2's PV."""
+    facts = read_linux_image(_disk(tmp_path, _booting("root=/dev/mapper/vg-root"), second="lvm"))
+    for check in (checks.agent_installed, checks.kernel_boot_line, checks.shell_history):
+        result, message = _verdict(check, facts)
+        assert result == "ERROR" and "root=/dev/mapper/vg-root" in message, message
+        assert "partition 2 (LVM2 physical volume)" in message
+    result, message = _verdict(checks.no_lvm, facts)
+    assert result == "ERROR" and "LVM physical volume (partition 2)" in message, message
+
+
+def test_lvm_physical_volume_beside_the_root_fails_lnx010_offline(tmp_path):
+    """root= names p1; p2 is an LVM PV: the partition table shows it (not "needs a VM")."""
+    facts = read_linux_image(_disk(tmp_path, _booting(f"root=UUID={ROOT_UUID}"), second="lvm"))
+    assert _verdict(checks.shell_history, facts)[0] == "FAILED"  # the root is judged
+    result, message = _verdict(checks.no_lvm, facts)
+    assert result == "WARNING" and "LVM physical volume /dev/sda2" in message, message
+
+
+def test_no_root_param_with_an_unread_partition_is_an_error(tmp_path):
+    facts = read_linux_image(_disk(tmp_path, _booting(""), second="lvm"))
+    result, message = _verdict(checks.shell_history, facts)
+    assert result == "ERROR" and "no root=" in message and "LVM2 physical volume" in message, message
+
+
+def test_no_root_param_without_another_candidate_is_judged(tmp_path):
+    """Only one file system on the disk could be the root: nothing else to rule out... unless
+    it is not the discoverable root type systemd-gpt-auto-generator takes."""
+    facts = read_linux_image(_disk(tmp_path, _booting(""), second="none"))
+    result, message = _verdict(checks.shell_history, facts)
+    assert result == "ERROR" and "no root=" in message, message
+
+
+def _facts_with(parts: list[Partition], whole: FsProbe | None = None) -> DiskFacts:
+    facts = DiskFacts(path="x", apparent_size=0, allocated_size=0, data_bytes=None, format="raw")
+    facts.partition_table = PartitionTable("gpt", partitions=parts)
+    facts.whole_disk_fs = whole
+    return facts
+
+
+def test_kernel_root_partitions_forms():
+    p1 = Partition(1, "gpt", "gpt", 2048, 2048, "L", "Linux", "linux", name="root", partuuid="aa-bb",
+                   content=FsProbe("ext4", uuid="u-1", label="rootfs"))
+    p2 = Partition(2, "gpt", "gpt", 4096, 2048, "L", "Linux", "linux", name="two", partuuid="cc-dd",
+                   content=FsProbe("ext4", uuid="U-1", label="other"))
+    facts = _facts_with([p1, p2])
+    resolve = disk.kernel_root_partitions
+    assert resolve(facts, "UUID=u-1")[0] == [1, 2]  # duplicate UUIDs: ambiguous
+    assert resolve(facts, '"LABEL=rootfs"')[0] == [1]
+    assert resolve(facts, "/dev/disk/by-partlabel/two")[0] == [2]
+    assert resolve(facts, "/dev/xvda2")[0] == [2]
+    assert resolve(facts, "/dev/sda3") == ([], "the OS disk has no partition 3")
+    assert resolve(facts, "/dev/nvme1n1p1")[0] == []
+    assert "device-mapper" in resolve(facts, "/dev/dm-0")[1]
+    assert "software RAID" in resolve(facts, "/dev/md0")[1]
+    whole = _facts_with([], FsProbe("ext4", uuid="w", label="w"))
+    assert resolve(whole, "/dev/sda")[0] == [None] and resolve(whole, "UUID=w")[0] == [None]
