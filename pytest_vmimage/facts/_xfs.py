@@ -5,8 +5,9 @@ Why not ``xfs_db -r``: it opens a device or file path itself and has no byte-off
 option, so a partition inside an image would need a loop device (root) or a copy.
 
 Supported: XFS v4 and v5 superblocks, inodes v1-v3 (incl. NREXT64 counters), data forks
-in local, extents and B+tree format, short-form / block / leaf / node directories (the
-data blocks below 32 GiB are scanned), inline and remote symlinks (v5 ``XSLM`` headers).
+in local, extents and B+tree format, short-form / block / leaf / node directories (a name
+is looked up through the directory's hash index, as the kernel does; a listing scans the
+data blocks below 32 GiB), inline and remote symlinks (v5 ``XSLM`` headers).
 Not supported: realtime devices (not used for root file systems). Every loop is bounded;
 corrupt structures raise :class:`XfsError`, and every block and inode read is charged to
 the :class:`~pytest_vmimage.facts.disk.Meter` (a crafted B+tree fan-out or a symbolic link
@@ -14,9 +15,10 @@ chain through a self-referencing directory ends with BudgetExceeded, never a han
 
 Error model: a path whose lookup meets a broken inode or directory (of any component) is
 :class:`~pytest_vmimage.facts.disk.Unreadable`, never absent; only a name missing from a
-directory that was read whole is absent. A lookup reads every data block of the directory
-however many entries it holds (a directory over MAX_DIR_BYTES is Unreadable naming it); a
-listing stops after MAX_DIR_ENTRIES and is then Unreadable ("not all read").
+directory that was read whole, or from the leaves of its hash index that hold the name's
+hash, is absent, however many entries the directory holds. A directory read whole that is
+over MAX_DIR_BYTES is Unreadable naming it; a listing stops after MAX_DIR_ENTRIES and is then
+Unreadable ("not all read").
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ MAX_BTREE_DEPTH = 8
 MAX_SYMLINKS = 40
 DIR_DATA_LIMIT = 1 << 35  # XFS_DIR2_LEAF_OFFSET: data blocks live below 32 GiB
 MAX_DIR_BYTES = 64 * 1024 * 1024
+MAX_LEAF_HOPS = 64  # leaves one name hash may span
 
 S_IFMT, S_IFDIR, S_IFREG, S_IFLNK = 0o170000, 0o040000, 0o100000, 0o120000
 _KINDS = {S_IFDIR: "dir", S_IFREG: "file", S_IFLNK: "symlink"}
@@ -60,6 +63,43 @@ def crc32c(data: bytes) -> int:
 def xfs_checksum(block: bytes, at: int) -> int:
     """The CRC XFS stores at byte ``at`` of ``block`` (computed with that field zeroed)."""
     return crc32c(block[:at] + b"\0\0\0\0" + block[at + 4 :])
+
+
+def da_hashname(name: bytes) -> int:
+    """XFS's directory name hash (xfs_da_hashname), which orders the leaf entries."""
+
+    def rol32(x: int, y: int) -> int:
+        return ((x << y) | (x >> (32 - y))) & 0xFFFFFFFF
+
+    h, i = 0, 0
+    while len(name) - i >= 4:
+        h = (name[i] << 21) ^ (name[i + 1] << 14) ^ (name[i + 2] << 7) ^ name[i + 3] ^ rol32(h, 28)
+        i += 4
+    rest = name[i:]
+    if len(rest) == 3:
+        h = (rest[0] << 14) ^ (rest[1] << 7) ^ rest[2] ^ rol32(h, 21)
+    elif len(rest) == 2:
+        h = (rest[0] << 7) ^ rest[1] ^ rol32(h, 14)
+    elif len(rest) == 1:
+        h = rest[0] ^ rol32(h, 7)
+    return h & 0xFFFFFFFF
+
+
+def _da_magic(block: bytes) -> int:
+    """The magic of a directory leaf/node block (after the forw/back sibling pointers)."""
+    return struct.unpack(">H", block[8:10])[0]
+
+
+def _da_header(block: bytes, v5: bool) -> tuple[int, int]:
+    """(header size, entry count) of a leaf or node block: the count follows the block info
+    (12 bytes, v5: 56 with CRC, block number, LSN, UUID and owner)."""
+    at = 56 if v5 else 12
+    return (64 if v5 else 16), struct.unpack(">H", block[at : at + 2])[0]
+
+
+def _leaf_entries(block: bytes, at: int, count: int) -> list[tuple[int, int]]:
+    """``count`` (hash, address-or-block) pairs from byte ``at``: leaf and node entries alike."""
+    return [struct.unpack(">II", block[at + 8 * i : at + 8 * i + 8]) for i in range(count)]
 
 
 class XfsError(Exception):
@@ -103,6 +143,7 @@ class XfsReader:
     that reads the partition (offsets relative to the partition start)."""
 
     name = "builtin-xfs"
+    use_hash_index = True  # False: every lookup reads the directory whole (tests compare both)
 
     def __init__(self, read: Callable[[int, int], bytes], meter: Meter | None = None) -> None:
         self._read = read
@@ -116,6 +157,7 @@ class XfsReader:
         self.agblocks = struct.unpack(">I", sb[84:88])[0]
         version = struct.unpack(">H", sb[100:102])[0]
         self.v5 = version & 0xF == 5
+        self.ascii_ci = bool(version & 0x4000)  # XFS_SB_VERSION_BORGBIT: another name hash
         self.inodesize = struct.unpack(">H", sb[104:106])[0]
         self.blocklog, self.inopblog, self.agblklog = sb[120], sb[123], sb[124]
         dirblklog = sb[192]
@@ -246,9 +288,99 @@ class XfsReader:
         return entries
 
     def _find(self, inode: _Inode, name: str) -> int | None:
-        """The inode number ``name`` has in the directory, None when the directory, read
-        whole (every data block, however many entries), does not hold it."""
-        return next((ino for n, ino in self._iter_dir(inode) if n == name), None)
+        """The inode number ``name`` has in the directory, None when it holds no such name:
+        looked up in the directory's hash index as the kernel does (block, leaf and node
+        directories: a few blocks, however many entries), else (short form, an ASCII-CI file
+        system) by reading the directory whole."""
+        if inode.format == 1 or self.ascii_ci or not self.use_hash_index:
+            return next((ino for n, ino in self._iter_dir(inode) if n == name), None)
+        raw = name.encode("utf-8", "surrogateescape")
+        extents = self.extents(inode)
+        for address in self._hash_candidates(inode, extents, da_hashname(raw)):
+            found = self._entry_at(inode, extents, address << 3, raw)
+            if found is not None:
+                return found
+        return None
+
+    def _hash_candidates(self, inode: _Inode, extents: list, hashval: int) -> list[int]:
+        """Data addresses (in 8-byte units) of the entries whose name hash is ``hashval``."""
+        leaf_dablk = DIR_DATA_LIMIT >> self.blocklog
+        if not any(start <= leaf_dablk < start + count for start, _, count in extents):
+            block = self._dir_block(inode, extents, 0)  # a block directory: one block
+            if block[:4] not in (b"XD2B", b"XDB3"):
+                raise XfsError(f"directory inode {inode.ino}: no leaf block and no block-form directory")
+            if block[:4] == b"XDB3":
+                self.verify(block, 4, f"directory block of inode {inode.ino}")
+            count = struct.unpack(">I", block[-8:-4])[0]
+            first = len(block) - 8 - 8 * count
+            if count == 0 or first < (64 if block[:4] == b"XDB3" else 16):
+                raise XfsError(f"directory inode {inode.ino}: block tail claims {count} entries")
+            return [a for h, a in _leaf_entries(block, first, count) if h == hashval and a]
+        dablk, depth = leaf_dablk, 0
+        block = self._da_block(inode, extents, dablk)
+        while _da_magic(block) in (0xFEBE, 0x3EBE):  # a node: descend to the leaf holding hashval
+            depth += 1
+            if depth > MAX_BTREE_DEPTH:
+                raise XfsError(f"directory inode {inode.ino}: hash B+tree too deep")
+            header, count = _da_header(block, _da_magic(block) == 0x3EBE)
+            if not 0 < count <= (len(block) - header) // 8:
+                raise XfsError(f"directory inode {inode.ino}: hash node claims {count} entries")
+            nodes = _leaf_entries(block, header, count)
+            dablk = next((before for h, before in nodes if h >= hashval), nodes[-1][1])
+            block = self._da_block(inode, extents, dablk)
+        found: list[int] = []
+        for _ in range(MAX_LEAF_HOPS):  # equal hashes may continue in the next leaf
+            magic = _da_magic(block)
+            if magic not in (0xD2F1, 0xD2FF, 0x3DF1, 0x3DFF):
+                raise XfsError(f"directory inode {inode.ino}: block {dablk} is not a leaf (magic {magic:#x})")
+            header, count = _da_header(block, magic in (0x3DF1, 0x3DFF))
+            if count > (len(block) - header) // 8:
+                raise XfsError(f"directory inode {inode.ino}: leaf claims {count} entries")
+            entries = _leaf_entries(block, header, count)
+            found += [a for h, a in entries if h == hashval and a]
+            forw = struct.unpack(">I", block[:4])[0]
+            if magic in (0xD2F1, 0x3DF1) or not entries or entries[-1][0] != hashval or not forw:
+                return found
+            dablk = forw
+            block = self._da_block(inode, extents, dablk)
+        raise XfsError(f"directory inode {inode.ino}: more than {MAX_LEAF_HOPS} leaves share one hash")
+
+    def _da_block(self, inode: _Inode, extents: list, dablk: int) -> bytes:
+        """The leaf or node block at file block ``dablk`` (v5: its CRC checked)."""
+        block = self._dir_block(inode, extents, dablk)
+        if _da_magic(block) in (0x3EBE, 0x3DF1, 0x3DFF):
+            self.verify(block, 12, f"directory hash block {dablk} of inode {inode.ino}")
+        return block
+
+    def _dir_block(self, inode: _Inode, extents: list, dablk: int) -> bytes:
+        """The directory block starting at file block ``dablk`` (it may span extents)."""
+        out = b""
+        want = self.dirblksize // self.blocksize
+        for start, fsb, count in extents:
+            if start <= dablk + len(out) // self.blocksize < start + count:
+                first = dablk + len(out) // self.blocksize - start
+                take = min(count - first, want - len(out) // self.blocksize)
+                out += self.read(self.fsb_offset(fsb + first), take * self.blocksize)
+                if len(out) >= self.dirblksize:
+                    return out
+        raise XfsError(f"directory inode {inode.ino}: file block {dablk} is not mapped")
+
+    def _entry_at(self, inode: _Inode, extents: list, byte: int, name: bytes) -> int | None:
+        """The inode of the data entry at directory byte offset ``byte`` if it is ``name``."""
+        if byte >= DIR_DATA_LIMIT:
+            raise XfsError(f"directory inode {inode.ino}: a leaf points past the data blocks")
+        block = self._dir_block(inode, extents, byte // self.dirblksize * (self.dirblksize // self.blocksize))
+        if block[:4] in (b"XDB3", b"XDD3"):
+            self.verify(block, 4, f"directory block of inode {inode.ino}")
+        elif block[:4] not in (b"XD2B", b"XD2D"):
+            raise XfsError(f"directory inode {inode.ino}: a leaf points at a block with magic {block[:4]!r}")
+        pos, header = byte % self.dirblksize, 64 if block[:4] in (b"XDB3", b"XDD3") else 16
+        if pos < header or pos + 12 > len(block) or block[pos : pos + 2] == b"\xff\xff" or not block[pos + 8]:
+            raise XfsError(f"directory inode {inode.ino}: a leaf points at no entry (byte {byte})")
+        namelen = block[pos + 8]
+        if block[pos + 9 : pos + 9 + namelen] != name:
+            return None
+        return struct.unpack(">Q", block[pos : pos + 8])[0]
 
     def _iter_dir(self, inode: _Inode) -> Iterator[tuple[str, int]]:
         """Every entry of the directory, block by block. A directory whose data blocks

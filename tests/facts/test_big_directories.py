@@ -77,19 +77,61 @@ def test_xfs_lookup_reads_a_directory_beyond_4096_entries_whole(tmp_path: Path, 
 
 @need("mkfs.xfs")
 def test_xfs_directory_over_the_byte_limit_is_unreadable_naming_it(tmp_path: Path, monkeypatch) -> None:
-    """A directory the reader will not read whole makes every lookup in it Unreadable naming
-    the directory and the limit, never absent."""
+    """A directory the reader will not read whole: its listing, and a lookup that has to
+    read it whole (no hash index used), are Unreadable naming the directory and the limit,
+    never absent."""
     image = mkxfs_with(write_tree(tmp_path / "tree", big_root()), tmp_path / "root.xfs")
     monkeypatch.setattr(_xfs, "MAX_DIR_BYTES", 16384)
+    monkeypatch.setattr(XfsReader, "use_hash_index", False)
     reader, fd = open_xfs(image)
     try:
         stats = reader.lstat_many(["/root/.bash_history", "/root/.zsh_history", "/etc"])
+        listing = reader.listdir_many(["/root"])["/root"]
     finally:
         os.close(fd)
     for path in ("/root/.bash_history", "/root/.zsh_history"):
         assert isinstance(stats[path], Unreadable), (path, stats[path])
         assert "/root: directory inode" in stats[path].reason and "more than the 16384" in stats[path].reason
     assert stats["/etc"] is None  # the root directory is small: read whole, /etc not there
+    assert isinstance(listing, Unreadable) and "more than the 16384" in listing.reason
+
+
+# Names whose XFS hashes collide (800 pairs: "c000008" and "c100000" share one): equal
+# hashes sit side by side in the leaves, and a pair may cross a leaf boundary.
+COLLIDING = [f"c{group}{i:05d}" for group in range(5) for i in range(1000)]
+SHAPES = {"block": 40, "leaf": 300, "node": len(COLLIDING)}  # entries per directory
+
+
+@need("mkfs.xfs")
+@pytest.mark.parametrize("options", [(), ("-n", "size=8192")], ids=["4k-dir-blocks", "8k-dir-blocks"])
+def test_xfs_hash_index_lookup_equals_reading_the_directory_whole(tmp_path: Path, options) -> None:
+    """Block, leaf and node directories: every name looked up through the hash index finds
+    the inode the whole directory lists, and names not there (some sharing a present name's
+    hash) are absent both ways."""
+    files = {f"{shape}/{name}": "" for shape, n in SHAPES.items() for name in COLLIDING[:n]}
+    image = mkxfs_with(write_tree(tmp_path / "tree", files), tmp_path / "dirs.xfs", *options)
+    assert _xfs.da_hashname(b"c000008") == _xfs.da_hashname(b"c100000")
+    assert _xfs.da_hashname(b"c500008") in {_xfs.da_hashname(n.encode()) for n in COLLIDING}  # absent
+    reader, fd = open_xfs(image)
+    try:
+        for shape, count in SHAPES.items():
+            directory = reader._lookup(f"/{shape}")
+            whole = dict(reader._iter_dir(directory))
+            assert len(whole) == count
+            extents = reader.extents(directory)
+            leaf = _xfs.DIR_DATA_LIMIT >> reader.blocklog
+            has_leaf = any(start <= leaf < start + n for start, _, n in extents)
+            if shape == "block":
+                assert not has_leaf
+            elif shape == "node" or not options:  # 300 entries fit one leaf of 4k blocks
+                magic = _xfs._da_magic(reader._dir_block(directory, extents, leaf))
+                assert magic in ((0xFEBE, 0x3EBE) if shape == "node" else (0xD2F1, 0x3DF1)), hex(magic)
+            for name, ino in whole.items():
+                assert reader._find(directory, name) == ino, (shape, name)
+            for absent in ("c500008", "c999999", ".bash_history", "c00000", "c0000080"):
+                assert reader._find(directory, absent) is None, (shape, absent)
+    finally:
+        os.close(fd)
 
 
 @need("mkfs.xfs")
@@ -98,8 +140,11 @@ def test_xfs_shell_history_beyond_4096_entries_fails_lnx023(tmp_path: Path) -> N
     from tests.test_linux_image import BASE
 
     files = {k.lstrip("/"): v for k, v in BASE.items()} | big_root()
-    files["etc/fstab"] = "UUID=whatever / xfs defaults 0 0\n"
-    image = mkxfs_with(write_tree(tmp_path / "tree", files), tmp_path / "root.xfs")
+    files["etc/fstab"] = "LABEL=rootfs / xfs defaults 0 0\n"
+    files["boot/grub/grub.cfg"] = (
+        "menuentry 'Debian' {\n\tlinux\t/boot/vmlinuz-6.1.0-9-amd64 root=LABEL=rootfs ro console=ttyS0\n}\n"
+    )
+    image = mkxfs_with(write_tree(tmp_path / "tree", files), tmp_path / "root.xfs", "-L", "rootfs")
     verdict = linux_image.offline_verdict(
         checks.shell_history(read_linux_image(image), load_profile("guide-2016"))
     )
