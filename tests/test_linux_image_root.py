@@ -210,3 +210,38 @@ def test_kernel_root_partitions_forms():
     assert "software RAID" in resolve(facts, "/dev/md0")[1]
     whole = _facts_with([], FsProbe("ext4", uuid="w", label="w"))
     assert resolve(whole, "/dev/sda")[0] == [None] and resolve(whole, "UUID=w")[0] == [None]
+
+
+# -- /etc/fstab options: what systemd mounts at boot ----------------------------------------
+
+
+def _homes_on_p2(options: str, spec: str = f"UUID={DATA_UUID}") -> dict:
+    files = {k: v for k, v in BASE.items() if not k.startswith(("/home/", "/root/.bash_history"))}
+    files["/boot/grub/grub.cfg"] = GRUB_CFG
+    files["/etc/passwd"] = "root:x:0:0:root:/root:/bin/bash\nold:x:1001:1001::/home/old:/bin/sh\n"
+    files["/etc/shadow"] = "root:!*:19000::::::\nold:!*:19000::::::\n"
+    files["/etc/fstab"] = f"LABEL=rootfs / ext4 defaults 0 1\n{spec} /home ext4 {options} 0 2\n"
+    files["/home/old/.profile"] = "# the mount point directory beneath\n"
+    return files
+
+
+@pytest.mark.parametrize(
+    ("options", "spec", "expected"),
+    [
+        ("defaults", f"UUID={DATA_UUID}", "FAILED"),  # mounted at boot: p2's history is read
+        ("noauto", f"UUID={DATA_UUID}", "PASSED"),  # not mounted: the directory beneath
+        ("noauto,nofail", "UUID=0b0c0c0d-0000-0000-0000-00000000dead", "PASSED"),
+        ("noauto,x-systemd.automount", f"UUID={DATA_UUID}", "FAILED"),  # mounted on access
+        ("x-systemd.automount", f"UUID={DATA_UUID}", "FAILED"),
+        ("nofail", "UUID=0b0c0c0d-0000-0000-0000-00000000dead", "ERROR"),  # may be on another disk
+        ("nofail,x-systemd.automount", "UUID=0b0c0c0d-0000-0000-0000-00000000dead", "ERROR"),
+    ],
+)
+def test_fstab_noauto_automount_nofail(tmp_path, options, spec, expected):
+    second = {"old/.bash_history": "mysql -psecret\n", "old/.profile": "\n"}
+    facts = read_linux_image(_disk(tmp_path, _homes_on_p2(options, spec), second_files=second))
+    result, message = _verdict(checks.shell_history, facts)
+    assert result == expected, message
+    assert ("/home" in facts.meta["mounts"]) is (expected != "PASSED")
+    if expected == "ERROR":
+        assert "/home" in message and "not found on this disk" in message

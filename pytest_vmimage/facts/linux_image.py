@@ -175,11 +175,18 @@ class ImageFs:
         return self.meter.bytes
 
     def _mount_fstab(self) -> None:
+        """The fstab entries systemd mounts at boot: ``noauto`` ones are not (the mount point
+        directory beneath is what the VM sees), unless ``x-systemd.automount`` mounts them
+        on first access; ``nofail`` changes nothing here (a file system not on this disk
+        is unreadable, it may be on a disk attached at deployment)."""
         for entry in self.facts.root_fs.fstab:
             point = "/" + "/".join(p for p in entry.mountpoint.split("/") if p)
             if point == "/" or not entry.mountpoint.startswith("/") or entry.fstype in disk._NOT_STORED:
                 continue
             if point.startswith(RUNTIME_DIRS):
+                continue
+            options = entry.options.split(",")
+            if "noauto" in options and "x-systemd.automount" not in options:
                 continue
             parts = [p for p in self.facts.partitions if self.facts.fstab_references(p).count(entry)]
             if "bind" in entry.options.split(","):
