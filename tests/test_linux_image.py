@@ -20,7 +20,7 @@ from pytest_vmimage.facts import linux_image
 from pytest_vmimage.facts.disk import Budget
 from pytest_vmimage.facts.linux_image import NotAvailableOffline, read_linux_image
 from pytest_vmimage.profiles import load_profile
-from pytest_vmimage.verdict import FactError, Result
+from pytest_vmimage.verdict import FactError, Result, Verdict
 
 pytestmark = pytest.mark.skipif(shutil.which("mkfs.ext4") is None, reason="mkfs.ext4 (e2fsprogs) missing")
 GUIDE = load_profile("guide-2016")
@@ -163,11 +163,24 @@ def test_a_section_added_later_defaults_to_not_available(monkeypatch, image):
     sections = dict(live.SECTIONS)
     sections["new_command"] = (False, "somecommand --print")
     sections["new_files"] = (False, live._cat("/etc/waagent.conf", "/etc/nothing/*.conf"))
+    # review F11: _cat of runtime paths only (a kernel fs, a tmpfs the VM fills) is live-only
+    sections["tainted"] = (False, live._cat("/proc/sys/kernel/tainted", "/sys/module/*/taint"))
+    sections["failed_marker"] = (False, live._cat("/run/systemd/failed/*"))
+    # a mixed one is read without its boot-time part, and the verdict says so
+    sections["mixed"] = (False, live._cat("/etc/waagent.conf", "/run/waagent/*.conf"))
     monkeypatch.setattr(linux_image, "SECTIONS", sections)
     facts = read_linux_image(image)
     with pytest.raises(NotAvailableOffline, match="new_command"):
         facts.raw("new_command")
     assert list(facts.files("new_files")) == ["/etc/waagent.conf"]
+    for name, path in (("tainted", "/proc/sys/kernel/tainted"), ("failed_marker", "/run/systemd/failed/")):
+        with pytest.raises(NotAvailableOffline, match=f"'{name}' reads {path}"):
+            facts.files(name)
+        assert name not in linux_image.offline_sections()
+    assert list(facts.files("mixed")) == ["/etc/waagent.conf"]
+    verdict = linux_image.offline_verdict(Verdict.passed("read", "r"), facts)
+    assert verdict.message == "read; offline: the boot-time part (/run/waagent/*.conf) is not read"
+    assert linux_image.offline_verdict(Verdict.passed("again", "r"), facts).message == ""  # noted once
 
 
 def test_budget_exhausted_is_an_error_everywhere(image):

@@ -245,3 +245,15 @@ def test_fstab_noauto_automount_nofail(tmp_path, options, spec, expected):
     assert ("/home" in facts.meta["mounts"]) is (expected != "PASSED")
     if expected == "ERROR":
         assert "/home" in message and "not found on this disk" in message
+
+
+def test_existing_sections_with_a_boot_time_part_are_marked():
+    """Review F11: network_config, nm_connections and modprobe_config are read offline
+    without their /run part (nm-initrd-generator, netplan, dracut write there at boot)."""
+    from pytest_vmimage.facts import linux_image
+
+    runtime = linux_image.runtime_patterns()
+    assert "/run/NetworkManager/system-connections/*" in runtime["nm_connections"]
+    assert "/run/modprobe.d/*.conf" in runtime["modprobe_config"]
+    assert "/run/network/interfaces.d/*" in runtime["network_config"]
+    assert {"nm_connections", "modprobe_config", "network_config"} <= set(linux_image.offline_sections())

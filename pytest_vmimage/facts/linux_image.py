@@ -1686,13 +1686,27 @@ READERS = {
 
 
 def offline_sections() -> dict[str, str]:
-    """Section name -> how it is read offline ("files" for _cat sections, else the reader)."""
+    """Section name -> how it is read offline ("files" for _cat sections, else the reader).
+    A _cat section of runtime paths only (/run, /proc, /sys, ...) is not read offline."""
     found = {}
     for name, (_, snippet) in SECTIONS.items():
+        patterns = cat_patterns(snippet)
         if name in READERS:
             found[name] = READERS[name].__name__.strip("_")
-        elif cat_patterns(snippet) is not None:
+        elif patterns is not None and not all(_runtime(p) for p in patterns):
             found[name] = "files"
+    return found
+
+
+def runtime_patterns() -> dict[str, list[str]]:
+    """_cat section name -> its patterns under RUNTIME_DIRS (what the running system fills
+    at boot, never in the image): all of them make the section live-only, some of them a
+    section read offline without its boot-time part."""
+    found = {}
+    for name, (_, snippet) in SECTIONS.items():
+        runtime = [p for p in cat_patterns(snippet) or [] if _runtime(p)]
+        if runtime and name not in READERS:
+            found[name] = runtime
     return found
 
 
@@ -1758,6 +1772,10 @@ class OfflineLinuxFacts(LinuxFacts):
 
     source: str = ""
     unavailable: dict[str, str] = field(default_factory=dict)
+    # section -> its runtime paths (/run/...) not read offline; the sections a check read
+    # that lack them are noted until offline_verdict() words the verdict
+    runtime_parts: dict[str, list[str]] = field(default_factory=dict)
+    unread_parts: list[str] = field(default_factory=list)
 
     def _offline(self, name: str) -> None:
         if name in self.unavailable:
@@ -1767,6 +1785,9 @@ class OfflineLinuxFacts(LinuxFacts):
         if name not in self.sections:
             what = LIVE_ONLY.get(name) or f"the live section {name!r}"
             raise NotAvailableOffline(f"{OFFLINE} ({what})")
+        for pattern in self.runtime_parts.get(name, []):
+            if pattern not in self.unread_parts:
+                self.unread_parts.append(pattern)
 
     def fact(self, name: str):
         self._offline(name)
@@ -1841,6 +1862,13 @@ def read_linux_image(
     started = time.monotonic()
     result = OfflineLinuxFacts(sections={}, source=path, privileged=True)
     names = list(offline_sections())
+    for name, runtime in runtime_patterns().items():
+        if name in names:
+            result.runtime_parts[name] = runtime
+        else:
+            result.unavailable[name] = (
+                f"{OFFLINE} (the live section {name!r} reads {', '.join(runtime)}, which the running system fills)"
+            )
     try:
         fs = ImageFs(path, facts, budget or Budget(temp_bytes=INITRD_LIMIT))
     except (DiskError, FsReadError) as exc:
@@ -1972,11 +2000,16 @@ def _whole_root_problem(facts: DiskFacts) -> str:
     return reasons.pop() if len(reasons) == 1 else ""
 
 
-def offline_verdict(verdict: Verdict) -> Verdict:
-    """A verdict on offline facts, worded for them (see :func:`offline_wording`)."""
-    return dataclasses.replace(
-        verdict, actual=offline_wording(verdict.actual), message=offline_wording(verdict.message)
-    )
+def offline_verdict(verdict: Verdict, facts: OfflineLinuxFacts | None = None) -> Verdict:
+    """A verdict on offline facts, worded for them (see :func:`offline_wording`); with the
+    facts the check read, it says which boot-time parts (/run/...) of them were not read."""
+    message = offline_wording(verdict.message)
+    unread = getattr(facts, "unread_parts", [])
+    if unread:
+        note = f"offline: the boot-time part ({', '.join(unread)}) is not read"
+        message = f"{message or verdict.actual}; {note}"
+        unread.clear()
+    return dataclasses.replace(verdict, actual=offline_wording(verdict.actual), message=message)
 
 
 def image_facts(config, target):
