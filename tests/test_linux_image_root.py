@@ -257,3 +257,51 @@ def test_existing_sections_with_a_boot_time_part_are_marked():
     assert "/run/modprobe.d/*.conf" in runtime["modprobe_config"]
     assert "/run/network/interfaces.d/*" in runtime["network_config"]
     assert {"nm_connections", "modprobe_config", "network_config"} <= set(linux_image.offline_sections())
+
+
+# -- LNX-039 offline: modules.dep and the module files of the default entry's kernel ---------
+
+MODULES = "/lib/modules/6.1.0-9-amd64"
+
+
+@pytest.mark.parametrize("udf_file", [True, False], ids=["udf-present", "udf-deleted"])
+def test_fs_modules_offline_reads_modules_dep_and_the_files(tmp_path, udf_file):
+    """The live section's 'absent NAME PATH' (review of 85e6184) from the image: a module
+    listed in modules.dep whose file is gone is not loadable; LNX-039 fails offline too."""
+    from pytest_vmimage.checks import linux_health
+    from pytest_vmimage.facts import linux as live
+    from pytest_vmimage.facts import linux_image
+
+    files = dict(BASE)
+    files[f"{MODULES}/modules.builtin"] = "kernel/fs/ext4/ext4.ko\n"
+    files[f"{MODULES}/modules.dep"] = (
+        "kernel/fs/udf/udf.ko.xz: kernel/lib/crc-itu-t.ko.xz\nkernel/fs/fat/vfat.ko.xz: kernel/fs/fat/fat.ko.xz\n"
+        "kernel/fs/fat/fat.ko.xz:\n"
+    )
+    files[f"{MODULES}/kernel/fs/fat/vfat.ko.xz"] = "elf\n"
+    if udf_file:
+        files[f"{MODULES}/kernel/fs/udf/udf.ko.xz"] = "elf\n"
+    facts = read_linux_image(_disk(tmp_path, files, second="none"))
+    text = facts.section("fs_modules")
+    absent = f"absent udf {MODULES}/kernel/fs/udf/udf.ko.xz"
+    assert text.splitlines() == ["udf builtin=0 module=1", *([] if udf_file else [absent]), "vfat builtin=0 module=1", "looked"]
+    assert "registered" not in text  # no kernel runs offline
+    verdict = linux_image.offline_verdict(linux_health.provisioning_filesystems(facts, GUIDE), facts)
+    assert verdict.result is (Result.PASSED if udf_file else Result.WARNING), verdict  # guide-2016 warns
+    assert "/proc/filesystems" in verdict.message and "/run/modprobe.d/*.conf" in verdict.message
+    if not udf_file:
+        assert "udf.ko.xz is gone" in verdict.message
+    assert live.SECTIONS["fs_modules"][1].count("absent") == 2  # the live section prints the same line
+
+
+def test_lnx022_offline_names_deprovisioning(tmp_path):
+    """An account left with a password or key fails offline too (a deprovisioned image has
+    none); the offline message names the fix: deprovision before capture."""
+    from tests.test_linux_image import _image
+
+    facts = read_linux_image(_image(tmp_path, BASE, LINKS))
+    verdict = offline_verdict(checks.no_default_accounts(facts, GUIDE))
+    assert verdict.result is Result.FAILED and "old" in verdict.actual
+    assert "waagent -deprovision+user" in verdict.message and "before capture" in verdict.message
+    facts.meta = {}  # the same facts from a running VM: the admin exists there, no deprovisioning hint
+    assert "deprovision" not in checks.no_default_accounts(facts, GUIDE).message

@@ -1215,6 +1215,12 @@ def no_default_accounts(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdic
         raise FactError(f"accounts in /etc/passwd without an /etc/shadow entry: {', '.join(unshadowed)}")
     if findings:
         actual = "; ".join(findings)
+        if facts.meta.get("source") == "vhd":  # offline: no account was provisioned yet
+            fix = (
+                "a deprovisioned image has no such account (the admin is created at deployment); "
+                "run 'waagent -deprovision+user' in the VM before capture (it deletes the last "
+                "provisioned user), and " + fix
+            )
         return Verdict.failed(actual, required, f"{actual}: {fix}")
     return Verdict.passed(f"only {admin or 'the admin'} can log in; root locked", required)
 

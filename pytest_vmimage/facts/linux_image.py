@@ -1024,8 +1024,8 @@ def _packages(fs: ImageFs, _: str) -> tuple[int, str]:
 HV_MODULES = ("hv_vmbus", "hv_storvsc", "hv_netvsc")
 
 
-def _kernel_modules(fs: ImageFs, _: str) -> tuple[int, str]:
-    """The live section's counts, for the kernel of the boot loader's default entry."""
+def _module_lists(fs: ImageFs) -> tuple[str, list[str], list[str]]:
+    """(release, modules.builtin lines, modules.dep lines) of the default entry's kernel."""
     release = default_kernel_release(fs)
     if not release:
         raise _Problem("the boot loader's default entry names no kernel release")
@@ -1037,7 +1037,12 @@ def _kernel_modules(fs: ImageFs, _: str) -> tuple[int, str]:
         if not isinstance(raw, bytes):
             raise _Problem(getattr(raw, "reason", f"cannot read {path}: it does not exist in the image"))
         texts.append(_lines(_text(raw)))
-    builtin, dep = texts
+    return release, texts[0], texts[1]
+
+
+def _kernel_modules(fs: ImageFs, _: str) -> tuple[int, str]:
+    """The live section's counts, for the kernel of the boot loader's default entry."""
+    _, builtin, dep = _module_lists(fs)
     out = []
     for module in HV_MODULES:
         needle = f"/{module}.ko"
@@ -1045,6 +1050,36 @@ def _kernel_modules(fs: ImageFs, _: str) -> tuple[int, str]:
             f"{module} builtin={sum(needle in x for x in builtin)} module={sum(needle in x for x in dep)}\n"
         )
     return 0, "".join(out)
+
+
+PROVISIONING_FS_MODULES = ("udf", "vfat")
+# readers that rebuild a live section without the part only a running kernel has
+READER_RUNTIME_PARTS = {"fs_modules": ["/proc/filesystems"]}
+
+
+def _fs_modules(fs: ImageFs, _: str) -> tuple[int, str]:
+    """The live section's lines for the default entry's kernel: ``grep -c`` counts in
+    modules.builtin / modules.dep, ``absent NAME PATH`` when the first modules.dep entry of
+    the module names a file that is not in the image (deleted without depmod), ``looked``.
+    No ``registered`` line: no kernel runs (/proc/filesystems is the boot-time part)."""
+    release, builtin, dep = _module_lists(fs)
+    listed = {}
+    for module in PROVISIONING_FS_MODULES:
+        first = next((m.group(1) for x in dep if (m := re.match(rf"([^:]*/{module}[.]ko[^:]*):", x))), "")
+        if first:
+            listed[module] = first if first.startswith("/") else f"/lib/modules/{release}/{first}"
+    found = fs.resolve(list(listed.values()))
+    out = []
+    for module in PROVISIONING_FS_MODULES:
+        grep = re.compile(rf"/{module}.ko")  # grep's pattern: the dot matches any character
+        counts = [sum(bool(grep.search(x)) for x in lines) for lines in (builtin, dep)]
+        out.append(f"{module} builtin={counts[0]} module={counts[1]}\n")
+        path = listed.get(module)
+        if path and isinstance(found[path], Unreadable):
+            raise _Problem(found[path].reason)
+        if path and found[path] is None:
+            out.append(f"absent {module} {path}\n")
+    return 0, "".join(out) + "looked\n"
 
 
 def _kernel_changelog(fs: ImageFs, _: str) -> tuple[int, str]:
@@ -1679,6 +1714,7 @@ READERS = {
     "agent_version": _agent_version,
     "agent_python": _agent_python,
     "kernel_modules": _kernel_modules,
+    "fs_modules": _fs_modules,
     "kernel_changelog": _kernel_changelog,
     "proc_cmdline": _proc_cmdline,
     "initramfs_hv": _initramfs_hv,
@@ -1720,6 +1756,8 @@ def _produce_section(fs: ImageFs, name: str) -> Section:
             if patterns is None:
                 raise KeyError(name)
             rc, out = _cat(fs, patterns)
+            header = re.match(r"echo '([^']*)'; ", snippet)  # a fixed first line (modprobe_config)
+            out = f"{header.group(1)}\n{out}" if header else out
     except _NotOffline as exc:
         return Section(2, "", problem=f"{NOT_SURE}: {exc}")
     except _Problem as exc:
@@ -1862,6 +1900,7 @@ def read_linux_image(
     started = time.monotonic()
     result = OfflineLinuxFacts(sections={}, source=path, privileged=True)
     names = list(offline_sections())
+    result.runtime_parts.update(READER_RUNTIME_PARTS)
     for name, runtime in runtime_patterns().items():
         if name in names:
             result.runtime_parts[name] = runtime
