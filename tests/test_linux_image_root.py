@@ -305,3 +305,21 @@ def test_lnx022_offline_names_deprovisioning(tmp_path):
     assert "waagent -deprovision+user" in verdict.message and "before capture" in verdict.message
     facts.meta = {}  # the same facts from a running VM: the admin exists there, no deprovisioning hint
     assert "deprovision" not in checks.no_default_accounts(facts, GUIDE).message
+
+
+@pytest.mark.parametrize(
+    ("content", "named"),
+    [
+        (FsProbe("lvm2_pv"), "LVM2 physical volume"),
+        (FsProbe("btrfs", uuid="b"), "btrfs"),
+        (None, "Linux filesystem, content not known"),
+    ],
+)
+def test_unread_partitions_are_root_candidates_to_rule_out(content, named):
+    """_find_root records what it cannot look into (review F12: never skipped silently)."""
+    linux = Partition(2, "gpt", "gpt", 4096, 2048, "0FC63DAF-8483-4772-8E79-3D69D8477DE4", "Linux filesystem",
+                      "linux", content=content)
+    raid = Partition(3, "mbr", "primary", 8192, 2048, "0xfd", "Linux raid autodetect", "other")
+    swap = Partition(4, "gpt", "gpt", 9000, 2048, "S", "Linux swap", "swap", content=FsProbe("swap"))
+    found = disk._unread_candidates(_facts_with([linux, raid, swap]))
+    assert found == [f"partition 2 ({named})", "partition 3 (Linux raid autodetect)"]

@@ -1333,8 +1333,8 @@ def _unread_candidates(facts: DiskFacts) -> list[str]:
             continue
         if part.role == "lvm" or kind == "lvm2_pv":
             found.append(f"partition {part.index} (LVM2 physical volume)")
-        elif kind == "btrfs":
-            found.append(f"partition {part.index} (btrfs)")
+        elif kind == "btrfs" or part.type_name in ("Linux RAID", "Linux raid autodetect"):
+            found.append(f"partition {part.index} ({kind or part.type_name})")
         elif part.role == "linux" and not kind:
             found.append(f"partition {part.index} ({part.type_name}, content not known)")
     return found
