@@ -174,12 +174,20 @@ EL_GRUB = (
     'if [ "${next_entry}" ] ; then\n   set default="${next_entry}"\n   set next_entry=\n'
     '   save_env next_entry\n   set boot_once=true\nelse\n   set default="${saved_entry}"\nfi\n'
     'if [ -z "${kernelopts}" ]; then\n  set kernelopts="root=/dev/sda2 ro quiet"\nfi\n'
+    # 01_users and 00_tuned of EL 8
+    "if [ -f ${prefix}/user.cfg ]; then\n  source ${prefix}/user.cfg\n"
+    '  if [ -n "${GRUB2_PASSWORD}" ]; then\n    set superusers="root"\n    export superusers\n'
+    "    password_pbkdf2 root ${GRUB2_PASSWORD}\n  fi\nfi\n"
+    'set tuned_params=""\nset tuned_initrd=""\n'
     "insmod blscfg\nblscfg\n"
 )
 
 
 def _bls(name: str, version: str, options: str) -> str:
-    return f"title {name}\nversion {version}\nlinux /vmlinuz-{version}\ninitrd /initramfs-{version}.img\noptions {options}\n"
+    return (
+        f"title {name}\nversion {version}\nlinux /vmlinuz-{version}\ninitrd /initramfs-{version}.img $tuned_initrd\n"
+        f"options {options} $tuned_params\n"
+    )
 
 
 BLS = {
@@ -205,10 +213,13 @@ BLS = {
         ("saved_entry=2\n", "rescue"),  # an index into blscfg's order, rescue last
     ],
 )
-def test_bls_default_through_blscfg(env, title):
+@pytest.mark.parametrize(
+    "user_cfg", [{}, {"/boot/grub2/user.cfg": "GRUB2_PASSWORD=grub.pbkdf2.sha512.1.AB\n"}]
+)
+def test_bls_default_through_blscfg(env, title, user_cfg):
     facts = make_facts(
         "rhel8",
-        grub_cfg=files(**{"/boot/grub2/grub.cfg": EL_GRUB}),
+        grub_cfg=files(**{"/boot/grub2/grub.cfg": EL_GRUB}, **user_cfg),
         grubenv=files(**{"/boot/grub2/grubenv": env}),
         bls_entries=files(**BLS),
     )

@@ -45,6 +45,10 @@ GRUB_CFG_PATHS = (
     "/boot/grub/custom.cfg",
     "/boot/grub2/custom.cfg",
     "/boot/efi/EFI/*/custom.cfg",
+    # EL's 01_users sources ${prefix}/user.cfg (GRUB2_PASSWORD, redacted in recordings)
+    "/boot/grub/user.cfg",
+    "/boot/grub2/user.cfg",
+    "/boot/efi/EFI/*/user.cfg",
 )
 GRUBENV_PATHS = ("/boot/grub2/grubenv", "/boot/grub/grubenv", "/boot/efi/EFI/*/grubenv")
 KERNEL_WORDS = ("linux", "linux16", "linuxefi")
@@ -966,7 +970,15 @@ def _bls_entry(path: str, text: str, env: dict) -> BootEntry | str:
         words = _expand_all(_commands(f"linux {linux[0]} {options[0] if options else ''}")[0][1:], env)
     except _Unknown as exc:
         return f"{path}: its options use ${exc}, whose value is not known"
-    initrds = [p for value in _bls_value(text, "initrd") for p in value.split()]
+    try:  # EL 8: "initrd /initramfs-X.img $tuned_initrd"
+        initrds = [
+            p
+            for value in _bls_value(text, "initrd")
+            for words in _commands(value)[:1]
+            for p in _expand_all(words, env)
+        ]
+    except _Unknown as exc:
+        return f"{path}: its initrd uses ${exc}, whose value is not known"
     return BootEntry(path, title, stem, words[0], words[1:], initrds)
 
 
