@@ -143,6 +143,24 @@ def test_what_the_parser_cannot_prove_is_a_reason(cfg, why):
     assert isinstance(result, str) and why in result
 
 
+def test_grub_platform_is_run_for_bios_and_uefi():
+    """Azure boots Gen1 by BIOS (grub_platform=pc), Gen2 by UEFI (efi): both must agree."""
+    uefi_firmware = (  # Ubuntu/Debian 30_uefi-firmware: an entry on UEFI only, after the others
+        'if [ "$grub_platform" = "efi" ]; then\n\tfwsetup --is-supported\n\tif [ "$?" = 0 ]; then\n'
+        "\t\tmenuentry 'UEFI Firmware Settings' $menuentry_id_option 'uefi-firmware' {\n\t\t\tfwsetup\n\t\t}\n"
+        "\tfi\nfi\n"
+    )
+    grub = {"/boot/grub/grub.cfg": HEADER.format(default='"0"') + _entries() + uefi_firmware}
+    assert be.grub_default_entry("/boot/grub/grub.cfg", grub).title == "Debian new"
+    grub["/boot/grub/grub.cfg"] = 'if [ "$grub_platform" = "efi" ]; then set default=1; fi\n' + _entries()
+    assert "BIOS (Gen1) boots 'Debian new' and UEFI (Gen2) boots 'Debian old'" in be.grub_default_entry(
+        "/boot/grub/grub.cfg", grub
+    )
+    per_platform = f"menuentry 'a' {{\n if [ x$grub_platform = xefi ]; then\n{BAD} else\n{GOOD} fi\n}}\n"
+    with pytest.raises(FactError, match="UEFI"):
+        checks.kernel_boot_line(_live(per_platform), GUIDE)
+
+
 def test_custom_cfg_sourced_by_41_custom_counts():
     """41_custom sources ${config_directory}/custom.cfg when it exists: it may set default."""
     tail = (

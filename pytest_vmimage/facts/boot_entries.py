@@ -18,6 +18,8 @@ GRUB behaviour relied on (grub-core/normal/menu.c, upstream 2.02-2.12):
   unescaped ``>`` (unset when there is none), the body runs in a new context that holds only
   exported variables (``grub_env_context_open``) with ``timeout=0``: the same rule then picks
   the entry inside it.
+- ``$grub_platform`` is ``pc`` (BIOS, Azure Gen1) or ``efi`` (UEFI, Gen2): the grub.cfg is
+  run for both and the entry is known only when both boot the same line.
 - The menu runs after the whole grub.cfg ran: ``default`` is its value at the end, and a
   menu entry's body (``$var`` in its ``linux`` line) is run with the variables of that time.
 
@@ -509,14 +511,16 @@ def _pick(menu: list[_Item], value: str | None) -> _Item | str:
 class _Grub:
     """Runs a grub.cfg the way GRUB's normal mode does, as far as the default entry goes."""
 
-    def __init__(self, path: str, files: dict[str, str], envs: dict[str, str], bls: dict[str, str], depth=0):
+    def __init__(
+        self, path: str, files: dict[str, str], envs: dict[str, str], bls: dict[str, str], platform="pc"
+    ):
         self.path = path
         self.folder = path.rsplit("/", 1)[0]
-        self.files, self.envs, self.bls, self.depth = files, envs, bls, depth
+        self.files, self.envs, self.bls, self.depth = files, envs, bls, 0
         self.vars: dict = {name: "y" for name in _FEATURES}
         self.vars.update(prefix=self.folder, config_directory=self.folder, root="hd0")
-        self.vars.update(grub_platform=_UNKNOWN, grub_cpu=_UNKNOWN, cmdpath=_UNKNOWN)
-        self.exported: set[str] = set(_FEATURES)
+        self.vars.update(grub_platform=platform, grub_cpu=_UNKNOWN, cmdpath=_UNKNOWN)
+        self.exported: set[str] = {*_FEATURES, "grub_platform"}
         self.functions: dict[str, list] = {}
         self.menu: list[_Item] = []
         self.problem = ""  # a reason the default entry cannot be told
@@ -799,15 +803,29 @@ def grub_default_entry(
     custom.cfg read, ``envs``: grubenv files, ``bls``: /boot/loader/entries/*.conf).
     None when the file defines no entry (an EFI stub handing over to another grub.cfg read
     here, or an empty file); a reason (str) when the default cannot be told."""
-    return _grub_default(path, files, envs or {}, bls or {}, 0)
+    # Azure boots an image by BIOS (Gen1, grub_platform=pc) or UEFI (Gen2, efi): the answer
+    # holds only when both give the same entry.
+    bios, uefi = (_grub_default(path, files, envs or {}, bls or {}, 0, p) for p in ("pc", "efi"))
+    if isinstance(bios, BootEntry) and isinstance(uefi, BootEntry):
+        if bios.same_boot(uefi):
+            return bios
+        return (
+            f"{path}: BIOS (Gen1) boots '{bios.title}' and UEFI (Gen2) boots '{uefi.title}' "
+            "(grub.cfg tests $grub_platform); which one the VM uses is not in the image"
+        )
+    if bios is None and uefi is None:
+        return None
+    return next(
+        (r for r in (bios, uefi) if isinstance(r, str)), f"{path}: defines entries for one firmware only"
+    )
 
 
-def _grub_default(path, files, envs, bls, depth) -> BootEntry | str | None:
+def _grub_default(path, files, envs, bls, depth, platform) -> BootEntry | str | None:
     try:
         nodes = _parse(_commands(files[path]))[0]
     except _Unparsable as exc:
         return f"{path}: {exc}"
-    grub = _Grub(path, files, envs, bls)
+    grub = _Grub(path, files, envs, bls, platform)
     grub.run(nodes, True)
     if grub.problem:
         return f"{path}: {grub.problem}"
@@ -816,7 +834,7 @@ def _grub_default(path, files, envs, bls, depth) -> BootEntry | str | None:
             return f"{path}: hands over to {grub.delegate} in a loop"
         if not grub.menu:
             return None  # a stub: the other file is judged by itself
-        return _grub_default(grub.delegate, files, envs, bls, depth + 1)
+        return _grub_default(grub.delegate, files, envs, bls, depth + 1, platform)
     if not grub.menu:
         return None
     value = grub.vars.get("default")
@@ -831,7 +849,7 @@ def _grub_default(path, files, envs, bls, depth) -> BootEntry | str | None:
             entry = grub.entry_of(item, env)
             return entry if isinstance(entry, BootEntry) else f"{path}: {entry}"
         env = grub.context(None if spec is None else _after_first_gt(spec))
-        sub = _Grub(path, files, envs, bls)
+        sub = _Grub(path, files, envs, bls, platform)
         sub.vars, sub.functions, sub.exported = env, grub.functions, set(grub.exported)
         sub.run(item.body, item.certain)
         if sub.problem:
