@@ -99,7 +99,8 @@ def _da_header(block: bytes, v5: bool) -> tuple[int, int]:
 
 def _leaf_entries(block: bytes, at: int, count: int) -> list[tuple[int, int]]:
     """``count`` (hash, address-or-block) pairs from byte ``at``: leaf and node entries alike."""
-    return [struct.unpack(">II", block[at + 8 * i : at + 8 * i + 8]) for i in range(count)]
+    values = struct.unpack_from(f">{2 * count}I", block, at)
+    return list(zip(values[0::2], values[1::2], strict=True))
 
 
 class XfsError(Exception):
