@@ -46,7 +46,9 @@ def _mkext4(tree: Path, image: Path, size_mib: int, uuid: str, label: str) -> Pa
     return image
 
 
-def _disk(tmp_path: Path, files: dict, second: str = "data", scheme: str = "gpt", second_files=None) -> Path:
+def _disk(
+    tmp_path: Path, files: dict, second: str = "data", scheme: str = "gpt", second_files=None, root_type="L"
+) -> Path:
     """p1: the ext4 root from ``files`` (UUID ROOT_UUID, label rootfs, GPT name root);
     p2: ``second`` = "data" (an ext4 without /etc), "lvm" (an LVM2 physical volume) or "none"."""
     root = write_tree(tmp_path / "root", _tree(files))
@@ -57,7 +59,7 @@ def _disk(tmp_path: Path, files: dict, second: str = "data", scheme: str = "gpt"
     if scheme == "gpt":
         p2type = LVM_TYPE if second == "lvm" else "L"
         script = (
-            f"label: gpt\nstart=2048, size=64M, type=L, uuid={ROOT_PARTUUID}, name=root\n"
+            f"label: gpt\nstart=2048, size=64M, type={root_type}, uuid={ROOT_PARTUUID}, name=root\n"
             + (f"size=32M, type={p2type}, uuid={DATA_PARTUUID}, name=data\n" if second != "none" else "")
         )
     else:
@@ -169,12 +171,19 @@ def test_no_root_param_with_an_unread_partition_is_an_error(tmp_path):
     assert result == "ERROR" and "no root=" in message and "LVM2 physical volume" in message, message
 
 
-def test_no_root_param_without_another_candidate_is_judged(tmp_path):
-    """Only one file system on the disk could be the root: nothing else to rule out... unless
-    it is not the discoverable root type systemd-gpt-auto-generator takes."""
-    facts = read_linux_image(_disk(tmp_path, _booting(""), second="none"))
+@pytest.mark.parametrize(
+    ("root_type", "expected"),
+    [("4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709", "FAILED"), ("L", "ERROR")],
+    ids=["discoverable-root-type", "plain-linux-type"],
+)
+def test_no_root_param_judges_only_the_discoverable_root(tmp_path, root_type, expected):
+    """Without root=, systemd-gpt-auto-generator mounts the partition of the root type: the
+    one read is judged only when it is that partition and nothing else could be the root."""
+    facts = read_linux_image(_disk(tmp_path, _booting(""), second="none", root_type=root_type))
     result, message = _verdict(checks.shell_history, facts)
-    assert result == "ERROR" and "no root=" in message, message
+    assert result == expected, message
+    if expected == "ERROR":
+        assert "no root=" in message
 
 
 def _facts_with(parts: list[Partition], whole: FsProbe | None = None) -> DiskFacts:
