@@ -64,7 +64,21 @@ def distro(release: str, services: str | None = None, **config_files: str) -> Li
     """The compliant VM's facts with another distribution's network configuration."""
     facts = edited(compliant(), "os_release", release)
     facts = edited(facts, "network_config", files(**config_files))
-    return edited(facts, "network_services", services) if services is not None else facts
+    return edited(facts, "network_services", services if services is not None else stack_services(config_files))
+
+
+def stack_services(config_files) -> str:
+    """The compliant VM's network services with the stack that reads these files installed
+    and running, as on that distribution (netplan + networkd, wicked, NetworkManager for EL ifcfg)."""
+    text, paths = compliant().sections["network_services"].text, " ".join(config_files)
+    if "/netplan/" in paths:
+        text = text.replace("command netplan \n", "command netplan /usr/sbin/netplan\n")
+        text = text.replace("unit systemd-networkd disabled inactive", "unit systemd-networkd enabled active")
+    if "/etc/sysconfig/network/ifcfg-" in paths:
+        text = text.replace("unit wicked  inactive", "unit wicked enabled active")
+    if "/etc/sysconfig/network-scripts/ifcfg-" in paths:
+        text = text.replace("unit NetworkManager  inactive", "unit NetworkManager enabled active")
+    return text
 
 
 def verdict(check, facts, profile=GUIDE):

@@ -284,8 +284,8 @@ CASES = [
         "LNX-021",
         dict(
             name="security_updates",
-            old="source Suites: bookworm-security",
-            new="source Suites: bookworm-security\nInst libssl3 [3.0.22-1~deb12u2] (3.0.23-1~deb12u1 Debian-Security:12/stable-security [amd64])",
+            old="\nrc 0",
+            new="\nInst libssl3 [3.0.22-1~deb12u2] (3.0.23-1~deb12u1 Debian-Security:12/stable-security [amd64])\nrc 0",
         ),
         Result.FAILED,
         "libssl3",
@@ -434,8 +434,15 @@ def test_each_edit_breaks_only_its_requirement(req_id, edit, expected, text):
         # without the agent, the checks of its interpreter and settings do not apply
         assert set(changed) == {"LNX-004", "LNX-005", "LNX-007", "LNX-008"}
         assert set(changed.values()) == {Result.NOT_APPLICABLE}
+    elif edit.get("new") in ALSO_FAILS:
+        assert changed == ALSO_FAILS[edit["new"]], changed
     else:
         assert not changed, changed
+
+
+# edits that break a second requirement by nature: with ifup only NetworkManager's wrapper (no
+# ifupdown) and NetworkManager not running, nothing brings eth0 up by DHCP either
+ALSO_FAILS = {"resolved ifup /usr/libexec/nm-ifup": {"LNX-018": Result.FAILED}}
 
 
 def test_agent_checks_are_not_applicable_without_the_agent():
@@ -468,7 +475,10 @@ def test_profiles_differ_where_the_catalogue_says():
     assert linux.kernel_boot_line(no_delay, CURRENT).result is Result.WARNING
     py27 = edited(compliant(), "agent_python", old="version 3.11.2", new="version 2.7.18")
     assert linux.python_version(py27, GUIDE).result is Result.PASSED
-    assert linux.python_version(py27, CURRENT).result is Result.WARNING
+    assert linux.python_version(py27, CURRENT).result is Result.PASSED  # LISA judges the python3 on PATH
+    py39 = edited(py27, "agent_python", old="python3 /usr/bin/python3 3.11.2", new="python3 /usr/bin/python3 3.9.2")
+    assert linux.python_version(py39, GUIDE).result is Result.PASSED
+    assert linux.python_version(py39, CURRENT).result is Result.WARNING
 
 
 def test_without_sudo_only_privileged_checks_error():
@@ -562,6 +572,7 @@ def test_centos7_ifcfg_dhcp_and_networkmanager_exception():
         old="command ifup /usr/sbin/ifup",
         new="command ifup /usr/sbin/ifup\nlegacy network-scripts",
     )
+    facts = edited(facts, "network_services", old="unit network  inactive", new="unit network enabled active")
     assert linux.dhcp(facts, GUIDE).result is Result.PASSED
     assert linux.ifupdown_control(facts, GUIDE).result is Result.PASSED
     assert linux.no_custom_network(facts, GUIDE).result is Result.PASSED
@@ -611,9 +622,18 @@ def test_ubuntu_netplan_only_fails_ifupdown_but_dhcp_passes():
         },
     )
     facts = edited(facts, "network_services", old="command ifup /usr/sbin/ifup", new="command ifup ")
+    facts = netplan_running(facts)
     verdict = linux.ifupdown_control(facts, GUIDE)
     assert verdict.result is Result.FAILED and "netplan" in verdict.message
     assert linux.dhcp(facts, GUIDE).result is Result.PASSED
+
+
+def netplan_running(facts: LinuxFacts) -> LinuxFacts:
+    """Ubuntu's stack: netplan installed, systemd-networkd its renderer."""
+    facts = edited(facts, "network_services", old="command netplan \n", new="command netplan /usr/sbin/netplan\n")
+    return edited(
+        facts, "network_services", old="unit systemd-networkd disabled inactive", new="unit systemd-networkd enabled active"
+    )
 
 
 def test_sles_wicked_ifcfg():
@@ -701,6 +721,7 @@ def test_el9_cloud_init_keyfile_by_mac_is_the_dhcp_primary():
         old="command ifup /usr/sbin/ifup",
         new="command ifup /usr/sbin/ifup\nresolved ifup /usr/libexec/nm-ifup",
     )
+    facts = edited(facts, "network_services", old="unit NetworkManager  inactive", new="unit NetworkManager enabled active")
     verdict = linux.ifupdown_control(facts, GUIDE)
     assert verdict.result is Result.FAILED and "EL8+" in verdict.message
     assert linux.dhcp(facts, GUIDE).result is Result.PASSED
@@ -720,6 +741,7 @@ def test_ubuntu_azure_hotplug_netplan_is_not_custom_config():
         UBUNTU,
         **{"/etc/netplan/50-cloud-init.yaml": main, "/etc/netplan/90-hotplug-azure.yaml": hotplug},
     )
+    facts = netplan_running(facts)
     assert linux.no_custom_network(facts, GUIDE).result is Result.PASSED
     assert linux.dhcp(facts, GUIDE).result is Result.PASSED
 

@@ -426,18 +426,16 @@ def test_lnx021_stale_security_index_beside_a_fresh_main_index_is_an_error():
 
 
 def test_lnx021_disabled_security_stanza_is_no_security_repository():
-    text, rc = apt_text(1)
-    text = text.replace(
-        "source Suites: bookworm-security", "source Suites: bookworm-security\nsource Enabled: no"
-    )
-    text = text.replace(
-        "source URIs: http://deb.debian.org/debian-security",
-        "source\nsource URIs: http://deb.debian.org/debian-security",
-    )
-    result, message = result_of(
-        linux.security_updates, with_section(compliant(), "security_updates", text, rc)
-    )
-    assert result is Result.FAILED and "add your distribution's security repository" in message
+    """The apt sources are read by LNX-035's parser (the repositories section): a deb822
+    stanza with Enabled: no (or apt's other false words) is no security repository."""
+    facts = with_section(compliant(), "security_updates", *apt_text(1))
+    repos = facts.sections["repositories"].text
+    for word in ("no", "off", "False", "0"):
+        off = repos.replace("Suites: bookworm-security\n", f"Suites: bookworm-security\nEnabled: {word}\n")
+        assert off != repos
+        result, message = result_of(linux.security_updates, with_section(facts, "repositories", off))
+        assert result is Result.FAILED and "add this release's security repository" in message, word
+        assert "bookworm-security (disabled)" in message
 
 
 def test_lnx023_zhistory_and_mksh_history_are_shell_histories():

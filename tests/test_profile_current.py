@@ -140,24 +140,53 @@ def test_lnx004_unreadable_version_is_an_error():
 # -- LNX-007 Python: the agent's interpreter must exist; python3 < 3.10 warns (LISA) ----------------
 
 
+AGENT_PY3 = "interpreter /usr/bin/python3\nversion 3.11.2\npyasn1 0.4.8\n"
+
+
 @pytest.mark.parametrize(
     ("text", "guide", "current"),
     [
-        ("interpreter /usr/bin/python3\nversion 3.11.2\npyasn1 0.4.8", P, P),
-        ("interpreter /usr/bin/python3\nversion 3.10.0\npyasn1 0.4.8", P, P),
-        ("interpreter /usr/bin/python3\nversion 3.9.2\npyasn1 0.4.8", P, W),
-        ("interpreter /usr/bin/python3.6\nversion 3.6.8\npyasn1 0.4.8", P, W),
-        ("interpreter /usr/bin/python3\nversion 2.4.3\npyasn1 0.4.8", F, W),
-        # the agent runs another interpreter: python3's own version was not read
-        ("interpreter /usr/libexec/platform-python\nversion 3.6.8\npyasn1 0.4.8", P, E),
-        ("interpreter /usr/bin/python3\npyasn1 0.4.8", E, E),  # no version printed
+        (AGENT_PY3 + "python3 /usr/bin/python3 3.11.2", P, P),
+        (AGENT_PY3.replace("3.11.2", "3.10.0") + "python3 /usr/bin/python3 3.10.0", P, P),
+        (AGENT_PY3.replace("3.11.2", "3.9.2") + "python3 /usr/bin/python3 3.9.2", P, W),
+        (AGENT_PY3.replace("3.11.2", "2.4.3") + "python3 /usr/bin/python3 3.11.2", F, P),
+        # the agent pinned to python3.11 while the python3 on PATH (what LISA runs) is 3.6: warns
+        ("interpreter /usr/bin/python3.11\nversion 3.11.9\npyasn1 0.5.1\npython3 /usr/bin/python3 3.6.15", P, W),
+        # the reverse: the agent on python3.6, python3 3.11: LISA passes
+        ("interpreter /usr/bin/python3.6\nversion 3.6.15\npyasn1 0.4.8\npython3 /usr/bin/python3 3.11.9", P, P),
+        # EL8: the agent on platform-python, python3 absent, LISA's fallback python is 2.7
+        (
+            "interpreter /usr/libexec/platform-python\nversion 3.6.8\npyasn1 0.4.8\n"
+            "python3 absent\npython /usr/bin/python 2.7.18",
+            P,
+            W,
+        ),
+        # neither python3 nor python answers: LISA cannot read a version (it fails)
+        (AGENT_PY3 + "python3 /usr/bin/python3 failed 1\npython absent", P, W),
+        (AGENT_PY3 + "python3 absent\npython absent", P, W),
+        # python3's part not collected (a recording older than it) or cut short: an error, never a pass
+        (AGENT_PY3, P, E),
+        (AGENT_PY3 + "python3 absent", P, E),
+        (AGENT_PY3 + "python3 /usr/bin/python3", P, E),
+        (AGENT_PY3 + "python3 /usr/bin/python3 three", P, E),
+        ("interpreter /usr/bin/python3\npyasn1 0.4.8\npython3 /usr/bin/python3 3.11.2", E, E),  # no version printed
     ],
 )
 def test_lnx007_python_by_profile(text, guide, current):
     facts = edited(COMPLIANT, "agent_python", text)
     assert both(linux.python_version, facts) == (guide, current)
     if current is W:
-        assert "LISA verify_python_version" in linux.python_version(facts, CURRENT).message
+        message = linux.python_version(facts, CURRENT).message
+        assert "LISA verify_python_version" in message and ("python" in message)
+
+
+def test_lnx007_current_names_the_python_it_judged():
+    text = "interpreter /usr/bin/python3.11\nversion 3.11.9\npyasn1 0.5.1\npython3 /usr/bin/python3 3.6.15"
+    verdict = linux.python_version(edited(COMPLIANT, "agent_python", text), CURRENT)
+    assert "/usr/bin/python3 3.6.15" in verdict.actual and "3.10" in verdict.message
+    unread = edited(COMPLIANT, "agent_python", AGENT_PY3)
+    with pytest.raises(FactError, match="no 'python3' line"):
+        linux.python_version(unread, CURRENT)
 
 
 @pytest.mark.parametrize(
@@ -477,7 +506,7 @@ def test_lnx017_ifupdown_config_without_ifupdown_fails_in_current():
     facts = edited(COMPLIANT, "network_services", old="command ifup /usr/sbin/ifup", new="command ifup ")
     facts = edited(facts, "network_services", old="resolved ifup /usr/sbin/ifup", new="resolved ifup ")
     verdict = linux.ifupdown_control(facts, CURRENT)
-    assert verdict.result is F and "ifupdown not installed or not enabled" in verdict.actual
+    assert verdict.result is F and "ifupdown is not installed" in verdict.actual
     assert judge(linux.ifupdown_control, facts, GUIDE) is F
     # NetworkManager running brings an unconfigured Ethernet NIC up by DHCP
     nm = edited(facts, "network_services", old=NM_ACTIVE[0], new=NM_ACTIVE[1])

@@ -25,19 +25,27 @@ from pytest_vmimage.facts.linux_firewall import parse_firewall, unread_views
 from pytest_vmimage.facts.linux_health import boot_log
 from pytest_vmimage.facts.linux_network import (
     DHCP_ANY,
+    ENABLED_STATES,
     ROUTES,
+    BringUp,
     config_files,
     dns_overrides,
     interface_configs,
+    primary_bring_up,
     primary_interface,
     resolv_conf,
     resolv_conf_findings,
 )
-from pytest_vmimage.facts.linux_parsers import HV_MODULES, history_kind_of, upstream_version
+from pytest_vmimage.facts.linux_parsers import (
+    HV_MODULES,
+    history_kind_of,
+    parse_path_python,
+    upstream_version,
+)
+from pytest_vmimage.facts.linux_system import apt_security_repositories, parse_repositories, release_codename
 from pytest_vmimage.facts.linux_versions import (
     agent_interpreter_missing,
     parse_openssl_versions,
-    python3_name,
 )
 from pytest_vmimage.verdict import FactError, Verdict
 
@@ -172,7 +180,6 @@ def _console_from_boot_log(facts: LinuxFacts, console: str, places: list[str]) -
 AGENT_PACKAGES = ("waagent", "walinuxagent", "WALinuxAgent", "python-azure-agent", "python3-azure-agent")
 GIB = 2**30
 # systemctl is-enabled answers that mean the unit starts at boot
-ENABLED_STATES = ("enabled", "enabled-runtime", "static", "indirect")
 
 
 def _gib(size_bytes: int) -> str:
@@ -495,25 +502,33 @@ def python_version(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
             f"the agent runs on Python {version}; {fail_below} or newer is required (guide §2.3)",
         )
     if warn_below:
-        return _python3_lisa(interpreter, version, warn_below, fail_below)
+        return _python3_lisa(facts, actual, warn_below, fail_below)
     return Verdict.passed(actual, f"≥ {fail_below}" if fail_below else "the agent's interpreter present")
 
 
-def _python3_lisa(interpreter: str, version: str, warn_below: str, fail_below: str | None) -> Verdict:
-    """python3 below ``warn_below`` warns (LISA verify_python_version: below 3.9 it fails,
-    below 3.10 it warns; priority 5 since 2026-06). python3's version is the agent's
-    interpreter's when that is a python3; any other interpreter leaves it unread (error)."""
+def _python3_lisa(facts: LinuxFacts, agent: str, warn_below: str, fail_below: str | None) -> Verdict:
+    """The ``python3`` on PATH (else ``python``, as LISA verify_python_version falls back)
+    below ``warn_below`` warns (LISA: below 3.9 it fails, below 3.10 it warns; priority 5
+    since 2026-06); neither answering warns too (LISA cannot read a version and fails)."""
     lisa = f"LISA verify_python_version (python3 --version): {warn_below}+ (3.9 support ended 2025-10-31)"
     required = f"the agent's interpreter {f'≥ {fail_below}' if fail_below else 'present'}; python3 ≥ {warn_below} recommended"
-    if not python3_name(interpreter):
-        raise FactError(
-            f"the agent runs {interpreter} {version}, not python3, and python3's own version is not collected: "
-            f"run python3 --version on the VM ({lisa})"
-        )
-    actual = f"{interpreter} {version}"
-    if version_tuple(version) < version_tuple(warn_below):
+    found = parse_path_python(facts.fact("agent_python").get() or "")
+    if not found.command:
+        actual = f"agent: {agent}; {', '.join(found.tried)}"
         return Verdict.warning(
-            actual, required, f"python3 is {version}; move to a distribution release with Python {warn_below}+ ({lisa})"
+            actual,
+            required,
+            f"no python3 or python answers on PATH ({', '.join(found.tried)}): LISA cannot read a Python version and "
+            f"fails; install python3 {warn_below}+ ({lisa})",
+        )
+    before = f" ({', '.join(found.tried)})" if found.tried else ""
+    actual = f"agent: {agent}; {found.command} on PATH: {found.path} {found.version}{before}"
+    if version_tuple(found.version) < version_tuple(warn_below):
+        return Verdict.warning(
+            actual,
+            required,
+            f"{found.command} on PATH ({found.path}) is {found.version}{before}; move to a distribution release "
+            f"with Python {warn_below}+ ({lisa})",
         )
     return Verdict.passed(actual, required, lisa)
 
@@ -956,18 +971,30 @@ def ifupdown_control(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     ifup = (resolved.group(1) if resolved else "") or commands.get("ifup", "")
     nm_wrapper = "nm-ifup" in ifup
     primary_sources = [c.source for c in configs.get(primary, [])]
-    by_ifupdown = [p for p in primary_sources if p.startswith(("/etc/network/interfaces", "/run/network/interfaces"))]
-    by_ifcfg = [p for p in primary_sources if "/ifcfg-" in p]
+    bring = primary_bring_up(facts)
+    # only configurations something starts at boot (auto/allow-hotplug, ONBOOT, ...) count
+    started = {config.source for _, _, config in bring.by if config is not None}
+    by_ifupdown = [
+        p for p in primary_sources if p.startswith(("/etc/network/interfaces", "/run/network/interfaces")) and p in started
+    ]
+    by_ifcfg = [p for p in primary_sources if "/ifcfg-" in p and p in started]
     if family == "suse" and units.get("wicked", ("", ""))[0] == "enabled" and by_ifcfg:
         return Verdict.passed(f"wicked with {by_ifcfg[0]}", required)
     if ifup and not nm_wrapper and by_ifupdown:
-        return Verdict.passed(f"{ifup} with {by_ifupdown[0]}", required)
+        how = next(what for stack, what, _ in bring.by if stack == "ifupdown")
+        return Verdict.passed(f"{ifup} with {by_ifupdown[0]} ({how})", required)
     if ifup and not nm_wrapper and by_ifcfg and ("legacy network-scripts" in text or family != "rhel"):
         return Verdict.passed(f"{ifup} (network-scripts) with {by_ifcfg[0]}", required)
     if getattr(profile, "is_current", False):
-        ifupdown, netplan = bool(ifup) and not nm_wrapper, bool(commands.get("netplan"))
-        return _any_standard_stack(primary, primary_sources, units, ifupdown, netplan)
-    if any("/netplan/" in p for p in primary_sources):
+        return _any_standard_stack(bring)
+    blocked = [b for b in bring.blocked if "/network/interfaces" in b or "/ifcfg-" in b or "networking.service" in b]
+    if blocked:
+        actual = f"{primary} not started at boot by ifup/ifdown: {'; '.join(blocked)}"
+        fix = (
+            f"start it at boot: 'allow-hotplug {primary}' (or 'auto {primary}' with networking.service enabled: "
+            "systemctl unmask networking; systemctl enable networking), ONBOOT=yes in ifcfg files"
+        )
+    elif any("/netplan/" in p for p in primary_sources):
         actual, fix = f"{primary} configured by netplan", f"install ifupdown and configure {primary} for DHCP in /etc/network/interfaces"
     elif any("/systemd/network/" in p for p in primary_sources):
         actual, fix = f"{primary} configured by systemd-networkd", "use the distribution's ifup/ifdown scripts, or note this for review"
@@ -982,57 +1009,24 @@ def ifupdown_control(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     )
 
 
-def _unit_on(units: Mapping[str, tuple[str, str]], name: str) -> bool:
-    enabled, active = units.get(name, ("", ""))
-    return enabled in ENABLED_STATES or active == "active"
-
-
-def _any_standard_stack(
-    primary: str, sources: list[str], units: Mapping[str, tuple[str, str]], ifupdown: bool, netplan: bool
-) -> Verdict:
-    """current LNX-017: some standard stack of the distro brings the primary interface up: a
-    file configuring it whose stack is installed and enabled, or NetworkManager running
-    (it brings up an unconfigured Ethernet NIC by DHCP)."""
+def _any_standard_stack(bring: BringUp) -> Verdict:
+    """current LNX-017: some standard stack of the distro brings the primary interface up at
+    boot: a file configuring it whose stack is installed, enabled and started for it
+    (primary_bring_up), or NetworkManager's default DHCP connection."""
+    primary = bring.primary
     required = (
         f"a standard network stack brings up {primary} "
         "(ifupdown, network-scripts, wicked, netplan, networkd, NetworkManager)"
     )
-    nm, networkd = _unit_on(units, "NetworkManager"), _unit_on(units, "systemd-networkd")
-    stacks = (  # (where its files live, the stack, whether it runs here)
-        (("/etc/network/interfaces", "/run/network/interfaces"), "ifupdown", ifupdown),
-        (
-            ("/etc/sysconfig/network-scripts/ifcfg-",),
-            "network-scripts or NetworkManager",
-            _unit_on(units, "network") or nm,
-        ),
-        (("/etc/sysconfig/network/ifcfg-",), "wicked or NetworkManager", _unit_on(units, "wicked") or nm),
-        (
-            ("/etc/netplan/", "/run/netplan/", "/lib/netplan/"),
-            "netplan with networkd or NetworkManager",
-            netplan and (networkd or nm),
-        ),
-        (
-            ("/etc/systemd/network/", "/run/systemd/network/", "/usr/lib/systemd/network/", "/lib/systemd/network/"),
-            "systemd-networkd",
-            networkd,
-        ),
-        (("/etc/NetworkManager/", "/run/NetworkManager/", "/usr/lib/NetworkManager/"), "NetworkManager", nm),
-    )
-    idle = []
-    for source in sources:
-        for prefixes, stack, running in stacks:
-            if source.startswith(prefixes):
-                if running:
-                    return Verdict.passed(f"{primary} brought up by {stack} ({source})", required)
-                idle.append(f"{source} ({stack} not installed or not enabled)")
-    if nm and units.get("NetworkManager", ("", ""))[1] == "active":
-        return Verdict.passed(f"{primary} brought up by NetworkManager (DHCP default)", required)
-    actual = "; ".join(idle) or f"no configuration for {primary} and no NetworkManager running"
+    if bring.by:
+        return Verdict.passed(f"{primary} brought up by {bring.by[0][1]}", required)
+    actual = "; ".join(bring.blocked) or f"no configuration for {primary} and no NetworkManager running"
     return Verdict.failed(
         actual,
         required,
         f"nothing brings up {primary} at boot: {actual}. Fix: enable your distribution's network stack "
-        f"(e.g. systemctl enable networking / NetworkManager / systemd-networkd) with {primary} on DHCP (guide §2.7)",
+        f"(e.g. systemctl enable networking / NetworkManager / systemd-networkd) with {primary} on DHCP, "
+        f"started at boot (allow-hotplug/auto {primary}, ONBOOT=yes, a profile NetworkManager manages) (guide §2.7)",
     )
 
 
@@ -1042,19 +1036,29 @@ def dhcp(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     primary = primary_interface(facts)
     configs = interface_configs(facts).get(primary, [])
     required = f"{primary} configured for DHCP, no static IPv4 address"
+    bring = primary_bring_up(facts)
+    blocked = f" ({'; '.join(bring.blocked)})" if bring.blocked else ""
     if not configs:
-        if parse_units(facts.section("network_services")).get("NetworkManager", ("", ""))[1] == "active":
+        if any(config is None for _, _, config in bring.by):
             return Verdict.passed(f"{primary} managed by NetworkManager without a profile (DHCP default)", required)
         return Verdict.failed(
-            f"no configuration for {primary}",
+            f"no configuration for {primary}{blocked}",
             required,
-            f"no configuration brings {primary} up at boot; add 'auto {primary}' / 'iface {primary} inet dhcp' (or BOOTPROTO=dhcp) (guide §2.7)",
+            f"no configuration brings {primary} up at boot{blocked}; add 'allow-hotplug {primary}' / 'iface {primary} inet dhcp' "
+            "(or BOOTPROTO=dhcp, or a NetworkManager profile) (guide §2.7)",
         )
     actual = ", ".join(f"{c.method}{''.join(' + ' + a for a in c.addresses4 if c.method != 'static')} in {c.source}" for c in configs)
     static = [f"{a} ({c.source})" for c in configs for a in c.addresses4]
     methods = sorted({c.method for c in configs})
+    if methods == ["dhcp"] and not static and not bring.by:
+        return Verdict.failed(
+            f"{actual}, not started at boot{blocked}",
+            required,
+            f"{primary} is configured for DHCP ({actual}) but nothing brings it up at boot{blocked}; start it at boot "
+            f"(allow-hotplug {primary}, networking.service enabled, ONBOOT=yes, a stack that is installed and enabled) (guide §2.7)",
+        )
     if methods == ["dhcp"] and not static:
-        return Verdict.passed(actual, required)
+        return Verdict.passed(f"{actual} ({bring.by[0][1]})", required)
     found = "/".join(methods) + (f" with static address {', '.join(static)}" if static else "")
     return Verdict.failed(actual, required, f"{primary} is configured {found} ({actual}); configure it for DHCP only (guide §2.7)")
 
@@ -1134,11 +1138,16 @@ def security_updates(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     if manager == "apt":
         if not updates.lists:
             raise FactError(f"the apt package index is empty (/var/lib/apt/lists); {again}")
-        if not updates.security_source_enabled():
+        repos = parse_repositories(facts.files("repositories"))
+        code = release_codename(facts.os_release)
+        if not apt_security_repositories(repos, code):
+            apt = [f"{r.id}{'' if r.enabled else ' (disabled)'}" for r in repos if r.manager == "apt" and not r.source_only]
+            actual = f"no enabled {code}-security source in the apt sources (found: {'; '.join(apt[:5]) or 'none'})"
             return Verdict.failed(
-                "no security repository in the apt sources",
+                actual,
                 required,
-                "add your distribution's security repository (e.g. deb http://security.debian.org/debian-security bookworm-security main), run apt-get upgrade (guide §2.8)",
+                f"{actual}: add this release's security repository (e.g. deb http://security.debian.org/debian-security "
+                f"{code}-security main, or Ubuntu's {code}-security pocket), run apt-get update and apt-get upgrade (guide §2.8)",
             )
         if not any("security" in name.rsplit("/", 1)[-1] for name in updates.lists):
             raise FactError(f"the security repository is configured but its package list is missing; {again}")

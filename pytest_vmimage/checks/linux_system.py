@@ -14,6 +14,7 @@ from pytest_vmimage.checks.linux import ENABLED_STATES, REGENERATE_GRUB
 from pytest_vmimage.facts.linux import LinuxFacts, version_tuple
 from pytest_vmimage.facts.linux_system import (
     Repository,
+    apt_security_repositories,
     dhclient_requests_host_name,
     dhcpcd_requests_host_name,
     omi_version_numbers,
@@ -22,6 +23,7 @@ from pytest_vmimage.facts.linux_system import (
     parse_repositories,
     parse_sudoers,
     parse_udev_net_rules,
+    release_codename,
     suse_dhcp_set_hostname,
 )
 from pytest_vmimage.verdict import FactError, Verdict
@@ -436,20 +438,7 @@ AZURE_LINUX_REPOS = {
 
 
 def _codename(facts: LinuxFacts) -> str:
-    """The release's codename (os-release VERSION_CODENAME, UBUNTU_CODENAME, or Debian's
-    ``VERSION="12 (bookworm)"`` / ``"22.04 LTS (Jammy Jellyfish)"``): only ``<codename>-security``/``-updates`` are this release's
-    pockets (not ESM's ``jammy-infra-security``, not a ``bullseye-security`` left on bookworm)."""
-    release = facts.os_release
-    code = release.get("VERSION_CODENAME") or release.get("UBUNTU_CODENAME")
-    if not code:
-        match = re.search(r"\(([A-Za-z]+)", release.get("VERSION", ""))  # "(bookworm)", "(Jammy Jellyfish)"
-        code = match.group(1) if match else ""
-    if not code:
-        raise FactError(
-            "os-release names no release codename (VERSION_CODENAME): which apt suites are this release's "
-            "-security and -updates pockets cannot be told"
-        )
-    return code.strip().lower()
+    return release_codename(facts.os_release)
 
 
 def _repo_rule(facts: LinuxFacts, repos: list[Repository]) -> tuple[str, list[str], list[str]] | None:
@@ -469,7 +458,7 @@ def _repo_rule(facts: LinuxFacts, repos: list[Repository]) -> tuple[str, list[st
         code = _codename(facts)
         rule = f"Debian: {code}-security and {code}-updates sources"
         needs = {
-            "-security": [r.id for r in apt if r.suites[0] in (f"{code}-security", f"{code}/updates")],
+            "-security": [r.id for r in apt_security_repositories(apt, code)],
             "-updates": [r.id for r in apt if r.suites[0] == f"{code}-updates"],
         }
     elif distro in ("sles", "sle_hpc", "sles_sap"):

@@ -116,6 +116,8 @@ def _home_files() -> str:
 
 
 _LEASE_GLOBS = " ".join(f"{d}/*" for d in LEASE_DIRS)
+# distribution release files read where os-release is absent (EL6), most specific first
+RELEASE_FILES = ("/etc/centos-release", "/etc/oracle-release", "/etc/redhat-release", "/etc/system-release")
 
 # name -> (needs root, snippet). Snippets print raw files or command output;
 # parsing happens in Python. Keep them read-only, POSIX sh, and cheap: on a
@@ -123,7 +125,13 @@ _LEASE_GLOBS = " ".join(f"{d}/*" for d in LEASE_DIRS)
 # (read, case, for) cost nothing. Every snippet ends with a meaningful status.
 SECTIONS: dict[str, tuple[bool, str]] = {
     # identity and time
-    "os_release": (False, "cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release"),
+    # EL6 has no os-release: its release file, under a "### PATH" header (parse_os_release)
+    "os_release": (
+        False,
+        "cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release 2>/dev/null || { "
+        f"for f in {' '.join(RELEASE_FILES)}; do "
+        'if [ -e "$f" ]; then echo "### $f"; cat "$f"; exit $?; fi; done; exit 1; }',
+    ),
     "uname": (False, "uname -m && uname -r && uname -n"),
     "times": (
         False,
@@ -187,7 +195,12 @@ SECTIONS: dict[str, tuple[bool, str]] = {
         'set -- $py; py=$1; [ "${py##*/}" = env ] && py=$(command -v "$2"); '
         'echo "interpreter $py"; "$py" -B -c "import sys; print(\'version \' + sys.version.split()[0])" || exit $?; '
         "p=$(\"$py\" -B -c \"import pyasn1; print('pyasn1 ' + getattr(pyasn1, '__version__', 'unknown'))\" 2>&1); "
-        'printf "%s\\n" "$p" | tail -n 1',
+        'printf "%s\\n" "$p" | tail -n 1; '
+        # LNX-007 current (LISA verify_python_version: python3 --version, else python --version):
+        # "CMD PATH VERSION", "CMD PATH failed STATUS" or "CMD absent"
+        'for c in python3 python; do if q=$(command -v $c); then '
+        'v=$("$q" -B -c "import sys; print(sys.version.split()[0])" 2>/dev/null); r=$?; '
+        'if [ $r = 0 ]; then echo "$c $q $v"; break; fi; echo "$c $q failed $r"; else echo "$c absent"; fi; done',
     ),
     "packages": (
         False,
@@ -298,6 +311,10 @@ SECTIONS: dict[str, tuple[bool, str]] = {
             "/etc/sysconfig/network",
             "/etc/NetworkManager/NetworkManager.conf",
             "/etc/NetworkManager/conf.d/*.conf",
+            # read before NetworkManager.conf (NetworkManager.conf(5)): RHEL's 00-server.conf
+            # no-auto-default=*, Ubuntu's 10-globally-managed-devices.conf unmanaged-devices
+            "/usr/lib/NetworkManager/conf.d/*.conf",
+            "/run/NetworkManager/conf.d/*.conf",
         ),
     ),
     "nm_connections": (
@@ -343,12 +360,8 @@ SECTIONS: dict[str, tuple[bool, str]] = {
         True,
         "if command -v apt-get >/dev/null; then echo manager apt; n=0; "
         'for f in /var/lib/apt/lists/*_Packages*; do if [ -e "$f" ]; then n=$((n+1)); echo "list $f"; fi; done; '
+        # (the apt sources themselves are the "repositories" section: one parser for LNX-021 and LNX-035)
         'echo "lists $n"; stat -c "index %Y %n" /var/lib/apt/lists/*Release 2>/dev/null; '
-        # one "source" line per repository line; an empty "source" separates deb822 stanzas
-        "for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do "
-        '[ -f "$f" ] || continue; echo source; while IFS= read -r l || [ -n "$l" ]; do '
-        'case "$l" in *[![:space:]]*) ;; *) echo source; continue;; esac; l=${l%%#*}; '
-        'case "$l" in *deb*|*URIs*|*Suites*|*Enabled*) echo "source $l";; esac; done <"$f" || exit 2; done; '
         # dist-upgrade: a kernel security fix comes as a new package that plain upgrade keeps back
         "o=$(apt-get -s -o Debug::NoLocking=1 -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= "
         "dist-upgrade 2>&1); r=$?; "
@@ -1364,8 +1377,37 @@ def split_files(text: str) -> dict[str, str]:
     return files
 
 
+# the name before " release N" in them -> os-release ID and ID_LIKE
+_RELEASE_IDS = (
+    ("centos", "centos", "rhel fedora"),
+    ("oracle", "ol", "fedora"),
+    ("red hat", "rhel", "fedora"),
+    ("enterprise linux", "ol", "fedora"),  # Oracle Linux 5/6: "Enterprise Linux Enterprise Linux Server"
+    ("scientific", "scientific", "rhel fedora"),
+    ("cloudlinux", "cloudlinux", "rhel fedora centos"),
+    ("fedora", "fedora", ""),
+    ("amazon linux", "amzn", "centos rhel fedora"),
+)
+
+
 def parse_os_release(text: str) -> dict[str, str]:
-    return parse_shell_assignments(text)
+    """os-release's ``KEY=value`` lines; where only an EL6 release file was found
+    (``### /etc/redhat-release`` and its line), the same keys derived from that line."""
+    if not text.startswith("### /"):
+        return parse_shell_assignments(text)
+    path, _, body = text[4:].partition("\n")
+    line = body.strip().splitlines()[0] if body.strip() else ""
+    match = re.match(r"(.+?)\s+release\s+(\d+(?:\.\d+)*)\s*(?:\(([^)]*)\))?", line)
+    known = next(((i, like) for word, i, like in _RELEASE_IDS if match and word in match.group(1).lower()), None)
+    if not match or known is None:
+        raise FactError(f"no os-release, and {path} names no known distribution release ({line[:100]!r})")
+    name, version, codename = match.group(1), match.group(2), match.group(3) or ""
+    release = {"NAME": name, "ID": known[0], "VERSION_ID": version, "PRETTY_NAME": line, "RELEASE_FILE": path}
+    if known[1]:
+        release["ID_LIKE"] = known[1]
+    if codename:
+        release["VERSION"] = f"{version} ({codename})"
+    return release
 
 
 _ASSIGN = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$")

@@ -50,6 +50,7 @@ from pytest_vmimage.facts.image_files import ALL_HISTORIES
 from pytest_vmimage.facts.linux import (
     ABSENT_RC,
     INSTALLED_STATES,
+    RELEASE_FILES,
     SECTIONS,
     LinuxFacts,
     Section,
@@ -545,9 +546,13 @@ def _need(fs: ImageFs, path: str) -> str:
 
 def _os_release(fs: ImageFs, _: str) -> tuple[int, str]:
     text = _one_file(fs, "/etc/os-release", "/usr/lib/os-release")
-    if text is None:
-        raise _Problem("neither /etc/os-release nor /usr/lib/os-release exists in the image")
-    return 0, text
+    if text is not None:
+        return 0, text
+    for path in RELEASE_FILES:  # EL6: the live section's "### PATH" and the release file
+        text = _one_file(fs, path)
+        if text is not None:
+            return 0, f"### {path}\n{text}"
+    raise _Problem(f"neither /etc/os-release nor /usr/lib/os-release nor {', '.join(RELEASE_FILES)} exists in the image")
 
 
 def _exists_or_absent(path: str):
@@ -769,23 +774,10 @@ def _agent_python(fs: ImageFs, _: str) -> tuple[int, str]:
         interpreter = _command_v(fs, words[1])
         if not interpreter:
             return 127, "interpreter \n"
-    target = fs.resolve([interpreter])[interpreter]
-    if isinstance(target, Unreadable):
-        raise _Problem(target.reason)
-    if target is None or target.kind != "file":
+    found_version = _python_version(fs, interpreter, "the agent's interpreter")
+    if found_version is None:
         return 127, f"interpreter {interpreter}\n"
-    name = target.path.rsplit("/", 1)[-1]
-    if not re.fullmatch(r"python\d\.\d+", name):
-        raise _Problem(
-            f"the agent's interpreter {interpreter} -> {target.path}: its version is not known offline"
-        )
-    version = _installed(fs, f"{name}-minimal") or _installed(fs, name)
-    if not version and (python3 := _installed(fs, "python3")) and python3.startswith(name[6:] + "."):
-        version = python3  # EL: /usr/bin/python3.9 belongs to the package python3
-    if not version:
-        raise _Problem(
-            f"{target.path} belongs to no installed {name} package: its version is not known offline"
-        )
+    version, name = found_version
     inits = [d.format(py=name) + "/pyasn1/__init__.py" for d in _PYTHON_DIRS]
     found = fs.read(inits)
     pyasn1 = "ModuleNotFoundError: No module named 'pyasn1' (looked offline in the interpreter's package directories)"
@@ -797,7 +789,41 @@ def _agent_python(fs: ImageFs, _: str) -> tuple[int, str]:
             match = re.search(r"^__version__\s*=\s*['\"]([^'\"]+)", _text(raw), re.M)
             pyasn1 = match.group(1) if match else "unknown"
             break
-    return 0, f"interpreter {interpreter}\nversion {version}\npyasn1 {pyasn1}\n"
+    return 0, f"interpreter {interpreter}\nversion {version}\npyasn1 {pyasn1}\n{_path_python(fs)}"
+
+
+def _python_version(fs: ImageFs, interpreter: str, what: str) -> tuple[str, str] | None:
+    """(version, pythonX.Y) of an interpreter from the package that ships it
+    (pythonX.Y-minimal / pythonX.Y / EL's python3); None when it does not exist."""
+    target = fs.resolve([interpreter])[interpreter]
+    if isinstance(target, Unreadable):
+        raise _Problem(target.reason)
+    if target is None or target.kind != "file":
+        return None
+    name = target.path.rsplit("/", 1)[-1]
+    if not re.fullmatch(r"python\d\.\d+", name):
+        raise _Problem(f"{what} {interpreter} -> {target.path}: its version is not known offline")
+    version = _installed(fs, f"{name}-minimal") or _installed(fs, name)
+    if not version and (python3 := _installed(fs, "python3")) and python3.startswith(name[6:] + "."):
+        version = python3  # EL: /usr/bin/python3.9 belongs to the package python3
+    if not version:
+        raise _Problem(f"{target.path} belongs to no installed {name} package: its version is not known offline")
+    return version, name
+
+
+def _path_python(fs: ImageFs) -> str:
+    """The live section's ``python3 PATH VERSION`` / ``CMD absent`` lines (LISA
+    verify_python_version runs python3, else python), offline."""
+    lines = []
+    for command in ("python3", "python"):
+        path = _command_v(fs, command)
+        found = _python_version(fs, path, f"the {command} on PATH") if path else None
+        if found is None:
+            lines.append(f"{command} absent")
+            continue
+        lines.append(f"{command} {path} {found[0]}")
+        break
+    return "".join(f"{line}\n" for line in lines)
 
 
 def _sshd(fs: ImageFs, _: str) -> tuple[int, str]:

@@ -854,3 +854,278 @@ def dns_overrides(files: dict[str, str]) -> list[str]:
                 if section.startswith("global-dns-domain") and key == "servers" and value
             ]
     return findings
+
+
+# -- who brings the primary interface up at boot (LNX-017, LNX-018) -----------------------------
+
+ENABLED_STATES = ("enabled", "enabled-runtime", "static", "indirect")
+_NM_CONF_DIRS = (
+    "/usr/lib/NetworkManager/conf.d/",
+    "/run/NetworkManager/conf.d/",
+    "/etc/NetworkManager/conf.d/",
+)
+_FALSE = ("false", "no", "off", "0")
+
+
+def unit_on(units: dict[str, tuple[str, str]], name: str) -> bool:
+    """The unit starts at boot (enabled, static, ...) or runs now; a masked unit never does."""
+    enabled, active = units.get(name, ("", ""))
+    return not enabled.startswith("masked") and (enabled in ENABLED_STATES or active == "active")
+
+
+def nm_settings(files: dict[str, str]) -> dict[tuple[str, str], str]:
+    """NetworkManager's configuration as it reads it: /usr/lib and /run conf.d first, then
+    NetworkManager.conf, then /etc conf.d (same file name: /etc shadows /run shadows /usr/lib),
+    later files overriding; ``key+=``/``key-=`` add to / remove from a list. {(section, key): value}."""
+    snippets = {p: t for p, t in files.items() if p.startswith(_NM_CONF_DIRS) and p.endswith(".conf")}
+    winners = _shadowing(snippets, tuple(reversed(_NM_CONF_DIRS)))
+    early = sorted(
+        (p for p in winners.values() if not p.startswith("/etc/")), key=lambda p: p.rsplit("/", 1)[-1]
+    )
+    late = sorted((p for p in winners.values() if p.startswith("/etc/")), key=lambda p: p.rsplit("/", 1)[-1])
+    main = (
+        ["/etc/NetworkManager/NetworkManager.conf"]
+        if "/etc/NetworkManager/NetworkManager.conf" in files
+        else []
+    )
+    values: dict[tuple[str, str], str] = {}
+    for path in early + main + late:
+        for section, key, value in parse_ini(files[path]):
+            op = key[-1] if key[-1:] in "+-" else ""
+            name = (section, key.rstrip("+-").strip())
+            if not op:
+                values[name] = value
+                continue
+            items = [i for i in re.split(r"[,;]", values.get(name, "")) if i.strip()]
+            new = [i for i in re.split(r"[,;]", value) if i.strip()]
+            items = (
+                items + new if op == "+" else [i for i in items if i.strip() not in {n.strip() for n in new}]
+            )
+            values[name] = ",".join(items)
+    return values
+
+
+def _spec_matches(spec: str, name: str, mac: str) -> bool:
+    """One NetworkManager device spec (NetworkManager.conf(5) "Device List Format") against an
+    Ethernet NIC (on Azure its driver is hv_netvsc)."""
+    spec = spec.strip()
+    kind, sep, value = spec.partition(":")
+    if spec == "*":
+        return True
+    if not sep or re.fullmatch(r"(?:[0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}", spec):
+        return spec.lower() == mac or spec == name  # a bare MAC (or, leniently, a bare name)
+    kind = kind.lower()
+    if kind == "interface-name":
+        value = value.lstrip("=")
+        if value.startswith("~"):
+            return fnmatch.fnmatch(name.lower(), value[1:].lower())
+        return fnmatch.fnmatchcase(name, value)
+    if kind == "mac":
+        return value.lower() == mac
+    if kind == "type":
+        return fnmatch.fnmatchcase("ethernet", value)
+    if kind == "driver":
+        return fnmatch.fnmatchcase("hv_netvsc", value.split("|")[0])
+    return False
+
+
+def nm_spec_matches(specs: str, name: str, mac: str) -> bool:
+    """A device list: any positive spec matches and no ``except:`` spec does (only ``except:``
+    specs: every device but those)."""
+    items = [i.strip() for i in re.split(r"[,;]", specs) if i.strip()]
+    excepts = [i[len("except:") :] for i in items if i.startswith("except:")]
+    positive = [i for i in items if not i.startswith("except:")]
+    if any(_spec_matches(e, name, mac) for e in excepts):
+        return False
+    return any(_spec_matches(p, name, mac) for p in positive) or (bool(excepts) and not positive)
+
+
+def ifupdown_start_modes(files: dict[str, str]) -> dict[str, list[str]]:
+    """Interface -> the ifupdown stanzas that start it: ``auto``/``allow-auto`` (networking.service,
+    ifup -a) and ``allow-hotplug`` (udev); ``allow-CLASS`` for other classes are not boot."""
+    modes: dict[str, list[str]] = {}
+    for path, text in files.items():
+        if not path.startswith(("/etc/network/interfaces", "/run/network/interfaces")):
+            continue
+        for line in text.splitlines():
+            words = line.split("#", 1)[0].split()
+            if words and words[0] in ("auto", "allow-auto", "allow-hotplug"):
+                for name in words[1:]:
+                    modes.setdefault(name, []).append(f"{words[0]} {name} ({path})")
+    return modes
+
+
+def netplan_renderer(files: dict[str, str], name: str, source: str) -> str:
+    """The renderer of the netplan definition in ``source`` for ``name``: its own ``renderer``,
+    else its type block's, else ``network: renderer`` (the last file in netplan's order wins),
+    else networkd."""
+    found = "networkd"
+    for path in sorted((p for p in files if p.startswith(_NETPLAN_DIRS)), key=lambda p: p.rsplit("/", 1)[-1]):
+        try:
+            document = parse_yaml_subset(files[path])
+        except ValueError:
+            continue  # parse_netplan reports it
+        network = document.get("network") if isinstance(document, dict) else None
+        if isinstance(network, dict) and isinstance(network.get("renderer"), str):
+            found = network["renderer"]
+    try:
+        network = parse_yaml_subset(files[source]).get("network") or {}
+    except (ValueError, AttributeError):
+        return found
+    for kind in ("ethernets", "bonds", "vlans", "bridges", "wifis", "tunnels"):
+        block = network.get(kind) if isinstance(network, dict) else None
+        if not isinstance(block, dict):
+            continue
+        body = block.get(name)
+        if isinstance(body, dict) and isinstance(body.get("renderer"), str):
+            return body["renderer"]
+        if isinstance(block.get("renderer"), str) and name in block:
+            return block["renderer"]
+    return found
+
+
+@dataclass
+class BringUp:
+    """How the primary interface comes up at boot: ``by`` (stack, what, its config; None for
+    NetworkManager's default DHCP connection), and why each configuration found does not."""
+
+    primary: str
+    by: list[tuple[str, str, IfaceConfig | None]] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)
+
+    def stacks(self) -> set[str]:
+        return {stack for stack, _, _ in self.by}
+
+
+def primary_bring_up(facts: LinuxFacts) -> BringUp:
+    """Which stack brings the primary interface up at boot, judged from its configuration
+    files and the settings of the stack that reads each: ifupdown's ``auto``/``allow-hotplug``
+    and networking.service, ifcfg ``ONBOOT``, netplan's ``renderer``, networkd, and
+    NetworkManager's profiles (``autoconnect``), ``unmanaged-devices``, ``no-auto-default`` and
+    its ifupdown plugin (``[ifupdown] managed=false`` leaves interfaces of /etc/network/interfaces alone)."""
+    text = facts.section("network_services")
+    units = parse_units(text)
+    commands = dict(re.findall(r"^command (\S+) ?(\S*)$", text, re.M))
+    resolved = re.search(r"^resolved ifup (\S*)", text, re.M)
+    ifup = (resolved.group(1) if resolved else "") or commands.get("ifup", "")
+    ifupdown = bool(ifup) and "nm-ifup" not in ifup
+    primary = primary_interface(facts)
+    mac = links(facts).get(primary, "")
+    files = config_files(facts, "network_config")
+    configs = interface_configs(facts).get(primary, [])
+    result = BringUp(primary)
+    nm_on, networkd_on = unit_on(units, "NetworkManager"), unit_on(units, "systemd-networkd")
+    nm = nm_settings(files)
+    in_interfaces = [
+        c.source
+        for c in configs
+        if c.source.startswith(("/etc/network/interfaces", "/run/network/interfaces"))
+    ]
+    unmanaged = ""
+    if nm_spec_matches(nm.get(("keyfile", "unmanaged-devices"), ""), primary, mac):
+        unmanaged = (
+            f"NetworkManager unmanaged-devices={nm[('keyfile', 'unmanaged-devices')]} covers {primary}"
+        )
+    elif (
+        "ifupdown" in re.split(r"[,;\s]+", nm.get(("main", "plugins"), ""))
+        and nm.get(("ifupdown", "managed"), "false").lower() in _FALSE
+        and in_interfaces
+    ):
+        unmanaged = (
+            f"NetworkManager's ifupdown plugin with [ifupdown] managed=false leaves {primary} "
+            f"(declared in {in_interfaces[0]}) unmanaged"
+        )
+    nm_why = "NetworkManager not enabled or running" if not nm_on else unmanaged
+    modes = ifupdown_start_modes(files)
+    networking = units.get("networking", ("", ""))
+    for config in configs:
+        source = config.source
+        if source.startswith(("/etc/network/interfaces", "/run/network/interfaces")):
+            starts = modes.get(primary, [])
+            hotplug = [m for m in starts if m.startswith("allow-hotplug")]
+            if not ifupdown:
+                result.blocked.append(f"{source}: ifupdown is not installed (no ifup)")
+            elif hotplug:
+                result.by.append(("ifupdown", f"ifupdown, {hotplug[0]}", config))
+            elif starts and unit_on(units, "networking"):
+                result.by.append(
+                    ("ifupdown", f"ifupdown, {starts[0]}, networking.service {networking[0]}", config)
+                )
+            elif starts:
+                result.blocked.append(
+                    f"{starts[0]} needs networking.service, which is {networking[0] or 'not installed'}/{networking[1] or 'inactive'}"
+                )
+            else:
+                result.blocked.append(
+                    f"{source} declares {primary} without 'auto {primary}' or 'allow-hotplug {primary}': nothing starts it at boot"
+                )
+        elif "/ifcfg-" in source:
+            values = parse_shell_assignments(files.get(source, ""))
+            suse = source.startswith("/etc/sysconfig/network/")
+            stack, stack_on = (
+                ("wicked", unit_on(units, "wicked"))
+                if suse
+                else ("network-scripts", unit_on(units, "network"))
+            )
+            start = values.get("STARTMODE" if suse else "ONBOOT", "").lower()
+            if (suse and start in ("manual", "off")) or (not suse and start in ("no", "false")):
+                result.blocked.append(
+                    f"{source}: {'STARTMODE' if suse else 'ONBOOT'}={start}: not started at boot"
+                )
+            elif stack_on:
+                result.by.append((stack, f"{stack} ({source})", config))
+            elif nm_on and not unmanaged:
+                result.by.append(("NetworkManager", f"NetworkManager ({source})", config))
+            else:
+                result.blocked.append(
+                    f"{source}: neither {stack} nor NetworkManager brings it up ({nm_why or stack + ' not enabled'})"
+                )
+        elif source.startswith(_NETPLAN_DIRS):
+            renderer = netplan_renderer(files, primary, source) if source in files else "networkd"
+            if not commands.get("netplan"):
+                result.blocked.append(f"{source}: netplan is not installed, nothing renders it")
+            elif renderer.lower() == "networkmanager":
+                if nm_on and not unmanaged:
+                    result.by.append(("netplan", f"netplan, renderer NetworkManager ({source})", config))
+                else:
+                    result.blocked.append(f"{source}: renderer NetworkManager, but {nm_why}")
+            elif renderer == "networkd":
+                if networkd_on:
+                    result.by.append(("netplan", f"netplan, renderer networkd ({source})", config))
+                else:
+                    result.blocked.append(
+                        f"{source}: renderer networkd, but systemd-networkd is not enabled or running"
+                    )
+            else:
+                result.blocked.append(f"{source}: unknown netplan renderer {renderer!r}")
+        elif source.startswith(_NETWORKD_DIRS) or " + " in source:
+            if networkd_on:
+                result.by.append(("networkd", f"systemd-networkd ({source})", config))
+            else:
+                result.blocked.append(f"{source}: systemd-networkd is not enabled or running")
+        elif source.startswith(("/etc/NetworkManager/", "/run/NetworkManager/", "/usr/lib/NetworkManager/")):
+            values = parse_nm_keyfile(source, nm_keyfiles(facts).get(source, ""))[0]
+            if values.get("connection.autoconnect", "true").lower() in _FALSE:
+                result.blocked.append(f"{source}: connection.autoconnect=false")
+            elif nm_on and not unmanaged:
+                result.by.append(("NetworkManager", f"NetworkManager profile {source}", config))
+            else:
+                result.blocked.append(f"{source}: {nm_why}")
+    nm_profile = any(
+        c.source.startswith(("/etc/NetworkManager/", "/run/NetworkManager/", "/usr/lib/NetworkManager/"))
+        for c in configs
+    )
+    if not result.by and units.get("NetworkManager", ("", ""))[1] == "active" and not nm_profile:
+        no_auto = nm.get(("main", "no-auto-default"), "")
+        if unmanaged:
+            result.blocked.append(unmanaged)
+        elif no_auto and nm_spec_matches(no_auto, primary, mac):
+            result.blocked.append(
+                f"NetworkManager runs, but no-auto-default={no_auto} turns off its default DHCP connection for {primary} "
+                "and no profile names it"
+            )
+        else:
+            result.by.append(
+                ("NetworkManager", f"NetworkManager's default DHCP connection for {primary}", None)
+            )
+    return result

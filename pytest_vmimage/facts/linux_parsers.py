@@ -45,7 +45,6 @@ class PendingUpdates:
     status: int  # the manager's exit status (zypper's 100-103 "found patches" count as 0)
     index_times: list[int] = field(default_factory=list)  # mtimes of the package index files
     lists: list[str] = field(default_factory=list)  # apt: package list files
-    sources: list[str] = field(default_factory=list)  # apt: configured repositories
     security: list[str] = field(default_factory=list)  # packages/patches from the security repo
     errors: list[str] = field(default_factory=list)  # the manager's error lines
     index_files: list[tuple[int, str]] = field(default_factory=list)  # (mtime, path)
@@ -60,22 +59,6 @@ class PendingUpdates:
             return self.newest_index()
         times = [mtime for mtime, path in self.index_files if "security" in path.rsplit("/", 1)[-1]]
         return max(times) if times else None
-
-    def security_source_enabled(self) -> bool:
-        """A repository line or deb822 stanza naming 'security' that is not ``Enabled: no``."""
-        stanzas: list[list[str]] = [[]]
-        for line in self.sources:
-            if not line.strip():
-                stanzas.append([])
-            elif re.match(r"\s*deb(-src)?\s", line):
-                stanzas += [[line], []]  # one-line format: a repository per line
-            else:
-                stanzas[-1].append(line)
-        return any(
-            any("security" in line for line in stanza)
-            and not any(re.match(r"\s*Enabled:\s*(no|false|0)\b", line, re.I) for line in stanza)
-            for stanza in stanzas
-        )
 
 
 def parse_pending_updates(text: str) -> PendingUpdates:
@@ -100,8 +83,6 @@ def parse_pending_updates(text: str) -> PendingUpdates:
             found.index_files.append((int(words[1]), words[2]))
         elif line.startswith("list ") and len(words) >= 2:
             found.lists.append(words[1])
-        elif line == "source" or line.startswith("source "):
-            found.sources.append(line[7:])
         elif line.startswith(("E: ", "Err:", "Error:", "error:")):
             found.errors.append(line)
     body = [
@@ -281,6 +262,45 @@ def parse_initramfs_modules(text: str) -> set[str]:
     if not re.search(r"^image /", text, re.M):
         raise FactError("no initramfs image found for the running kernel in /boot")
     return set(re.findall(r"^(hv_[a-z_]+)\.ko$", text, re.M))
+
+
+@dataclass(frozen=True)
+class PathPython:
+    """The Python LISA's verify_python_version runs: ``python3``, else ``python`` on PATH."""
+
+    command: str  # python3 | python | "" when neither ran
+    path: str
+    version: str
+    tried: tuple[str, ...] = ()  # what did not answer before it ("python3 absent", ...)
+
+
+_PATH_PYTHON = re.compile(r"(python3?) (?:(absent)|(/\S+) failed (\d+)|(/\S+) (\d+\.\d+(?:\.\d+)?\S*))")
+
+
+def parse_path_python(text: str) -> PathPython:
+    """The ``python3 …`` / ``python …`` lines of the ``agent_python`` section
+    (``CMD PATH VERSION``, ``CMD PATH failed STATUS``, ``CMD absent``). A missing or
+    garbled line is a FactError: python3's version was not read (an older recording,
+    output cut short), never "no python3"."""
+    lines = {line.split(" ", 1)[0]: line for line in text.splitlines() if line.startswith(("python3 ", "python "))}
+    tried: list[str] = []
+    for command in ("python3", "python"):
+        line = lines.get(command)
+        if line is None:
+            after = f" after '{tried[-1]}'" if tried else ""
+            raise FactError(
+                f"the agent_python section has no '{command}' line{after}: the version of the {command} on PATH "
+                "was not collected (facts recorded before this part was added, or output cut short)"
+            )
+        match = _PATH_PYTHON.fullmatch(line.strip())
+        if not match:
+            raise FactError(f"the agent_python section's {command} line is garbled: {line[:120]!r}")
+        if match.group(5):
+            return PathPython(command, match.group(5), match.group(6), tuple(tried))
+        tried.append(
+            f"{command} absent" if match.group(2) else f"{command} at {match.group(3)} failed (exit {match.group(4)})"
+        )
+    return PathPython("", "", "", tuple(tried))
 
 
 def parse_agent_python(text: str) -> dict[str, str]:

@@ -340,6 +340,10 @@ def _apt_one_line(path: str, text: str) -> list[Repository]:
     return repos
 
 
+# apt's StringToBool: these turn a deb822 stanza off (any other value leaves it on)
+APT_FALSE = ("0", "no", "false", "without", "off", "disable")
+
+
 def _apt_deb822(path: str, text: str) -> list[Repository]:
     repos = []
     for stanza in re.split(r"\n\s*\n", text):
@@ -356,7 +360,7 @@ def _apt_deb822(path: str, text: str) -> list[Repository]:
                 fields[key] = value.strip()
         if not fields.get("uris"):
             continue
-        enabled = fields.get("enabled", "yes").lower() not in ("no", "false", "0")
+        enabled = fields.get("enabled", "yes").strip().lower() not in APT_FALSE
         types = fields.get("types", "deb").split()
         uris, suites = tuple(fields["uris"].split()), tuple(fields.get("suites", "").split())
         for suite in suites:
@@ -422,6 +426,29 @@ def parse_repositories(files: dict[str, str]) -> list[Repository]:
         elif path.endswith(".repo"):
             repos += _ini_repos("rpm", path, text)
     return repos
+
+
+def release_codename(release: dict[str, str]) -> str:
+    """The release's codename (os-release VERSION_CODENAME, UBUNTU_CODENAME, or Debian's
+    ``VERSION="12 (bookworm)"`` / ``"22.04 LTS (Jammy Jellyfish)"``): only ``<codename>-security``/``-updates``
+    are this release's pockets (not ESM's ``jammy-infra-security``, not a ``bullseye-security`` left on bookworm)."""
+    code = release.get("VERSION_CODENAME") or release.get("UBUNTU_CODENAME")
+    if not code:
+        match = re.search(r"\(([A-Za-z]+)", release.get("VERSION", ""))  # "(bookworm)", "(Jammy Jellyfish)"
+        code = match.group(1) if match else ""
+    if not code:
+        raise FactError(
+            "os-release names no release codename (VERSION_CODENAME): which apt suites are this release's "
+            "-security and -updates pockets cannot be told"
+        )
+    return code.strip().lower()
+
+
+def apt_security_repositories(repos: list[Repository], codename: str) -> list[Repository]:
+    """The enabled binary apt repositories of the release's own security pocket
+    (``<codename>-security``; Debian 10 and older ``<codename>/updates``) -- LNX-021 and LNX-035."""
+    own = (f"{codename}-security", f"{codename}/updates")
+    return [r for r in repos if r.manager == "apt" and r.enabled and not r.source_only and r.suites[0] in own]
 
 
 # -- LNX-036: OMI -----------------------------------------------------------------------
