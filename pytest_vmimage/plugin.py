@@ -527,7 +527,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function):
     if getattr(funcargs.get("linux_facts"), "source", ""):  # offline: the kernel that would run
         from pytest_vmimage.facts.linux_image import offline_verdict
 
-        verdict = offline_verdict(verdict)
+        verdict = offline_verdict(verdict, funcargs.get("linux_facts"))
     pyfuncitem.stash[VERDICT] = verdict
     state = _state(pyfuncitem.config)
     text = state.redact(verdict.message or verdict.actual)
