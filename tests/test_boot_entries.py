@@ -354,3 +354,41 @@ def test_offline_undecidable_default_is_not_applicable_naming_why(tmp_path):
     facts = _offline(tmp_path, {"/boot/grub/grub.cfg": cfg})
     with pytest.raises(NotAvailableOffline, match="'set default' is inside an 'if'"):
         checks.kernel_boot_line(facts, GUIDE)
+
+
+def test_boot_inside_an_entry_boots_the_line_loaded_so_far():
+    """review-s3 f1: GRUB's 'boot' runs at once; a later linux line never does."""
+    cfg = (
+        "menuentry 'A' {\n linux /vmlinuz root=/dev/sda1 quiet\n initrd /initrd\n boot\n"
+        " linux /vmlinuz root=/dev/sda1 console=ttyS0 earlyprintk=ttyS0 rootdelay=300\n}\n"
+    )
+    entry = be.grub_default_entry("/boot/grub/grub.cfg", {"/boot/grub/grub.cfg": cfg})
+    assert isinstance(entry, BootEntry) and "console=ttyS0" not in entry.params
+
+
+@pytest.mark.parametrize("command", ["unset extra", "load_env extra"])
+def test_a_command_changing_variables_inside_an_entry_is_a_reason(command):
+    """review-s3 f4: an entry that unsets or reloads a variable before its linux line."""
+    cfg = (
+        'set extra="console=ttyS0 earlyprintk=ttyS0 rootdelay=300"\n'
+        f"menuentry 'A' {{\n {command}\n linux /vmlinuz root=/dev/sda1 $extra\n}}\n"
+    )
+    result = be.grub_default_entry("/boot/grub/grub.cfg", {"/boot/grub/grub.cfg": cfg})
+    assert isinstance(result, str) and command.split()[0] in result
+
+
+def test_alike_fallback_compares_custom_cfg_and_bls_entries_without_options():
+    """review-s3 f7: an undecided default must not pass while custom.cfg or a BLS entry
+    without options holds a kernel line lacking the parameters."""
+    undecided = 'if [ "${grub_cpu}" = x86_64 ]; then set default=1; fi\n'
+    cfg = GOOD + undecided + "if [ -f ${config_directory}/custom.cfg ]; then\n source ${config_directory}/custom.cfg\nfi\n"
+    facts = make_facts(grub_cfg=files(**{"/boot/grub/grub.cfg": cfg, "/boot/grub/custom.cfg": BAD}))
+    with pytest.raises(FactError, match="kernel lines differ"):
+        facts.boot_loader_lines()
+    bls = {
+        "/boot/loader/entries/a-5.14.0-2.el9.x86_64.conf": f"title new\nversion 5.14.0-2.el9.x86_64\nlinux /vmlinuz-2\noptions root=/dev/sda1 {PARAMS}\n",
+        "/boot/loader/entries/a-5.14.0-1.el9.x86_64.conf": "title old\nversion 5.14.0-1.el9.x86_64\nlinux /vmlinuz-1\n",
+    }
+    facts = make_facts(grub_cfg=files(**{"/boot/grub2/grub.cfg": undecided + "blscfg\n"}), bls_entries=files(**bls))
+    with pytest.raises(FactError, match="kernel lines differ"):
+        facts.boot_loader_lines()

@@ -203,3 +203,11 @@ def test_passwd_homes_reads_every_line():
 
     text = "".join(f"u{n}:x:{n}:{n}::/nonexistent:/usr/sbin/nologin\n" for n in range(6000))
     assert passwd_homes(text + "builder:x:7000:7000::/home/builder:/bin/bash\n")["builder"] == "/home/builder"
+
+
+def test_parameters_after_double_dash_go_to_init_not_the_kernel():
+    """review-s3 f6: `linux /vmlinuz root=/dev/sda1 -- console=ttyS0 ...` gives the kernel none of them."""
+    line = "root=/dev/sda1 -- console=ttyS0 earlyprintk=ttyS0 rootdelay=300".split()
+    for wanted in ("console=ttyS0", "earlyprintk=ttyS0", "rootdelay=300"):
+        assert linux.kernel_param_present(line, wanted) == (False, "")
+        assert linux.kernel_param_present(line[:1] + line[2:], wanted)[0] is True

@@ -64,6 +64,8 @@ def kernel_param_present(params: list[str], required: str) -> tuple[bool, str]:
     the kernel), a larger value passes with a note.
     """
     key, _, value = required.partition("=")
+    if "--" in params:  # the kernel hands every word after "--" to init, not to itself
+        params = params[: params.index("--")]
     values = [p.partition("=")[2] for p in params if p.partition("=")[0] == key]
     if not values:
         return False, ""

@@ -758,8 +758,14 @@ class _Grub:
                     found.initrds = args
             elif head in ("set",) or (head and re.match(r"[A-Za-z_][A-Za-z0-9_]*=", head)):
                 self._command(words, certain, env)
+            elif head == "boot":  # GRUB boots right here: later lines of the entry never run
+                if not certain:
+                    return "its 'boot' command is inside an 'if' whose condition is not known"
+                return ""
             elif head in ("source", ".", "configfile", "blscfg", "chainloader", "multiboot", "multiboot2"):
                 return f"it runs '{head}'"
+            elif head in ("unset", "load_env", "eval", "return", "read", "export", "setparams", "shift"):
+                return f"it runs '{head}' inside the entry, which may change what its kernel line gets"
             elif head in self.functions and depth < MAX_DEPTH:
                 why = self._entry_body(self.functions[head], env, found, certain, depth + 1)
                 if why:
@@ -1111,10 +1117,16 @@ def default_entries(
 
 
 def all_kernel_params(path: str, grub_files: dict[str, str], bls: dict[str, str]) -> list[list[str]]:
-    """Every kernel line's parameters of one configuration, as written."""
+    """Every kernel line's parameters that the configuration ``path`` may boot, as written:
+    the kernel lines of every GRUB file read (custom.cfg etc. may be sourced) and every BLS
+    entry (one without ``options`` has none: it differs from one that has them)."""
+
+    def bls_lines() -> list[list[str]]:
+        return [" ".join(_bls_value(text, "options")).split() for text in bls.values()]
+
     if path in grub_files:
-        lines = grub_kernel_params(grub_files[path])
-        if "blscfg" in grub_files[path]:
-            lines += [v.split() for text in bls.values() for v in _bls_value(text, "options")[:1]]
+        lines = [params for text in grub_files.values() for params in grub_kernel_params(text)]
+        if any("blscfg" in text for text in grub_files.values()):
+            lines += bls_lines()
         return lines
-    return [v.split() for text in bls.values() for v in _bls_value(text, "options")[:1]]
+    return bls_lines()

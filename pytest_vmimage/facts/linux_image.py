@@ -2038,7 +2038,9 @@ def root_not_booted(fs: ImageFs) -> str:
         if not root.unruled:
             return ""  # no other partition could hold the root
         return f"the default boot entry is not known ({line.problem}), so its root= cannot confirm that {read} is the root{unread}"
-    specs = [w.split("=", 1)[1] for w in line.text.split() if w.startswith("root=")]
+    words = line.text.split()
+    words = words[: words.index("--")] if "--" in words else words  # after "--": init's, not the kernel's
+    specs = [w.split("=", 1)[1] for w in words if w.startswith("root=")]
     if not specs:
         auto = [p.index for p in fs.facts.partitions if p.type_code.upper() in DISCOVERABLE_ROOTS]
         if auto == [root.partition_index] and not root.unruled:
