@@ -392,3 +392,26 @@ def test_alike_fallback_compares_custom_cfg_and_bls_entries_without_options():
     facts = make_facts(grub_cfg=files(**{"/boot/grub2/grub.cfg": undecided + "blscfg\n"}), bls_entries=files(**bls))
     with pytest.raises(FactError, match="kernel lines differ"):
         facts.boot_loader_lines()
+
+
+@pytest.mark.parametrize(
+    "extra, why",
+    [
+        ("ONTIMEOUT bad\n", "ONTIMEOUT"),
+        ("MENU INCLUDE /boot/extlinux/other.cfg\n", "not read"),
+    ],
+)
+def test_extlinux_what_is_not_modelled_is_a_reason(extra, why):
+    """review-s3 f5: syslinux may boot another label than DEFAULT."""
+    text = extra + f"DEFAULT good\nLABEL good\n KERNEL /vmlinuz\n APPEND {PARAMS}\nLABEL bad\n KERNEL /vmlinuz\n APPEND quiet\n"
+    result = be.extlinux_default_entry("/boot/extlinux/extlinux.conf", text)
+    assert isinstance(result, str) and why in result
+
+
+def test_extlinux_menu_default_needs_a_menu_ui():
+    """review-s3 f5: without a UI module syslinux ignores MENU DEFAULT."""
+    text = f"DEFAULT bad\nLABEL good\n MENU DEFAULT\n KERNEL /vmlinuz\n APPEND {PARAMS}\nLABEL bad\n KERNEL /vmlinuz\n APPEND quiet\n"
+    result = be.extlinux_default_entry("/boot/extlinux/extlinux.conf", text)
+    assert isinstance(result, str) and "MENU DEFAULT" in result
+    entry = be.extlinux_default_entry("/boot/extlinux/extlinux.conf", "UI menu.c32\n" + text)
+    assert isinstance(entry, BootEntry) and "console=ttyS0" in entry.params

@@ -1049,14 +1049,18 @@ def extlinux_default_entry(path: str, text: str) -> BootEntry | str | None:
         if not words or words[0].startswith("#"):
             continue
         key, value = words[0].lower(), (words[1].strip() if len(words) > 1 else "")
-        if key in ("include", "menu include", "config"):
+        if key in ("include", "config") or (key == "menu" and value.lower().startswith("include")):
             return f"{path}: '{words[0]}' of another file is not read"
+        if key == "ontimeout":  # review-s3 f5: with no key pressed syslinux runs ONTIMEOUT, not DEFAULT
+            return f"{path}: ONTIMEOUT {value} may be booted instead of DEFAULT (not modelled)"
         if key == "label":
             current = {"label": value, "append": None, "kernel": "", "initrd": []}
             labels.append(current)
         elif key == "default":
             default = value
         elif key == "menu" and value.lower() == "default" and current is not None:
+            if not re.search(r"^\s*ui\s", text, re.M | re.I):  # without a menu UI, MENU lines are ignored
+                return f"{path}: MENU DEFAULT without a UI menu module (syslinux ignores it, DEFAULT decides)"
             default = current["label"]
         elif key == "append":
             if current is None:
