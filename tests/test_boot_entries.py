@@ -415,3 +415,13 @@ def test_extlinux_menu_default_needs_a_menu_ui():
     assert isinstance(result, str) and "MENU DEFAULT" in result
     entry = be.extlinux_default_entry("/boot/extlinux/extlinux.conf", "UI menu.c32\n" + text)
     assert isinstance(entry, BootEntry) and "console=ttyS0" in entry.params
+
+
+@pytest.mark.parametrize("value", ["0X1", "0xg", "018", "4294967297"])
+def test_default_numbers_grub_versions_read_differently_are_a_reason(value):
+    """review-s3 f3: grub_strtoull differs by version and platform on these; never guess."""
+    cfg = f'set default="{value}"\n' + "".join(
+        f"menuentry '{t}' {{\n{line}}}\n" for t, line in (("bad", BAD), ("good", GOOD), ("0xg", BAD))
+    )
+    result = be.grub_default_entry("/boot/grub/grub.cfg", {"/boot/grub/grub.cfg": cfg})
+    assert isinstance(result, str) and "read differently" in result

@@ -476,6 +476,12 @@ def _pick(menu: list[_Item], value: str | None) -> _Item | str:
     if not menu:
         return "the menu has no entries"
     number = None if value is None else grub_strtoul(value)
+    if value is not None and value.lstrip()[:1].isdigit():
+        lead = re.match(r"[0-9A-Za-z]*", value.lstrip()).group(0)
+        # review-s3 f3: 0X.., 0x without digits, 08/09 (octal on some GRUB builds) and numbers
+        # past 2^31 (cast to int on x86_64-efi) are read differently by GRUB versions
+        if not re.fullmatch(r"0|[1-9][0-9]*", lead) or (number or 0) >= 2**31:
+            return f"default={value!r} is read differently by GRUB versions and platforms"
     chosen: _Item | None = None
     if value is not None and number is None:
         for item in menu:
