@@ -467,9 +467,11 @@ def detect_os(disk: DiskFacts | None) -> tuple[str | None, str]:
     types = {p.content.type for p in disk.partitions if p.content} | (
         {disk.whole_disk_fs.type} if disk.whole_disk_fs else set()
     )
-    # A Linux root file system is the strongest evidence; a "Microsoft basic data" GPT type
-    # alone is not Windows evidence (parted/gdisk give it to FAT EFI partitions of Linux images).
-    if disk.root_fs.readable:
+    # A Linux root file system is the strongest evidence, when it is the root the image
+    # boots (a decoy beside an LVM/btrfs root or the partition root= names is not);
+    # a "Microsoft basic data" GPT type alone is not Windows evidence (parted/gdisk give
+    # it to FAT EFI partitions of Linux images).
+    if disk.root_fs.readable and disk.root_fs.not_booted == "":
         name = disk.root_fs.os_release.get("PRETTY_NAME") or disk.root_fs.os_release.get("ID") or "Linux"
         return "linux", f"a Linux root file system ({name})"
     if "ntfs" in types or "bitlocker" in types:

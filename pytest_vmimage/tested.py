@@ -90,6 +90,10 @@ def describe_vhd(path: Path, disk_facts, disk_error, sha256: str) -> dict[str, s
         size = _unknown(f"cannot stat: {exc.strerror}")
     if disk_facts is None:
         distribution = _unknown(f"the VHD could not be read: {disk_error}")
+    elif disk_facts.root_fs.readable and disk_facts.root_fs.not_booted != "":
+        read = disk_facts.root_fs.os_release.get("PRETTY_NAME", "no os-release")
+        why = disk_facts.root_fs.not_booted or "not known to be the root the image boots"
+        distribution = _unknown(f"{read} on a file system that may not be the root: {why}")
     elif disk_facts.root_fs.readable:
         release = disk_facts.root_fs.os_release
         distribution = release.get("PRETTY_NAME") or _unknown("no os-release in the root file system")

@@ -46,7 +46,8 @@ def _combine(
     a pass: with a failing finding the verdict fails and names them; otherwise it is an
     error naming them."""
     if not_read and not any(result == Result.FAILED for result, _ in findings):
-        raise FactError("could not read " + "; ".join(not_read))
+        found = f" (found: {'; '.join(text for _, text in findings)})" if findings else ""
+        raise FactError("could not read " + "; ".join(not_read) + found)
     if not_read:
         findings = [*findings, (Result.FAILED, "not read: " + "; ".join(not_read))]
     if not findings:
@@ -178,7 +179,9 @@ def check_vhd_partition_layout(
     disk: DiskFacts, profile: Profile, os_family: str = "linux", disk_role: str = "os"
 ) -> Verdict:
     """VHD-006: no swap partition (fail if /etc/fstab uses it), no LVM (warn), and a Linux
-    OS disk with a single root partition (warn; BIOS-boot/EFI partitions allowed)."""
+    OS disk with a single root partition (warn; BIOS-boot/EFI partitions allowed).
+    Whether /etc/fstab uses a swap partition is read only from the root the image boots
+    (see :func:`_not_booted`); the rest comes from the partition table."""
     required = "no swap partition, no LVM" + (", one root partition" if disk_role == "os" else "")
     if os_family != "linux":
         return Verdict.not_applicable("swap/LVM/root-partition rules are for Linux images", required)
@@ -199,6 +202,9 @@ def check_vhd_partition_layout(
             elif not root.readable:
                 # whether /etc/fstab uses it decides between fail and warn: unknown is an error
                 not_read.append(f"/etc/fstab, to tell whether {where} is used ({root.reason})")
+            elif _not_booted(root):
+                # the /etc/fstab of a file system that may not be the root says nothing of the image
+                not_read.append(f"/etc/fstab, to tell whether {where} is used ({_not_booted(root)})")
             elif "fstab" in root.unreadable:
                 not_read.append(f"/etc/fstab, to tell whether {where} is used ({root.unreadable['fstab']})")
             elif disk.fstab_references(part):
@@ -232,6 +238,15 @@ def check_vhd_partition_layout(
     return _combine(
         findings, required, f"{len(disk.partitions)} partition(s), no swap, no LVM", fix, not_read
     )
+
+
+def _not_booted(root: RootFsFacts) -> str:
+    """Why the root file system read may not be the root the image boots ("" when it is:
+    the default boot entry's root= names it, or nothing else on the disk could be the root;
+    see facts/linux_image.root_not_booted, the tie the offline Linux suite uses)."""
+    if root.not_booted is None:
+        return "whether it is the root file system the image boots was not determined"
+    return root.not_booted
 
 
 def _unmatched_swap_lines(disk: DiskFacts) -> list[str]:
@@ -284,7 +299,12 @@ def check_vhd_sparse(disk: DiskFacts, profile: Profile) -> Verdict:
 
 def check_vhd_deprovisioned(disk: DiskFacts, profile: Profile) -> Verdict:
     """VHD-009: no resolv.conf (or a stub symlink), no DHCP leases, a generic hostname, no
-    shell history, no SSH host keys when the agent regenerates them."""
+    shell history, no SSH host keys when the agent regenerates them.
+
+    Judged only on the root the image boots (:func:`_not_booted`). On a file system that
+    may not be that root every finding, clean or dirty, says nothing about the image: an
+    error naming why and what was found there (never a pass on a decoy, nor a failure
+    blamed on a leftover partition)."""
     required = (
         "no /etc/resolv.conf (or a stub symlink), no DHCP leases, hostname localhost.localdomain, "
         "no shell history, no SSH host keys"
@@ -310,6 +330,13 @@ def check_vhd_deprovisioned(disk: DiskFacts, profile: Profile) -> Verdict:
     keys = [k.path for k in root.ssh_host_keys if k.path.endswith("_key")]
     if keys and regenerate == "y":
         findings.append((Result.FAILED, f"{len(keys)} SSH host key(s) with RegenerateSshHostKeyPair=y"))
+    untied = _not_booted(root)
+    if untied:
+        found = "; ".join(text for _, text in findings) or "none of the build residue"
+        raise FactError(
+            f"{disk.path}: {untied}. Found on the file system read (not judged: it may not be the "
+            f"image's root): {found}"
+        )
     fix = "run 'waagent -force -deprovision+user' and 'export HISTSIZE=0' before the final shutdown (guide §2.9)"
     return _combine(findings, required, "generalized: none of the build residue found", fix, not_read)
 

@@ -323,6 +323,10 @@ class RootFsFacts:
     # partitions that may hold the root but are not read (LVM physical volume, btrfs, an
     # unknown or unreadable Linux partition): only the kernel's root= can rule them out
     unruled: list[str] = field(default_factory=list)
+    # whether this is the root the image boots (the default boot entry's root=, see
+    # facts/linux_image.root_not_booted): "" it is; a text says why it may not be;
+    # None: not determined (not read, or facts made by hand), never taken as "it is"
+    not_booted: str | None = None
 
     def not_read(self, *names: str) -> dict[str, str]:
         """The facts among ``names`` that could not be read, with the reason."""
@@ -641,9 +645,14 @@ def _root_fs(file: _File, content: _Content | None, facts: DiskFacts, budget: Bu
         return RootFsFacts(reason=f"disk content not read: {facts.content_reason}")
     file.meter = Meter(budget)
     try:
-        return _find_root(file, content, facts)
+        root = _find_root(file, content, facts)
     finally:
         file.meter = None
+    if root.readable:
+        from pytest_vmimage.facts import linux_image  # the boot loader is read through its ImageFs
+
+        root.not_booted = linux_image.root_tie(file.path, dataclasses.replace(facts, root_fs=root), budget)
+    return root
 
 
 def _open(path: str) -> int:

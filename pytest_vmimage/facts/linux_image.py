@@ -2060,6 +2060,28 @@ def root_not_booted(fs: ImageFs) -> str:
     return f"the default boot entry boots root={spec} ({why}), not {read}{unread}; the root it mounts is not read"
 
 
+def root_tie(path: str, facts: DiskFacts, budget: Budget | None = None) -> str:
+    """:func:`root_not_booted` for a disk whose root file system was just read (the
+    artifacts suite's VHD-006/009 and the OS family use it through
+    ``RootFsFacts.not_booted``): "" when the root read is the one the image boots, else why
+    it may not be. When the boot loader files cannot be reached at all, as when the entry
+    is not known: the root read counts only if nothing else could be the root."""
+    try:
+        fs = ImageFs(path, facts, budget or Budget())
+    except (DiskError, FsReadError) as exc:
+        if not facts.root_fs.unruled:
+            return ""
+        why = str(exc).removeprefix(f"{path}: ")
+        return (
+            f"the boot loader files could not be read ({why}), so no root= confirms that the "
+            f"{facts.root_fs.fs_type} file system read is the root; not read: {', '.join(facts.root_fs.unruled)}"
+        )
+    try:
+        return root_not_booted(fs)
+    finally:
+        fs.close()
+
+
 def _whole_root_problem(facts: DiskFacts) -> str:
     """A reason the VHD-009 reader gave for every root fact at once (an unreplayed journal,
     another candidate root that could not be ruled out): it holds for every section too."""

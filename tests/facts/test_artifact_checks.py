@@ -166,6 +166,9 @@ def test_unreadable_root_is_an_error(tmp_path: Path) -> None:
             "/etc/resolv.conf", "symlink", target="../run/systemd/resolve/stub-resolv.conf"
         ),
     )
+    with pytest.raises(FactError, match="the root file system the image boots was not determined"):
+        checks.check_vhd_deprovisioned(dataclasses.replace(facts, root_fs=resolv), GUIDE)
+    resolv = dataclasses.replace(resolv, not_booted="")  # the root the image boots
     assert (
         checks.check_vhd_deprovisioned(dataclasses.replace(facts, root_fs=resolv), GUIDE).result
         == Result.PASSED
