@@ -328,3 +328,117 @@ def test_unread_partitions_are_root_candidates_to_rule_out(content, named):
     swap = Partition(4, "gpt", "gpt", 9000, 2048, "S", "Linux swap", "swap", content=FsProbe("swap"))
     found = disk._unread_candidates(_facts_with([linux, raid, swap]))
     assert found == [f"partition 2 ({named})", "partition 3 (Linux raid autodetect)"]
+
+
+# -- LNX-010 offline: the root= of the default entry is a logical volume on the OS disk's PV --
+
+
+def _lvm_disk(
+    tmp_path: Path,
+    root_param: str,
+    vg: str = "vg",
+    lv: str = "root",
+    boot: str = "boot",
+    corrupt: bool = False,
+) -> Path:
+    """MBR, like the testbed's lvm-root: p1 a separate /boot (ext4 with grub/grub.cfg at its
+    top; ``boot="decoy"``: a whole clean-looking root instead; ``boot="two"``: p3 holds a
+    second grub/grub.cfg), p2 an LVM2 PV with real text metadata (VG ``vg``, linear LV ``lv``)
+    written by the testbed's disktool."""
+    from tests.testbed.disktool import lvm_pv
+
+    cfg = GRUB_CFG.replace("root=LABEL=rootfs", root_param)
+    if boot == "decoy":
+        files = _tree(_booting(root_param))
+    else:
+        files = {"grub/grub.cfg": cfg, "vmlinuz-6.1.0-9-amd64": "kernel\n"}
+    p1 = _mkext4(write_tree(tmp_path / "p1", files), tmp_path / "p1.ext4", 64, ROOT_UUID, "boot")
+    pv = sparse_file(tmp_path / "p2.pv", 32 * MIB)
+    lvm_pv(str(pv), vg, lv, 4, 24)
+    if corrupt:
+        with open(pv, "r+b") as fh:  # one byte of the metadata text: its checksum no longer matches
+            fh.seek(4096 + 512 + 3)
+            fh.write(b"X")
+    raw = sparse_file(tmp_path / "os.raw", 140 * MIB)
+    partition(
+        raw,
+        "label: dos\nlabel-id: 0x1234abcd\nstart=2048, size=64M, type=83\nsize=32M, type=8e\n"
+        + ("size=32M, type=83\n" if boot == "two" else ""),
+    )
+    place(raw, p1, 2048)
+    place(raw, pv, 2048 + 64 * 2048)
+    if boot == "two":
+        other = write_tree(tmp_path / "p3", {"grub/grub.cfg": cfg.replace(root_param, "root=/dev/sda1")})
+        place(raw, _mkext4(other, tmp_path / "p3.ext4", 32, DATA_UUID, "boot2"), 2048 + 96 * 2048)
+    return raw
+
+
+@pytest.mark.parametrize(
+    ("root_param", "vg", "dm_name"),
+    [
+        ("root=/dev/mapper/vg-root", "vg", "vg-root"),
+        ("root=/dev/vg/root", "vg", "vg-root"),
+        ("root=/dev/mapper/my--vg-root", "my-vg", "my--vg-root"),
+        ("root=UUID=0b0c0c0d-0000-0000-0000-0000000000a1 rd.lvm.lv=vg/root", "vg", "vg-root"),
+    ],
+    ids=["mapper", "vg-lv", "dashed-vg", "rd.lvm.lv"],
+)
+def test_lnx010_offline_judges_a_root_on_a_logical_volume_of_the_os_disk(tmp_path, root_param, vg, dm_name):
+    """The testbed's lvm-root (review F8): the root is not read, but the default entry (read
+    from the /boot partition) boots an LV of the VG recorded on p2: LNX-010 warns as live does
+    (the same dm name and uuid), the root's own sections stay errors."""
+    facts = read_linux_image(_lvm_disk(tmp_path, root_param, vg=vg))
+    result, message = _verdict(checks.no_lvm, facts)
+    assert result == "WARNING", message
+    assert f"/ on logical volume {dm_name}" in message and "LVM physical volume /dev/sda2" in message
+    assert "dmuuid=LVM-" in facts.section("sys_block") and "holders=dm-0," in facts.section("sys_block")
+    assert _verdict(checks.shell_history, facts)[0] == "ERROR"  # the root itself is not read
+
+
+@pytest.mark.parametrize(
+    ("root_param", "kwargs", "why"),
+    [
+        ("root=/dev/mapper/other-root", {}, "names volume group other, not on this disk"),
+        ("root=/dev/mapper/vg-swap", {}, "has no (linear/striped) logical volume swap"),
+        ("root=/dev/mapper/vg-root", {"corrupt": True}, "checksum does not match"),
+        ("root=/dev/mapper/vg-root", {"boot": "two"}, "2 partitions hold a boot loader configuration"),
+        ("root=/dev/dm-0", {}, "names no logical volume"),
+        ("root=UUID=0b0c0c0d-0000-0000-0000-0000000000a1", {}, "names no logical volume"),
+    ],
+    ids=["other-vg", "other-lv", "bad-checksum", "two-boot-partitions", "dm-number", "uuid-without-rd.lvm.lv"],
+)
+def test_lnx010_offline_without_evidence_of_the_lv_stays_an_error(tmp_path, root_param, kwargs, why):
+    from pytest_vmimage.facts import linux_image
+
+    raw = _lvm_disk(tmp_path, root_param, **kwargs)
+    assert why in linux_image.lvm_root(str(raw), disk.inspect_disk(raw))
+    result, message = _verdict(checks.no_lvm, read_linux_image(raw))
+    assert result == "ERROR" and "LVM physical volume (partition 2)" in message, message
+
+
+def test_lnx010_offline_decoy_root_beside_the_lv(tmp_path):
+    """A clean-looking root on p1, root= an LV on p2: every root fact stays an error, LNX-010
+    warns from what was read (the PV and its VG's metadata), never from the decoy's fstab."""
+    facts = read_linux_image(_lvm_disk(tmp_path, "root=/dev/mapper/vg-root", boot="decoy"))
+    result, message = _verdict(checks.shell_history, facts)
+    assert result == "ERROR" and "root=/dev/mapper/vg-root" in message, message
+    result, message = _verdict(checks.no_lvm, facts)
+    assert result == "WARNING" and "/ on logical volume vg-root" in message, message
+    assert 'MOUNTPOINT="/"' not in facts.section("lsblk").split("sda1")[1].split("\n")[0]
+
+
+def test_lvm_metadata_reader_parses_lvm2_text():
+    from pytest_vmimage.facts import _lvm
+
+    text = (
+        '# comment\nvg0 {\nid = "aaaaaa-bbbb-cccc-dddd-eeee-ffff-gggggg"\nextent_size = 8192  # 4 MiB\n'
+        'physical_volumes {\npv0 {\nid = "pppppp-pppp-pppp-pppp-pppp-pppp-pppppp"\ndevice = "/dev/sda2"  # Hint only\n'
+        'tags = ["a", "b\\"c"]\n}\n}\nlogical_volumes {\nroot {\nid = "llllll-llll-llll-llll-llll-llll-llllll"\n'
+        'segment1 {\nstart_extent = 0\nextent_count = 3\ntype = "striped"\nstripes = [\n"pv0", 0\n]\n}\n}\n'
+        'thin {\nid = "x"\nsegment1 {\nextent_count = 1\ntype = "thin"\n}\n}\n}\n}\ncontents = "Text Format Volume Group"\n'
+    )
+    vg = _lvm._volume_group(_lvm._parse(text), "pppppp-pppp-pppp-pppp-pppp-pppp-pppppp")
+    assert vg.name == "vg0" and list(vg.lvs) == ["root"]  # a thin LV lists no PV: not claimed
+    assert vg.lvs["root"].sectors == 3 * 8192 and vg.dm_name("root") == "vg0-root"
+    assert vg.dm_uuid("root") == "LVM-" + "aaaaaabbbbccccddddeeeeffffgggggg" + "l" * 32
+    assert _lvm.split_dm_name("a--b-c--d") == ("a-b", "c-d") and _lvm.split_dm_name("a--b") is None

@@ -32,7 +32,7 @@ import time
 import zlib
 from dataclasses import dataclass, field
 
-from pytest_vmimage.facts import disk
+from pytest_vmimage.facts import _lvm, disk
 from pytest_vmimage.facts.boot_entries import BootEntry
 from pytest_vmimage.facts.disk import (
     MIB,
@@ -134,10 +134,13 @@ class ImageFs:
     file systems /etc/fstab mounts below it, symlinks followed across them, all read-only
     and within one :class:`~pytest_vmimage.facts.disk.Budget`."""
 
-    def __init__(self, path: str, facts: DiskFacts, budget: Budget) -> None:
+    def __init__(self, path: str, facts: DiskFacts, budget: Budget, boot_only: int | None = None) -> None:
+        """``boot_only``: the root is not read; "/" is unreadable (naming why) and /boot is
+        that partition, the one GRUB reads (see :func:`boot_partition`)."""
         self.path = path
         self.facts = facts
-        if not facts.root_fs.readable:
+        self.boot_only = boot_only is not None
+        if not facts.root_fs.readable and boot_only is None:
             raise DiskError(f"{path}: root file system not readable: {facts.root_fs.reason}")
         self.fd = disk._open(path)
         st = os.fstat(self.fd)
@@ -151,11 +154,16 @@ class ImageFs:
             raise DiskError(f"{path}: disk content cannot be read: {scratch.content_reason}")
         self.content = content
         try:
-            root = disk._reader_for(self.file, content, facts, facts.root_fs.partition_index)
-            self.mounts = [_Mount("/", root)]
             self._stats: dict[str, FileEntry | None | Unreadable] = {}
             self._listings: dict[str, list[FileEntry] | None | Unreadable] = {}
             self._contents: dict[tuple[str, int], bytes | None | Unreadable] = {}
+            if boot_only is not None:
+                boot = disk._reader_for(self.file, content, facts, boot_only)
+                why = f"the root file system is not read ({facts.root_fs.reason})"
+                self.mounts = [_Mount("/boot", boot), _Mount("/", None, why)]
+                return
+            root = disk._reader_for(self.file, content, facts, facts.root_fs.partition_index)
+            self.mounts = [_Mount("/", root)]
             self._mount_fstab()
             self._mount_unread()
         except disk._NoReader as exc:
@@ -1404,7 +1412,9 @@ SYSTEMD_BOOT_MARKERS = (
 def _systemd_boot_marker(fs: ImageFs) -> str:
     """A systemd-boot file on the ESP or /boot ("" when none): beside GRUB, which boots is
     not known offline."""
-    markers = fs.resolve(list(SYSTEMD_BOOT_MARKERS))
+    # boot-only (the root not read, no EFI System Partition on the disk): /efi is on the root
+    names = [m for m in SYSTEMD_BOOT_MARKERS if not getattr(fs, "boot_only", False) or m.startswith("/boot/")]
+    markers = fs.resolve(names)
     for name, entry in markers.items():
         if isinstance(entry, Unreadable):
             raise _Problem(entry.reason)
@@ -1652,8 +1662,12 @@ def _authorized_keys(fs: ImageFs, _: str) -> tuple[int, str]:
 _FSTYPE = {"lvm2_pv": "LVM2_member"}
 
 
-def _disk_rows(name: str, facts: DiskFacts, mounts: dict[int, str]) -> tuple[list[str], list[str], list[str]]:
-    """sys_block, lsblk and blkid lines of one VHD as the VM would list it."""
+def _disk_rows(
+    name: str, facts: DiskFacts, mounts: dict[int, str], holders: dict[int, str] | None = None
+) -> tuple[list[str], list[str], list[str]]:
+    """sys_block, lsblk and blkid lines of one VHD as the VM would list it (``holders``:
+    partition -> the device-mapper device on it)."""
+    holders = holders or {}
     if facts.virtual_size is None or not facts.content_readable:
         raise _Problem(f"{facts.path}: the disk's size or content is not known ({facts.content_reason})")
     sys_block = [f"disk {name} size={facts.virtual_size // 512} removable=0 ro=0 dm= dmuuid= slaves="]
@@ -1672,7 +1686,8 @@ def _disk_rows(name: str, facts: DiskFacts, mounts: dict[int, str]) -> tuple[lis
         fstype = _FSTYPE.get(probe.type, probe.type) if probe else ""
         parttype = part.type_code.lower()
         sys_block.append(
-            f"part {kname} disk={name} start={part.start_sector} size={part.size_sectors} holders="
+            f"part {kname} disk={name} start={part.start_sector} size={part.size_sectors} "
+            f"holders={holders[part.index] + ',' if part.index in holders else ''}"
         )
         lsblk.append(
             f'NAME="{kname}" KNAME="{kname}" PKNAME="{name}" TYPE="part" SIZE="{part.size_bytes}" '
@@ -1688,11 +1703,23 @@ def _disk_rows(name: str, facts: DiskFacts, mounts: dict[int, str]) -> tuple[lis
     return sys_block, lsblk, blkid
 
 
-def block_sections(os_disk: DiskFacts, data_disks: list[DiskFacts], root_problem: str = "") -> dict[str, Section]:
+def block_sections(
+    os_disk: DiskFacts, data_disks: list[DiskFacts], root_problem: str = "", lvm: LvmRoot | str = ""
+) -> dict[str, Section]:
     """sys_block / lsblk / blkid / disk_links of the OS disk (sda) and the data disks (sdc,
     sdd, ... in the order given): partitions from the partition tables, / where the root
     read is (its root= named it), the other mount points from the image's /etc/fstab (what
-    the VM mounts at boot). No resource disk exists offline."""
+    the VM mounts at boot). No resource disk exists offline.
+
+    When the root is not read but ``lvm`` says the default entry's root= is a logical
+    volume of this disk's physical volumes (:func:`lvm_root`), / is that device-mapper
+    device (dm-0, its name and uuid as LVM gives them) over its partitions; the other
+    mount points are then not known (the root's /etc/fstab is not read) and none is listed."""
+    if isinstance(lvm, LvmRoot) and (root_problem or not os_disk.root_fs.readable):
+        try:
+            return _lvm_block_sections(os_disk, data_disks, lvm)
+        except _Problem as exc:
+            return {n: Section(2, "", problem=str(exc)) for n in ("sys_block", "lsblk", "blkid")}
     try:
         if "fstab" in os_disk.root_fs.unreadable or not os_disk.root_fs.readable or root_problem:
             why = root_problem or os_disk.root_fs.unreadable.get("fstab") or os_disk.root_fs.reason
@@ -1713,6 +1740,29 @@ def block_sections(os_disk: DiskFacts, data_disks: list[DiskFacts], root_problem
         rows += [_disk_rows(f"sd{chr(ord('c') + i)}", d, {}) for i, d in enumerate(data_disks[:20])]
     except _Problem as exc:
         return {n: Section(2, "", problem=str(exc)) for n in ("sys_block", "lsblk", "blkid")}
+    texts = ["\n".join(line for r in rows for line in r[i]) + "\n" for i in range(3)]
+    return {
+        name: _framed(name, 0, text)
+        for name, text in zip(("sys_block", "lsblk", "blkid"), texts, strict=True)
+    } | {"disk_links": _framed("disk_links", 0, "")}
+
+
+def _lvm_block_sections(os_disk: DiskFacts, data_disks: list[DiskFacts], lvm: LvmRoot) -> dict[str, Section]:
+    dm = "dm-0"
+    rows = [_disk_rows("sda", os_disk, {}, {i: dm for i in lvm.partitions})]
+    rows += [_disk_rows(f"sd{chr(ord('c') + i)}", d, {}) for i, d in enumerate(data_disks[:20])]
+    lv = lvm.vg.lvs[lvm.lv]
+    name, slaves = lvm.vg.dm_name(lvm.lv), "".join(f"sda{i}," for i in lvm.partitions)
+    rows.append(
+        (
+            [f"disk {dm} size={lv.sectors} removable=0 ro=0 dm={name} dmuuid={lvm.vg.dm_uuid(lvm.lv)} slaves={slaves}"],
+            [
+                f'NAME="{name}" KNAME="{dm}" PKNAME="sda{lvm.partitions[0]}" TYPE="lvm" SIZE="{lv.sectors * 512}" '
+                'FSTYPE="" MOUNTPOINT="/" UUID=""'
+            ],
+            [],
+        )
+    )
     texts = ["\n".join(line for r in rows for line in r[i]) + "\n" for i in range(3)]
     return {
         name: _framed(name, 0, text)
@@ -1940,7 +1990,8 @@ def read_linux_image(
         why = str(exc).removeprefix(f"{path}: ")
         for name in names:
             result.sections[name] = Section(2, "", problem=f"reading the image stopped: {why}")
-        result.sections.update(block_sections(facts, list(data_disks)))  # an error naming the cause
+        # an error naming the cause, unless root= names a logical volume on this disk's PVs
+        result.sections.update(block_sections(facts, list(data_disks), lvm=lvm_root(path, facts)))
         result.meta = {"source": "vhd", "vhd": path, "bytes_read": 0, "seconds": 0.0}
         return result
     try:
@@ -1951,9 +2002,10 @@ def read_linux_image(
             if stale and not section.problem:
                 section = Section(2, "", problem=stale)
             result.sections[name] = section
+        lvm = lvm_root(path, facts, fs) if stale else ""
     finally:
         fs.close()
-    result.sections.update(block_sections(facts, list(data_disks), stale))
+    result.sections.update(block_sections(facts, list(data_disks), stale, lvm))
     result.meta = {
         "source": "vhd",
         "vhd": path,
@@ -2080,6 +2132,140 @@ def root_tie(path: str, facts: DiskFacts, budget: Budget | None = None) -> str:
         return root_not_booted(fs)
     finally:
         fs.close()
+
+
+BOOT_MARKERS = ("/grub/grub.cfg", "/grub2/grub.cfg", "/loader/entries", "/extlinux/extlinux.conf", "/syslinux/syslinux.cfg")
+
+
+def boot_partition(path: str, facts: DiskFacts) -> tuple[int | None, str]:
+    """The partition the boot loader reads when the root is not: the one ext/XFS partition
+    holding grub/grub.cfg, grub2/grub.cfg, loader/entries or an extlinux configuration at
+    its top (a separate /boot). None and why when none, or more than one, does."""
+    fd = disk._open(path)
+    try:
+        st = os.fstat(fd)
+        file = disk._File(fd, st.st_size, path)
+        file.meter = Meter(Budget())
+        scratch = DiskFacts(path=path, apparent_size=st.st_size, allocated_size=0, data_bytes=None, format="")
+        content = disk._identify(file, scratch)
+        if content is None:
+            return None, f"the disk content cannot be read ({scratch.content_reason})"
+        found, problems = [], []
+        for part in facts.partitions:
+            if not (part.content and part.content.type in ("ext2", "ext3", "ext4", "xfs")):
+                continue
+            try:
+                entries = disk._reader_for(file, content, facts, part.index).lstat_many(list(BOOT_MARKERS))
+            except Exception as exc:  # noqa: BLE001 - a broken candidate is a reason, not a crash
+                problems.append(f"partition {part.index}: {exc}")
+                continue
+            problems += [f"partition {part.index}: {e.reason}" for e in entries.values() if isinstance(e, Unreadable)]
+            if any(isinstance(e, FileEntry) for e in entries.values()):
+                found.append(part.index)
+    finally:
+        os.close(fd)
+    if problems:
+        return None, "a partition that may hold the boot loader's files could not be read (" + "; ".join(problems[:3]) + ")"
+    if len(found) != 1:
+        return None, (
+            f"{len(found)} partitions hold a boot loader configuration ({', '.join(map(str, found))}): which one boots is not known"
+            if found
+            else "no partition holds grub/grub.cfg, loader/entries or an extlinux configuration"
+        )
+    return found[0], ""
+
+
+@dataclass(frozen=True)
+class LvmRoot:
+    """The root the default boot entry mounts is a logical volume of a volume group whose
+    metadata is on the OS disk's LVM physical volume(s) (read from them)."""
+
+    spec: str  # root= (or rd.lvm.lv=) as the entry gives it
+    vg: _lvm.VolumeGroup
+    lv: str
+    partitions: tuple[int, ...]  # the OS disk's PV partitions the LV's segments use
+
+
+def lvm_root(path: str, facts: DiskFacts, fs: ImageFs | None = None) -> LvmRoot | str:
+    """The logical volume the default boot entry boots as its root, when its root= names
+    one (``/dev/mapper/VG-LV``, ``/dev/VG/LV``, or a UUID/LABEL no partition has with one
+    ``rd.lvm.lv=VG/LV``) of a volume group recorded on this disk's physical volumes, every
+    segment on them; else why not ("" when the disk holds no physical volume). The entry
+    is read through ``fs``, or, when the root is not read, from the partition GRUB reads."""
+    pvs = [p for p in facts.partitions if p.content and p.content.type == "lvm2_pv"]
+    if not pvs:
+        return ""
+    own = fs is None
+    if own and any(p.role == "efi" or (p.content and p.content.type == "vfat") for p in facts.partitions):
+        return (
+            "the default boot entry is not read: with the root not read, where the EFI System Partition "
+            "is mounted (and whether systemd-boot is on it) is not known"
+        )
+    if own:
+        try:
+            index, why = boot_partition(path, facts)
+        except DiskError as exc:
+            index, why = None, str(exc)
+        if index is None:
+            return f"the default boot entry is not read: {why}"
+        try:
+            fs = ImageFs(path, facts, Budget(), boot_only=index)
+        except (DiskError, FsReadError) as exc:
+            return f"the default boot entry is not read: {exc}"
+    try:
+        line = _produce_section(fs, "proc_cmdline")
+        vgs, problems = {}, []
+        for part in pvs:
+            try:
+                vg = _lvm.read_volume_group(
+                    lambda off, n, part=part: fs.content.read(part.start_bytes + off, min(n, max(0, part.size_bytes - off))),
+                    part.size_bytes,
+                )
+            except (_lvm.LvmError, FsReadError, DiskError) as exc:
+                problems.append(f"partition {part.index}: {exc}")
+                continue
+            known = vgs.setdefault(vg.name, (vg, {}))
+            if known[0].id != vg.id:
+                problems.append(f"partition {part.index}: a second volume group named {vg.name}")
+                continue
+            known[1][vg.pv_id] = part.index
+    finally:
+        if own:
+            fs.close()
+    if line.problem:
+        return f"the default boot entry is not known ({line.problem})"
+    words = line.text.split()
+    words = words[: words.index("--")] if "--" in words else words
+    specs = [w.split("=", 1)[1].strip('"') for w in words if w.startswith("root=")]
+    if not specs:
+        return "the default boot entry has no root="
+    spec = specs[-1]
+    named: tuple[str, str] | None = None
+    if spec.startswith("/dev/mapper/"):
+        named = _lvm.split_dm_name(spec.removeprefix("/dev/mapper/"))
+    elif re.fullmatch(r"/dev/(?!disk/|mapper/)[^/]+/[^/]+", spec):
+        named = tuple(spec.removeprefix("/dev/").split("/"))  # type: ignore[assignment]
+    elif not disk.kernel_root_partitions(facts, spec)[0]:
+        lvs = [w.split("=", 1)[1] for w in words if w.startswith("rd.lvm.lv=")]
+        if len(lvs) == 1 and lvs[0].count("/") == 1:
+            named, spec = tuple(lvs[0].split("/")), f"{spec} with rd.lvm.lv={lvs[0]}"  # type: ignore[assignment]
+    if named is None:
+        return f"root={spec} names no logical volume"
+    vg_name, lv_name = named
+    if vg_name not in vgs:
+        read = ", ".join(vgs) or "none"
+        unread = f"; not read: {'; '.join(problems)}" if problems else ""
+        return f"root={spec} names volume group {vg_name}, not on this disk's physical volumes (read: {read}{unread})"
+    if problems:
+        return f"root={spec}: the physical volumes on this disk are not all read ({'; '.join(problems)})"
+    vg, by_id = vgs[vg_name]
+    lv = vg.lvs.get(lv_name)
+    if lv is None:
+        return f"root={spec}: volume group {vg_name} has no (linear/striped) logical volume {lv_name}"
+    under = [by_id.get(pv) for pv in lv.pvs]
+    if None in under:
+        return f"root={spec}: logical volume {vg_name}/{lv_name} uses a physical volume not on this disk"
+    return LvmRoot(spec, vg, lv_name, tuple(sorted(set(under))))
 
 
 def _whole_root_problem(facts: DiskFacts) -> str:
