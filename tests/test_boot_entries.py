@@ -381,7 +381,11 @@ def test_alike_fallback_compares_custom_cfg_and_bls_entries_without_options():
     """review-s3 f7: an undecided default must not pass while custom.cfg or a BLS entry
     without options holds a kernel line lacking the parameters."""
     undecided = 'if [ "${grub_cpu}" = x86_64 ]; then set default=1; fi\n'
-    cfg = GOOD + undecided + "if [ -f ${config_directory}/custom.cfg ]; then\n source ${config_directory}/custom.cfg\nfi\n"
+    cfg = (
+        GOOD
+        + undecided
+        + "if [ -f ${config_directory}/custom.cfg ]; then\n source ${config_directory}/custom.cfg\nfi\n"
+    )
     facts = make_facts(grub_cfg=files(**{"/boot/grub/grub.cfg": cfg, "/boot/grub/custom.cfg": BAD}))
     with pytest.raises(FactError, match="kernel lines differ"):
         facts.boot_loader_lines()
@@ -389,7 +393,9 @@ def test_alike_fallback_compares_custom_cfg_and_bls_entries_without_options():
         "/boot/loader/entries/a-5.14.0-2.el9.x86_64.conf": f"title new\nversion 5.14.0-2.el9.x86_64\nlinux /vmlinuz-2\noptions root=/dev/sda1 {PARAMS}\n",
         "/boot/loader/entries/a-5.14.0-1.el9.x86_64.conf": "title old\nversion 5.14.0-1.el9.x86_64\nlinux /vmlinuz-1\n",
     }
-    facts = make_facts(grub_cfg=files(**{"/boot/grub2/grub.cfg": undecided + "blscfg\n"}), bls_entries=files(**bls))
+    facts = make_facts(
+        grub_cfg=files(**{"/boot/grub2/grub.cfg": undecided + "blscfg\n"}), bls_entries=files(**bls)
+    )
     with pytest.raises(FactError, match="kernel lines differ"):
         facts.boot_loader_lines()
 
@@ -403,7 +409,10 @@ def test_alike_fallback_compares_custom_cfg_and_bls_entries_without_options():
 )
 def test_extlinux_what_is_not_modelled_is_a_reason(extra, why):
     """review-s3 f5: syslinux may boot another label than DEFAULT."""
-    text = extra + f"DEFAULT good\nLABEL good\n KERNEL /vmlinuz\n APPEND {PARAMS}\nLABEL bad\n KERNEL /vmlinuz\n APPEND quiet\n"
+    text = (
+        extra
+        + f"DEFAULT good\nLABEL good\n KERNEL /vmlinuz\n APPEND {PARAMS}\nLABEL bad\n KERNEL /vmlinuz\n APPEND quiet\n"
+    )
     result = be.extlinux_default_entry("/boot/extlinux/extlinux.conf", text)
     assert isinstance(result, str) and why in result
 
@@ -425,3 +434,210 @@ def test_default_numbers_grub_versions_read_differently_are_a_reason(value):
     )
     result = be.grub_default_entry("/boot/grub/grub.cfg", {"/boot/grub/grub.cfg": cfg})
     assert isinstance(result, str) and "read differently" in result
+
+
+# -- review-s3 f2: functions, return and the other ways GRUB's script flow differs from a
+# straight run (grub-core/script/parser.y, execute.c). Entry 0 or 1 is the one without the
+# parameters ('bad'); each cfg below PASSED LNX-013 before the fix.
+
+BAD_GOOD = f"menuentry 'bad' {{\n{BAD}}}\nmenuentry 'good' {{\n{GOOD}}}\n"
+GOOD_BAD = f"menuentry 'good' {{\n{GOOD}}}\nmenuentry 'bad' {{\n{BAD}}}\n"
+CUSTOM = "/boot/grub/custom.cfg"
+UNDECIDED_SOURCE = f"if keystatus --shift; then\n source {CUSTOM}\nfi\n"
+
+# name -> (grub.cfg, custom.cfg or None, grubenv, the entry GRUB boots or "reason: <words>")
+FLOW_CASES = {
+    # parser.y: 'function' is a statement of a script's top level only; inside a block it is
+    # a syntax error, and what GRUB's error recovery then runs is not modelled
+    "function inside an if": (
+        "if keystatus --shift; then\n function pick {\n  set default=1\n }\nfi\npick\n" + BAD_GOOD,
+        None,
+        "",
+        "reason: syntax error",
+    ),
+    "function inside a menuentry": (
+        f"menuentry 'good' {{\n function pick {{\n  set default=1\n }}\n{GOOD}}}\nmenuentry 'bad' {{\n{BAD}}}\n",
+        None,
+        "",
+        "reason: syntax error",
+    ),
+    # a function defined by a file sourced under an undecided if: calling it is undecided
+    "function sourced under an undecided if": (
+        UNDECIDED_SOURCE + "pick\n" + BAD_GOOD,
+        "function pick {\n set default=1\n}\n",
+        "",
+        "reason: 'set default' is inside an 'if'",
+    ),
+    "function adding an entry, sourced under an undecided if": (
+        "set default=good\n" + UNDECIDED_SOURCE + f"add\nmenuentry 'bad' {{\n{BAD}}}\n",
+        f"function add {{\n menuentry 'good' {{\n{GOOD} }}\n}}\n",
+        "",
+        "reason: the entry named 'good' is inside an 'if'",
+    ),
+    "function redefined under an undecided if": (
+        "function pick {\n set default=0\n}\n" + UNDECIDED_SOURCE + "pick\n" + BAD_GOOD,
+        "function pick {\n set default=1\n}\n",
+        "",
+        "reason: 'set default' is inside an 'if'",
+    ),
+    # execute.c grub_script_return: a return in a function ends it
+    "return ends the function": (
+        "function pick {\n return\n set default=1\n}\npick\n" + BAD_GOOD,
+        None,
+        "",
+        "bad",
+    ),
+    "return in a decided if": (
+        "function pick {\n if [ a = a ]; then return; fi\n set default=1\n}\npick\n" + BAD_GOOD,
+        None,
+        "",
+        "bad",
+    ),
+    "return in an undecided if": (
+        "function pick {\n if keystatus --shift; then return; fi\n set default=1\n}\npick\n" + BAD_GOOD,
+        None,
+        "",
+        "reason: 'set default' is inside an 'if'",
+    ),
+    "return in a loop": (
+        "function pick {\n for x in a; do return; done\n set default=1\n}\npick\n" + BAD_GOOD,
+        None,
+        "",
+        "reason: 'set default' is inside an 'if'",
+    ),
+    "return outside a function does nothing": ("return\nset default=1\n" + BAD_GOOD, None, "", "good"),
+    "return in a submenu body": (
+        f"set default=\"1>1\"\nmenuentry 'bad' {{\n{BAD}}}\nsubmenu 'sub' {{\n menuentry 'bad2' {{\n{BAD} }}\n"
+        f" return\n menuentry 'good' {{\n{GOOD} }}\n}}\n",
+        None,
+        "",
+        "reason: return",
+    ),
+    "recursion": ("function pick {\n pick\n}\npick\nset default=1\n" + BAD_GOOD, None, "", "reason: nest"),
+    # grub_script_function_call: the body runs whatever its arguments are, $1.. are them
+    "arguments not known": (
+        "function pick {\n set default=1\n}\npick $grub_cpu\n" + GOOD_BAD,
+        None,
+        "",
+        "bad",
+    ),
+    "positional parameters": ("function pick {\n set default=$1\n}\npick 1\n" + GOOD_BAD, None, "", "bad"),
+    "brace on the next line": ("function pick\n{\n set default=1\n}\n" + BAD_GOOD, None, "", "bad"),
+    # grub_script_execute_cmdline: a GRUB command wins over a function of the same name
+    "function named like a GRUB command": (
+        "function echo {\n set default=1\n}\necho x\n" + BAD_GOOD,
+        None,
+        "",
+        "reason: named like GRUB's command",
+    ),
+    # exit leaves GRUB: no menu entry is booted by this grub.cfg
+    "exit": ("exit\n" + GOOD_BAD, None, "", "reason: exit"),
+    "exit in an undecided if": ("if keystatus --shift; then exit; fi\n" + GOOD_BAD, None, "", "reason: exit"),
+    # statements whose effect the straight run missed
+    "assignment without set is expanded": ("x=1\ndefault=$x\n" + GOOD_BAD, None, "", "bad"),
+    "an if's condition command runs": (
+        'if load_env; then true; fi\nset default="${saved_entry}"\n' + GOOD_BAD,
+        None,
+        "saved_entry=1\n",
+        "bad",
+    ),
+    "a '!' condition command runs": (
+        'if ! load_env; then true; fi\nset default="${saved_entry}"\n' + GOOD_BAD,
+        None,
+        "saved_entry=1\n",
+        "bad",
+    ),
+    "a for loop sets its variable": (
+        "for x in 0 1; do true; done\nset default=$x\n" + GOOD_BAD,
+        None,
+        "",
+        "reason: 'set default' is inside an 'if'",
+    ),
+    "a while condition runs": (
+        "while set default=1; do break; done\n" + GOOD_BAD,
+        None,
+        "",
+        "reason: 'set default' is inside an 'if'",
+    ),
+    "$? is not known": (
+        'true\nif [ "$?" = 0 ]; then set default=1; fi\n' + GOOD_BAD,
+        None,
+        "",
+        "reason: 'set default' is inside an 'if'",
+    ),
+    "a command named by a variable": ('set c="set default=1"\n$c\n' + GOOD_BAD, None, "", "bad"),
+    "a function's '}' with no delimiter before it": (
+        "function pick {\n set default=1 }\npick\n" + BAD_GOOD,
+        None,
+        "",
+        "reason: syntax error",
+    ),
+    "a while condition that returns": (
+        "function pick {\n while return; do true; done\n set default=1\n}\npick\n" + BAD_GOOD,
+        None,
+        "",
+        "bad",
+    ),
+    "break outside a loop does nothing": ("break\nset default=1\n" + BAD_GOOD, None, "", "good"),
+    "unset of a name not known": (
+        "set default=1\nunset $grub_cpu\n" + BAD_GOOD,
+        None,
+        "",
+        "reason: $grub_cpu",
+    ),
+    "boot in a decided if ends the entry": (
+        f"menuentry 'bad' {{\n linux /vmlinuz root=/dev/sda1 quiet\n if [ a = a ]; then boot; fi\n{GOOD}}}\n",
+        None,
+        "",
+        "bad",
+    ),
+    "a menuentry on one line": (
+        "menuentry 'bad' { linux /boot/vmlinuz-6.1.0-8-amd64 root=LABEL=rootfs ro quiet; }\n"
+        f"menuentry 'good' {{\n{GOOD}}}\n",
+        None,
+        "",
+        "bad",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(FLOW_CASES))
+def test_grub_script_flow_is_modelled_or_a_reason(case):
+    cfg, custom, env, expected = FLOW_CASES[case]
+    grub = {"/boot/grub/grub.cfg": cfg, **({CUSTOM: custom} if custom is not None else {})}
+    envs = {"/boot/grub/grubenv": env} if env else {}
+    result = be.grub_default_entry("/boot/grub/grub.cfg", grub, envs)
+    if expected.startswith("reason: "):
+        assert isinstance(result, str) and expected.removeprefix("reason: ") in result, result
+    else:
+        assert isinstance(result, BootEntry) and result.title == expected, result
+    # the live verdict (LNX-013): an ERROR naming the cause, never a PASS on a guessed entry
+    facts = _live(cfg, env, grub_cfg=files(**grub))
+    if expected.startswith("reason: "):
+        with pytest.raises(FactError, match="cannot be told"):
+            checks.kernel_boot_line(facts, GUIDE)
+    else:
+        expected_result = Result.PASSED if expected == "good" else Result.FAILED
+        assert checks.kernel_boot_line(facts, GUIDE).result is expected_result
+
+
+def test_a_function_called_by_an_entry_gets_its_own_arguments():
+    """Ubuntu's 00_header gfxmode: ``gfxmode $linux_gfx_mode`` in each entry; $1 is the
+    call's argument (grub_script_function_call), not the entry's."""
+    cfg = (
+        'function gfxmode {\n\tset gfxpayload="${1}"\n\tif [ "${1}" = "keep" ]; then\n'
+        "\t\tset vt_handoff=vt.handoff=7\n\telse\n\t\tset vt_handoff=\n\tfi\n}\n"
+        "set linux_gfx_mode=keep\nexport linux_gfx_mode\n"
+        "menuentry 'Ubuntu' --class ubuntu {\n\tgfxmode $linux_gfx_mode\n"
+        "\tlinux /boot/vmlinuz root=/dev/sda1 ro $vt_handoff\n}\n"
+    )
+    entry = be.grub_default_entry("/boot/grub/grub.cfg", {"/boot/grub/grub.cfg": cfg})
+    assert isinstance(entry, BootEntry) and entry.params == ["root=/dev/sda1", "ro", "vt.handoff=7"]
+    # Ubuntu's 10_linux picks linux_gfx_mode by gfxblacklist.txt and hwmatch (not read): the
+    # kernel line then has vt.handoff=7 or not, which is a reason, not the guess "" it was
+    undecided = cfg.replace(
+        "set linux_gfx_mode=keep\n",
+        "if [ -e ${prefix}/gfxblacklist.txt ]; then\n set linux_gfx_mode=text\nelse\n set linux_gfx_mode=keep\nfi\n",
+    )
+    result = be.grub_default_entry("/boot/grub/grub.cfg", {"/boot/grub/grub.cfg": undecided})
+    assert isinstance(result, str) and "$vt_handoff" in result

@@ -106,6 +106,7 @@ class _Unknown(Exception):
 @dataclass
 class _Word:
     parts: list[tuple[str, str]]  # ("lit" | "dq" | "sq", text); "sq" is never expanded
+    glued: bool = False  # a '}' that followed a word with no ';' or newline between
 
     @property
     def bare(self) -> str | None:
@@ -185,11 +186,45 @@ def _commands(text: str) -> list[list[_Word]]:
             i += 1
     end_command()
     out: list[list[_Word]] = []
-    for command in commands:  # "then insmod x", "fi }" -> keyword, then the rest
-        while len(command) > 1 and command[0].bare in ("then", "else", "do", "fi", "done", "}"):
+    for command in commands:
+        out.extend(_cut(command))
+    joined: list[list[_Word]] = []
+    for command in out:  # parser.y: newlines may come between 'function NAME' and its '{'
+        if (
+            joined
+            and [w.bare for w in command] == ["{"]
+            and len(joined[-1]) == 2
+            and joined[-1][0].bare == "function"
+        ):
+            joined[-1] = joined[-1] + command
+        else:
+            joined.append(command)
+    return joined
+
+
+_LEADING = ("then", "else", "do", "fi", "done", "}")
+
+
+def _cut(command: list[_Word]) -> list[list[_Word]]:
+    """One line's command as GRUB's lexer cuts it: a leading keyword ("then insmod x",
+    "fi }") stands alone, '{' and '}' are tokens of their own: a block's first command may
+    follow its '{' on the line, and a block's '}' may follow a command with no delimiter."""
+    out: list[list[_Word]] = []
+    while command:
+        if len(command) > 1 and command[0].bare in _LEADING:
             out.append([command[0]])
             command = command[1:]
-        out.append(command)
+            continue
+        k = next((k for k, w in enumerate(command) if w.bare == "{" or (k and w.bare == "}")), None)
+        if k is None or (k == len(command) - 1 and command[k].bare == "{"):
+            out.append(command)
+            break
+        if command[k].bare == "{":
+            out.append(command[: k + 1])
+            command = command[k + 1 :]
+        else:
+            out.append(command[:k])
+            command = [_Word(command[k].parts, glued=True), *command[k + 1 :]]
     return out
 
 
@@ -208,7 +243,7 @@ def _expand(word: _Word, env: dict) -> list[str]:
             fields[-1] += text[pos : match.start()]
             pos = match.end()
             name = match.group(1) or match.group(2)
-            value = env.get(name, "")
+            value = env.get(name, _UNKNOWN if name.isdigit() and env.get("#") is _UNKNOWN else "")
             if value is _UNKNOWN:
                 raise _Unknown(name)
             if kind == "dq":
@@ -226,6 +261,10 @@ def _expand(word: _Word, env: dict) -> list[str]:
         fields[-1] += text[pos:]
     fields = [f for f in fields if f]
     return fields or ([""] if kept else [])
+
+
+def _has_var(word: _Word) -> bool:
+    return any(kind != "sq" and _VAR.search(text) for kind, text in word.parts)
 
 
 def _expand_all(words: list[_Word], env: dict) -> list[str]:
@@ -275,11 +314,21 @@ def _parse(commands: list[list[_Word]], i: int = 0, stop: tuple = ()) -> tuple[l
         if head in stop:
             return nodes, i, head
         i += 1
-        if head in ("menuentry", "submenu", "function") and command[-1].bare == "{":
+        if head == "function":
+            _check_function(command, commands, i, stop)
+        if head in ("{", "}"):  # parser.y: a block follows a command's words on their line
+            raise _Unparsable(f"a '{head}' that opens or closes no block (a GRUB syntax error)")
+        if command[-1].bare == "{":
             body, i, end = _parse(commands, i, ("}",))
             if end != "}":
                 raise _Unparsable(f"a '{head}' block has no closing brace")
-            nodes.append(_Block(head, command[1:-1], body))
+            if head == "function" and commands[i][0].glued:
+                raise _Unparsable(
+                    "a function's '}' follows a command with no ';' or newline (a GRUB syntax error)"
+                )
+            if head is None and command[0].raw == "function":
+                raise _Unparsable("a quoted 'function' runs a command named function (not modelled)")
+            nodes.append(_Block(command[0].raw, command[1:-1], body))
             i += 1
         elif head == "if":
             branches, condition, orelse = [], command[1:], None
@@ -310,6 +359,20 @@ def _parse(commands: list[list[_Word]], i: int = 0, stop: tuple = ()) -> tuple[l
         else:
             nodes.append(_Cmd(command))
     return nodes, i, None
+
+
+def _check_function(command: list[_Word], commands: list, i: int, stop: tuple) -> None:
+    """parser.y: ``function NAME {`` is a statement of a script's top level only (a grub.cfg
+    or a file it sources); anywhere else (an if, a loop, a menuentry) and in any other shape
+    it is a syntax error, after which what GRUB's error recovery runs is not modelled."""
+    if stop:
+        raise _Unparsable(
+            f"'{_text(command)}' defines a function inside a block (if, loop, menuentry): a GRUB "
+            "syntax error, after which what GRUB runs is not modelled"
+        )
+    name = command[1].bare if len(command) > 1 else None
+    if len(command) != 3 or command[2].bare != "{" or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name or ""):
+        raise _Unparsable(f"'{_text(command)}' is not 'function NAME {{' (a GRUB syntax error)")
 
 
 # ----------------------------------------------------------------------------- conditions
@@ -514,6 +577,81 @@ def _pick(menu: list[_Item], value: str | None) -> _Item | str:
     return chosen
 
 
+# How statements end (execute.c function_return): run on, a return ran, a return may have run.
+_ON, _MAYBE, _RETURNED = "", "may return", "returned"
+_BOOTED = "\0booted"  # an entry's 'boot' ran: no reason, and its later lines never run
+# Commands after which GRUB's menu boots no entry of this grub.cfg (minicmd.c, normal/main.c).
+_LEAVES = ("exit", "reboot", "halt", "normal_exit")
+# GRUB 2.06 command names (command.lst of i386-pc and x86_64-efi, kernel commands, rhboot's
+# blscfg): execute.c runs a command before a function of the same name.
+_GRUB_COMMANDS = frozenset(
+    """915resolution acpi all_functional_test appleloader authenticate background_color
+    background_image backtrace badram blocklist bls_import blscfg boot break cat cbmemc chainloader
+    clear cmosclean cmosdump cmosset cmostest cmp configfile continue coreboot_boottime cpuid crc
+    cryptomount cutmem date decrement distrust drivemap dump echo efiemu_loadcore efiemu_prepare
+    efiemu_unload eval exit export extract_entries_configfile extract_entries_source
+    extract_legacy_entries_configfile extract_legacy_entries_source
+    extract_syslinux_entries_configfile extract_syslinux_entries_source fakebios false file
+    fix_video freedos functional_test fwsetup gdbstub gdbstub_break gdbstub_stop gettext gptsync
+    halt hashsum hdparm hello help hexdump hexdump_random hwmatch inb increment initrd initrd16
+    initrdefi inl insmod inw keymap keystatus kfreebsd kfreebsd_loadenv kfreebsd_module
+    kfreebsd_module_elf knetbsd knetbsd_module knetbsd_module_elf kopenbsd kopenbsd_ramdisk
+    legacy_check_password legacy_configfile legacy_initrd legacy_initrd_nounzip legacy_kernel
+    legacy_password legacy_source linux linux16 linuxefi list_env list_trusted load_env loadbios
+    loadfont loopback ls lsacpi lsapm lscoreboot lsefi lsefimmap lsefisystab lsfonts lsmmap lsmod
+    lspci lssal macppcbless mactelbless md5sum menuentry module module2 multiboot multiboot2
+    nativedisk net_add_addr net_add_dns net_add_route net_bootp net_bootp6 net_del_addr net_del_dns
+    net_del_route net_dhcp net_get_dhcp_option net_ipv6_autoconf net_ls_addr net_ls_cards
+    net_ls_dns net_ls_routes net_nslookup normal normal_exit ntldr outb outl outw parttool password
+    password_pbkdf2 pcidump plan9 play probe pxechainloader rdmsr read read_byte read_dword
+    read_word reboot regexp return rmmod save_env search sendkey serial set setparams setpci
+    sha1sum sha256sum sha512sum shift sleep smbios source submenu syslinux_configfile
+    syslinux_source terminal_input terminal_output terminfo test test_blockarg testload testspeed
+    time tr true truecrypt trust unset usb vbeinfo vbetest verify_detached videoinfo videotest
+    write_byte write_dword write_word wrmsr xnu_devprop_load xnu_kernel xnu_kernel64 xnu_kext
+    xnu_kextdir xnu_mkext xnu_ramdisk xnu_resume xnu_splash xnu_uuid zfsinfo zfskey""".split()
+)
+
+
+def _maybe(step: str) -> str:
+    return _ON if step == _ON else _MAYBE
+
+
+def _flow(steps: list[str]) -> str:
+    return _RETURNED if _RETURNED in steps else _MAYBE if _MAYBE in steps else _ON
+
+
+@dataclass
+class _Function:
+    """What a function name stands for: one body, or (defined under an undecided
+    condition) any of these bodies or none."""
+
+    bodies: list[list]
+    certain: bool
+
+
+_POSITIONAL = re.compile(r"[0-9]+|[#@*]")
+
+
+def _positional(env: dict, args: list[str] | None) -> dict:
+    """execute.c scopes: a call's arguments become $1.., $#, $@, $* (None: not known);
+    returns the parameters they replace."""
+    saved = {k: env.pop(k) for k in [k for k in env if _POSITIONAL.fullmatch(k)]}
+    if args is None:
+        env.update({"#": _UNKNOWN, "@": _UNKNOWN, "*": _UNKNOWN})
+    else:
+        env.update({str(k): arg for k, arg in enumerate(args, 1)})
+        joined = args[0] if len(args) == 1 else "" if not args else _UNKNOWN  # "$@": one field each
+        env.update({"#": str(len(args)), "@": joined, "*": joined})
+    return saved
+
+
+def _restore(env: dict, saved: dict) -> None:
+    for k in [k for k in env if _POSITIONAL.fullmatch(k)]:
+        del env[k]
+    env.update(saved)
+
+
 class _Grub:
     """Runs a grub.cfg the way GRUB's normal mode does, as far as the default entry goes."""
 
@@ -525,9 +663,13 @@ class _Grub:
         self.files, self.envs, self.bls, self.depth = files, envs, bls, 0
         self.vars: dict = {name: "y" for name in _FEATURES}
         self.vars.update(prefix=self.folder, config_directory=self.folder, root="hd0")
-        self.vars.update(grub_platform=platform, grub_cpu=_UNKNOWN, cmdpath=_UNKNOWN)
+        # $? is the status of the command before, which is not modelled
+        self.vars.update(
+            {"grub_platform": platform, "grub_cpu": _UNKNOWN, "cmdpath": _UNKNOWN, "?": _UNKNOWN}
+        )
         self.exported: set[str] = {*_FEATURES, "grub_platform"}
-        self.functions: dict[str, list] = {}
+        self.functions: dict[str, _Function] = {}
+        self.scope = ""  # execute.c scope: "" (grub.cfg), function, submenu body, sourced file
         self.menu: list[_Item] = []
         self.problem = ""  # a reason the default entry cannot be told
         self.delegate: str | None = None  # a configfile that takes over
@@ -550,24 +692,45 @@ class _Grub:
         return next((c for c in _candidates(path) if c in files), None)
 
     # -- statements
-    def run(self, nodes: list, certain: bool, env: dict | None = None) -> None:
+    def run(self, nodes: list, certain: bool, env: dict | None = None) -> str:
+        """Runs statements in order; returns how they end (execute.c): _ON, _RETURNED (a
+        ``return`` ran: GRUB skips the rest of the function) or _MAYBE (one may have run:
+        the rest runs as under an undecided if)."""
         env = self.vars if env is None else env
+        flow = _ON
         for node in nodes:
             if self.problem or self.delegate:
-                return
-            if isinstance(node, _Block):
-                self._block(node, certain, env)
-            elif isinstance(node, _If):
-                self._if(node, certain, env, lambda body, sure: self.run(body, sure, env))
-            elif isinstance(node, _Loop):
-                self.run(node.body, False, env)
-            else:
-                self._command(node.words, certain, env)
+                break
+            step = self._node(node, certain, env)
+            if step == _RETURNED:
+                return _RETURNED
+            if step == _MAYBE:
+                flow, certain = _MAYBE, False
+        return flow
+
+    def _node(self, node, certain: bool, env: dict) -> str:
+        if isinstance(node, _Block):
+            self._block(node, certain, env)
+            return _ON
+        if isinstance(node, _If):
+            return self._if(
+                node,
+                certain,
+                env,
+                lambda body, sure: self.run(body, sure, env),
+                lambda words, sure: self._command(words, sure, env),
+            )
+        if isinstance(node, _Loop):
+            return self._loop(node, env)
+        return self._command(node.words, certain, env)
 
     def _block(self, node: _Block, certain: bool, env: dict) -> None:
         if node.kind == "function":
-            if node.words:
-                self.functions[node.words[0].raw] = node.body
+            self._define(node.words[0].raw, node.body, certain)
+            return
+        if node.kind not in ("menuentry", "submenu"):
+            if "$" in node.kind:
+                self.problem = f"a block of '{node.kind}', a command named by a variable (not modelled)"
             return
         try:
             title, ident, args = _menuentry_args(_expand_all(node.words, env))
@@ -577,18 +740,48 @@ class _Grub:
             certain = False
         self.menu.append(_Item(node.kind, title, ident, certain, body=node.body, args=args))
 
-    def _if(self, node: _If, certain: bool, env: dict, run) -> None:
-        decided = certain
+    def _define(self, name: str, body: list, certain: bool) -> None:
+        """function.c: a definition replaces the one before. Under an undecided condition
+        (a file sourced inside an undecided if) the name may stand for either, or for none."""
+        if certain:
+            self.functions[name] = _Function([body], True)
+        else:
+            before = self.functions.get(name)
+            self.functions[name] = _Function([*(before.bodies if before else []), body], False)
+
+    def _if(self, node: _If, certain: bool, env: dict, run, command) -> str:
+        """GRUB's if: each condition is a command that runs (its effects count) until one is
+        true; a branch after an undecided condition runs as not certain, and a ``return`` in
+        it only may have run."""
+        decided, flows = certain, []
         for condition, body in node.branches:
+            step = command(condition, decided)
+            if step == _RETURNED and decided:
+                return _RETURNED
+            flows.append(step if decided else _maybe(step))
             value = self._condition(condition, env) if decided else None
             if value is True:
-                run(body, decided)
-                return
+                flows.append(run(body, True))
+                return _flow(flows)
             if value is None:
                 decided = False
-                run(body, False)
+                flows.append(_maybe(run(body, False)))
         if node.orelse is not None:
-            run(node.orelse, decided)
+            step = run(node.orelse, decided)
+            flows.append(step if decided else _maybe(step))
+        return _flow(flows)
+
+    def _loop(self, node: _Loop, env: dict) -> str:
+        """while/until run their condition at least once and the body maybe; for sets its
+        variable to each word: both as under an undecided if."""
+        words, step = node.words, _ON
+        if words[0].bare == "for" and len(words) > 1:
+            env[words[1].raw] = _UNKNOWN
+        elif len(words) > 1:
+            step = self._command(words[1:], False, env)
+        if step == _RETURNED:  # its condition returns: the body never runs
+            return _RETURNED
+        return _flow([_maybe(step), _maybe(self.run(node.body, False, env))])
 
     def _condition(self, words: list[_Word], env: dict) -> bool | None:
         try:
@@ -606,30 +799,59 @@ class _Grub:
         if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
             env[name] = value if certain else _UNKNOWN
 
-    def _command(self, words: list[_Word], certain: bool, env: dict) -> None:
-        head = words[0].bare
-        first = words[0].parts[0]
-        if head is None and first[0] == "lit" and re.match(r"[A-Za-z_][A-Za-z0-9_]*=", first[1]):
-            try:
-                self._assign("".join(_expand(words[0], env)), certain, env)
-            except _Unknown:
-                env[first[1].split("=", 1)[0]] = _UNKNOWN
-            return
-        if head is None:
-            return
-        if re.match(r"[A-Za-z_][A-Za-z0-9_]*=", head):
-            self._assign(head, certain, env)
-            return
+    def _command(self, words: list[_Word], certain: bool, env: dict) -> str:
+        """One command line: its name and arguments expanded first (execute.c: the name may
+        come from a variable), then a GRUB command, else a function, else ``name=value``."""
+        if not words:
+            return _ON
         try:
-            args = _expand_all(words[1:], env)
+            argv = _expand(words[0], env)
         except _Unknown as exc:
-            if head in ("set",):
-                for word in words[1:]:
-                    env[word.raw.split("=", 1)[0]] = _UNKNOWN
-                return
-            if head in ("load_env", "source", ".", "configfile", "blscfg", *KERNEL_WORDS):
-                self.problem = f"'{_text(words)}' uses ${exc}, whose value is not known"
-            return
+            first = words[0].parts[0]
+            match = re.match(r"([A-Za-z_][A-Za-z0-9_]*)=", first[1]) if first[0] == "lit" else None
+            if match:
+                env[match.group(1)] = _UNKNOWN
+            else:
+                self.problem = f"'{_text(words)}' runs a command named by ${exc}, whose value is not known"
+            return _ON
+        if not argv:
+            return _ON
+        head = argv[0]
+        try:
+            args = argv[1:] + _expand_all(words[1:], env)
+        except _Unknown as exc:
+            return self._unknown_args(head, words, exc, certain, env)
+        if head == "!" and args:  # execute.c: '!' runs the command after it, status inverted
+            head, args = args[0], args[1:]
+        return self._dispatch(head, args, words, certain, env)
+
+    def _unknown_args(self, head: str, words: list[_Word], exc: _Unknown, certain: bool, env: dict) -> str:
+        if head == "set":
+            for word in words[1:]:
+                env[word.raw.split("=", 1)[0]] = _UNKNOWN
+        elif head in (
+            "load_env",
+            "source",
+            ".",
+            "configfile",
+            "blscfg",
+            "unset",
+            "export",
+            *KERNEL_WORDS,
+            *_LEAVES,
+        ):
+            self.problem = f"'{_text(words)}' uses ${exc}, whose value is not known"
+        elif head == "return":
+            return self._return(["?"], certain)
+        elif head in ("setparams", "shift"):
+            _positional(env, None)
+        elif head in self.functions:
+            return self._call(head, None, certain, env)
+        elif re.match(r"[A-Za-z_][A-Za-z0-9_]*=", head):
+            env[head.split("=", 1)[0]] = _UNKNOWN
+        return _ON
+
+    def _dispatch(self, head: str, args: list[str], words: list[_Word], certain: bool, env: dict) -> str:
         if head == "set":
             for arg in args:
                 if "=" in arg:
@@ -654,7 +876,7 @@ class _Grub:
         elif head in ("configfile", "legacy_configfile", "normal", "extract_entries_configfile"):
             if not certain:
                 self.problem = f"'{_text(words)}' is inside an 'if' whose condition is not known"
-                return
+                return _ON
             target = self._known_file(args[0]) if args else None
             if target is None:
                 self.problem = f"grub.cfg hands over to {args[0] if args else '?'} ({head}), a file not read"
@@ -663,17 +885,62 @@ class _Grub:
         elif head in ("blscfg", "bls_import"):
             if args:
                 self.problem = f"'{_text(words)}' (blscfg with arguments) is not read"
-                return
+                return _ON
             self.blscfg = True
             for entry in _bls_items(self.bls, env, certain):
                 self.menu.append(entry)
         elif head in KERNEL_WORDS or head == "boot":
             if certain:
                 self.problem = f"grub.cfg runs '{head}' outside any menu entry"
-        elif head in self.functions and self.depth < MAX_DEPTH:
-            self.depth += 1
-            self.run(self.functions[head], certain, env)
-            self.depth -= 1
+        elif head in _LEAVES:
+            self.problem = (
+                f"grub.cfg runs '{head}'{'' if certain else ' inside an if whose condition is not known'}: "
+                "GRUB leaves or restarts before its menu boots an entry"
+            )
+        elif head == "return":
+            return self._return(args, certain)
+        elif head in ("setparams", "shift"):
+            _positional(env, None)
+        elif head in self.functions:
+            return self._call(head, args, certain, env)
+        elif re.match(r"[A-Za-z_][A-Za-z0-9_]*=", head):  # execute.c: the last resort, an assignment
+            self._assign(head, certain, env)
+        return _ON
+
+    def _return(self, args: list[str], certain: bool) -> str:
+        """execute.c grub_script_return: outside any scope (the grub.cfg run by normal mode)
+        an error and nothing more; in a function it ends the function (an argument that is
+        not a number: an error instead). In a submenu body or a file sourced by a function
+        GRUB goes on running the first command of each later line: not modelled."""
+        if not self.scope or len(args) > 1:
+            return _ON
+        if self.scope != "function":
+            self.problem = f"'return' runs in a {self.scope}: what GRUB runs after it is not modelled"
+            return _ON
+        if args and not re.fullmatch(r"[0-9]+", args[0]):
+            return _MAYBE
+        return _RETURNED
+
+    def _call(self, name: str, args: list[str] | None, certain: bool, env: dict) -> str:
+        """grub_script_function_call: the body runs with the arguments as $1.. ($# ..), and a
+        ``return`` ends it. A GRUB command of the same name is run instead of the function."""
+        if name in _GRUB_COMMANDS:
+            self.problem = (
+                f"'{name}' is both a function here and a GRUB command (named like GRUB's command; "
+                "GRUB runs the command where its module exists): not modelled"
+            )
+            return _ON
+        if self.depth >= MAX_DEPTH:
+            self.problem = f"function calls and sourced files nest deeper than {MAX_DEPTH} ('{name}')"
+            return _ON
+        function = self.functions[name]
+        saved, scope = _positional(env, args), self.scope
+        self.depth, self.scope = self.depth + 1, "function"
+        for body in function.bodies:
+            self.run(body, certain and function.certain, env)
+        self.depth, self.scope = self.depth - 1, scope
+        _restore(env, saved)
+        return _ON
 
     def _load_env(self, args: list[str], certain: bool, env: dict) -> None:
         path, names, skip = f"{self.folder}/grubenv", [], False
@@ -712,71 +979,119 @@ class _Grub:
         except _Unparsable as exc:
             self.problem = f"{target}: {exc}"
             return
-        self.depth += 1
+        scope = self.scope
+        self.depth, self.scope = self.depth + 1, scope and "file sourced in a function or submenu"
         self.run(nodes, certain, env)
-        self.depth -= 1
+        self.depth, self.scope = self.depth - 1, scope
 
     # -- the entry booted
     def entry_of(self, item: _Item, env: dict) -> BootEntry | str:
         if item.entry is not None:
             return item.entry
         local = dict(env)
-        for k, arg in enumerate(item.args, 1):
-            local[str(k)] = arg
+        _positional(local, item.args)  # menu.c: the body runs in a scope of the entry's arguments
         found = BootEntry(self.path, item.title or "", item.id or "")
         why = self._entry_body(item.body, local, found, True, 0)
-        if why:
+        if why and why != _BOOTED:
             return f"entry '{item.title}': {why}"
         if not found.kernel:
             return f"entry '{item.title}' loads no Linux kernel (linux line)"
         return found
 
     def _entry_body(self, nodes: list, env: dict, found: BootEntry, certain: bool, depth: int) -> str:
+        """Runs an entry's statements for its kernel line: a reason when something may change
+        what it gets, _BOOTED when ``boot`` ran (later lines never run), else ""."""
         for node in nodes:
             if isinstance(node, _If):
-                whys: list[str] = []
-
-                def run(body, sure, whys=whys):
-                    whys.append(self._entry_body(body, env, found, sure, depth))
-
-                self._if(node, certain, env, run)
-                if any(whys):
-                    return next(w for w in whys if w)
-                continue
-            if isinstance(node, (_Loop, _Block)):
-                if _mentions_kernel(node):
-                    return "its kernel line is inside a loop or a nested block"
-                continue
-            words = node.words
-            head = words[0].bare
-            if head in KERNEL_WORDS or head in INITRD_WORDS:
-                if not certain:
-                    return f"its '{head}' line is inside an 'if' whose condition is not known"
-                try:
-                    args = _expand_all(words[1:], env)
-                except _Unknown as exc:
-                    return f"its '{head}' line uses ${exc}, whose value is not known"
-                if head in KERNEL_WORDS:
-                    if not args:
-                        return f"its '{head}' line names no kernel"
-                    found.kernel, found.params, found.initrds = args[0], args[1:], []
-                else:
-                    found.initrds = args
-            elif head in ("set",) or (head and re.match(r"[A-Za-z_][A-Za-z0-9_]*=", head)):
-                self._command(words, certain, env)
-            elif head == "boot":  # GRUB boots right here: later lines of the entry never run
-                if not certain:
-                    return "its 'boot' command is inside an 'if' whose condition is not known"
-                return ""
-            elif head in ("source", ".", "configfile", "blscfg", "chainloader", "multiboot", "multiboot2"):
-                return f"it runs '{head}'"
-            elif head in ("unset", "load_env", "eval", "return", "read", "export", "setparams", "shift"):
-                return f"it runs '{head}' inside the entry, which may change what its kernel line gets"
-            elif head in self.functions and depth < MAX_DEPTH:
-                why = self._entry_body(self.functions[head], env, found, certain, depth + 1)
-                if why:
-                    return why
+                why = self._entry_if(node, env, found, certain, depth)
+            elif isinstance(node, _Loop):
+                why = "it runs a loop (its effects on the kernel line are not modelled)"
+            elif isinstance(node, _Block):
+                why = "its kernel line is inside a nested block" if _mentions_kernel(node) else ""
+            else:
+                why = self._entry_command(node.words, env, found, certain, depth)
+            if why:
+                return why
         return ""
+
+    def _entry_if(self, node: _If, env: dict, found: BootEntry, certain: bool, depth: int) -> str:
+        whys: list[str] = []
+
+        def run(body: list, sure: bool) -> str:
+            whys.append(self._entry_body(body, env, found, sure, depth))
+            return _ON
+
+        def command(words: list[_Word], sure: bool) -> str:
+            whys.append(self._entry_command(words, env, found, sure, depth))
+            return _ON
+
+        self._if(node, certain, env, run, command)
+        reasons = [w for w in whys if w and w != _BOOTED]
+        return reasons[0] if reasons else _BOOTED if _BOOTED in whys else ""
+
+    def _entry_command(
+        self, words: list[_Word], env: dict, found: BootEntry, certain: bool, depth: int
+    ) -> str:
+        if not words:
+            return ""
+        if _has_var(words[0]):
+            return f"it runs '{_text(words)}', a command named by a variable (not modelled)"
+        head = words[0].raw
+        if head in KERNEL_WORDS or head in INITRD_WORDS:
+            if not certain:
+                return f"its '{head}' line is inside an 'if' whose condition is not known"
+            try:
+                args = _expand_all(words[1:], env)
+            except _Unknown as exc:
+                return f"its '{head}' line uses ${exc}, whose value is not known"
+            if head in KERNEL_WORDS:
+                if not args:
+                    return f"its '{head}' line names no kernel"
+                found.kernel, found.params, found.initrds = args[0], args[1:], []
+            else:
+                found.initrds = args
+        elif head == "set" or re.match(r"[A-Za-z_][A-Za-z0-9_]*=", head):
+            self._command(words, certain, env)
+        elif head == "boot":  # GRUB boots right here: later lines of the entry never run
+            if not certain:
+                return "its 'boot' command is inside an 'if' whose condition is not known"
+            return _BOOTED
+        elif head in (
+            "source",
+            ".",
+            "configfile",
+            "blscfg",
+            "chainloader",
+            "multiboot",
+            "multiboot2",
+            *_LEAVES,
+        ):
+            return f"it runs '{head}'"
+        elif head in ("unset", "load_env", "eval", "return", "read", "export", "setparams", "shift"):
+            return f"it runs '{head}' inside the entry, which may change what its kernel line gets"
+        elif head in self.functions:
+            return self._entry_call(head, words, env, found, certain, depth)
+        return ""
+
+    def _entry_call(
+        self, name: str, words: list[_Word], env: dict, found: BootEntry, certain: bool, depth: int
+    ) -> str:
+        """A function called by the entry: its body as part of the entry (see ``_call``)."""
+        if name in _GRUB_COMMANDS:
+            return f"it calls '{name}', both a function here and a GRUB command (not modelled)"
+        if depth >= MAX_DEPTH:
+            return f"its function calls nest deeper than {MAX_DEPTH} ('{name}')"
+        try:
+            args: list[str] | None = _expand_all(words[1:], env)
+        except _Unknown:
+            args = None
+        function, saved, why = self.functions[name], _positional(env, args), ""
+        for body in function.bodies:
+            why = self._entry_body(body, env, found, certain and function.certain, depth + 1)
+            if why:
+                break
+        _restore(env, saved)
+        return why
 
     def context(self, value: str | None) -> dict:
         """A submenu's context: exported variables only, default set to what follows '>'."""
@@ -784,6 +1099,7 @@ class _Grub:
         if value is not None:
             local["default"] = value
         local["timeout"] = "0"
+        local["?"] = _UNKNOWN
         return local
 
 
@@ -861,8 +1177,10 @@ def _grub_default(path, files, envs, bls, depth, platform) -> BootEntry | str | 
             entry = grub.entry_of(item, env)
             return entry if isinstance(entry, BootEntry) else f"{path}: {entry}"
         env = grub.context(None if spec is None else _after_first_gt(spec))
+        _positional(env, item.args)  # the submenu body's scope: its arguments
         sub = _Grub(path, files, envs, bls, platform)
         sub.vars, sub.functions, sub.exported = env, grub.functions, set(grub.exported)
+        sub.scope = "submenu body"
         sub.run(item.body, item.certain)
         if sub.problem:
             return f"{path}: submenu '{item.title}': {sub.problem}"
