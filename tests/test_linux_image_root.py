@@ -73,16 +73,21 @@ def _disk(
         data = write_tree(tmp_path / "p2", second_files or {"srv/readme": "data\n"})
         place(raw, _mkext4(data, tmp_path / "p2.ext4", 32, DATA_UUID, "data"), p2)
     elif second == "lvm":
-        label = bytearray(512)  # an LVM2 PV label in sector 1 of partition 2
-        label[0:8] = b"LABELONE"
-        label[8:16] = struct.pack("<Q", 1)
-        label[20:24] = struct.pack("<I", 32)
-        label[24:32] = b"LVM2 001"
-        label[32:64] = b"A" * 32
-        with open(raw, "r+b") as fh:
-            fh.seek((p2 + 1) * 512)
-            fh.write(label)
+        pv_label(raw, p2)
     return raw
+
+
+def pv_label(raw: Path, start_sector: int) -> None:
+    """An LVM2 PV label (no metadata area) in sector 1 of the partition at ``start_sector``."""
+    label = bytearray(512)
+    label[0:8] = b"LABELONE"
+    label[8:16] = struct.pack("<Q", 1)
+    label[20:24] = struct.pack("<I", 32)
+    label[24:32] = b"LVM2 001"
+    label[32:64] = b"A" * 32
+    with open(raw, "r+b") as fh:
+        fh.seek((start_sector + 1) * 512)
+        fh.write(label)
 
 
 def _booting(root_param: str) -> dict:

@@ -225,12 +225,5 @@ def _volume_group(parsed: dict, pv_id: str) -> VolumeGroup:
 def split_dm_name(name: str) -> tuple[str, str] | None:
     """``VG-LV`` (a /dev/mapper name, '-' doubled inside each) as (VG, LV); None when it
     has no single '-'."""
-    i = 0
-    while i < len(name):
-        if name[i] == "-":
-            if name[i + 1 : i + 2] == "-":
-                i += 2
-                continue
-            return name[:i].replace("--", "-"), name[i + 1 :].replace("--", "-")
-        i += 1
-    return None
+    m = re.fullmatch(r"((?:[^-]|--)+?)-(?!-)((?:[^-]|--)+)", name)
+    return (m.group(1).replace("--", "-"), m.group(2).replace("--", "-")) if m else None

@@ -1740,11 +1740,7 @@ def block_sections(
         rows += [_disk_rows(f"sd{chr(ord('c') + i)}", d, {}) for i, d in enumerate(data_disks[:20])]
     except _Problem as exc:
         return {n: Section(2, "", problem=str(exc)) for n in ("sys_block", "lsblk", "blkid")}
-    texts = ["\n".join(line for r in rows for line in r[i]) + "\n" for i in range(3)]
-    return {
-        name: _framed(name, 0, text)
-        for name, text in zip(("sys_block", "lsblk", "blkid"), texts, strict=True)
-    } | {"disk_links": _framed("disk_links", 0, "")}
+    return _block_texts(rows)
 
 
 def _lvm_block_sections(os_disk: DiskFacts, data_disks: list[DiskFacts], lvm: LvmRoot) -> dict[str, Section]:
@@ -1763,6 +1759,11 @@ def _lvm_block_sections(os_disk: DiskFacts, data_disks: list[DiskFacts], lvm: Lv
             [],
         )
     )
+    return _block_texts(rows)
+
+
+def _block_texts(rows: list[tuple[list[str], list[str], list[str]]]) -> dict[str, Section]:
+    """The sys_block, lsblk and blkid sections of these rows (and an empty disk_links)."""
     texts = ["\n".join(line for r in rows for line in r[i]) + "\n" for i in range(3)]
     return {
         name: _framed(name, 0, text)

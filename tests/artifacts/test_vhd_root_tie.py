@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import struct
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,15 @@ from pytest_vmimage.tested import describe_vhd
 from pytest_vmimage.verdict import FactError, Verdict
 from tests.facts.conftest import MIB, mkswap, partition, place, sparse_file, to_vhd, write_tree
 from tests.test_linux_image import BASE, GRUB_CFG, GUIDE, LINKS
-from tests.test_linux_image_root import DATA_PARTUUID, DATA_UUID, LVM_TYPE, ROOT_PARTUUID, ROOT_UUID, _mkext4
+from tests.test_linux_image_root import (
+    DATA_PARTUUID,
+    DATA_UUID,
+    LVM_TYPE,
+    ROOT_PARTUUID,
+    ROOT_UUID,
+    _mkext4,
+    pv_label,
+)
 
 from .conftest import needs_image_tools, run_suite
 
@@ -67,15 +74,7 @@ def _image(tmp_path: Path, files: dict, second: str = "lvm", swap: bool = False)
         data = write_tree(tmp_path / "p2", {"srv/readme": "data\n"})
         place(raw, _mkext4(data, tmp_path / "p2.ext4", 32, DATA_UUID, "data"), p2)
     elif second == "lvm":
-        label = bytearray(512)  # an LVM2 PV label in sector 1 of partition 2
-        label[0:8] = b"LABELONE"
-        label[8:16] = struct.pack("<Q", 1)
-        label[20:24] = struct.pack("<I", 32)
-        label[24:32] = b"LVM2 001"
-        label[32:64] = b"A" * 32
-        with open(raw, "r+b") as fh:
-            fh.seek((p2 + 1) * 512)
-            fh.write(label)
+        pv_label(raw, p2)
     elif second == "btrfs":
         with open(raw, "r+b") as fh:  # the btrfs magic at 64 KiB + 0x40
             fh.seek(p2 * 512 + 0x10000 + 0x40)
