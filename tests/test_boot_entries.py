@@ -522,6 +522,19 @@ FLOW_CASES = {
         "bad",
     ),
     "positional parameters": ("function pick {\n set default=$1\n}\npick 1\n" + GOOD_BAD, None, "", "bad"),
+    "a function redefined while it runs": (
+        "function pick {\n source /boot/grub/custom.cfg\n set default=1\n}\npick\n" + BAD_GOOD,
+        "function pick {\n set default=0\n}\n",
+        "",
+        "reason: redefined while it runs",
+    ),
+    # menuentry.c setparams_prefix: in an entry's body $1 is its title, $2.. what follows it
+    "an entry's $1 is its title": (
+        f"menuentry 'bad' '{PARAMS}' {{\n linux /vmlinuz root=/dev/sda1 $1\n}}\n",
+        None,
+        "",
+        "bad",
+    ),
     "brace on the next line": ("function pick\n{\n set default=1\n}\n" + BAD_GOOD, None, "", "bad"),
     # grub_script_execute_cmdline: a GRUB command wins over a function of the same name
     "function named like a GRUB command": (

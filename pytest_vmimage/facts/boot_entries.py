@@ -646,6 +646,12 @@ def _positional(env: dict, args: list[str] | None) -> dict:
     return saved
 
 
+def _scope_args(item: _Item) -> list[str] | None:
+    """menuentry.c: an entry's body runs with setparams TITLE ARGS.. (menu.c runs it in a
+    new scope of the same): $1 is the title, $2.. the arguments after it."""
+    return None if item.title is None else [item.title, *item.args]
+
+
 def _restore(env: dict, saved: dict) -> None:
     for k in [k for k in env if _POSITIONAL.fullmatch(k)]:
         del env[k]
@@ -670,6 +676,7 @@ class _Grub:
         self.exported: set[str] = {*_FEATURES, "grub_platform"}
         self.functions: dict[str, _Function] = {}
         self.scope = ""  # execute.c scope: "" (grub.cfg), function, submenu body, sourced file
+        self.running: list[str] = []  # the functions being called
         self.menu: list[_Item] = []
         self.problem = ""  # a reason the default entry cannot be told
         self.delegate: str | None = None  # a configfile that takes over
@@ -743,7 +750,9 @@ class _Grub:
     def _define(self, name: str, body: list, certain: bool) -> None:
         """function.c: a definition replaces the one before. Under an undecided condition
         (a file sourced inside an undecided if) the name may stand for either, or for none."""
-        if certain:
+        if name in self.running:
+            self.problem = f"function '{name}' is redefined while it runs (GRUB frees the running body)"
+        elif certain:
             self.functions[name] = _Function([body], True)
         else:
             before = self.functions.get(name)
@@ -936,8 +945,10 @@ class _Grub:
         function = self.functions[name]
         saved, scope = _positional(env, args), self.scope
         self.depth, self.scope = self.depth + 1, "function"
+        self.running.append(name)
         for body in function.bodies:
             self.run(body, certain and function.certain, env)
+        self.running.pop()
         self.depth, self.scope = self.depth - 1, scope
         _restore(env, saved)
         return _ON
@@ -989,7 +1000,7 @@ class _Grub:
         if item.entry is not None:
             return item.entry
         local = dict(env)
-        _positional(local, item.args)  # menu.c: the body runs in a scope of the entry's arguments
+        _positional(local, _scope_args(item))
         found = BootEntry(self.path, item.title or "", item.id or "")
         why = self._entry_body(item.body, local, found, True, 0)
         if why and why != _BOOTED:
@@ -1177,7 +1188,7 @@ def _grub_default(path, files, envs, bls, depth, platform) -> BootEntry | str | 
             entry = grub.entry_of(item, env)
             return entry if isinstance(entry, BootEntry) else f"{path}: {entry}"
         env = grub.context(None if spec is None else _after_first_gt(spec))
-        _positional(env, item.args)  # the submenu body's scope: its arguments
+        _positional(env, _scope_args(item))
         sub = _Grub(path, files, envs, bls, platform)
         sub.vars, sub.functions, sub.exported = env, grub.functions, set(grub.exported)
         sub.scope = "submenu body"
