@@ -395,7 +395,15 @@ def bench_delays(ns: Netns, delays: list[float], vm_files: tuple, folder: Path, 
     return rows
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/PID/stat), all its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def bench_targets(ns: Netns, count: int, vm_files: tuple, folder: Path, warmup: bool) -> list[tuple]:
+    """1..count targets; beside each wall time, the CPU seconds each QEMU used during the run
+    (what bounds the ratio: the emulated work of k VMs shares the host's cores)."""
     rows = []
     key = vm_files[1]
     with boot_at_once(count, 1, *vm_files) as vms:
@@ -406,10 +414,15 @@ def bench_targets(ns: Netns, count: int, vm_files: tuple, folder: Path, warmup: 
                       flush=True)
             for k in range(1, count + 1):
                 load_before = load()
+                cpu_before = [cpu_seconds(vm.process.pid) for vm in vms]
                 run = run_suite(ns, endpoints[:k], key, folder, workers=k)
-                rows.append((k, run, load_before))
+                cpu = [cpu_seconds(vm.process.pid) - b for vm, b in zip(vms, cpu_before, strict=True)]
+                rows.append((k, run, load_before, cpu[:k]))
                 print(f"{k} target(s), -n {k}: {run.seconds:6.1f} s  rc {run.rc}  load before "
                       f"{load_before}  | {run.summary}", flush=True)
+                print(f"       QEMU CPU s during the run, per VM: {', '.join(f'{c:.1f}' for c in cpu)}; "
+                      f"targets' sum {sum(cpu[:k]):.1f} s = {sum(cpu[:k]) / run.seconds:.2f} of "
+                      f"{os.cpu_count()} host cores on average", flush=True)
                 if run.detail:
                     print(f"       t1 {run.detail}", flush=True)
     return rows
@@ -439,9 +452,11 @@ def print_tables(delay_rows: list[dict], target_rows: list[tuple], netem: bool, 
                   f"{naive[0].turns:5} | {ratio}")
     if target_rows:
         one = target_rows[0][1].seconds
-        print(f"\n{'targets':>7} | {'-n':>3} | {'wall s':>7} | {'ratio':>5} | load before | result")
-        for k, run, load_before in target_rows:
-            print(f"{k:>7} | {k:>3} | {run.seconds:7.1f} | {run.seconds / one:5.2f} | {load_before} | {run.summary}")
+        print(f"\n{'targets':>7} | {'-n':>3} | {'wall s':>7} | {'ratio':>5} | {'QEMU CPU s':>10} | "
+              f"{'cores used':>10} | load before | result")
+        for k, run, load_before, cpu in target_rows:
+            print(f"{k:>7} | {k:>3} | {run.seconds:7.1f} | {run.seconds / one:5.2f} | {sum(cpu):10.1f} | "
+                  f"{sum(cpu) / run.seconds:10.2f} | {load_before} | {run.summary}")
 
 
 def main(argv: list[str]) -> int:

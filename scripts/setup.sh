@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   qemu-system-x86 qemu-utils debootstrap fdisk e2fsprogs xfsprogs dosfstools
+  cpio  # tests of the initramfs_hv section list real cpio archives
   mtools grub-pc-bin  # VHD-010 test disks: mcopy fills an ESP image, grub's boot.img is real MBR boot code
   openssh-client python3-venv ca-certificates
   chromium  # tests/test_report_browser.py renders the HTML reports headless

@@ -219,7 +219,8 @@ SECTIONS: dict[str, tuple[bool, str]] = {
     "agent_candidate": (
         False,
         f"command -v apt-cache >/dev/null || exit {ABSENT_RC}; "
-        "apt-cache -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= policy waagent walinuxagent",
+        "apt-cache -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= -o Acquire::Languages=none "
+        "policy waagent walinuxagent",
     ),
     # kernel and libraries (LNX-006/009/027/028/029)
     "kernel_modules": (
@@ -230,12 +231,26 @@ SECTIONS: dict[str, tuple[bool, str]] = {
         'b=$(grep -c "/$m.ko" /lib/modules/$r/modules.builtin); [ $? -le 1 ] || exit 2; '
         'f=$(grep -c "/$m.ko" /lib/modules/$r/modules.dep); [ $? -le 1 ] || exit 2; echo "$m builtin=$b module=$f"; done',
     ),
+    # LNX-006: "builtin", or "image PATH" and the hv_*.ko names in it. An initramfs that is one
+    # compressed cpio archive from byte 0 is listed in one pass (decompressor | cpio -t), both
+    # exit statuses checked; anything else (an early uncompressed archive first, a decompressor
+    # or cpio missing, either failing) goes to lsinitramfs / lsinitrd, which decompress twice.
     "initramfs_hv": (
         True,
         "read -r r </proc/sys/kernel/osrelease || exit 2; "
         'grep -q "/hv_storvsc.ko" /lib/modules/$r/modules.builtin 2>/dev/null && { echo builtin; exit 0; }; '
         'for i in /boot/initrd.img-$r /boot/initramfs-$r.img /boot/initrd-$r; do [ -f "$i" ] || continue; '
-        'echo "image $i"; if command -v lsinitramfs >/dev/null; then l=$(lsinitramfs "$i") || exit $?; '
+        'echo "image $i"; m=$(od -An -tx1 -N6 "$i" | tr -d " \\n"); '
+        'case "$m" in 1f8b*) d="gzip -dc";; 28b52ffd*) d="zstd -qdc";; fd377a585a00) d="xz -dc";; '
+        '02214c18*) d="lz4 -dc";; 425a68*) d="bzip2 -dc";; 894c5a4f*) d="lzop -dc";; *) d=;; esac; '
+        'if [ -n "$d" ] && command -v "${d%% *}" >/dev/null && command -v cpio >/dev/null; then '
+        # "d STATUS" of the decompressor and "c STATUS" of cpio (fd 3), "n NAME" per module;
+        # the names are printed only when both exited 0
+        's=$( { { { $d <"$i" 2>/dev/null; echo "d $?" >&3; } | { cpio -t --quiet 2>/dev/null; echo "c $?" >&3; }; } '
+        '| grep -oE "hv_[a-z_]+\\.ko" | sort -u | sed "s/^/n /"; } 3>&1 ); '
+        'if [ "$(printf "%s\\n" "$s" | grep -cxE "[dc] 0")" = 2 ]; then printf "%s\\n" "$s" | sed -n "s/^n //p"; exit 0; fi; '
+        'echo "one pass failed: $(printf "%s\\n" "$s" | grep -E "^[dc] " | tr "\\n" " ")"; fi; '
+        'if command -v lsinitramfs >/dev/null; then l=$(lsinitramfs "$i") || exit $?; '
         'elif command -v lsinitrd >/dev/null; then l=$(lsinitrd "$i") || exit $?; '
         "else echo 'no lsinitramfs or lsinitrd'; exit 127; fi; "
         'printf "%s\\n" "$l" | grep -oE "hv_[a-z_]+\\.ko" | sort -u; exit 0; done; '
@@ -362,9 +377,11 @@ SECTIONS: dict[str, tuple[bool, str]] = {
         'for f in /var/lib/apt/lists/*_Packages*; do if [ -e "$f" ]; then n=$((n+1)); echo "list $f"; fi; done; '
         # (the apt sources themselves are the "repositories" section: one parser for LNX-021 and LNX-035)
         'echo "lists $n"; stat -c "index %Y %n" /var/lib/apt/lists/*Release 2>/dev/null; '
-        # dist-upgrade: a kernel security fix comes as a new package that plain upgrade keeps back
+        # dist-upgrade: a kernel security fix comes as a new package that plain upgrade keeps back;
+        # Acquire::Languages=none: the cache is built without the descriptions (Translation-*),
+        # same solution, ~12% less work (7.1 -> 6.2 s on the TCG test VM, output identical)
         "o=$(apt-get -s -o Debug::NoLocking=1 -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= "
-        "dist-upgrade 2>&1); r=$?; "
+        "-o Acquire::Languages=none dist-upgrade 2>&1); r=$?; "
         # Inst lines, errors, and the package lists after "kept back" / "held" headers
         "printf '%s\\n' \"$o\" | grep -E '^(Inst |E: |Err:|The following|  )'; echo \"rc $r\"; exit $r; "
         "elif command -v dnf >/dev/null; then echo manager dnf; "
