@@ -335,7 +335,9 @@ def check_vhd_deprovisioned(disk: DiskFacts, profile: Profile) -> Verdict:
         found = "; ".join(text for _, text in findings) or "none of the build residue"
         raise FactError(
             f"{disk.path}: {untied}. Found on the file system read (not judged: it may not be the "
-            f"image's root): {found}"
+            f"image's root): {found}. Required: {required}, on the root the image boots; judge it on a VM "
+            "booted from the VHD (the live Linux suite), or read offline a root on a plain ext4/XFS "
+            "partition that root= names (guide §2.4, §2.9)"
         )
     fix = "run 'waagent -force -deprovision+user' and 'export HISTSIZE=0' before the final shutdown (guide §2.9)"
     return _combine(findings, required, "generalized: none of the build residue found", fix, not_read)
