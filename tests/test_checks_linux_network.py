@@ -838,13 +838,15 @@ def test_lnx022_f38_connecting_as_root_does_not_exempt_root():
     assert "root has a usable password" in result.actual and "/root/.ssh/authorized_keys" in result.actual
 
 
-def run_authorized_keys_snippet(tmp_path, passwd: str, sshd_config: dict[str, str], tuck: str = "none"):
+def run_authorized_keys_snippet(
+    tmp_path, passwd: str, sshd_config: dict[str, str], tuck: str = "none", akf: str = ".ssh/authorized_keys"
+):
     """The real authorized_keys section run here: /etc/passwd and /etc/ssh/ under tmp_path,
     a stub ``sshd -T`` on PATH."""
     (tmp_path / "bin").mkdir()
     sshd = tmp_path / "bin" / "sshd"
     sshd.write_text(
-        "#!/bin/sh\necho 'authorizedkeysfile .ssh/authorized_keys'\necho 'authorizedkeyscommand none'\n"
+        f"#!/bin/sh\necho 'authorizedkeysfile {akf}'\necho 'authorizedkeyscommand none'\n"
         f"echo 'trustedusercakeys {tuck}'\n"
     )
     sshd.chmod(0o755)
@@ -867,6 +869,22 @@ def test_lnx022_f28_last_passwd_line_without_newline_is_read(tmp_path):
     passwd = f"root:x:0:0:root:/nonexistent:/bin/sh\nbuilder:x:1001:1001::{tmp_path}/builder:/bin/sh"
     out = run_authorized_keys_snippet(tmp_path, passwd, {"sshd_config": "PermitRootLogin no\n"})
     assert out.returncode == 0 and f"keysfile builder {tmp_path}/builder/.ssh/authorized_keys" in out.stdout
+
+
+def test_lnx022_authorized_keys_patterns_with_and_without_tokens(tmp_path):
+    """%h, %u, %U and %% are expanded per account; a pattern without % is used as it is
+    (relative to the home directory) — both kinds of file are found and read."""
+    home = tmp_path / "builder"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "authorized_keys").write_text("ssh-ed25519 AAAAC3Nza builder@packer\n")
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "builder.1001%").write_text("ssh-rsa AAAAB3Nza other@host\n")
+    passwd = f"builder:x:1001:1001::{home}:/bin/sh\n"
+    akf = f".ssh/authorized_keys {tmp_path}/keys/%u.%U%%"
+    out = run_authorized_keys_snippet(tmp_path, passwd, {"sshd_config": "PermitRootLogin no\n"}, akf=akf)
+    assert out.returncode == 0, out.stderr
+    assert f"keysfile builder {home}/.ssh/authorized_keys\nkey ssh-ed25519 KEY" in out.stdout
+    assert f"keysfile builder {tmp_path}/keys/builder.1001%\nkey ssh-rsa KEY" in out.stdout
 
 
 ROOT_ONLY = "root:x:0:0:root:/nonexistent:/bin/sh\nazureuser:x:1000:1000::/nonexistent:/bin/sh\n"

@@ -435,7 +435,9 @@ SECTIONS: dict[str, tuple[bool, str]] = {
         'case "$g" in /*) ;; *) g="/etc/ssh/$g";; esac; for x in $g; do [ -e "$x" ] && q="$q $x"; done; done; done; '
         '[ -z "$q" ] || { echo "cfg_truncated"; rc=1; }; echo "cfg_files $n"; set -f; '
         'while IFS=: read -r u _ uid _ _ h _ || [ -n "$u" ]; do for p in $akf; do [ "$p" = none ] && continue; '
-        'f=$(printf "%s" "$p" | sed -e "s|%h|$h|g" -e "s|%u|$u|g" -e "s|%U|$uid|g" -e "s|%%|%|g"); '
+        # a pattern without % is the path itself: no sed per account (0.04 s each under TCG)
+        'case "$p" in *%*) f=$(printf "%s" "$p" | sed -e "s|%h|$h|g" -e "s|%u|$u|g" -e "s|%U|$uid|g" -e "s|%%|%|g");; '
+        '*) f=$p;; esac; '
         'case "$f" in /*) ;; *) f="$h/$f";; esac; [ -f "$f" ] || continue; '
         'if [ -r "$f" ]; then echo "keysfile $u $f"; grep -vE "^[[:space:]]*(#|$)" "$f" | '
         "sed -E -e 's#((ssh|ecdsa|sk)-[A-Za-z0-9@.-]+)[[:space:]]+[A-Za-z0-9+/=]+.*$#\\1 KEY#' -e 's/^/key /'; "
