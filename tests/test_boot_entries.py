@@ -578,6 +578,9 @@ FLOW_CASES = {
         "",
         "reason: 'set default' is inside an 'if'",
     ),
+    # eval.c: its arguments run as GRUB script
+    "eval": ('eval "set default=1"\n' + GOOD_BAD, None, "", "bad"),
+    "eval of a value not known": ("eval $grub_cpu\n" + GOOD_BAD, None, "", "reason: $grub_cpu"),
     "a command named by a variable": ('set c="set default=1"\n$c\n' + GOOD_BAD, None, "", "bad"),
     "a function's '}' with no delimiter before it": (
         "function pick {\n set default=1 }\npick\n" + BAD_GOOD,

@@ -613,6 +613,14 @@ _GRUB_COMMANDS = frozenset(
 )
 
 
+# Commands whose arguments name what they change or run: arguments not known are a reason.
+_NAMES_WHAT_IT_CHANGES = (
+    *("load_env", "source", ".", "eval", "configfile", "blscfg", "unset", "export"),
+    *KERNEL_WORDS,
+    *_LEAVES,
+)
+
+
 def _maybe(step: str) -> str:
     return _ON if step == _ON else _MAYBE
 
@@ -838,17 +846,7 @@ class _Grub:
         if head == "set":
             for word in words[1:]:
                 env[word.raw.split("=", 1)[0]] = _UNKNOWN
-        elif head in (
-            "load_env",
-            "source",
-            ".",
-            "configfile",
-            "blscfg",
-            "unset",
-            "export",
-            *KERNEL_WORDS,
-            *_LEAVES,
-        ):
+        elif head in _NAMES_WHAT_IT_CHANGES:
             self.problem = f"'{_text(words)}' uses ${exc}, whose value is not known"
         elif head == "return":
             return self._return(["?"], certain)
@@ -882,6 +880,8 @@ class _Grub:
             self._load_env(args, certain, env)
         elif head in ("source", "."):
             self._source(args, certain, env)
+        elif head == "eval":
+            self._script(" ".join(args), f"'eval {' '.join(args)}'", certain, env)
         elif head in ("configfile", "legacy_configfile", "normal", "extract_entries_configfile"):
             if not certain:
                 self.problem = f"'{_text(words)}' is inside an 'if' whose condition is not known"
@@ -982,16 +982,21 @@ class _Grub:
                 return  # GRUB: file not found, nothing runs
             self.problem = f"grub.cfg sources {args[0]}, a file not read"
             return
+        self._script(self.files[target], target, certain, env)
+
+    def _script(self, text: str, name: str, certain: bool, env: dict) -> None:
+        """A file sourced, or eval's arguments (eval.c: joined by spaces): run statement by
+        statement in the current scope (grub_script_execute_sourcecode)."""
         if self.depth >= MAX_DEPTH:
-            self.problem = f"grub.cfg sources {target} too deeply"
+            self.problem = f"grub.cfg sources or evals {name} too deeply"
             return
         try:
-            nodes = _parse(_commands(self.files[target]))[0]
+            nodes = _parse(_commands(text))[0]
         except _Unparsable as exc:
-            self.problem = f"{target}: {exc}"
+            self.problem = f"{name}: {exc}"
             return
         scope = self.scope
-        self.depth, self.scope = self.depth + 1, scope and "file sourced in a function or submenu"
+        self.depth, self.scope = self.depth + 1, scope and "file sourced (or eval) in a function or submenu"
         self.run(nodes, certain, env)
         self.depth, self.scope = self.depth - 1, scope
 
