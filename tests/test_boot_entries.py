@@ -588,6 +588,10 @@ FLOW_CASES = {
         "",
         "reason: syntax error",
     ),
+    # yylex.l: '&&' '|' '<' '>' are tokens parser.y has no rule for; a stray 'fi' likewise
+    "&& is a syntax error": ("[ a = a ] && set default=1\n" + GOOD_BAD, None, "", "reason: syntax error"),
+    "an unquoted > is a syntax error": ("set default=1>0\n" + GOOD_BAD, None, "", "reason: syntax error"),
+    "a stray fi is a syntax error": ("fi\n" + GOOD_BAD, None, "", "reason: syntax error"),
     "a while condition that returns": (
         "function pick {\n while return; do true; done\n set default=1\n}\npick\n" + BAD_GOOD,
         None,

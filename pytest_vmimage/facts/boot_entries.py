@@ -316,8 +316,7 @@ def _parse(commands: list[list[_Word]], i: int = 0, stop: tuple = ()) -> tuple[l
         i += 1
         if head == "function":
             _check_function(command, commands, i, stop)
-        if head in ("{", "}"):  # parser.y: a block follows a command's words on their line
-            raise _Unparsable(f"a '{head}' that opens or closes no block (a GRUB syntax error)")
+        _check_grammar(command, head)
         if command[-1].bare == "{":
             body, i, end = _parse(commands, i, ("}",))
             if end != "}":
@@ -359,6 +358,34 @@ def _parse(commands: list[list[_Word]], i: int = 0, stop: tuple = ()) -> tuple[l
         else:
             nodes.append(_Cmd(command))
     return nodes, i, None
+
+
+_MISPLACED = (
+    "then",
+    "else",
+    "elif",
+    "fi",
+    "do",
+    "done",
+    "case",
+    "esac",
+    "select",
+    "in",
+    "[[",
+    "]]",
+    "{",
+    "}",
+)
+
+
+def _check_grammar(command: list[_Word], head: str | None) -> None:
+    """yylex.l/parser.y: a keyword where the grammar has no place for it (a stray 'fi', a
+    '{' that follows no command on its line) and the tokens | & < > && || (unquoted) are
+    syntax errors; what GRUB's error recovery then runs is not modelled."""
+    if head in _MISPLACED:
+        raise _Unparsable(f"'{_text(command)}': '{head}' where GRUB's grammar has none (a syntax error)")
+    if any(kind == "lit" and re.search(r"[|&<>]", text) for word in command for kind, text in word.parts):
+        raise _Unparsable(f"'{_text(command)}' has an unquoted | & < or > (a GRUB syntax error)")
 
 
 def _check_function(command: list[_Word], commands: list, i: int, stop: tuple) -> None:
