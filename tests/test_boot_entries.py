@@ -661,3 +661,44 @@ def test_a_function_called_by_an_entry_gets_its_own_arguments():
     )
     result = be.grub_default_entry("/boot/grub/grub.cfg", {"/boot/grub/grub.cfg": undecided})
     assert isinstance(result, str) and "$vt_handoff" in result
+
+
+@pytest.mark.parametrize(
+    "hidden",
+    [
+        "source /etc/elsewhere.cfg\n",
+        "if [ -e /boot/x ]; then source /boot/grub/unread.cfg; fi\n",
+        "menuentry 'a' {\n set c=linux\n $c /vmlinuz quiet\n}\n",
+        "if keystatus --shift; then\n eval 'menuentry x { linux /vmlinuz quiet; }'\n set default=x\nfi\n",
+    ],
+)
+def test_all_lines_alike_needs_every_line_grub_may_run(hidden):
+    """review-s3 f2: the 'all kernel lines alike' fallback PASSED while a file not read, a
+    command named by a variable or eval could run a kernel line no file read shows."""
+    cfg = hidden + GOOD_BAD.replace(BAD, GOOD)
+    with pytest.raises(FactError, match="kernel lines differ"):
+        checks.kernel_boot_line(_live(cfg), GUIDE)
+
+
+def test_all_lines_alike_with_41_custom_and_no_custom_cfg():
+    """custom.cfg was looked for and is absent: 41_custom sources nothing, the fallback holds
+    (and 00_header's savedefault, an assignment from a variable, runs no hidden command)."""
+    tail = (
+        'function savedefault {\n  if [ -z "${boot_once}" ]; then\n    saved_entry="${chosen}"\n'
+        "    save_env saved_entry\n  fi\n}\n"
+        "if [ -f ${config_directory}/custom.cfg ]; then\n  source ${config_directory}/custom.cfg\nfi\n"
+        "saved_entry=${chosen}\n"
+    )
+    cfg = "if keystatus --shift; then set default=1; fi\n" + GOOD_BAD.replace(BAD, GOOD) + tail
+    assert checks.kernel_boot_line(_live(cfg), GUIDE).result is Result.PASSED
+
+
+def test_all_lines_alike_is_not_spoiled_by_an_efi_stub():
+    """EL's /boot/efi/EFI/redhat/grub.cfg hands over by 'configfile $prefix/grub.cfg' to the
+    grub.cfg judged: it hides no kernel line from the fallback of /boot/grub2/grub.cfg."""
+    stub = (
+        "search --no-floppy --fs-uuid --set=dev 1234\nset prefix=($dev)/grub2\nconfigfile $prefix/grub.cfg\n"
+    )
+    cfg = "if keystatus --shift; then set default=1; fi\n" + GOOD_BAD.replace(BAD, GOOD)
+    grub = {"/boot/grub2/grub.cfg": cfg, "/boot/efi/EFI/redhat/grub.cfg": stub}
+    assert be.all_kernel_params("/boot/grub2/grub.cfg", grub, {}) == [GOOD.split()[2:-2]] * 2

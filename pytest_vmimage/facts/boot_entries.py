@@ -267,6 +267,19 @@ def _has_var(word: _Word) -> bool:
     return any(kind != "sq" and _VAR.search(text) for kind, text in word.parts)
 
 
+def _assigned(word: _Word) -> str | None:
+    """The variable a ``name=value`` word sets (execute.c: a command name with '=' that is no
+    command nor function), None for any other word."""
+    kind, text = word.parts[0]
+    match = re.match(r"([A-Za-z_][A-Za-z0-9_]*)=", text) if kind == "lit" else None
+    return match.group(1) if match else None
+
+
+def _named_by_var(word: _Word) -> bool:
+    """A command whose name comes from a variable (not an assignment)."""
+    return _has_var(word) and _assigned(word) is None
+
+
 def _expand_all(words: list[_Word], env: dict) -> list[str]:
     return [field for word in words for field in _expand(word, env)]
 
@@ -315,7 +328,7 @@ def _parse(commands: list[list[_Word]], i: int = 0, stop: tuple = ()) -> tuple[l
             return nodes, i, head
         i += 1
         if head == "function":
-            _check_function(command, commands, i, stop)
+            _check_function(command, stop)
         _check_grammar(command, head)
         if command[-1].bare == "{":
             body, i, end = _parse(commands, i, ("}",))
@@ -337,6 +350,7 @@ def _parse(commands: list[list[_Word]], i: int = 0, stop: tuple = ()) -> tuple[l
                 body, i, end = _parse(commands, i + 1, ("elif", "else", "fi"))
                 branches.append((condition, body))
                 if end == "elif":
+                    _check_tokens(commands[i])
                     condition = commands[i][1:]
                     i += 1
                     continue
@@ -360,22 +374,7 @@ def _parse(commands: list[list[_Word]], i: int = 0, stop: tuple = ()) -> tuple[l
     return nodes, i, None
 
 
-_MISPLACED = (
-    "then",
-    "else",
-    "elif",
-    "fi",
-    "do",
-    "done",
-    "case",
-    "esac",
-    "select",
-    "in",
-    "[[",
-    "]]",
-    "{",
-    "}",
-)
+_MISPLACED = frozenset("then else elif fi do done case esac select in [[ ]] { }".split())
 
 
 def _check_grammar(command: list[_Word], head: str | None) -> None:
@@ -384,11 +383,15 @@ def _check_grammar(command: list[_Word], head: str | None) -> None:
     syntax errors; what GRUB's error recovery then runs is not modelled."""
     if head in _MISPLACED:
         raise _Unparsable(f"'{_text(command)}': '{head}' where GRUB's grammar has none (a syntax error)")
+    _check_tokens(command)
+
+
+def _check_tokens(command: list[_Word]) -> None:
     if any(kind == "lit" and re.search(r"[|&<>]", text) for word in command for kind, text in word.parts):
         raise _Unparsable(f"'{_text(command)}' has an unquoted | & < or > (a GRUB syntax error)")
 
 
-def _check_function(command: list[_Word], commands: list, i: int, stop: tuple) -> None:
+def _check_function(command: list[_Word], stop: tuple) -> None:
     """parser.y: ``function NAME {`` is a statement of a script's top level only (a grub.cfg
     or a file it sources); anywhere else (an if, a loop, a menuentry) and in any other shape
     it is a syntax error, after which what GRUB's error recovery runs is not modelled."""
@@ -851,10 +854,8 @@ class _Grub:
         try:
             argv = _expand(words[0], env)
         except _Unknown as exc:
-            first = words[0].parts[0]
-            match = re.match(r"([A-Za-z_][A-Za-z0-9_]*)=", first[1]) if first[0] == "lit" else None
-            if match:
-                env[match.group(1)] = _UNKNOWN
+            if _assigned(words[0]):
+                env[_assigned(words[0])] = _UNKNOWN
             else:
                 self.problem = f"'{_text(words)}' runs a command named by ${exc}, whose value is not known"
             return _ON
@@ -1077,7 +1078,7 @@ class _Grub:
     ) -> str:
         if not words:
             return ""
-        if _has_var(words[0]):
+        if _named_by_var(words[0]):
             return f"it runs '{_text(words)}', a command named by a variable (not modelled)"
         head = words[0].raw
         if head in KERNEL_WORDS or head in INITRD_WORDS:
@@ -1243,6 +1244,47 @@ def grub_kernel_params(text: str) -> list[list[str]]:
         if command[0].bare in KERNEL_WORDS:
             found.append([w.raw for w in command[2:]])
     return found
+
+
+_HANDS_OVER = (
+    *("source", ".", "configfile", "normal", "legacy_configfile", "legacy_source"),
+    *("extract_entries_configfile", "extract_entries_source", "extract_legacy_entries_configfile"),
+    *("extract_legacy_entries_source", "extract_syslinux_entries_configfile"),
+    *("extract_syslinux_entries_source", "syslinux_configfile", "syslinux_source"),
+)
+
+
+class _FolderOnly(dict):
+    """$prefix and $config_directory as the file's folder; any other variable not known."""
+
+    def get(self, key, default=None):
+        return super().get(key, _UNKNOWN)
+
+
+def grub_unseen(path: str, text: str, files: dict[str, str]) -> list[str]:
+    """Commands of a GRUB file that may run kernel lines no scan of the files read sees: eval,
+    a command named by a variable, a file sourced or handed over to that was not read and is
+    not known to be absent (a path of GRUB_CFG_PATHS that was looked for)."""
+    folder = path.rsplit("/", 1)[0]
+    sets_prefix = re.search(r"\b(prefix|config_directory)=", text)
+    env = _FolderOnly({} if sets_prefix else {"prefix": folder, "config_directory": folder})
+    hidden = []
+    for command in _commands(text):
+        head = command[0]
+        if head.bare == "eval" or _named_by_var(head):
+            hidden.append(_text(command))
+        elif head.bare in _HANDS_OVER and len(command) > 1:
+            try:
+                target = "".join(_expand(command[1], env))
+            except _Unknown:
+                hidden.append(_text(command))
+                continue
+            candidates = _candidates(target)
+            read = any(c in files for c in candidates)
+            absent = any(fnmatch.fnmatch(c, p) for c in candidates for p in GRUB_CFG_PATHS)
+            if not (read or absent):
+                hidden.append(_text(command))
+    return hidden
 
 
 # ----------------------------------------------------------------------------- BLS
@@ -1490,13 +1532,18 @@ def default_entries(
 def all_kernel_params(path: str, grub_files: dict[str, str], bls: dict[str, str]) -> list[list[str]]:
     """Every kernel line's parameters that the configuration ``path`` may boot, as written:
     the kernel lines of every GRUB file read (custom.cfg etc. may be sourced) and every BLS
-    entry (one without ``options`` has none: it differs from one that has them)."""
+    entry (one without ``options`` has none: it differs from one that has them). What may run
+    a kernel line the files read do not show (``grub_unseen``) is a line ``$(command)`` of its
+    own: the lines are then never all alike."""
 
     def bls_lines() -> list[list[str]]:
         return [" ".join(_bls_value(text, "options")).split() for text in bls.values()]
 
     if path in grub_files:
         lines = [params for text in grub_files.values() for params in grub_kernel_params(text)]
+        folder = path.rsplit("/", 1)[0]  # grub.cfg and what it sources (custom.cfg, user.cfg), not stubs
+        near = {name: text for name, text in grub_files.items() if name.rsplit("/", 1)[0] == folder}
+        lines += [[f"$({c})"] for name, text in near.items() for c in grub_unseen(name, text, grub_files)]
         if any("blscfg" in text for text in grub_files.values()):
             lines += bls_lines()
         return lines
