@@ -103,8 +103,8 @@ def kernel_boot_line(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
             notes.append(f"{' '.join(x86_only)} not required on aarch64 (an x86-only option)")
     wanted = fail_params + warn_params
     required = f"{' '.join(wanted)} on the running kernel and in the boot loader config"
-    sources = {"running kernel (/proc/cmdline)": facts.kernel_cmdline}
-    persisted = facts.boot_loader_lines()
+    sources = {"running kernel (/proc/cmdline)": facts.kernel_cmdline_alternatives()}
+    persisted = facts.boot_loader_alternatives()
     if not persisted:
         raise FactError(
             "no boot loader configuration with a kernel line was found (looked in /etc/default/grub, "
@@ -112,13 +112,26 @@ def kernel_boot_line(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
         )
     sources.update(persisted)
     missing: dict[str, list[str]] = {}
-    for where, params in sources.items():
-        for param in wanted:
-            ok, note = kernel_param_present(params, param)
-            if not ok:
-                missing.setdefault(param, []).append(where + (f": {note}" if note else ""))
-            elif note and note not in notes:
-                notes.append(note)
+    undecided: list[str] = []  # places whose kernel lines (picked at boot) do not all agree
+    for where, (lines, decided_by) in sources.items():
+        judged = [_judge_line(params, wanted) for params in lines]
+        if len(lines) > 1 and len({tuple(sorted(m)) for m, _ in judged}) > 1:
+            if not all(any(p in fail_params for p in m) for m, _ in judged):
+                shown = "; ".join(
+                    f"line {k} ({' '.join(lines[k - 1])}): " + (f"missing {' '.join(m)}" if m else "all present")
+                    for k, (m, _) in enumerate(judged, 1)
+                )
+                undecided.append(
+                    f"{where} boots one of {len(lines)} kernel lines, picked at boot by {decided_by}: {shown}"
+                )
+                continue
+        for k, (missed, line_notes) in enumerate(judged, 1):
+            label = where
+            if len(lines) > 1:
+                label += f" (kernel line {k} of {len(lines)}, picked at boot by {decided_by}: {' '.join(lines[k - 1])})"
+            for param, note in missed.items():
+                missing.setdefault(param, []).append(label + (f": {note}" if note else ""))
+            notes.extend(n for n in line_notes if n not in notes)
     console = next((p for p in fail_params if p.startswith("console=")), "")
     by_log = ""
     if profile.get("serial_console_log_accepted") and console in missing:
@@ -128,6 +141,11 @@ def kernel_boot_line(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
             del missing[console]
         else:
             missing[console][-1] += f" ({log_note})"
+    if undecided and not any(param in fail_params for param in missing):
+        raise FactError(
+            "which kernel line the default entry boots is decided by GRUB at boot, and its lines do not all "
+            f"pass: {'; '.join(undecided)}. Required: {required} on every line GRUB may boot (guide §2.5)"
+        )
     if not missing:
         actual = f"all present in {len(sources)} places"
         if by_log:
@@ -148,6 +166,19 @@ def kernel_boot_line(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
     if any(param in fail_params for param in missing):
         return Verdict.failed(actual, required, message)
     return Verdict.warning(actual, required, message)
+
+
+def _judge_line(params: list[str], wanted: list[str]) -> tuple[dict[str, str], list[str]]:
+    """One kernel line: the wanted parameters it misses (with a note) and notes on the rest."""
+    missed: dict[str, str] = {}
+    notes: list[str] = []
+    for param in wanted:
+        ok, note = kernel_param_present(params, param)
+        if not ok:
+            missed[param] = note
+        elif note:
+            notes.append(note)
+    return missed, notes
 
 
 def _console_from_boot_log(facts: LinuxFacts, console: str, places: list[str]) -> str:

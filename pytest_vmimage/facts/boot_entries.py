@@ -35,6 +35,8 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import itertools
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -56,6 +58,11 @@ GRUBENV_PATHS = ("/boot/grub2/grubenv", "/boot/grub/grubenv", "/boot/efi/EFI/*/g
 KERNEL_WORDS = ("linux", "linux16", "linuxefi")
 INITRD_WORDS = ("initrd", "initrd16", "initrdefi")
 MAX_DEPTH = 8
+# An 'if' GRUB decides at boot (a file not read, hwmatch, a key pressed) leaves each variable
+# its branches set with the values any branch may leave: at most MAX_VALUES of them, and a
+# word expands to at most MAX_ALTERNATIVES alternatives; past that the value is not known.
+MAX_VALUES = 8
+MAX_ALTERNATIVES = 16
 
 # Set by GRUB's normal module before grub.cfg runs (grub-core/normal/main.c features[]).
 _FEATURES = (
@@ -80,8 +87,18 @@ class BootEntry:
     title: str
     id: str = ""
     kernel: str = ""  # as the loader names it (GRUB: relative to its root device)
-    params: list[str] = field(default_factory=list)
+    params: list[str] = field(default_factory=list)  # the first of ``lines``
     initrds: list[str] = field(default_factory=list)
+    # every parameter list the kernel line may have (a variable set by an 'if' GRUB decides
+    # at boot, e.g. Ubuntu's $vt_handoff); empty: ``params`` is the only one
+    alternatives: list[list[str]] = field(default_factory=list)
+    decided_by: str = ""  # what picks among ``alternatives`` ("" when there is one)
+
+    @property
+    def lines(self) -> list[list[str]]:
+        """Every parameter list the kernel may get from this entry (one unless GRUB decides
+        at boot between several)."""
+        return self.alternatives or [self.params]
 
     @property
     def where(self) -> str:
@@ -90,17 +107,77 @@ class BootEntry:
         return f"{self.source} (entry '{self.title}')"
 
     def same_boot(self, other: BootEntry) -> bool:
-        return (self.kernel, self.params, self.initrds) == (other.kernel, other.params, other.initrds)
+        return (self.kernel, self.lines, self.initrds) == (other.kernel, other.lines, other.initrds)
 
 
 # ----------------------------------------------------------------------------- lexer
 
-_UNKNOWN = object()  # a variable whose value is not known (set in a branch not decided)
+_UNKNOWN = object()  # a variable whose value is not known (set in a loop, by load_env of a file not read..)
 _VAR = re.compile(r"\$(?:\{([A-Za-z0-9_?#@*]+)\}|([A-Za-z_][A-Za-z0-9_]*|[0-9?#@*]))")
 
 
+class _Values(frozenset):
+    """A variable that holds one of these values: branches of an 'if' GRUB decides at boot
+    left different ones ("" stands for unset, which expands the same)."""
+
+
+def _union(values) -> str | _Values | object:
+    """The value a variable may hold after paths that leave these values."""
+    out: set[str] = set()
+    for value in values:
+        if value is _UNKNOWN:
+            return _UNKNOWN
+        out |= value if isinstance(value, _Values) else {value}
+    if len(out) == 1:
+        return next(iter(out))
+    return _Values(out) if len(out) <= MAX_VALUES else _UNKNOWN
+
+
+def _shown(values) -> str:
+    return " or ".join(repr(v) for v in sorted(values))
+
+
 class _Unknown(Exception):
-    pass
+    """A word uses a variable whose value is not known, or that holds one of several values
+    (``values``), or more alternatives than MAX_ALTERNATIVES (``total``)."""
+
+    def __init__(self, name: str, values: frozenset | None = None, total: int = 0):
+        super().__init__(name)
+        self.name, self.values, self.total = name, values, total
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def why(self) -> str:
+        if self.total:
+            return (
+                f"{self.name}, which together may expand {self.total} ways (more than {MAX_ALTERNATIVES}; "
+                "set in 'if's GRUB decides at boot)"
+            )
+        if self.values is not None:
+            return f"${self.name}, which may be {_shown(self.values)} (set in an 'if' GRUB decides at boot)"
+        return f"${self.name}, whose value is not known"
+
+
+class _Forked:
+    """``certain`` of a path of an undecided 'if' run on its own copy of the variables:
+    not certain to run (falsy), yet what it sets is exact on that path."""
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "_FORKED"
+
+
+_FORKED = _Forked()
+
+
+def _exact(certain) -> bool:
+    """Whether assignments on this path set values (True, _FORKED) or unknowns (False:
+    a loop body, what follows a 'return' that may have run)."""
+    return certain is True or certain is _FORKED
 
 
 @dataclass
@@ -246,6 +323,8 @@ def _expand(word: _Word, env: dict) -> list[str]:
             value = env.get(name, _UNKNOWN if name.isdigit() and env.get("#") is _UNKNOWN else "")
             if value is _UNKNOWN:
                 raise _Unknown(name)
+            if isinstance(value, _Values):
+                raise _Unknown(name, value)
             if kind == "dq":
                 fields[-1] += value
                 continue
@@ -282,6 +361,65 @@ def _named_by_var(word: _Word) -> bool:
 
 def _expand_all(words: list[_Word], env: dict) -> list[str]:
     return [field for word in words for field in _expand(word, env)]
+
+
+def _combos(words: list[_Word], env: dict) -> list[dict]:
+    """Each combination of values of the several-valued variables the words use ([{}] when
+    none); _Unknown when there are more than MAX_ALTERNATIVES."""
+    names: list[str] = []
+    for word in words:
+        for kind, text in word.parts:
+            if kind == "sq":
+                continue
+            for match in _VAR.finditer(text):
+                name = match.group(1) or match.group(2)
+                if isinstance(env.get(name), _Values) and name not in names:
+                    names.append(name)
+    if not names:
+        return [{}]
+    total = math.prod(len(env[name]) for name in names)
+    if total > MAX_ALTERNATIVES:
+        raise _Unknown(", ".join(f"${name}" for name in names), total=total)
+    return [dict(zip(names, v, strict=True)) for v in itertools.product(*(sorted(env[n]) for n in names))]
+
+
+def _alternatives(words: list[_Word], env: dict) -> list[list[str]]:
+    """Every field list the words may expand to (distinct, in a stable order)."""
+    out: list[list[str]] = []
+    for combo in _combos(words, env):
+        fields = _expand_all(words, {**env, **combo} if combo else env)
+        if fields not in out:
+            out.append(fields)
+    return out
+
+
+def _call_args(words: list[_Word], env: dict) -> list | None:
+    """A call's arguments: each one a value or the values it may have; None when not known
+    (a value not known, or alternatives with different numbers of fields)."""
+    try:
+        alternatives = [_expand_all(words, {**env, **combo}) for combo in _combos(words, env)]
+    except _Unknown:
+        return None
+    if len({len(a) for a in alternatives}) != 1:
+        return None
+    return [_union(column) for column in zip(*alternatives, strict=True)]
+
+
+def _varies(words: list[_Word], env: dict) -> str:
+    """The several-valued variables the words use and their values."""
+    names = sorted({name for combo in _combos(words, env) for name in combo})
+    return ", ".join(f"${name} ({_shown(env[name])})" for name in names)
+
+
+def _merge(env: dict, paths: list[dict]) -> None:
+    """``env`` (in place) after the paths an undecided 'if' may take: each variable holds
+    the union of what the paths leave (unset counts as "")."""
+    merged = {}
+    for key in set().union(*paths):
+        missing = _UNKNOWN if _POSITIONAL.fullmatch(key) else ""
+        merged[key] = _union(path.get(key, missing) for path in paths)
+    env.clear()
+    env.update(merged)
 
 
 def _text(words: list[_Word]) -> str:
@@ -607,6 +745,26 @@ def _pick(menu: list[_Item], value: str | None) -> _Item | str:
     return chosen
 
 
+def _pick_one(menu: list[_Item], value) -> _Item | str:
+    """``_pick`` for a default that may hold several values (set in an 'if' GRUB decides at
+    boot): the item only when every value boots the same one (and, for a submenu, names the
+    same entry inside it)."""
+    if not isinstance(value, _Values):
+        return _pick(menu, value)
+    specs = sorted(value)
+    picks = [_pick(menu, spec) for spec in specs]
+    why = next((p for p in picks if isinstance(p, str)), None)
+    if why:
+        return why
+    same_inside = picks[0].kind != "submenu" or len({_after_first_gt(s) for s in specs}) == 1
+    if any(p is not picks[0] for p in picks) or not same_inside:
+        return (
+            f"'set default' is inside an 'if' whose condition is not known: default may be {_shown(specs)}, "
+            "which boot different entries"
+        )
+    return picks[0]
+
+
 # How statements end (execute.c function_return): run on, a return ran, a return may have run.
 _ON, _MAYBE, _RETURNED = "", "may return", "returned"
 _BOOTED = "\0booted"  # an entry's 'boot' ran: no reason, and its later lines never run
@@ -762,8 +920,8 @@ class _Grub:
                 node,
                 certain,
                 env,
-                lambda body, sure: self.run(body, sure, env),
-                lambda words, sure: self._command(words, sure, env),
+                lambda body, sure, path: self.run(body, sure, path),
+                lambda words, sure, path: self._command(words, sure, path),
             )
         if isinstance(node, _Loop):
             return self._loop(node, env)
@@ -783,7 +941,7 @@ class _Grub:
             title = ident = None
             args = []
             certain = False
-        self.menu.append(_Item(node.kind, title, ident, certain, body=node.body, args=args))
+        self.menu.append(_Item(node.kind, title, ident, certain is True, body=node.body, args=args))
 
     def _define(self, name: str, body: list, certain: bool) -> None:
         """function.c: a definition replaces the one before. Under an undecided condition
@@ -796,26 +954,40 @@ class _Grub:
             before = self.functions.get(name)
             self.functions[name] = _Function([*(before.bodies if before else []), body], False)
 
-    def _if(self, node: _If, certain: bool, env: dict, run, command) -> str:
+    def _if(self, node: _If, certain, env: dict, run, command) -> str:
         """GRUB's if: each condition is a command that runs (its effects count) until one is
         true; a branch after an undecided condition runs as not certain, and a ``return`` in
-        it only may have run."""
-        decided, flows = certain, []
+        it only may have run. On an exact path each branch of an undecided condition runs on
+        its own copy of the variables (_FORKED) and the paths are merged after the 'fi': a
+        variable holds every value a path may leave (value sets, never a guess); elsewhere (a
+        loop body) what a branch sets is not known."""
+        now, forks, flows = certain, [], []
         for condition, body in node.branches:
-            step = command(condition, decided)
-            if step == _RETURNED and decided:
+            step = command(condition, now, env)
+            if step == _RETURNED and now is True:
                 return _RETURNED
-            flows.append(step if decided else _maybe(step))
-            value = self._condition(condition, env) if decided else None
+            flows.append(step if now is True else _maybe(step))
+            if step != _ON:  # a return may have run: the rest is neither certain nor exact
+                now = False
+            value = self._condition(condition, env) if _exact(now) else None
             if value is True:
-                flows.append(run(body, True))
-                return _flow(flows)
+                step = run(body, now, env)
+                flows.append(step if now is True else _maybe(step))
+                break
             if value is None:
-                decided = False
-                flows.append(_maybe(run(body, False)))
-        if node.orelse is not None:
-            step = run(node.orelse, decided)
-            flows.append(step if decided else _maybe(step))
+                if _exact(now):
+                    fork = dict(env)
+                    flows.append(_maybe(run(body, _FORKED, fork)))
+                    forks.append(fork)
+                    now = _FORKED
+                else:
+                    flows.append(_maybe(run(body, False, env)))
+        else:
+            if node.orelse is not None:
+                step = run(node.orelse, now, env)
+                flows.append(step if now is True else _maybe(step))
+        if forks:
+            _merge(env, [*forks, env])
         return _flow(flows)
 
     def _loop(self, node: _Loop, env: dict) -> str:
@@ -831,10 +1003,16 @@ class _Grub:
         return _flow([_maybe(step), _maybe(self.run(node.body, False, env))])
 
     def _condition(self, words: list[_Word], env: dict) -> bool | None:
+        """A test's answer; over several-valued variables only when every value gives the
+        same answer."""
         try:
-            args = _expand_all(words, env)
+            alternatives = _alternatives(words, env)
         except _Unknown:
             return None
+        answers = {self._test_args(args) for args in alternatives}
+        return answers.pop() if len(answers) == 1 else None
+
+    def _test_args(self, args: list[str]) -> bool | None:
         if args[:1] == ["["] and args[-1:] == ["]"]:
             return _test(args[1:-1], self.exists)
         if args[:1] == ["test"]:
@@ -844,26 +1022,61 @@ class _Grub:
     def _assign(self, text: str, certain: bool, env: dict) -> None:
         name, _, value = text.partition("=")
         if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-            env[name] = value if certain else _UNKNOWN
+            env[name] = value if _exact(certain) else _UNKNOWN
 
-    def _command(self, words: list[_Word], certain: bool, env: dict) -> str:
+    def _command(self, words: list[_Word], certain, env: dict) -> str:
         """One command line: its name and arguments expanded first (execute.c: the name may
-        come from a variable), then a GRUB command, else a function, else ``name=value``."""
+        come from a variable), then a GRUB command, else a function, else ``name=value``.
+        Over several-valued variables: an assignment runs once per combination of values,
+        each on its own copy, merged after; a function runs once with $1.. several-valued;
+        any other command gets an argument not known."""
         if not words:
             return _ON
         try:
-            argv = _expand(words[0], env)
+            combos = _combos(words, env)
+        except _Unknown:
+            combos = [{}]  # too many: expanding below meets a value not known
+        if len(combos) > 1:
+            return self._several(words, combos, certain, env)
+        return self._simple(words, certain, env, env)
+
+    def _several(self, words: list[_Word], combos: list[dict], certain, env: dict) -> str:
+        heads = set()
+        for combo in combos:
+            try:
+                argv = _expand(words[0], {**env, **combo})
+            except _Unknown:
+                argv = [None]
+            heads.add(argv[0] if argv else "")
+        head = next(iter(heads)) if len(heads) == 1 else None
+        if _assigned(words[0]) or head in ("set", "unset", "export"):
+            paths = []
+            for combo in combos:
+                path = dict(env)
+                self._simple(words, certain, path, {**env, **combo})
+                paths.append(path)
+            _merge(env, paths)
+            return _ON
+        single = all(len(_expand(words[0], {**env, **combo})) == 1 for combo in combos) if head else False
+        if single and head in self.functions and head not in _GRUB_COMMANDS:
+            return self._call(head, _call_args(words[1:], env), certain, env)
+        return self._simple(words, certain, env, env)  # an argument is not known (see _unknown_args)
+
+    def _simple(self, words: list[_Word], certain, env: dict, values: dict) -> str:
+        """A command whose words expand from ``values`` and that changes ``env``."""
+        try:
+            argv = _expand(words[0], values)
         except _Unknown as exc:
             if _assigned(words[0]):
                 env[_assigned(words[0])] = _UNKNOWN
             else:
-                self.problem = f"'{_text(words)}' runs a command named by ${exc}, whose value is not known"
+                self.problem = f"'{_text(words)}' runs a command named by {exc.why}"
             return _ON
         if not argv:
             return _ON
         head = argv[0]
         try:
-            args = argv[1:] + _expand_all(words[1:], env)
+            args = argv[1:] + _expand_all(words[1:], values)
         except _Unknown as exc:
             return self._unknown_args(head, words, exc, certain, env)
         if head == "!" and args:  # execute.c: '!' runs the command after it, status inverted
@@ -875,7 +1088,7 @@ class _Grub:
             for word in words[1:]:
                 env[word.raw.split("=", 1)[0]] = _UNKNOWN
         elif head in _NAMES_WHAT_IT_CHANGES:
-            self.problem = f"'{_text(words)}' uses ${exc}, whose value is not known"
+            self.problem = f"'{_text(words)}' uses {exc.why}"
         elif head == "return":
             return self._return(["?"], certain)
         elif head in ("setparams", "shift"):
@@ -893,7 +1106,7 @@ class _Grub:
                     self._assign(arg, certain, env)
         elif head == "unset":
             for arg in args:
-                env[arg] = "" if certain else _UNKNOWN
+                env[arg] = "" if _exact(certain) else _UNKNOWN
         elif head == "export":
             self.exported.update(args)
         elif head in ("search", "search.fs_uuid", "search.fs_label", "search.file"):
@@ -924,7 +1137,7 @@ class _Grub:
                 self.problem = f"'{_text(words)}' (blscfg with arguments) is not read"
                 return _ON
             self.blscfg = True
-            for entry in _bls_items(self.bls, env, certain):
+            for entry in _bls_items(self.bls, env, certain is True):
                 self.menu.append(entry)
         elif head in KERNEL_WORDS or head == "boot":
             if certain:
@@ -999,7 +1212,7 @@ class _Grub:
             return  # GRUB: the file does not exist, nothing is loaded
         for name, value in parse_grubenv(self.envs[found]).items():
             if not names or name in names:
-                env[name] = value if certain else _UNKNOWN
+                env[name] = value if _exact(certain) else _UNKNOWN
 
     def _source(self, args: list[str], certain: bool, env: dict) -> None:
         if not args:
@@ -1061,12 +1274,12 @@ class _Grub:
     def _entry_if(self, node: _If, env: dict, found: BootEntry, certain: bool, depth: int) -> str:
         whys: list[str] = []
 
-        def run(body: list, sure: bool) -> str:
-            whys.append(self._entry_body(body, env, found, sure, depth))
+        def run(body: list, sure, path: dict) -> str:
+            whys.append(self._entry_body(body, path, found, sure, depth))
             return _ON
 
-        def command(words: list[_Word], sure: bool) -> str:
-            whys.append(self._entry_command(words, env, found, sure, depth))
+        def command(words: list[_Word], sure, path: dict) -> str:
+            whys.append(self._entry_command(words, path, found, sure, depth))
             return _ON
 
         self._if(node, certain, env, run, command)
@@ -1085,15 +1298,22 @@ class _Grub:
             if not certain:
                 return f"its '{head}' line is inside an 'if' whose condition is not known"
             try:
-                args = _expand_all(words[1:], env)
+                lines = _alternatives(words[1:], env)
             except _Unknown as exc:
-                return f"its '{head}' line uses ${exc}, whose value is not known"
+                return f"its '{head}' line uses {exc.why}"
+            varies = _varies(words[1:], env) if len(lines) > 1 else ""
             if head in KERNEL_WORDS:
-                if not args:
-                    return f"its '{head}' line names no kernel"
-                found.kernel, found.params, found.initrds = args[0], args[1:], []
+                if not all(lines):
+                    return f"its '{head}' line names no kernel" + (f" when {varies}" if varies else "")
+                if len({line[0] for line in lines}) > 1:
+                    return f"its '{head}' line names kernel {_shown({line[0] for line in lines})}, by {varies}"
+                found.kernel, found.params, found.initrds = lines[0][0], lines[0][1:], []
+                found.alternatives = [line[1:] for line in lines] if len(lines) > 1 else []
+                found.decided_by = varies and f"{varies}, set in an 'if' GRUB decides at boot"
+            elif len(lines) > 1:
+                return f"its '{head}' line loads {_shown(' '.join(line) for line in lines)}, by {varies}"
             else:
-                found.initrds = args
+                found.initrds = lines[0]
         elif head == "set" or re.match(r"[A-Za-z_][A-Za-z0-9_]*=", head):
             self._command(words, certain, env)
         elif head == "boot":  # GRUB boots right here: later lines of the entry never run
@@ -1125,10 +1345,7 @@ class _Grub:
             return f"it calls '{name}', both a function here and a GRUB command (not modelled)"
         if depth >= MAX_DEPTH:
             return f"its function calls nest deeper than {MAX_DEPTH} ('{name}')"
-        try:
-            args: list[str] | None = _expand_all(words[1:], env)
-        except _Unknown:
-            args = None
+        args = _call_args(words[1:], env)  # $1.. may be several-valued
         function, saved, why = self.functions[name], _positional(env, args), ""
         for body in function.bodies:
             why = self._entry_body(body, env, found, certain and function.certain, depth + 1)
@@ -1181,6 +1398,20 @@ def grub_default_entry(
     if isinstance(bios, BootEntry) and isinstance(uefi, BootEntry):
         if bios.same_boot(uefi):
             return bios
+        if (bios.kernel, bios.initrds) == (uefi.kernel, uefi.initrds):
+            # the same kernel, lines that differ by $grub_platform (Ubuntu's linux_gfx_mode):
+            # the kernel may get any line either firmware boots
+            lines = [*bios.lines, *(line for line in uefi.lines if line not in bios.lines)]
+            why = " and ".join(
+                f"{firmware}: {entry.decided_by}"
+                for firmware, entry in (("BIOS", bios), ("UEFI", uefi))
+                if entry.decided_by
+            )
+            decided_by = "the firmware (BIOS/Gen1 or UEFI/Gen2; grub.cfg tests $grub_platform)" + (
+                f" and {why}" if why else ""
+            )
+            titles = bios.title if bios.title == uefi.title else f"{bios.title}' or '{uefi.title}"
+            return BootEntry(bios.source, titles, bios.id, bios.kernel, lines[0], bios.initrds, lines, decided_by)
         return (
             f"{path}: BIOS (Gen1) boots '{bios.title}' and UEFI (Gen2) boots '{uefi.title}' "
             "(grub.cfg tests $grub_platform); which one the VM uses is not in the image"
@@ -1214,9 +1445,10 @@ def _grub_default(path, files, envs, bls, depth, platform) -> BootEntry | str | 
         return f"{path}: 'set default' is inside an 'if' whose condition is not known"
     menu, env, spec = grub.menu, grub.vars, value
     for _ in range(MAX_DEPTH):
-        item = _pick(menu, spec)
+        item = _pick_one(menu, spec)
         if isinstance(item, str):
-            return f"{path}: set default={value!r}: {item}"
+            return f"{path}: set default={_shown(value) if isinstance(value, _Values) else repr(value)}: {item}"
+        spec = sorted(spec)[0] if isinstance(spec, _Values) else spec
         if item.kind != "submenu":
             entry = grub.entry_of(item, env)
             return entry if isinstance(entry, BootEntry) else f"{path}: {entry}"
@@ -1402,7 +1634,7 @@ def _bls_entry(path: str, text: str, env: dict) -> BootEntry | str:
     try:
         words = _expand_all(_commands(f"linux {linux[0]} {options[0] if options else ''}")[0][1:], env)
     except _Unknown as exc:
-        return f"{path}: its options use ${exc}, whose value is not known"
+        return f"{path}: its options use {exc.why}"
     try:  # EL 8: "initrd /initramfs-X.img $tuned_initrd"
         initrds = [
             p
@@ -1411,7 +1643,7 @@ def _bls_entry(path: str, text: str, env: dict) -> BootEntry | str:
             for p in _expand_all(words, env)
         ]
     except _Unknown as exc:
-        return f"{path}: its initrd uses ${exc}, whose value is not known"
+        return f"{path}: its initrd uses {exc.why}"
     return BootEntry(path, title, stem, words[0], words[1:], initrds)
 
 

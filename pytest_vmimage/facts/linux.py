@@ -866,6 +866,11 @@ class LinuxFacts:
     def kernel_cmdline(self) -> list[str]:
         return self.section("proc_cmdline").split()
 
+    def kernel_cmdline_alternatives(self) -> tuple[list[list[str]], str]:
+        """Every kernel line the running kernel may have, and what decides between them
+        ("" when one): live, the one /proc/cmdline shows."""
+        return [self.kernel_cmdline], ""
+
     def default_boot_entries(self) -> dict[str, BootEntry | str]:
         """Per boot loader configuration (grub.cfg, BLS, extlinux): the entry it boots by
         default, or why that cannot be told (facts/boot_entries.py, shared with offline)."""
@@ -874,7 +879,21 @@ class LinuxFacts:
         )
 
     def boot_loader_lines(self) -> dict[str, list[str]]:
-        """The persisted kernel lines, by where they live.
+        """``boot_loader_alternatives`` where each place has one kernel line; FactError when
+        GRUB decides at boot between several (use ``boot_loader_alternatives`` to judge each)."""
+        found: dict[str, list[str]] = {}
+        for where, (lines, decided_by) in self.boot_loader_alternatives().items():
+            if len(lines) > 1:
+                raise FactError(
+                    f"{where}: its kernel line is one of {len(lines)}, picked at boot by {decided_by}"
+                )
+            found[where] = lines[0]
+        return found
+
+    def boot_loader_alternatives(self) -> dict[str, tuple[list[list[str]], str]]:
+        """The persisted kernel lines, by where they live: every parameter list the next
+        boot may get from there (several when GRUB decides at boot, e.g. Ubuntu's
+        $vt_handoff) and what decides between them ("" when one).
 
         Keys name the file (and entry); values are the kernel parameters the next
         boot would get from that source: /etc/default/grub, and the default entry of each
@@ -882,7 +901,7 @@ class LinuxFacts:
         FactError when a configuration's default entry cannot be told, unless all its
         kernel lines carry the same parameters (any entry then gives the same answer).
         """
-        found: dict[str, list[str]] = {}
+        found: dict[str, tuple[list[list[str]], str]] = {}
         # grub-mkconfig sources /etc/default/grub, then /etc/default/grub.d/*.cfg in
         # order: later files may extend earlier values ("$GRUB_CMDLINE_LINUX_DEFAULT ...").
         defaults = self.files("default_grub")
@@ -893,10 +912,10 @@ class LinuxFacts:
             keys = ("GRUB_CMDLINE_LINUX", "GRUB_CMDLINE_LINUX_DEFAULT")
             if any(key in variables for key in keys):
                 where = "/etc/default/grub" + (" (with grub.d)" if len(defaults) > 1 else "")
-                found[where] = [param for key in keys for param in variables.get(key, "").split()]
+                found[where] = ([[param for key in keys for param in variables.get(key, "").split()]], "")
         for path, entry in self.default_boot_entries().items():
             if isinstance(entry, BootEntry):
-                found[entry.where] = entry.params
+                found[entry.where] = ([list(line) for line in entry.lines], entry.decided_by)
                 continue
             lines = all_kernel_params(path, self.files("grub_cfg"), self.files("bls_entries"))
             if not lines or any(line != lines[0] for line in lines) or any("$" in p for p in lines[0]):
@@ -905,7 +924,8 @@ class LinuxFacts:
                     "differ, so the persisted line of the entry booted is not known"
                 )
             found[f"{path} (all {len(lines)} kernel lines alike; the default entry is not told: {entry})"] = (
-                lines[0]
+                [lines[0]],
+                "",
             )
         return found
 

@@ -1396,7 +1396,35 @@ def _proc_cmdline(fs: ImageFs, _: str) -> tuple[int, str]:
         entry = default_boot_entry(fs)
     except _NotOffline as exc:
         raise _NotOffline(f"{exc}; the live check reads /proc/cmdline of the booted VM") from None
+    if len(entry.lines) > 1:
+        raise _NotOffline(
+            f"the default entry ({entry.where}) has {len(entry.lines)} kernel lines, picked at boot by "
+            f"{entry.decided_by}; the live check reads /proc/cmdline of the booted VM"
+        )
     return 0, " ".join([f"BOOT_IMAGE={entry.kernel}", *entry.params]) + "\n"
+
+
+def _root_cmdline(fs: ImageFs) -> Section:
+    """The default entry's kernel line as far as its root= goes: /proc/cmdline offline, or,
+    when GRUB decides at boot between several lines, their root= words when every line names
+    the same ones (else the reason)."""
+    line = _produce_section(fs, "proc_cmdline")
+    if not line.problem:
+        return line
+    try:
+        entry = default_boot_entry(fs)
+    except _Problem:
+        return line
+    if len(entry.lines) < 2:
+        return line
+    roots = set()
+    for params in entry.lines:
+        words = params[: params.index("--")] if "--" in params else params
+        roots.add(tuple(w for w in words if w.startswith("root=")))
+    if len(roots) > 1:
+        shown = " or ".join(" ".join(r) or "no root=" for r in sorted(roots))
+        return Section(2, "", problem=f"{line.problem}; their root= differ ({shown})")
+    return _framed("proc_cmdline", 0, " ".join(roots.pop()) + "\n")
 
 
 _KERNEL_WORDS = ("linux", "linux16", "linuxefi")
@@ -1923,7 +1951,21 @@ class OfflineLinuxFacts(LinuxFacts):
         """Offline: the kernel line of the boot loader's default entry (what would run)."""
         if "proc_cmdline" in self.sections:
             return super().kernel_cmdline
-        return self.default_boot_entry().params
+        entry = self.default_boot_entry()
+        if len(entry.lines) > 1:
+            raise NotAvailableOffline(
+                f"{NOT_SURE}: the default entry ({entry.where}) has {len(entry.lines)} kernel lines, picked at "
+                f"boot by {entry.decided_by}; the live check reads /proc/cmdline of the booted VM"
+            )
+        return entry.params
+
+    def kernel_cmdline_alternatives(self) -> tuple[list[list[str]], str]:
+        """Offline: every kernel line the default entry may boot (several when GRUB decides
+        at boot between them) and what decides."""
+        if "proc_cmdline" in self.sections and not self.sections["proc_cmdline"].problem:
+            return [super().kernel_cmdline], ""
+        entry = self.default_boot_entry()
+        return [list(line) for line in entry.lines], entry.decided_by
 
     def default_boot_entry(self, systemd_boot: str = "") -> BootEntry:
         """The one entry the boot loader boots by default (facts/boot_entries.py).
@@ -2086,7 +2128,7 @@ def root_not_booted(fs: ImageFs) -> str:
     where = "the whole disk" if root.partition_index is None else f"partition {root.partition_index}"
     read = f"the {root.fs_type} file system read ({where})"
     unread = f"; not read: {', '.join(root.unruled)}" if root.unruled else ""
-    line = _produce_section(fs, "proc_cmdline")
+    line = _root_cmdline(fs)
     if line.problem:
         if not root.unruled:
             return ""  # no other partition could hold the root
@@ -2214,7 +2256,7 @@ def lvm_root(path: str, facts: DiskFacts, fs: ImageFs | None = None) -> LvmRoot 
         except (DiskError, FsReadError) as exc:
             return f"the default boot entry is not read: {exc}"
     try:
-        line = _produce_section(fs, "proc_cmdline")
+        line = _root_cmdline(fs)
         vgs, problems = {}, []
         for part in pvs:
             try:
