@@ -16,6 +16,7 @@ from pytest_vmimage.facts.boot_entries import BootEntry
 from pytest_vmimage.facts.linux_image import NotAvailableOffline, read_linux_image
 from pytest_vmimage.profiles import load_profile
 from pytest_vmimage.verdict import FactError, Result
+from tests.artifacts.conftest import needs_image_tools
 from tests.linux_facts_builder import files, make_facts
 
 GUIDE = load_profile("guide-2016")
@@ -872,3 +873,26 @@ def test_offline_value_set_one_line_failing_is_not_a_pass(tmp_path):
     facts = _offline(tmp_path, {"/boot/grub/grub.cfg": cfg})
     with pytest.raises(FactError, match="decided by GRUB at boot"):
         checks.kernel_boot_line(facts, GUIDE)
+
+
+@needs_image_tools
+@pytest.mark.parametrize(
+    "extra, tied",
+    [("quiet", True), ("root=/dev/mapper/vg-root", False)],
+    ids=["same-root", "root-differs"],
+)
+def test_offline_root_tie_needs_every_kernel_line_to_name_the_same_root(tmp_path, extra, tied):
+    """p1 (the ext4 read) beside an LVM physical volume on p2: root=UUID=<p1> ties the root
+    read to the image only when every line GRUB may boot names it (before: a reason, the
+    root read not tied, whatever the lines)."""
+    from pytest_vmimage.facts.disk import inspect_disk
+    from tests.artifacts.test_vhd_root_tie import _files, _image
+    from tests.test_linux_image_root import ROOT_UUID
+
+    tree = _files(f"root=UUID={ROOT_UUID} $extra")
+    tree["boot/grub/grub.cfg"] = MAYBE.format(extra) + tree["boot/grub/grub.cfg"]
+    facts = inspect_disk(_image(tmp_path, tree))
+    if tied:
+        assert facts.root_fs.not_booted == ""
+    else:
+        assert "their root= differ" in facts.root_fs.not_booted and "vg-root" in facts.root_fs.not_booted

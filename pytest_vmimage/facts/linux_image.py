@@ -1398,10 +1398,13 @@ def _proc_cmdline(fs: ImageFs, _: str) -> tuple[int, str]:
         raise _NotOffline(f"{exc}; the live check reads /proc/cmdline of the booted VM") from None
     if len(entry.lines) > 1:
         raise _NotOffline(
-            f"the default entry ({entry.where}) has {len(entry.lines)} kernel lines, picked at boot by "
-            f"{entry.decided_by}; the live check reads /proc/cmdline of the booted VM"
+            f"the default entry ({entry.where}) has {len(entry.lines)} {SEVERAL_LINES} {entry.decided_by}; "
+            "the live check reads /proc/cmdline of the booted VM"
         )
     return 0, " ".join([f"BOOT_IMAGE={entry.kernel}", *entry.params]) + "\n"
+
+
+SEVERAL_LINES = "kernel lines, picked at boot by"  # GRUB decides at boot between the entry's lines
 
 
 def _root_cmdline(fs: ImageFs) -> Section:
@@ -1409,7 +1412,7 @@ def _root_cmdline(fs: ImageFs) -> Section:
     when GRUB decides at boot between several lines, their root= words when every line names
     the same ones (else the reason)."""
     line = _produce_section(fs, "proc_cmdline")
-    if not line.problem:
+    if SEVERAL_LINES not in line.problem:
         return line
     try:
         entry = default_boot_entry(fs)
@@ -1954,16 +1957,17 @@ class OfflineLinuxFacts(LinuxFacts):
         entry = self.default_boot_entry()
         if len(entry.lines) > 1:
             raise NotAvailableOffline(
-                f"{NOT_SURE}: the default entry ({entry.where}) has {len(entry.lines)} kernel lines, picked at "
-                f"boot by {entry.decided_by}; the live check reads /proc/cmdline of the booted VM"
+                f"{NOT_SURE}: the default entry ({entry.where}) has {len(entry.lines)} {SEVERAL_LINES} "
+                f"{entry.decided_by}; the live check reads /proc/cmdline of the booted VM"
             )
         return entry.params
 
     def kernel_cmdline_alternatives(self) -> tuple[list[list[str]], str]:
         """Offline: every kernel line the default entry may boot (several when GRUB decides
         at boot between them) and what decides."""
-        if "proc_cmdline" in self.sections and not self.sections["proc_cmdline"].problem:
-            return [super().kernel_cmdline], ""
+        section = self.sections.get("proc_cmdline")
+        if section is not None and SEVERAL_LINES not in section.problem:
+            return [self.kernel_cmdline], ""  # one line, or the reason (systemd-boot beside GRUB..)
         entry = self.default_boot_entry()
         return [list(line) for line in entry.lines], entry.decided_by
 
