@@ -896,3 +896,31 @@ def test_offline_root_tie_needs_every_kernel_line_to_name_the_same_root(tmp_path
         assert facts.root_fs.not_booted == ""
     else:
         assert "their root= differ" in facts.root_fs.not_booted and "vg-root" in facts.root_fs.not_booted
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["probe --set=extra -u (hd0,1)", "regexp --set 1:extra '(.*)' abc", "smbios -s extra --type 1", "read extra"],
+)
+def test_a_variable_a_command_sets_at_boot_is_not_known(command):
+    """probe/regexp/smbios --set and read set a variable from what GRUB reads at boot; before,
+    $extra kept its earlier value and the line PASSED whatever the command would set."""
+    cfg = f"set extra=\n{command}\nmenuentry 'a' {{\n{GOOD_EXTRA}}}\n"
+    result = be.grub_default_entry("/boot/grub/grub.cfg", {"/boot/grub/grub.cfg": cfg})
+    assert isinstance(result, str) and "$extra, whose value is not known" in result, result
+    with pytest.raises(FactError, match="cannot be told"):
+        checks.kernel_boot_line(_live(cfg), GUIDE)
+
+
+def test_hwmatch_sets_match_at_boot():
+    """Ubuntu's 10_linux tests $match after hwmatch (hwmatch.c sets it): a grubenv 'match'
+    decides nothing."""
+    cfg = (
+        "load_env\nset extra=\nhwmatch ${prefix}/gfxblacklist.txt 3\n"
+        f"if [ ${{match}} = 0 ]; then set extra=rootdelay=0; fi\nmenuentry 'a' {{\n{GOOD_EXTRA}}}\n"
+    )
+    envs = {"/boot/grub/grubenv": "match=1\n"}
+    entry = be.grub_default_entry("/boot/grub/grub.cfg", {"/boot/grub/grub.cfg": cfg}, envs)
+    assert isinstance(entry, BootEntry) and len(entry.lines) == 2, entry
+    with pytest.raises(FactError, match="decided by GRUB at boot"):  # PASSED before
+        checks.kernel_boot_line(_live(cfg, "match=1\n"), GUIDE)

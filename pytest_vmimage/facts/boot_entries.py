@@ -809,6 +809,23 @@ _NAMES_WHAT_IT_CHANGES = (
 )
 
 
+def _sets_by_value(head: str, args: list[str]) -> list[str]:
+    """Variables a GRUB command sets to a value read at boot (hwmatch.c sets $match; read.c
+    the names it gets; probe, regexp, smbios, net_get_dhcp_option the one named by --set/-s
+    or their first argument): not known."""
+    if head == "hwmatch":
+        return ["match"]
+    if head == "read":
+        return [a for a in args if not a.startswith("-")]
+    if head == "net_get_dhcp_option":
+        return args[:1]
+    if head not in ("probe", "regexp", "smbios"):
+        return []
+    names = [a.partition("=")[2] for a in args if a.startswith("--set=")]
+    names += [args[k + 1] for k, a in enumerate(args[:-1]) if a in ("--set", "-s")]
+    return [n.rpartition(":")[2] for n in names if n]  # regexp: --set [NUMBER:]NAME
+
+
 def _maybe(step: str) -> str:
     return _ON if step == _ON else _MAYBE
 
@@ -1119,6 +1136,9 @@ class _Grub:
                 env[target] = "hd0"  # a device: paths are read from this image's file systems
         elif head == "load_env":
             self._load_env(args, certain, env)
+        elif _sets_by_value(head, args):  # hwmatch, read, probe/regexp/smbios --set: values not modelled
+            for name in _sets_by_value(head, args):
+                env[name] = _UNKNOWN
         elif head in ("source", "."):
             self._source(args, certain, env)
         elif head == "eval":
