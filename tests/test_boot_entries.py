@@ -924,3 +924,17 @@ def test_hwmatch_sets_match_at_boot():
     assert isinstance(entry, BootEntry) and len(entry.lines) == 2, entry
     with pytest.raises(FactError, match="decided by GRUB at boot"):  # PASSED before
         checks.kernel_boot_line(_live(cfg, "match=1\n"), GUIDE)
+
+
+def test_a_line_failing_for_sure_elsewhere_fails_with_the_undecided_lines_noted():
+    cfg = MAYBE.format("rootdelay=0") + f"menuentry 'a' {{\n{GOOD_EXTRA}}}\n"
+    facts = make_facts(
+        "debian12",
+        proc_cmdline=f"BOOT_IMAGE=/boot/vmlinuz-6.1.0-9-amd64 root=LABEL=rootfs ro {PARAMS}",
+        default_grub=files(**{"/etc/default/grub": 'GRUB_CMDLINE_LINUX="console=ttyS0 earlyprintk=ttyS0"\n'}),
+        grub_cfg=files(**{"/boot/grub/grub.cfg": cfg}),
+    )
+    verdict = checks.kernel_boot_line(facts, GUIDE)
+    assert verdict.result is Result.FAILED, verdict.message
+    assert "rootdelay=300 missing in /etc/default/grub" in verdict.actual
+    assert "boots one of 2 kernel lines, picked at boot by $extra" in verdict.message

@@ -141,7 +141,9 @@ def kernel_boot_line(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
             del missing[console]
         else:
             missing[console][-1] += f" ({log_note})"
-    if undecided and not any(param in fail_params for param in missing):
+    if undecided and any(param in fail_params for param in missing):
+        notes.append(f"also {'; '.join(undecided)}")
+    elif undecided:
         raise FactError(
             "which kernel line the default entry boots is decided by GRUB at boot, and its lines do not all "
             f"pass: {'; '.join(undecided)}. Required: {required} on every line GRUB may boot (guide §2.5)"
