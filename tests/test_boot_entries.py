@@ -811,6 +811,13 @@ GOOD_EXTRA = GOOD.replace(PARAMS, f"{PARAMS} $extra")
             f"menuentry 'a' {{\n tune $t\n{GOOD_EXTRA}}}\n",
             "error",
         ),
+        # more values than MAX_VALUES: not known, a reason
+        (
+            "if [ -e $prefix/a0 ]; then set extra=x0\n"
+            + "".join(f"elif [ -e $prefix/a{k} ]; then set extra=x{k}\n" for k in range(1, 9))
+            + f"else set extra=x9\nfi\nmenuentry 'a' {{\n{GOOD_EXTRA}}}\n",
+            "reason: $extra, whose value is not known",
+        ),
         # a value set in a loop is not known: a reason
         (
             "while [ -e $prefix/x ]; do\n if [ -e $prefix/y ]; then set extra=$extra.x; fi\ndone\n"
@@ -843,8 +850,8 @@ GOOD_EXTRA = GOOD.replace(PARAMS, f"{PARAMS} $extra")
             "passed",
         ),
     ],
-    ids=["one-line-fails", "all-lines-fail", "function-arg", "loop", "explosion", "test-picks-default",
-         "default-var", "same-entry", "same-answer"],
+    ids=["one-line-fails", "all-lines-fail", "function-arg", "too-many-values", "loop", "explosion",
+         "test-picks-default", "default-var", "same-entry", "same-answer"],
 )
 def test_value_sets_are_judged_line_by_line_never_guessed(cfg, expected):
     result = be.grub_default_entry("/boot/grub/grub.cfg", {"/boot/grub/grub.cfg": cfg})

@@ -23,6 +23,16 @@ GRUB behaviour relied on (grub-core/normal/menu.c, upstream 2.02-2.12):
 - The menu runs after the whole grub.cfg ran: ``default`` is its value at the end, and a
   menu entry's body (``$var`` in its ``linux`` line) is run with the variables of that time.
 
+What GRUB decides only at boot (a file not read such as gfxblacklist.txt, hwmatch, a key
+pressed) is not guessed: each branch of such an ``if`` runs on its own copy of the variables
+and afterwards a variable holds every value a path may leave (a value set, at most
+MAX_VALUES; "" stands for unset). A test over a value set is decided only when every value
+answers alike; a word expands to each combination (at most MAX_ALTERNATIVES), a function
+called with them gets $1.. as value sets (Ubuntu's ``gfxmode $linux_gfx_mode`` leaves
+``$vt_handoff`` '' or 'vt.handoff=7'). The default entry must be the same for every value of
+``default``; its kernel line may then be one of several (``BootEntry.lines``), each judged.
+Inside a loop, or after a ``return`` that may have run, what is set is not known at all.
+
 rhboot's blscfg (grub-core/commands/blscfg.c, Fedora/EL): the entries of
 ``/loader/entries/*.conf`` are added where ``blscfg`` runs, newest first (``bls_cmp``:
 rpm's ``vercmp`` of the file names split as name-version-release; EL 8's older blscfg
