@@ -1383,7 +1383,7 @@ def _collect(reader: FsReader, root: RootFsFacts) -> None:
     fstab, release, hostname, waagent = (_text(texts[p]) for p in files)
     root.fstab_present = fstab is not None
     root.fstab = _parse_fstab(fstab or "")
-    root.os_release = _parse_env(release or "")
+    root.os_release = image_files.parse_shell_assignments(release or "")
     root.hostname = hostname.strip() if hostname is not None else None
     root.waagent_conf = image_files.parse_waagent_conf(waagent) if waagent is not None else None
 
@@ -1652,18 +1652,6 @@ def _parse_fstab(text: str) -> list[FstabEntry]:
             )
         )
     return entries
-
-
-def _parse_env(text: str) -> dict[str, str]:
-    result = {}
-    for line in text.splitlines()[:500]:
-        key, sep, value = line.strip().partition("=")
-        if sep and re.fullmatch(r"[A-Z0-9_]+", key):
-            value = value.strip()
-            if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-                value = value[1:-1]
-            result[key] = value
-    return result
 
 
 # ---------------------------------------------------------------------------- boot path (VHD-010)

@@ -9,6 +9,7 @@ sources can never disagree. No I/O here.
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass
 
 # Histories of interactive shells: any non-empty one is build residue (LNX-023, VHD-009).
@@ -146,3 +147,24 @@ def passwd_homes(text: str) -> dict[str, str]:
         if home not in NO_HOME:
             homes.setdefault(fields[0], home)
     return homes
+
+
+_ASSIGN = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
+
+
+def parse_shell_assignments(text: str, earlier: dict[str, str] | None = None) -> dict[str, str]:
+    """``KEY=value`` lines as a shell would read them (quotes, ``$KEY`` of earlier lines)."""
+    values: dict[str, str] = dict(earlier or {})
+    for line in text.splitlines():
+        match = _ASSIGN.match(line)
+        if not match:
+            continue
+        key, raw = match.groups()
+        try:
+            words = shlex.split(raw, comments=True, posix=True)
+        except ValueError:
+            words = [raw.strip().strip("\"'")]
+        value = " ".join(words)
+        value = re.sub(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", lambda m: values.get(m.group(1), ""), value)
+        values[key] = value.strip()
+    return values

@@ -36,7 +36,12 @@ from pytest_vmimage.facts.boot_entries import (
     default_entries,
 )
 from pytest_vmimage.facts.fact import Fact
-from pytest_vmimage.facts.image_files import ALL_HISTORIES, LEASE_DIRS, parse_waagent_conf
+from pytest_vmimage.facts.image_files import (  # noqa: F401 - parse_shell_assignments: used by linux_network/system
+    ALL_HISTORIES,
+    LEASE_DIRS,
+    parse_shell_assignments,
+    parse_waagent_conf,
+)
 from pytest_vmimage.facts.linux_parsers import (
     HomeFile,
     PendingUpdates,
@@ -1447,27 +1452,6 @@ def parse_os_release(text: str) -> dict[str, str]:
     if codename:
         release["VERSION"] = f"{version} ({codename})"
     return release
-
-
-_ASSIGN = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
-
-
-def parse_shell_assignments(text: str, earlier: dict[str, str] | None = None) -> dict[str, str]:
-    """``KEY=value`` lines as a shell would read them (quotes, ``$KEY`` of earlier lines)."""
-    values: dict[str, str] = dict(earlier or {})
-    for line in text.splitlines():
-        match = _ASSIGN.match(line)
-        if not match:
-            continue
-        key, raw = match.groups()
-        try:
-            words = shlex.split(raw, comments=True, posix=True)
-        except ValueError:
-            words = [raw.strip().strip("\"'")]
-        value = " ".join(words)
-        value = re.sub(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", lambda m: values.get(m.group(1), ""), value)
-        values[key] = value.strip()
-    return values
 
 
 # -- block devices ---------------------------------------------------------

@@ -73,8 +73,3 @@ def agent_interpreter_missing(rc: int, text: str) -> str | None:
         path = lines[0].partition(" ")[2].strip() if lines else ""
         return path or "(the shebang's program was not found on the PATH)"
     return None
-
-
-def python3_name(interpreter: str) -> bool:
-    """Whether the agent's interpreter is a python3 (``/usr/bin/python3``, ``python3.11``)."""
-    return bool(re.fullmatch(r"python3(?:\.\d+)?", interpreter.rsplit("/", 1)[-1]))
