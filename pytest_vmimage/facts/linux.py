@@ -686,7 +686,7 @@ SECTION_TIMEOUTS: dict[str, int] = {
     "dns_lookup": 15,
 }
 
-_ROOT_NOTE = "needs root: sudo -n failed"
+_ROOT_NOTE = "needs root: sudo failed"  # sudo -n, or sudo -S with the password given
 
 
 @dataclass(frozen=True)
@@ -846,7 +846,7 @@ class LinuxFacts:
         found = split_files(self.section(name))
         unreadable = [path for path, text in found.items() if text == UNREADABLE]
         if unreadable:
-            why = f"sudo -n failed: {self.sudo_error}" if not self.privileged else "permission denied"
+            why = f"sudo failed: {self.sudo_error}" if not self.privileged else "permission denied"
             raise FactError(f"cannot read {', '.join(unreadable)} ({why})")
         return found
 
