@@ -15,7 +15,7 @@ import pytest
 from pytest_vmimage.checks import linux, linux_system
 from pytest_vmimage.facts.linux import ABSENT_RC, LinuxFacts, Section
 from pytest_vmimage.profiles import load_profile
-from pytest_vmimage.verdict import FactError, Result
+from pytest_vmimage.verdict import FactError, Result, Verdict
 from tests.linux_facts_builder import files
 
 RECORDED = Path(__file__).parent / "recorded" / "linux"
@@ -428,7 +428,7 @@ def test_broken_requirement_is_caught(req_id, edit, expected, text):
 )
 def test_each_edit_breaks_only_its_requirement(req_id, edit, expected, text):
     facts = edited(compliant(), **edit)
-    others = {other: CHECKS[other](facts, GUIDE) for other in CHECKS if other != req_id}
+    others = {other: verdict_or_error(CHECKS[other], facts) for other in CHECKS if other != req_id}
     changed = {k: v.result for k, v in others.items() if not passes_or_not_applicable(k, v)}
     if req_id == "LNX-003" and "agent" == edit["name"]:
         # without the agent, the checks of its interpreter and settings do not apply
@@ -440,9 +440,22 @@ def test_each_edit_breaks_only_its_requirement(req_id, edit, expected, text):
         assert not changed, changed
 
 
+def verdict_or_error(check, facts):
+    """The check's verdict; a FactError as the ERROR verdict the plugin would report."""
+    try:
+        return check(facts, GUIDE)
+    except FactError as exc:
+        return Verdict(Result.ERROR, "", "", str(exc))
+
+
 # edits that break a second requirement by nature: with ifup only NetworkManager's wrapper (no
-# ifupdown) and NetworkManager not running, nothing brings eth0 up by DHCP either
-ALSO_FAILS = {"resolved ifup /usr/libexec/nm-ifup": {"LNX-018": Result.FAILED}}
+# ifupdown) and NetworkManager not running, nothing brings eth0 up by DHCP either; a running
+# kernel (uname) other than the one the recorded grub.cfg's default entry boots: the drivers
+# and initramfs read are not those of the kernel the image boots next (LNX-006 error)
+ALSO_FAILS = {
+    "resolved ifup /usr/libexec/nm-ifup": {"LNX-018": Result.FAILED},
+    "3.10.0-123.el7.x86_64": {"LNX-006": Result.ERROR},
+}
 
 
 def test_agent_checks_are_not_applicable_without_the_agent():
@@ -904,3 +917,37 @@ def test_recorded_variant_is_caught_by_exactly_its_requirements(variant):
 
 def test_every_violating_variant_was_recorded():
     assert set(RECORDED_VARIANTS) == set(VARIANTS) - {"compliant"}
+
+
+# LNX-006 judges the kernel and initramfs a VM made from the image boots: a kernel installed
+# but not booted into (apt upgrade, then capture without a reboot) is not what was read.
+NEW_KERNEL = "6.1.0-99-amd64"
+
+
+def test_lnx006_a_default_entry_booting_another_kernel_is_an_error_not_a_pass():
+    grub = compliant().sections["grub_cfg"].text
+    assert RECORDED_KERNEL in grub
+    facts = edited(compliant(), "grub_cfg", old=f"vmlinuz-{RECORDED_KERNEL}", new=f"vmlinuz-{NEW_KERNEL}")
+    with pytest.raises(FactError, match=f"boots kernel {NEW_KERNEL}, not the running {RECORDED_KERNEL}"):
+        linux.hyperv_drivers(facts, GUIDE)
+
+
+def test_lnx006_a_signed_efi_kernel_of_the_running_release_is_the_same_kernel():
+    facts = edited(
+        compliant(), "grub_cfg", old=f"vmlinuz-{RECORDED_KERNEL}", new=f"vmlinuz-{RECORDED_KERNEL}.efi.signed"
+    )
+    assert linux.hyperv_drivers(facts, GUIDE).result is Result.PASSED
+
+
+def test_lnx006_a_default_entry_loading_another_initramfs_is_an_error_not_a_pass():
+    facts = edited(
+        compliant(), "grub_cfg", old=f"initrd.img-{RECORDED_KERNEL}", new=f"initrd.img-{RECORDED_KERNEL}.custom"
+    )
+    with pytest.raises(FactError, match=r"loads .*initrd.img-.*\.custom, not /boot/initrd.img-"):
+        linux.hyperv_drivers(facts, GUIDE)
+
+
+def test_lnx006_an_undecidable_default_entry_leaves_the_running_kernel_judged():
+    """What the next boot starts cannot be told: no mismatch is claimed (LNX-013 reports why)."""
+    facts = edited(compliant(), "grub_cfg", old="set default=\"0\"", new="set default=\"${unknown_var}\"")
+    assert linux.hyperv_drivers(facts, GUIDE).result is Result.PASSED

@@ -477,7 +477,10 @@ def agent_auto_update(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
 # -- §2.3 kernel and libraries -----------------------------------------------------------
 
 def hyperv_drivers(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
-    """LNX-006: hv_vmbus, hv_storvsc, hv_netvsc built in or loadable, and in the initramfs when storage is modular."""
+    """LNX-006: hv_vmbus, hv_storvsc, hv_netvsc built in or loadable, and in the initramfs when
+    storage is modular. Judged on the running kernel only when it (and the initramfs read)
+    is what the boot loader's default entry starts: a kernel installed but not booted into
+    is an error, never a pass on the old one."""
     required = "hv_vmbus, hv_storvsc, hv_netvsc built in or as modules of the running kernel; in the initramfs when modular"
     state = facts.kernel_modules()
     absent = [m for m in HV_MODULES if state.get(m, "absent") == "absent"]
@@ -490,7 +493,15 @@ def hyperv_drivers(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
             required,
             f"{', '.join(absent)} missing from the running kernel; use a kernel with Hyper-V drivers (LIS ≥ 3.0) (guide §2.3)",
         )
-    if state.get("hv_storvsc") == "module":
+    modular = state.get("hv_storvsc") == "module"
+    mismatch = facts.next_boot_mismatch(facts.initramfs_image() if modular else "")
+    if mismatch:
+        # what was read is not what a VM made from this image boots: never a pass on it
+        raise FactError(
+            f"{mismatch}. Required: {required}. Fix: reboot into the default entry (or make the running "
+            "kernel the default) and run again, so the kernel and initramfs judged are the ones the image boots"
+        )
+    if modular:
         found = facts.initramfs_modules()
         missing = [m for m in ("hv_vmbus", "hv_storvsc") if m not in found]
         if missing:

@@ -1147,6 +1147,39 @@ class LinuxFacts:
         """Hyper-V modules in the running kernel's initramfs."""
         return parse_initramfs_modules(self.section("initramfs_hv"))
 
+    def initramfs_image(self) -> str:
+        """The initramfs file the ``initramfs_hv`` section listed ("" when it listed none)."""
+        match = re.search(r"^image (/\S+)$", self.section("initramfs_hv"), re.M)
+        return match.group(1) if match else ""
+
+    def next_boot_mismatch(self, initrd: str = "") -> str:
+        """Why the running kernel (and ``initrd``, the file read for it) is not what the boot
+        loader's default entry starts next ("" when every default entry that can be told
+        boots this release and, if it names initrds, one with this file name). An entry
+        that cannot be told is not a mismatch: what it boots is not known either way."""
+        try:
+            entries = self.default_boot_entries()
+        except FactError:
+            return ""
+        running = self.kernel_release
+        for where, entry in entries.items():
+            if isinstance(entry, str):
+                continue
+            # (Ubuntu's signed EFI kernels: vmlinuz-RELEASE.efi.signed)
+            match = re.search(r"vmlinuz-([^/\s]+?)(?:\.efi(?:\.signed)?)?$", entry.kernel)
+            if match and match.group(1) != running:
+                return (
+                    f"the boot loader's default entry ({where}: {entry.title!r}) boots kernel {match.group(1)}, "
+                    f"not the running {running} whose drivers and initramfs were read"
+                )
+            names = [path.rsplit("/", 1)[-1] for path in entry.initrds]
+            if initrd and names and initrd.rsplit("/", 1)[-1] not in names:
+                return (
+                    f"the boot loader's default entry ({where}: {entry.title!r}) loads {', '.join(entry.initrds)}, "
+                    f"not {initrd}, the initramfs read"
+                )
+        return ""
+
     def agent_python(self) -> dict[str, str]:
         """The agent's interpreter, its version and pyasn1's ({} without the agent)."""
         return parse_agent_python(self.fact("agent_python").get() or "")
