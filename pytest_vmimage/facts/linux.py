@@ -236,29 +236,42 @@ SECTIONS: dict[str, tuple[bool, str]] = {
         'b=$(grep -c "/$m.ko" /lib/modules/$r/modules.builtin); [ $? -le 1 ] || exit 2; '
         'f=$(grep -c "/$m.ko" /lib/modules/$r/modules.dep); [ $? -le 1 ] || exit 2; echo "$m builtin=$b module=$f"; done',
     ),
-    # LNX-006: "builtin", or "image PATH" and the hv_*.ko names in it. An initramfs that is one
-    # compressed cpio archive from byte 0 is listed in one pass (decompressor | cpio -t), both
-    # exit statuses checked; anything else (an early uncompressed archive first, a decompressor
-    # or cpio missing, either failing) goes to lsinitramfs / lsinitrd, which decompress twice.
+    # LNX-006: "builtin", or "image PATH" and the hv_*.ko names in it: the modules of the running
+    # kernel (lib/modules/RELEASE/ or usr/lib/modules/RELEASE/) that are regular, non-empty files
+    # in the listing's final state (a later entry of the same name replaces an earlier one, as
+    # the kernel's unpacker does). An initramfs that is one compressed cpio archive from byte 0
+    # is listed in one pass (decompressor | cpio -tv -H newc): the names count only when the
+    # decompressor and cpio exit 0, cpio writes nothing to stderr (junk, another format) and
+    # nothing but zeros follows the archive (the kernel unpacks a second archive too: an
+    # error, "more archives"); anything else (an early uncompressed archive first, a tool
+    # missing, either failing) goes to lsinitramfs -l / lsinitrd, which decompress twice.
     "initramfs_hv": (
         True,
         "read -r r </proc/sys/kernel/osrelease || exit 2; "
         'grep -q "/hv_storvsc.ko" /lib/modules/$r/modules.builtin 2>/dev/null && { echo builtin; exit 0; }; '
+        # (a symbolic link's line ends "NAME -> TARGET")
+        'f=\'{ p = $NF; if ($(NF - 1) == "->") p = $(NF - 2); sub(/^\\.?\\//, "", p); ok[p] = ($1 ~ /^-/ && $5 + 0 > 0) } '
+        'END { a = "lib/modules/" r "/"; b = "usr/" a; for (p in ok) { n = p; sub(/.*\\//, "", n); '
+        'if (ok[p] && (index(p, a) == 1 || index(p, b) == 1) && n ~ /^hv_[a-z_]+\\.ko(\\.(xz|zst|gz))?$/) '
+        '{ sub(/\\.ko.*/, ".ko", n); print n } } }\'; '
         'for i in /boot/initrd.img-$r /boot/initramfs-$r.img /boot/initrd-$r; do [ -f "$i" ] || continue; '
         'echo "image $i"; m=$(od -An -tx1 -N6 "$i" | tr -d " \\n"); '
         'case "$m" in 1f8b*) d="gzip -dc";; 28b52ffd*) d="zstd -qdc";; fd377a585a00) d="xz -dc";; '
         '02214c18*) d="lz4 -dc";; 425a68*) d="bzip2 -dc";; 894c5a4f*) d="lzop -dc";; *) d=;; esac; '
         'if [ -n "$d" ] && command -v "${d%% *}" >/dev/null && command -v cpio >/dev/null; then '
-        # "d STATUS" of the decompressor and "c STATUS" of cpio (fd 3), "n NAME" per module;
-        # the names are printed only when both exited 0
-        's=$( { { { $d <"$i" 2>/dev/null; echo "d $?" >&3; } | { cpio -t --quiet 2>/dev/null; echo "c $?" >&3; }; } '
-        '| grep -oE "hv_[a-z_]+\\.ko" | sort -u | sed "s/^/n /"; } 3>&1 ); '
-        'if [ "$(printf "%s\\n" "$s" | grep -cxE "[dc] 0")" = 2 ]; then printf "%s\\n" "$s" | sed -n "s/^n //p"; exit 0; fi; '
-        'echo "one pass failed: $(printf "%s\\n" "$s" | grep -E "^[dc] " | tr "\\n" " ")"; fi; '
-        'if command -v lsinitramfs >/dev/null; then l=$(lsinitramfs "$i") || exit $?; '
+        # fd 3: "d STATUS" (decompressor), "c STATUS" (cpio), "e LINE" (cpio's stderr), "z BYTES"
+        # (non-zero bytes after the archive); "n NAME" per module. cpio's listing goes to fd 4.
+        's=$( { { $d <"$i" 2>/dev/null; echo "d $?" >&3; } | { { cpio -tv --quiet -H newc 2>&1 >&4; '
+        'echo "c $?" >&3; } | sed "s/^/e /" >&3; echo "z $(tr -d "\\000" | wc -c)" >&3; } 4>&1 '
+        '| awk -v r="$r" "$f" | sort -u | sed "s/^/n /"; } 3>&1 ); '
+        'if [ "$(printf "%s\\n" "$s" | grep -cxE "[dcz] 0")" = 3 ] && ! printf "%s\\n" "$s" | grep -q "^e "; then '
+        'printf "%s\\n" "$s" | sed -n "s/^n //p"; exit 0; fi; '
+        'case "$s" in *"z "[1-9]*) echo "more archives: data follows the first cpio archive of $i (the kernel unpacks it too; not listed)"; exit 3;; esac; '
+        'echo "one pass failed: $(printf "%s\\n" "$s" | grep -E "^[dce] " | tr "\\n" " ")"; fi; '
+        'if command -v lsinitramfs >/dev/null; then l=$(lsinitramfs -l "$i") || exit $?; '
         'elif command -v lsinitrd >/dev/null; then l=$(lsinitrd "$i") || exit $?; '
         "else echo 'no lsinitramfs or lsinitrd'; exit 127; fi; "
-        'printf "%s\\n" "$l" | grep -oE "hv_[a-z_]+\\.ko" | sort -u; exit 0; done; '
+        'printf "%s\\n" "$l" | awk -v r="$r" "$f" | sort -u; exit 0; done; '
         f"exit {ABSENT_RC}",
     ),
     "openssl": (False, f"command -v openssl >/dev/null || exit {ABSENT_RC}; openssl version"),
