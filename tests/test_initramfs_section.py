@@ -193,3 +193,30 @@ def test_another_cpio_format_or_junk_is_not_listed_by_the_one_pass(tmp_path):
         rc, out = run_section(tmp_path, initrd, stub_tools(tmp_path / str(len(initrd)), "hv_vmbus.ko"))
         assert rc == 0 and "one pass failed" in out and "hv_fromstub.ko" in out, out
         assert parse_initramfs_modules(out) == {"hv_fromstub", "hv_vmbus"}
+
+
+# The offline reader (facts/linux_image.py) applies the same rule to the same archives.
+@pytest.mark.parametrize(
+    "entries",
+    [
+        MODULES,
+        [n.replace(RELEASE, "5.10.0-8-amd64") for n in MODULES],
+        ["usr/share/doc/hyperv/hv_vmbus.ko"],
+        [(n, FILE, b"") for n in MODULES],
+        [(n, SYMLINK, b"/nonexistent") for n in MODULES],
+        [*MODULES, *[(n, DIRECTORY, b"") for n in MODULES]],
+        [f"./lib/modules/{RELEASE}/kernel/drivers/hv/hv_vmbus.ko"],
+    ],
+    ids=["modules", "other-release", "doc-dir", "empty", "symlinks", "replaced", "dot-slash-lib"],
+)
+def test_offline_reader_counts_the_same_modules_as_the_live_section(tmp_path, entries):
+    from pytest_vmimage.facts.linux_image import initramfs_members, loadable_hv_modules
+
+    initrd = gzip.compress(_cpio(entries))
+    final = {}
+    for name, mode, size in initramfs_members(initrd):
+        final[name.lstrip(b"./") if name.startswith(b"./") else name] = (mode, size)
+    offline = {m.removesuffix(".ko") for m in loadable_hv_modules(final, RELEASE)}
+    rc, out = run_section(tmp_path, initrd, stub_tools(tmp_path, ""))
+    assert rc == 0, out
+    assert offline == parse_initramfs_modules(out)

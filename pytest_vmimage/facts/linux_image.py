@@ -118,6 +118,7 @@ class _Mount:
     point: str  # "/" or "/boot"
     reader: object | None  # disk.FsReader
     why: str = ""  # when reader is None
+    index: int | None = None  # the partition read there, when one is
 
 
 # GPT partition types systemd-gpt-auto-generator mounts (Discoverable Partitions Specification).
@@ -208,7 +209,7 @@ class ImageFs:
             else:
                 try:
                     reader = disk._reader_for(self.file, self.content, self.facts, parts[0].index)
-                    self.mounts.append(_Mount(point, reader))
+                    self.mounts.append(_Mount(point, reader, index=parts[0].index))
                 except disk._NoReader as exc:
                     self.mounts.append(_Mount(point, None, f"{point} ({entry.spec}): {exc}"))
         self.mounts.sort(key=lambda m: len(m.point), reverse=True)
@@ -1144,7 +1145,6 @@ def _kernel_changelog(fs: ImageFs, _: str) -> tuple[int, str]:
 INITRD_LIMIT = 128 * MIB  # the initramfs file
 UNPACKED_LIMIT = 1024 * MIB  # what an initramfs may inflate to
 MAX_CPIO_ENTRIES = 200_000
-_HV_KO = re.compile(rb"hv_[a-z_]+\.ko")
 
 
 class _Stream:
@@ -1269,18 +1269,24 @@ def _decompressor(data: bytes):
 def initramfs_names(raw: bytes, check=lambda: None) -> list[bytes]:
     """Path names of every cpio (newc) member of an initramfs, all its archives; ``check``
     is called per MiB (it raises when the time budget is spent)."""
-    stream, names, inside, closed = _Stream(raw, check), [], False, 0  # closed: trailers after compression
+    return [name for name, _mode, _size in initramfs_members(raw, check)]
+
+
+def initramfs_members(raw: bytes, check=lambda: None) -> list[tuple[bytes, int, int]]:
+    """(name, mode, size) of every cpio (newc) member of an initramfs, all its archives, in
+    order; ``check`` is called per MiB (it raises when the time budget is spent)."""
+    stream, members, inside, closed = _Stream(raw, check), [], False, 0  # closed: trailers after compression
     while True:
         stream.skip_zeros()
         header = stream.take(110)
         if not header:
             if inside or closed < stream.compressed:
                 raise _Problem("the initramfs ends before its cpio archive's TRAILER!!!: truncated")
-            return names
+            return members
         if len(header) < 110 or header[:6] not in (b"070701", b"070702"):
             raise _Problem("the initramfs is not a cpio (newc) archive where one should start")
         try:
-            size, namesize = int(header[54:62], 16), int(header[94:102], 16)
+            mode, size, namesize = int(header[14:22], 16), int(header[54:62], 16), int(header[94:102], 16)
         except ValueError:
             raise _Problem("a cpio header of the initramfs does not parse") from None
         name = stream.take(namesize)
@@ -1292,15 +1298,32 @@ def initramfs_names(raw: bytes, check=lambda: None) -> list[bytes]:
         if not inside:
             closed = stream.compressed
             continue
-        names.append(name)
-        if len(names) > MAX_CPIO_ENTRIES:
+        members.append((name, mode, size))
+        if len(members) > MAX_CPIO_ENTRIES:
             raise _Problem(f"the initramfs has more than {MAX_CPIO_ENTRIES} members; not read")
+
+
+_HV_MODULE_FILE = re.compile(rb"hv_[a-z_]+\.ko(?:\.(?:xz|zst|gz))?")
+
+
+def loadable_hv_modules(final: dict[bytes, tuple[int, int]], release: str) -> set[str]:
+    """The hv_*.ko modules the unpacked initramfs holds for ``release``: regular, non-empty
+    files under (usr/)lib/modules/RELEASE/ in the final state (the same rule as the live
+    section's listing filter)."""
+    prefixes = (f"lib/modules/{release}/".encode(), f"usr/lib/modules/{release}/".encode())
+    found = set()
+    for path, (mode, size) in final.items():
+        base = path.rsplit(b"/", 1)[-1]
+        if mode & 0o170000 == 0o100000 and size > 0 and path.startswith(prefixes) and _HV_MODULE_FILE.fullmatch(base):
+            found.add(base.split(b".ko")[0].decode() + ".ko")
+    return found
 
 
 def _initramfs_hv(fs: ImageFs, _: str) -> tuple[int, str]:
     """The live section for the default entry's kernel: ``builtin``, or every initrd file
     the default entry loads (its ``initrd`` line(s): early microcode + main) and the
-    Hyper-V modules they hold (cpio archives unpacked in memory, names only). A file the
+    Hyper-V modules they hold (cpio archives unpacked in memory: regular, non-empty files of
+    the entry's kernel's module tree, later members replacing earlier ones). A file the
     entry names that is not in the image is an error naming it (GRUB would stop there)."""
     boot = default_boot_entry(fs)
     release = default_kernel_release(fs)
@@ -1315,7 +1338,7 @@ def _initramfs_hv(fs: ImageFs, _: str) -> tuple[int, str]:
         return 0, "builtin\n"
     if not boot.initrds:
         return ABSENT_RC, ""  # the entry loads no initramfs
-    out, found = "", set()
+    out, final = "", {}
     for named in boot.initrds:
         path = boot_file_path(fs, named)
         entry = fs.resolve([path])[path]
@@ -1328,10 +1351,11 @@ def _initramfs_hv(fs: ImageFs, _: str) -> tuple[int, str]:
         raw = fs.read([path], INITRD_LIMIT)[path]
         if not isinstance(raw, bytes):
             raise _Problem(getattr(raw, "reason", f"{path}: not read"))
-        names = initramfs_names(raw, fs.meter.check_time)
-        found |= {m.decode() for name in names for m in _HV_KO.findall(name)}
+        # the kernel unpacks the initrds in order, each member replacing one of the same name
+        for name, mode, size in initramfs_members(raw, fs.meter.check_time):
+            final[re.sub(rb"^\.?/+", b"", name)] = (mode, size)
         out += f"image {path}\n"
-    return 0, out + "".join(f"{m}\n" for m in sorted(found))
+    return 0, out + "".join(f"{m}\n" for m in sorted(loadable_hv_modules(final, release)))
 
 
 def boot_file_path(fs: ImageFs, named: str) -> str:
@@ -2126,8 +2150,11 @@ DISCOVERABLE_ROOTS = (
 def root_not_booted(fs: ImageFs) -> str:
     """Why the file system read may not be the root the default boot entry mounts ("" when
     its ``root=`` names it): root= names another partition, a device-mapper/LVM path or
-    nothing on the OS disk. Without root= (systemd-gpt-auto), or when the entry is not
-    known, the read one counts only if no partition that was not read could be the root."""
+    nothing on the OS disk, or a UUID/LABEL that a file system inside a logical volume has
+    too (or may have: an LV not probed). Without root= (systemd-gpt-auto), or when the
+    entry is not known, the read one counts only if no partition that was not read could
+    be the root. Another partition holding a boot loader configuration that the root's
+    fstab does not mount as /boot leaves the entry read unproven (:func:`_other_boot_configs`)."""
     root = fs.facts.root_fs
     where = "the whole disk" if root.partition_index is None else f"partition {root.partition_index}"
     read = f"the {root.fs_type} file system read ({where})"
@@ -2137,6 +2164,9 @@ def root_not_booted(fs: ImageFs) -> str:
         if not root.unruled:
             return ""  # no other partition could hold the root
         return f"the default boot entry is not known ({line.problem}), so its root= cannot confirm that {read} is the root{unread}"
+    other = _other_boot_configs(fs)
+    if other:
+        return f"{other}, so the root= read does not confirm that {read} is the root{unread}"
     words = line.text.split()
     words = words[: words.index("--")] if "--" in words else words  # after "--": init's, not the kernel's
     specs = [w.split("=", 1)[1] for w in words if w.startswith("root=")]
@@ -2151,12 +2181,80 @@ def root_not_booted(fs: ImageFs) -> str:
     spec = specs[-1].strip('"')  # the kernel takes the last root=
     found, why = disk.kernel_root_partitions(fs.facts, spec)
     if found == [root.partition_index]:
-        return ""
+        lvs, unprobed = _lv_matches(fs, spec)
+        if not lvs and not unprobed:
+            return ""
+        if lvs:
+            return (
+                f"the default boot entry boots root={spec}, which {len(lvs) + 1} file systems match ({where} and "
+                f"logical volume {', '.join(lvs)}): which one the initramfs mounts is not known, so {read} is "
+                "not known to be the root"
+            )
+        return (
+            f"the default boot entry boots root={spec}, which {read} has, but a logical volume on the OS disk "
+            f"may have it too: {'; '.join(unprobed)}"
+        )
     if len(found) > 1:
         why = f"{len(found)} file systems on the OS disk match it"
     elif found:
         why = "the " + ("whole disk" if found[0] is None else f"partition {found[0]}")
     return f"the default boot entry boots root={spec} ({why}), not {read}{unread}; the root it mounts is not read"
+
+
+def _lv_matches(fs: ImageFs, spec: str) -> tuple[list[str], list[str]]:
+    """For a root=UUID=/LABEL= (or /dev/disk/by-uuid|label/) spec: the logical volumes on the
+    OS disk's physical volumes whose file system has it, and those that could not be
+    probed (see disk.logical_volume_file_systems). ([], []) for other specs."""
+    if not disk.names_file_system(spec, disk.FsProbe("", uuid="\0", label="\0")) and not re.match(
+        r"(UUID|LABEL)=|/dev/disk/by-(uuid|label)/", spec
+    ):
+        return [], []
+    probes, unprobed = disk.logical_volume_file_systems(fs.content, fs.facts)
+    return [name for name, probe in probes if disk.names_file_system(spec, probe)], unprobed
+
+
+def _boot_configs(file, content, facts: DiskFacts, skip: set) -> tuple[list[tuple[int, str]], list[str]]:
+    """The ext/XFS partitions (not in ``skip``) holding a boot loader configuration at their
+    top (:data:`BOOT_MARKERS`): (partition, first marker found), and the partitions that
+    could not be looked into, each with why."""
+    found, problems = [], []
+    for part in facts.partitions:
+        if part.index in skip or not (part.content and part.content.type in ("ext2", "ext3", "ext4", "xfs")):
+            continue
+        try:
+            entries = disk._reader_for(file, content, facts, part.index).lstat_many(list(BOOT_MARKERS))
+        except Exception as exc:  # noqa: BLE001 - a broken candidate is a reason, not a crash
+            problems.append(f"partition {part.index}: {exc}")
+            continue
+        problems += [f"partition {part.index}: {e.reason}" for e in entries.values() if isinstance(e, Unreadable)]
+        markers = [m for m in BOOT_MARKERS if isinstance(entries.get(m), FileEntry)]
+        if markers:
+            found.append((part.index, markers[0].lstrip("/")))
+    return found, problems
+
+
+def _other_boot_configs(fs: ImageFs) -> str:
+    """Why the boot loader configuration read (the root's /boot, or the partition its fstab
+    mounts there) may not be the one the boot loader reads ("" when none): another
+    partition holds one at its top that the fstab does not mount as /boot. Which of the two
+    GRUB reads is set by the prefix built into its core image, which is not read."""
+    boot = [m.index for m in fs.mounts if m.point == "/boot" and m.index is not None]
+    skip = {fs.facts.root_fs.partition_index, *boot}
+    found, problems = _boot_configs(fs.file, fs.content, fs.facts, skip)
+    if problems:
+        return (
+            "a partition that may hold the boot loader's configuration could not be read ("
+            + "; ".join(problems[:3]) + ")"
+        )
+    if not found:
+        return ""
+    read = f"partition {boot[0]} (mounted as /boot by /etc/fstab)" if boot else "/boot of the root read"
+    others = ", ".join(f"partition {i} holds {marker}" for i, marker in found)
+    return (
+        f"two boot loader configurations: {others} at its top, not mounted as /boot by the root's "
+        f"/etc/fstab, and {read}; which one the boot loader reads is set by the prefix built into "
+        "GRUB's core image (not read), so the default entry read may not be the one that boots"
+    )
 
 
 def root_tie(path: str, facts: DiskFacts, budget: Budget | None = None) -> str:
@@ -2197,18 +2295,8 @@ def boot_partition(path: str, facts: DiskFacts) -> tuple[int | None, str]:
         content = disk._identify(file, scratch)
         if content is None:
             return None, f"the disk content cannot be read ({scratch.content_reason})"
-        found, problems = [], []
-        for part in facts.partitions:
-            if not (part.content and part.content.type in ("ext2", "ext3", "ext4", "xfs")):
-                continue
-            try:
-                entries = disk._reader_for(file, content, facts, part.index).lstat_many(list(BOOT_MARKERS))
-            except Exception as exc:  # noqa: BLE001 - a broken candidate is a reason, not a crash
-                problems.append(f"partition {part.index}: {exc}")
-                continue
-            problems += [f"partition {part.index}: {e.reason}" for e in entries.values() if isinstance(e, Unreadable)]
-            if any(isinstance(e, FileEntry) for e in entries.values()):
-                found.append(part.index)
+        found, problems = _boot_configs(file, content, facts, set())
+        found = [index for index, _ in found]
     finally:
         os.close(fd)
     if problems:
