@@ -945,3 +945,75 @@ def test_a_line_failing_for_sure_elsewhere_fails_with_the_undecided_lines_noted(
     assert verdict.result is Result.FAILED, verdict.message
     assert "rootdelay=300 missing in /etc/default/grub" in verdict.actual
     assert "boots one of 2 kernel lines, picked at boot by $extra" in verdict.message
+
+
+# ----------------------------------------------------------------------------- review-r2
+# Each case PASSED LNX-013 (live, most offline too) before its fix: GRUB boots a line without
+# the parameters (or the parser cannot know which). expected: the title GRUB boots, or
+# "reason: <text>" (the default entry cannot be told: LNX-013 ERROR live).
+K = "/boot/vmlinuz-6.1.0-9-amd64"
+R2_GOOD = f"\tlinux {K} root=LABEL=rootfs ro {PARAMS}\n\tinitrd /boot/initrd.img-6.1.0-9-amd64\n"
+R2_BAD = f"\tlinux {K} root=LABEL=rootfs ro quiet\n\tinitrd /boot/initrd.img-6.1.0-9-amd64\n"
+R2_X = f"menuentry 'x' {{\n\tlinux {K} root=LABEL=rootfs ro $extra\n\tinitrd /boot/initrd.img-6.1.0-9-amd64\n}}\n"
+
+
+def _r2_entry(title: str, body: str) -> str:
+    return f"menuentry '{title}' {{\n{body}}}\n"
+
+
+R2_CASES = {
+    # 1: yylex.l CHAR excludes { and }: 'quiet}' is quiet then '}' (the block ends or a syntax error)
+    "#1 glued closing brace": (
+        f"menuentry 'Debian' {{\n\tlinux {K} root=LABEL=rootfs ro quiet}}\n{R2_GOOD}}}\n",
+        "",
+        {},
+        "reason: glued to a word",
+    ),
+    "#1 brace then comment": (
+        f"set default=1\nfunction quietline {{\n\tlinux {K} root=LABEL=rootfs ro quiet\n}}\n"
+        f"menuentry 'A' {{\n{R2_GOOD}}}#end of A\nmenuentry 'B' {{\n\tquietline\n}}\n}}\n",
+        "",
+        {},
+        "reason: glued to a word",
+    ),
+    # 2: $10 is parameter 10 (empty), not $1 ('ttyS') and 0
+    "#2 dollar 10": (
+        f"menuentry 'ttyS' {{\n\tlinux {K} root=LABEL=rootfs ro console=$10 earlyprintk=$10 rootdelay=300\n}}\n",
+        "",
+        {},
+        "ttyS",
+    ),
+    # 3: a '$' that starts no variable is GRUB_PARSER_TOKEN_BAD
+    "#3 dollar dash": (
+        _r2_entry("good", R2_GOOD.replace("rootdelay=300", "rootdelay=300 x=$-")) + _r2_entry("bad", R2_BAD),
+        "",
+        {},
+        "reason: starts no variable name",
+    ),
+    "#3 dollar brace default": (
+        _r2_entry("good", R2_GOOD.replace("rootdelay=300", "rootdelay=300 x=${x:-y}")) + _r2_entry("bad", R2_BAD),
+        "",
+        {},
+        "reason: starts no variable name",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(R2_CASES))
+def test_review_r2_no_false_pass(case):
+    cfg, env, extra, expected = R2_CASES[case]
+    grub = {"/boot/grub/grub.cfg": cfg, **extra}
+    envs = {"/boot/grub/grubenv": env} if env else {}
+    result = be.grub_default_entry("/boot/grub/grub.cfg", grub, envs)
+    if expected.startswith("reason: "):
+        assert isinstance(result, str) and expected.removeprefix("reason: ") in result, result
+    else:
+        assert isinstance(result, BootEntry) and result.title == expected, result
+        assert not all(p in line for line in result.lines for p in PARAMS.split()), result
+    facts = _live(cfg, env, grub_cfg=files(**grub))
+    try:
+        verdict = checks.kernel_boot_line(facts, GUIDE)
+    except FactError as exc:
+        assert "cannot be told" in str(exc) or "not known" in str(exc), exc
+    else:
+        assert verdict.result is Result.FAILED, verdict.message

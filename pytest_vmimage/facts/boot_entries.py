@@ -123,7 +123,11 @@ class BootEntry:
 # ----------------------------------------------------------------------------- lexer
 
 _UNKNOWN = object()  # a variable whose value is not known (set in a loop, by load_env of a file not read..)
-_VAR = re.compile(r"\$(?:\{([A-Za-z0-9_?#@*]+)\}|([A-Za-z_][A-Za-z0-9_]*|[0-9?#@*]))")
+# yylex.l VARIABLE: $NAME ${NAME} $DIGITS ${DIGITS} $SPECIAL ${SPECIAL} (review-r2 #2: $10 is
+# parameter 10, never $1 then 0); a '$' followed by anything else is GRUB_PARSER_TOKEN_BAD
+_VAR = re.compile(
+    r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*|[0-9]+|[?#@*])\}|([A-Za-z_][A-Za-z0-9_]*|[0-9]+|[?#@*]))"
+)
 
 
 class _Values(frozenset):
@@ -205,8 +209,27 @@ class _Word:
         return "".join(text for _, text in self.parts)
 
 
-def _commands(text: str) -> list[list[_Word]]:
-    """GRUB script split into commands (newline or ``;``) of words (quotes kept apart)."""
+def _bad_dollar(text: str, at: int, strict: bool) -> int:
+    """The length of the variable reference at ``text[at]`` ('$'); a '$' that starts none
+    (``$-``, ``${x:-y}``, ``$`` at the end) is a GRUB syntax error (yylex.l VAR state: ``.|\\n``
+    returns GRUB_PARSER_TOKEN_BAD), after which GRUB's error recovery is not modelled
+    (review-r2 #3). ``strict=False`` (scans of kernel lines as written) keeps it literal."""
+    match = _VAR.match(text, at)
+    if match:
+        return match.end() - at
+    if strict:
+        shown = (text[at : at + 12].splitlines() or ["$"])[0]
+        raise _Unparsable(
+            f"'{shown}': a '$' that starts no variable name (a GRUB syntax error; what GRUB's "
+            "error recovery then runs is not modelled)"
+        )
+    return 1
+
+
+def _commands(text: str, strict: bool = True) -> list[list[_Word]]:
+    """GRUB script split into commands (newline or ``;``) of words (quotes kept apart).
+    ``strict``: a GRUB syntax error of the lexer (a '$' that starts no variable, a '{' or
+    '}' glued to a word) raises _Unparsable."""
     commands: list[list[_Word]] = []
     words: list[_Word] = []
     parts: list[tuple[str, str]] = []
@@ -247,6 +270,11 @@ def _commands(text: str) -> list[list[_Word]]:
             flush()
             j, buf = i + 1, []
             while j < n and text[j] != '"':
+                if text[j] == "$":
+                    size = _bad_dollar(text, j, strict)
+                    buf.append(text[j : j + size])
+                    j += size
+                    continue
                 if text[j] == "\\" and j + 1 < n and text[j + 1] in '"\\$\n':
                     if buf:
                         parts.append(("dq", "".join(buf)))
@@ -267,6 +295,23 @@ def _commands(text: str) -> list[list[_Word]]:
             i += 1
         elif c in "\n;":
             end_command()
+            i += 1
+        elif c == "$":
+            size = _bad_dollar(text, i, strict)
+            lit.append(text[i : i + size])
+            i += size
+        elif c in "{}":
+            # yylex.l: CHAR is [^{}|&$;<> \t\n'"\\], so a brace is never part of a word: 'quiet}'
+            # is the word quiet and then '}', '}#x' is '}' and then a comment. Whether the
+            # grammar then closes the block there or GRUB reports a syntax error is not
+            # modelled: a brace glued to a word is a reason (review-r2 #1)
+            glued = bool(parts or lit) or (i + 1 < n and text[i + 1] not in " \t\r\n;")
+            if glued and strict:
+                raise _Unparsable(
+                    f"'{text[max(0, i - 12) : i + 12].strip()}': a '{c}' glued to a word (GRUB's lexer "
+                    "makes it a token of its own; where its block then ends is not modelled)"
+                )
+            lit.append(c)
             i += 1
         else:
             lit.append(c)
@@ -1502,7 +1547,7 @@ def _grub_default(path, files, envs, bls, depth, platform) -> BootEntry | str | 
 def grub_kernel_params(text: str) -> list[list[str]]:
     """The parameters of every kernel line of a grub.cfg, as written (no expansion)."""
     found = []
-    for command in _commands(text):
+    for command in _commands(text, strict=False):
         if command[0].bare in KERNEL_WORDS:
             found.append([w.raw for w in command[2:]])
     return found
@@ -1531,7 +1576,7 @@ def grub_unseen(path: str, text: str, files: dict[str, str]) -> list[str]:
     sets_prefix = re.search(r"\b(prefix|config_directory)=", text)
     env = _FolderOnly({} if sets_prefix else {"prefix": folder, "config_directory": folder})
     hidden = []
-    for command in _commands(text):
+    for command in _commands(text, strict=False):
         head = command[0]
         if head.bare == "eval" or _named_by_var(head):
             hidden.append(_text(command))
