@@ -996,6 +996,43 @@ R2_CASES = {
         {},
         "reason: starts no variable name",
     ),
+    # 4: commands inside an entry that set the variable its linux line uses
+    **{
+        f"#4 entry {cmd.split()[0]}": (
+            f"menuentry 'x' {{\n\tset extra=\"{PARAMS}\"\n\t{cmd}\n\tlinux {K} root=LABEL=rootfs ro $extra\n}}\n",
+            "",
+            {},
+            "reason: $extra, whose value is not known",
+        )
+        for cmd in (
+            "regexp --set=extra '^(q)' quiet",
+            "tr --set=extra --upcase",
+            "probe --set=extra --fs-uuid hd0,1",
+            "search --no-floppy --set=extra --file /boot/vmlinuz-6.1.0-9-amd64",
+        )
+    },
+    # 5: execute.c runs the command after '!': the later linux line boots
+    "#5 ! linux in an entry": (
+        f"menuentry 'x' {{\n{R2_GOOD}\t! linux {K} root=LABEL=rootfs ro quiet\n}}\n",
+        "",
+        {},
+        "x",
+    ),
+    # 6: regexp --set=extra over an argument not known sets extra all the same
+    "#6 regexp over an unknown argument": (
+        f"set extra=\"{PARAMS}\"\nregexp --set=extra '^(.*)$' \"$cmdpath\"\n" + R2_X,
+        "",
+        {},
+        "reason: $cmdpath, whose value is not known",
+    ),
+    # 13: tr and rhboot's increment/decrement change variables at top level
+    "#13 tr at top level": (f"set extra=\"{PARAMS}\"\ntr -s extra -U\n" + R2_X, "", {}, "reason: $extra"),
+    "#13 increment default": (
+        "set default=0\nincrement default\n" + _r2_entry("good", R2_GOOD) + _r2_entry("bad", R2_BAD),
+        "",
+        {},
+        "reason: default is not known",
+    ),
 }
 
 

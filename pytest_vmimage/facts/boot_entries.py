@@ -864,21 +864,43 @@ _NAMES_WHAT_IT_CHANGES = (
 )
 
 
+# Commands that set variables at boot (see _sets_by_value); with an argument not known which
+# variable they set is not known either (review-r2 #6).
+_SETTERS = ("hwmatch", "read", "net_get_dhcp_option", "increment", "decrement", "probe", "regexp", "smbios", "tr")
+
+
 def _sets_by_value(head: str, args: list[str]) -> list[str]:
     """Variables a GRUB command sets to a value read at boot (hwmatch.c sets $match; read.c
-    the names it gets; probe, regexp, smbios, net_get_dhcp_option the one named by --set/-s
-    or their first argument): not known."""
+    the names it gets; probe, regexp, smbios, tr, net_get_dhcp_option the one named by
+    --set/-s or their first argument; rhboot's increment/decrement the ones named): not
+    known."""
     if head == "hwmatch":
         return ["match"]
     if head == "read":
         return [a for a in args if not a.startswith("-")]
     if head == "net_get_dhcp_option":
         return args[:1]
-    if head not in ("probe", "regexp", "smbios"):
+    if head in ("increment", "decrement"):  # rhboot increment.c: the variables named
+        return [a for a in args if not a.startswith("-")]
+    if head not in ("probe", "regexp", "smbios", "tr"):  # tr.c: --set/-s VARNAME (review-r2 #13)
         return []
     names = [a.partition("=")[2] for a in args if a.startswith("--set=")]
     names += [args[k + 1] for k, a in enumerate(args[:-1]) if a in ("--set", "-s")]
     return [n.rpartition(":")[2] for n in names if n]  # regexp: --set [NUMBER:]NAME
+
+
+_SEARCHES = ("search", "search.fs_uuid", "search.fs_label", "search.file")
+
+
+def _search_target(head: str, args: list[str]) -> list[str]:
+    """The variable search.c sets to the device found (--set=VAR, --set: root; the
+    search.* forms: their second argument)."""
+    target = next((a.split("=", 1)[1] for a in args if a.startswith("--set=")), None)
+    if target is None and head != "search" and len(args) >= 2 and not args[1].startswith("-"):
+        target = args[1]
+    if target is None and ("--set" in args or "-s" in args):
+        target = "root"
+    return [target] if target else []
 
 
 def _maybe(step: str) -> str:
@@ -1156,10 +1178,17 @@ class _Grub:
         return self._dispatch(head, args, words, certain, env)
 
     def _unknown_args(self, head: str, words: list[_Word], exc: _Unknown, certain: bool, env: dict) -> str:
+        if head == "!" and len(words) > 1:  # execute.c: '!' runs the command after it
+            try:
+                argv = _expand(words[1], env)
+            except _Unknown:
+                argv = []
+            head = argv[0] if len(argv) == 1 else head
+            words = words[1:]
         if head == "set":
             for word in words[1:]:
                 env[word.raw.split("=", 1)[0]] = _UNKNOWN
-        elif head in _NAMES_WHAT_IT_CHANGES:
+        elif head in _NAMES_WHAT_IT_CHANGES or head in _SETTERS:
             self.problem = f"'{_text(words)}' uses {exc.why}"
         elif head == "return":
             return self._return(["?"], certain)
@@ -1181,13 +1210,8 @@ class _Grub:
                 env[arg] = "" if _exact(certain) else _UNKNOWN
         elif head == "export":
             self.exported.update(args)
-        elif head in ("search", "search.fs_uuid", "search.fs_label", "search.file"):
-            target = next((a.split("=", 1)[1] for a in args if a.startswith("--set=")), None)
-            if target is None and head != "search" and len(args) >= 2 and not args[1].startswith("-"):
-                target = args[1]
-            if target is None and "--set" in args:
-                target = "root"
-            if target:
+        elif head in _SEARCHES:
+            for target in _search_target(head, args):
                 env[target] = "hd0"  # a device: paths are read from this image's file systems
         elif head == "load_env":
             self._load_env(args, certain, env)
@@ -1366,9 +1390,21 @@ class _Grub:
     ) -> str:
         if not words:
             return ""
+        if words[0].raw == "!" and not _has_var(words[0]):  # execute.c: runs the command after '!'
+            return self._entry_command(words[1:], env, found, certain, depth)
         if _named_by_var(words[0]):
             return f"it runs '{_text(words)}', a command named by a variable (not modelled)"
         head = words[0].raw
+        if head in _SETTERS or head in _SEARCHES:
+            # review-r2 #4: regexp/probe/tr/search --set.. inside the entry: what they set is
+            # read at boot, so not known for the rest of the entry
+            try:
+                args = _expand_all(words[1:], env)
+            except _Unknown as exc:
+                return f"it runs '{_text(words)}', which uses {exc.why}"
+            for name in _sets_by_value(head, args) or _search_target(head, args) or []:
+                env[name] = _UNKNOWN
+            return ""
         if head in KERNEL_WORDS or head in INITRD_WORDS:
             if not certain:
                 return f"its '{head}' line is inside an 'if' whose condition is not known"
@@ -1517,7 +1553,10 @@ def _grub_default(path, files, envs, bls, depth, platform) -> BootEntry | str | 
         return None
     value = grub.vars.get("default")
     if value is _UNKNOWN:
-        return f"{path}: 'set default' is inside an 'if' whose condition is not known"
+        return (
+            f"{path}: default is not known: 'set default' is inside an 'if' whose condition is not known "
+            "or a loop, or a command sets it at boot (increment, regexp --set..)"
+        )
     menu, env, spec = grub.menu, grub.vars, value
     for _ in range(MAX_DEPTH):
         item = _pick_one(menu, spec)
