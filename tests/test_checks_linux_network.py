@@ -887,6 +887,44 @@ def test_lnx022_authorized_keys_patterns_with_and_without_tokens(tmp_path):
     assert f"keysfile builder {tmp_path}/keys/builder.1001%\nkey ssh-rsa KEY" in out.stdout
 
 
+@pytest.mark.parametrize(
+    ("home_name", "akf", "expected"),
+    [
+        ("old&user", "%h/.ssh/authorized_keys", "{home}/.ssh/authorized_keys"),  # & is not sed's match
+        ("old|user", "%h/.ssh/authorized_keys", "{home}/.ssh/authorized_keys"),  # | is not sed's delimiter
+        ("olduser", "keys/%%h", "{home}/keys/%h"),  # %% is a literal %, expanded once (percent_expand)
+    ],
+    ids=["ampersand", "pipe", "double-percent"],
+)
+def test_lnx022_review_r1_tokens_expand_as_sshd_does(tmp_path, home_name, akf, expected):
+    home = tmp_path / home_name
+    path = Path(expected.format(home=home))
+    path.parent.mkdir(parents=True)
+    path.write_text("ssh-ed25519 AAAAC3Nza old@build\n")
+    passwd = f"olduser:x:1001:1001::{home}:/bin/sh\n"
+    out = run_authorized_keys_snippet(tmp_path, passwd, {"sshd_config": "PermitRootLogin no\n"}, akf=akf)
+    assert out.returncode == 0, out.stderr
+    assert f"keysfile olduser {path}\nkey ssh-ed25519 KEY" in out.stdout
+    verdict = linux.no_default_accounts(with_keys(out.stdout), GUIDE)
+    assert verdict.result is Result.FAILED, verdict
+
+
+def test_lnx022_review_r1_an_unknown_token_is_an_error(tmp_path):
+    passwd = f"olduser:x:1001:1001::{tmp_path}:/bin/sh\n"
+    out = run_authorized_keys_snippet(tmp_path, passwd, {"sshd_config": "PermitRootLogin no\n"}, akf="keys/%x")
+    assert out.returncode == 1 and "keysfile_unreadable keys/%x (unknown % token)" in out.stdout
+    with pytest.raises(FactError, match="authorized keys failed on the VM"):
+        linux.no_default_accounts(with_keys(out.stdout, out.returncode), GUIDE)
+
+
+def test_lnx022_review_r1_a_quoted_keys_file_path_is_an_error(tmp_path):
+    """sshd -T prints "/etc/ssh/authorized keys/%u" as two words: not judged, never a pass."""
+    cfg = 'PermitRootLogin no\nAuthorizedKeysFile "/etc/ssh/authorized keys/%u"\n'
+    out = run_authorized_keys_snippet(tmp_path, ROOT_ONLY, {"sshd_config": cfg}, akf="/etc/ssh/authorized keys/%u")
+    with pytest.raises(FactError, match="AuthorizedKeysFile is quoted"):
+        linux.no_default_accounts(with_keys(out.stdout, out.returncode), GUIDE)
+
+
 ROOT_ONLY = "root:x:0:0:root:/nonexistent:/bin/sh\nazureuser:x:1000:1000::/nonexistent:/bin/sh\n"
 
 
@@ -1070,3 +1108,22 @@ def test_lnx019_system_wide_gateway_and_dns_settings_fail(path, text, found):
         **{"/etc/sysconfig/network-scripts/ifcfg-eth0": ifcfg, "/etc/sysconfig/network": "NETWORKING=yes\n"},
     )
     assert linux.no_custom_network(plain, GUIDE).result is Result.PASSED
+
+
+def test_lnx022_offline_and_live_expand_tokens_alike(tmp_path):
+    """facts.linux_accounts.percent_expand (offline) and the section's awk (live) agree."""
+    from pytest_vmimage.facts.linux_accounts import percent_expand
+
+    home = tmp_path / "o&|d"
+    for number, pattern in enumerate(("keys/%%h", "%h/.ssh/authorized_keys", f"{tmp_path}/k/%u.%U%%")):
+        expected = percent_expand(pattern, {"h": str(home), "u": "olduser", "U": "1001"})
+        path = Path(expected if expected.startswith("/") else f"{home}/{expected}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("ssh-ed25519 AAAAC3Nza old@build\n")
+        (tmp_path / f"run{number}").mkdir()
+        out = run_authorized_keys_snippet(
+            tmp_path / f"run{number}", f"olduser:x:1001:1001::{home}:/bin/sh\n",
+            {"sshd_config": "PermitRootLogin no\n"}, akf=pattern,
+        )
+        assert f"keysfile olduser {path}\n" in out.stdout, (pattern, out.stdout)
+    assert percent_expand("keys/%x", {"h": "/h"}) is None and percent_expand("trailing%", {}) is None

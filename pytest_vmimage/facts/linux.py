@@ -452,9 +452,14 @@ SECTIONS: dict[str, tuple[bool, str]] = {
         "for g in $(printf '%s\\n' \"$m\" | sed -nE 's/^[[:space:]]*[Ii][Nn][Cc][Ll][Uu][Dd][Ee]([[:space:]]*=[[:space:]]*|[[:space:]]+)//p'); do "
         'case "$g" in /*) ;; *) g="/etc/ssh/$g";; esac; for x in $g; do [ -e "$x" ] && q="$q $x"; done; done; done; '
         '[ -z "$q" ] || { echo "cfg_truncated"; rc=1; }; echo "cfg_files $n"; set -f; '
+        'x=\'BEGIN { p = ENVIRON["P"]; for (i = 1; i <= length(p); i++) { c = substr(p, i, 1); if (c != "%") { o = o c; continue } '
+        't = substr(p, ++i, 1); if (t == "%") o = o "%"; else if (t == "h") o = o ENVIRON["H"]; else if (t == "u") o = o ENVIRON["N"]; '
+        'else if (t == "U") o = o ENVIRON["I"]; else exit 1 } print o }\'; '
         'while IFS=: read -r u _ uid _ _ h _ || [ -n "$u" ]; do for p in $akf; do [ "$p" = none ] && continue; '
-        # a pattern without % is the path itself: no sed per account (0.04 s each under TCG)
-        'case "$p" in *%*) f=$(printf "%s" "$p" | sed -e "s|%h|$h|g" -e "s|%u|$u|g" -e "s|%U|$uid|g" -e "s|%%|%|g");; '
+        # a pattern without % is the path itself (no process per account: 0.04 s each under
+        # TCG); %h %u %U %% are expanded once, left to right, as sshd's percent_expand does
+        # (values from the environment: no sed/awk escapes); an unknown token is an error
+        'case "$p" in *%*) f=$(H="$h" N="$u" I="$uid" P="$p" awk "$x") || { echo "keysfile_unreadable $p (unknown % token)"; rc=1; continue; };; '
         '*) f=$p;; esac; '
         'case "$f" in /*) ;; *) f="$h/$f";; esac; [ -f "$f" ] || continue; '
         'if [ -r "$f" ]; then echo "keysfile $u $f"; grep -vE "^[[:space:]]*(#|$)" "$f" | '

@@ -138,6 +138,26 @@ DEFAULT_PATTERNS = {
 }
 
 
+def percent_expand(pattern: str, tokens: dict[str, str]) -> str | None:
+    """``%h``/``%u``/``%U``/``%%`` replaced once, left to right, as sshd's percent_expand
+    does (the live section's awk does the same); None for a token sshd does not know."""
+    out, i = [], 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char != "%":
+            out.append(char)
+        elif pattern[i + 1 : i + 2] == "%":
+            out.append("%")
+            i += 1
+        elif pattern[i + 1 : i + 2] in tokens and pattern[i + 1 : i + 2]:
+            out.append(tokens[pattern[i + 1]])
+            i += 1
+        else:
+            return None
+        i += 1
+    return "".join(out)
+
+
 def parse_authorized_keys(text: str) -> list[KeysFile] | None:
     """The ``akf``/``keysfile``/``key`` lines of the home_files section; None when the
     section predates them (see :func:`legacy_authorized_keys`)."""
@@ -283,6 +303,18 @@ def sshd_login_findings(text: str, sshd_effective: str | None) -> list[str]:
             raise FactError("sshd is installed but no sshd_config was found to read")
         tuck = tuck_line.group(1).strip()
         lines = [tuple(line[4:].split(": ", 1)) for line in text.splitlines() if line.startswith("cfg ")]
+        quoted = [
+            f"{pair[0]}: {pair[1].strip()}"
+            for pair in lines
+            if len(pair) == 2 and re.match(r"\s*authorizedkeysfile\b", pair[1], re.I) and '"' in pair[1]
+        ]
+        if quoted:
+            # sshd -T prints the list unquoted: "a b/%u" and the two paths a, b/%u look alike
+            raise FactError(
+                f"AuthorizedKeysFile is quoted in sshd's configuration ({quoted[0]}): sshd -T prints its "
+                "paths unquoted, so a path with a space cannot be told from two paths and the keys files "
+                "sshd reads were not all found"
+            )
     inside = match_block_settings([pair for pair in lines if len(pair) == 2])
     if inside:
         raise FactError(

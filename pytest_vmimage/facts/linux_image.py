@@ -57,6 +57,7 @@ from pytest_vmimage.facts.linux import (
     escape_file_text,
     parse_collection,
 )
+from pytest_vmimage.facts.linux_accounts import percent_expand
 from pytest_vmimage.verdict import FactError, Verdict
 
 OFFLINE = "not available offline: needs a running VM"
@@ -1696,7 +1697,9 @@ def _authorized_keys(fs: ImageFs, _: str) -> tuple[int, str]:
         for pattern in akf.split():
             if pattern == "none":
                 continue
-            path = pattern.replace("%h", home).replace("%u", user).replace("%U", uid).replace("%%", "%")
+            path = percent_expand(pattern, {"h": home, "u": user, "U": uid})
+            if path is None:
+                raise _Problem(f"AuthorizedKeysFile {pattern!r} has a % token sshd does not know")
             wanted.append((user, path if path.startswith("/") else f"{home}/{path}"))
     data = fs.read(sorted({p for _, p in wanted}))
     for user, path in wanted:
