@@ -1033,6 +1033,41 @@ R2_CASES = {
         {},
         "reason: default is not known",
     ),
+    # 7: menuentry accepts dashes: an unknown --option is the title; '--' ends the options
+    "#7 unknown --option": (
+        "set default='Debian new'\n" + _r2_entry("Debian old", R2_BAD) + _r2_entry("--hidden' 'Debian new", R2_GOOD),
+        "",
+        {},
+        "reason: '--hidden'",
+    ),
+    "#7 -- then the title": (
+        "set default='Debian new'\n" + _r2_entry("Debian new", R2_BAD).replace("menuentry", "menuentry --")
+        + _r2_entry("Debian new", R2_GOOD),
+        "",
+        {},
+        "reason: '--'",
+    ),
+    # 8: an entry whose body is --source's string (no block)
+    "#8 menuentry --source": (
+        f"menuentry 'Debian' --source \"linux {K} root=LABEL=rootfs ro quiet\"\n" + _r2_entry("serial", R2_GOOD),
+        "",
+        {},
+        "reason: without a block",
+    ),
+    # 11: entries of another file come first
+    **{
+        f"#11 {cmd.split()[0]}": (f"{cmd}\n" + _r2_entry("serial", R2_GOOD), "", {}, "reason: another boot loader")
+        for cmd in (
+            "legacy_source /boot/grub/menu.lst",
+            "syslinux_source /boot/syslinux/syslinux.cfg",
+            "extract_entries_source /boot/grub/other.cfg",
+        )
+    },
+    # 12: a later loader replaces the linux one
+    **{
+        f"#12 {extra.split()[0]}": (_r2_entry("x", f"{R2_GOOD}\t{extra}\n"), "", {}, f"reason: '{extra.split()[0]}'")
+        for extra in (f"legacy_kernel {K} {K} root=LABEL=rootfs ro quiet", "kfreebsd /boot/kernel/kernel")
+    },
 }
 
 

@@ -675,28 +675,40 @@ class _Item:
     entry: BootEntry | str | None = None  # BLS: already built
 
 
-_OPTIONS_WITH_VALUE = ("--class", "--users", "--hotkey", "--source", "--id")
+_OPTIONS_WITH_VALUE = ("--class", "--users", "--hotkey", "--id")
 
 
-def _menuentry_args(fields: list[str]) -> tuple[str, str, list[str]]:
+def _menuentry_args(fields: list[str]) -> tuple[str, str, list[str], str]:
+    """menuentry.c's options (--class --users --hotkey --id with a value, --unrestricted),
+    then the title and the arguments; the last: why the entry cannot be modelled ("" when
+    it can). menuentry accepts dashes (GRUB_COMMAND_ACCEPT_DASH): an unknown --option
+    becomes an argument (the title), '--' ends the options, --source gives a body that is
+    no block; these are reasons (review-r2 #7, #8), as is an entry with no title."""
     title, ident, rest, skip = None, "", [], False
     for k, word in enumerate(fields):
         if skip:
             skip = False
             continue
         if word in _OPTIONS_WITH_VALUE:
-            if word == "--id" and k + 1 < len(fields):
+            if k + 1 >= len(fields):
+                return "", "", [], f"'{word}' has no value"
+            if word == "--id":
                 ident = fields[k + 1]
             skip = True
-        elif word.startswith("--id="):
-            ident = word[5:]
-        elif word.startswith("--") and word != "--":
+        elif word.split("=", 1)[0] in _OPTIONS_WITH_VALUE and "=" in word:
+            if word.startswith("--id="):
+                ident = word[5:]
+        elif word == "--unrestricted":
             continue
+        elif word.startswith("-") and word != "-":
+            return "", "", [], f"its option '{word}' (--source, '--' or one menuentry.c does not know): not modelled"
         elif title is None:
             title = word
         else:
             rest.append(word)
-    return title or "", ident, rest
+    if title is None:
+        return "", "", [], "it has no title (GRUB: missing arguments, the entry is not defined)"
+    return title, ident, rest, ""
 
 
 def _strip_device(path: str) -> str:
@@ -903,6 +915,21 @@ def _search_target(head: str, args: list[str]) -> list[str]:
     return [target] if target else []
 
 
+# legacycfg.c, syslinux_parse.c, extract_entries_*: menus made from GRUB legacy's menu.lst,
+# syslinux.cfg or a file's entries only (review-r2 #11): reasons.
+_OTHER_MENUS = (
+    *("legacy_source", "legacy_configfile", "syslinux_source", "syslinux_configfile"),
+    *("extract_entries_source", "extract_legacy_entries_source", "extract_legacy_entries_configfile"),
+    *("extract_syslinux_entries_source", "extract_syslinux_entries_configfile"),
+)
+# Loaders an entry may run after its linux line: the last one loaded boots (review-r2 #12).
+_OTHER_LOADERS = (
+    *("legacy_kernel", "legacy_initrd", "legacy_initrd_nounzip", "kfreebsd", "knetbsd", "kopenbsd"),
+    *("xnu_kernel", "xnu_kernel64", "plan9", "ntldr", "freedos", "truecrypt", "pxechainloader"),
+    *("appleloader", "module", "module2"),
+)
+
+
 def _maybe(step: str) -> str:
     return _ON if step == _ON else _MAYBE
 
@@ -1030,11 +1057,14 @@ class _Grub:
                 self.problem = f"a block of '{node.kind}', a command named by a variable (not modelled)"
             return
         try:
-            title, ident, args = _menuentry_args(_expand_all(node.words, env))
+            title, ident, args, why = _menuentry_args(_expand_all(node.words, env))
         except _Unknown:
             title = ident = None
-            args = []
+            args, why = [], ""
             certain = False
+        if why:
+            self.problem = f"{node.kind} '{_text(node.words)}': {why}"
+            return
         self.menu.append(_Item(node.kind, title, ident, certain is True, body=node.body, args=args))
 
     def _define(self, name: str, body: list, certain: bool) -> None:
@@ -1222,7 +1252,7 @@ class _Grub:
             self._source(args, certain, env)
         elif head == "eval":
             self._script(" ".join(args), f"'eval {' '.join(args)}'", certain, env)
-        elif head in ("configfile", "legacy_configfile", "normal", "extract_entries_configfile"):
+        elif head in ("configfile", "normal", "extract_entries_configfile"):
             if not certain:
                 self.problem = f"'{_text(words)}' is inside an 'if' whose condition is not known"
                 return _ON
@@ -1231,6 +1261,13 @@ class _Grub:
                 self.problem = f"grub.cfg hands over to {args[0] if args else '?'} ({head}), a file not read"
             else:
                 self.delegate = target
+        elif head in ("menuentry", "submenu"):
+            self.problem = f"'{_text(words)}' defines an entry without a block (--source; not modelled)"
+        elif head in _OTHER_MENUS:
+            self.problem = (
+                f"'{_text(words)}' adds the entries of another boot loader's file or of a file not "
+                "run as grub.cfg (not modelled)"
+            )
         elif head in ("blscfg", "bls_import"):
             if args:
                 self.problem = f"'{_text(words)}' (blscfg with arguments) is not read"
@@ -1439,6 +1476,8 @@ class _Grub:
             "chainloader",
             "multiboot",
             "multiboot2",
+            *_OTHER_LOADERS,
+            *_OTHER_MENUS,
             *_LEAVES,
         ):
             return f"it runs '{head}'"
@@ -1587,6 +1626,8 @@ def grub_kernel_params(text: str) -> list[list[str]]:
     """The parameters of every kernel line of a grub.cfg, as written (no expansion)."""
     found = []
     for command in _commands(text, strict=False):
+        if command[0].bare == "!" and len(command) > 1:  # execute.c: '!' runs what follows
+            command = command[1:]
         if command[0].bare in KERNEL_WORDS:
             found.append([w.raw for w in command[2:]])
     return found
@@ -1617,7 +1658,13 @@ def grub_unseen(path: str, text: str, files: dict[str, str]) -> list[str]:
     hidden = []
     for command in _commands(text, strict=False):
         head = command[0]
-        if head.bare == "eval" or _named_by_var(head):
+        if head.bare == "!" and len(command) > 1:
+            command, head = command[1:], command[1]
+        if head.bare == "eval" or _named_by_var(head) or head.bare in _OTHER_LOADERS:
+            hidden.append(_text(command))
+        elif head.bare in ("menuentry", "submenu") and (
+            command[-1].bare != "{" or any(w.raw.startswith("--source") for w in command)
+        ):  # review-r2 #8: a body given by --source, not a block the scan reads
             hidden.append(_text(command))
         elif head.bare in _HANDS_OVER and len(command) > 1:
             try:
