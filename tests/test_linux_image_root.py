@@ -163,11 +163,20 @@ def test_decoy_root_beside_an_lvm_physical_volume(tmp_path):
 
 
 def test_lvm_physical_volume_beside_the_root_fails_lnx010_offline(tmp_path):
-    """root= names p1; p2 is an LVM PV: the partition table shows it (not "needs a VM")."""
-    facts = read_linux_image(_disk(tmp_path, _booting(f"root=UUID={ROOT_UUID}"), second="lvm"))
+    """root= names p1 (by its PARTUUID); p2 is an LVM PV: the partition table shows it (not
+    "needs a VM")."""
+    facts = read_linux_image(_disk(tmp_path, _booting(f"root=PARTUUID={ROOT_PARTUUID}"), second="lvm"))
     assert _verdict(checks.shell_history, facts)[0] == "FAILED"  # the root is judged
     result, message = _verdict(checks.no_lvm, facts)
     assert result == "WARNING" and "LVM physical volume /dev/sda2" in message, message
+
+
+def test_root_uuid_beside_a_pv_whose_logical_volumes_are_not_known_is_not_tied(tmp_path):
+    """Review r1 (3): root=UUID= names p1, but p2 is a PV whose VG metadata is not on it: a
+    logical volume may carry the same UUID, so the root sections are errors (before: judged)."""
+    facts = read_linux_image(_disk(tmp_path, _booting(f"root=UUID={ROOT_UUID}"), second="lvm"))
+    result, message = _verdict(checks.shell_history, facts)
+    assert result == "ERROR" and "its logical volumes are not known" in message, message
 
 
 def test_no_root_param_with_an_unread_partition_is_an_error(tmp_path):

@@ -24,11 +24,23 @@ class LvmError(Exception):
 
 
 @dataclass(frozen=True)
+class Segment:
+    """Extents ``start`` .. ``start + count`` of a linear/striped LV: ``stripes`` are
+    (PV id, first extent on that PV); ``stripe_size`` in sectors (0 when one stripe)."""
+
+    start: int
+    count: int
+    stripe_size: int
+    stripes: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
 class LogicalVolume:
     name: str
     id: str  # with dashes, as in the metadata
     sectors: int  # extents * extent size
     pvs: tuple[str, ...]  # the ids of the PVs its segments use
+    segments: tuple[Segment, ...] = ()
 
 
 @dataclass
@@ -38,6 +50,32 @@ class VolumeGroup:
     pv_id: str  # the id of the PV this was read from (with dashes)
     pv_ids: list[str] = field(default_factory=list)
     lvs: dict[str, LogicalVolume] = field(default_factory=dict)
+    extent_size: int = 0  # sectors
+    pe_start: dict[str, int] = field(default_factory=dict)  # PV id -> sector its first extent starts at
+    # LVs whose data is not where linear/striped segments say (thin, raid, mirror, cache,
+    # snapshot, ...) or whose segments do not parse: name -> why (their content is not read)
+    unmapped: dict[str, str] = field(default_factory=dict)
+
+    def lv_extent_at(self, lv: str, sector: int) -> tuple[str, int]:
+        """(PV id, sector on that PV) holding sector ``sector`` of logical volume ``lv``;
+        LvmError when no segment maps it."""
+        extent, within = divmod(sector, self.extent_size)
+        for seg in self.lvs[lv].segments:
+            if not seg.start <= extent < seg.start + seg.count:
+                continue
+            rel = (extent - seg.start) * self.extent_size + within  # sectors into the segment
+            if len(seg.stripes) == 1:
+                pv, first = seg.stripes[0]
+                offset = rel
+            else:
+                chunk, inside = divmod(rel, seg.stripe_size)
+                row, column = divmod(chunk, len(seg.stripes))
+                pv, first = seg.stripes[column]
+                offset = row * seg.stripe_size + inside
+            if pv not in self.pe_start:
+                raise LvmError(f"logical volume {self.name}/{lv}: sector {sector} is on a PV not listed")
+            return pv, self.pe_start[pv] + first * self.extent_size + offset
+        raise LvmError(f"logical volume {self.name}/{lv}: no segment holds sector {sector}")
 
     def dm_name(self, lv: str) -> str:
         """The device-mapper name LVM gives the LV: VG-LV with '-' doubled in each."""
@@ -201,23 +239,46 @@ def _volume_group(parsed: dict, pv_id: str) -> VolumeGroup:
     pv_ids = {key: pv.get("id", "") for key, pv in pvs.items() if isinstance(pv, dict)}
     if pv_id not in pv_ids.values():
         raise LvmError(f"volume group {name} does not list this PV ({pv_id})")
-    vg = VolumeGroup(name, body["id"], pv_id, list(pv_ids.values()))
+    vg = VolumeGroup(name, body["id"], pv_id, list(pv_ids.values()), extent_size=extent)
+    vg.pe_start = {
+        pv["id"]: pv["pe_start"]
+        for pv in pvs.values()
+        if isinstance(pv, dict) and isinstance(pv.get("id"), str) and isinstance(pv.get("pe_start"), int)
+    }
     for lv_name, lv in (body.get("logical_volumes") or {}).items():
         if not isinstance(lv, dict):
             continue
-        extents, used = 0, []
+        extents, used, segments = 0, [], []
         for seg in (v for k, v in lv.items() if k.startswith("segment") and isinstance(v, dict)):
             count = seg.get("extent_count")
             stripes = seg.get("stripes")
             if not isinstance(count, int) or not isinstance(stripes, list):
                 used = None  # a segment type whose PVs are not listed (thin, raid, ...)
+                vg.unmapped[lv_name] = f"a {seg.get('type', 'segment')} segment"
                 break
             extents += count
             used += [pv_ids.get(s, f"unknown {s}") for s in stripes[0::2] if isinstance(s, str)]
+            pairs = tuple(
+                (pv_ids.get(s, f"unknown {s}"), e)
+                for s, e in zip(stripes[0::2], stripes[1::2], strict=False)
+                if isinstance(e, int)
+            )
+            size = seg.get("stripe_size", 0)
+            start = seg.get("start_extent")
+            if (
+                not isinstance(start, int)
+                or len(pairs) * 2 != len(stripes)
+                or not pairs
+                or (len(pairs) > 1 and not (isinstance(size, int) and size > 0))
+            ):
+                vg.unmapped.setdefault(lv_name, "segments that do not parse")
+                continue
+            segments.append(Segment(start, count, size if len(pairs) > 1 else 0, pairs))
         if used is None or not used:
+            vg.unmapped.setdefault(lv_name, "no physical volume listed")
             continue
         vg.lvs[lv_name] = LogicalVolume(
-            lv_name, str(lv.get("id", "")), extents * extent, tuple(dict.fromkeys(used))
+            lv_name, str(lv.get("id", "")), extents * extent, tuple(dict.fromkeys(used)), tuple(segments)
         )
     return vg
 

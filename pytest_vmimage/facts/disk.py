@@ -501,6 +501,93 @@ def kernel_root_partitions(facts: DiskFacts, spec: str) -> tuple[list[int | None
     return found, "" if found else f"no partition or file system on the OS disk has {spec}"
 
 
+_BY_FS_NAME = re.compile(r"(UUID|LABEL)=|/dev/disk/by-(uuid|label)/")
+
+
+def names_file_system(spec: str, probe: FsProbe | None) -> bool:
+    """Whether root=/fstab ``spec`` (UUID=, LABEL=, /dev/disk/by-uuid|label/) names the file
+    system ``probe`` found (one not on a partition: inside a logical volume); with None,
+    whether ``spec`` names a file system that way at all."""
+    if probe is None:
+        return bool(_BY_FS_NAME.match(spec.strip('"')))
+    return bool(_BY_FS_NAME.match(spec.strip('"'))) and _fstab_names(
+        spec.strip('"'), Partition(0, "", "", 0, 0, "", "", "", content=probe)
+    )
+
+
+class _LvContent:
+    """The bytes of a linear/striped logical volume, read through its segments from the PVs
+    on this disk (``where``: PV id -> the partition's first byte)."""
+
+    def __init__(self, content: _Content, vg, lv: str, where: dict[str, int]) -> None:
+        self.content, self.vg, self.lv, self.where = content, vg, lv, where
+        self.size = vg.lvs[lv].sectors * SECTOR
+
+    def read(self, offset: int, size: int) -> bytes:
+        from pytest_vmimage.facts import _lvm
+
+        out = b""
+        size = max(0, min(size, self.size - offset))
+        while len(out) < size:
+            sector, skip = divmod(offset + len(out), SECTOR)
+            pv, at = self.vg.lv_extent_at(self.lv, sector)
+            if pv not in self.where:
+                raise _lvm.LvmError(f"logical volume {self.vg.name}/{self.lv} has data on a PV not on this disk ({pv})")
+            chunk = self.content.read(self.where[pv] + at * SECTOR + skip, min(size - len(out), SECTOR - skip))
+            if not chunk:
+                raise _lvm.LvmError(f"logical volume {self.vg.name}/{self.lv}: its data lies beyond the disk")
+            out += chunk
+        return out
+
+
+def logical_volume_file_systems(content: _Content, facts: DiskFacts) -> tuple[list[tuple[str, FsProbe]], list[str]]:
+    """The file system signatures at the start of each logical volume of the volume groups
+    recorded on this disk's LVM physical volumes (VG/LV, probe), and what could not be
+    probed, each with why: a PV whose VG metadata is not read, an LV that is not linear or
+    striped (thin, raid, snapshot, ...), whose start is on a PV not on this disk, or whose
+    content is not a known signature (it may hold any file system, or be encrypted)."""
+    from pytest_vmimage.facts import _lvm
+
+    pvs = [
+        p for p in facts.partitions
+        if p.kind != "extended" and p.size_sectors > 0 and (p.role == "lvm" or (p.content and p.content.type == "lvm2_pv"))
+    ]
+    if facts.whole_disk_fs is not None and facts.whole_disk_fs.type == "lvm2_pv":
+        pvs.append(Partition(0, "", "whole", 0, content.size // SECTOR, "", "the whole disk", "lvm"))
+    groups: dict[str, tuple] = {}
+    unprobed: list[str] = []
+    for part in pvs:
+        where = "the whole disk" if part.kind == "whole" else f"partition {part.index}"
+        try:
+            vg = _lvm.read_volume_group(
+                lambda off, n, part=part: content.read(part.start_bytes + off, min(n, max(0, part.size_bytes - off))),
+                part.size_bytes,
+            )
+        except (_lvm.LvmError, FsReadError, DiskError) as exc:
+            unprobed.append(f"{where} (LVM2 physical volume: its logical volumes are not known: {exc})")
+            continue
+        known = groups.setdefault(vg.id, (vg, {}))
+        known[1][vg.pv_id] = part.start_bytes
+    found: list[tuple[str, FsProbe]] = []
+    for vg, where in groups.values():
+        for name, why in vg.unmapped.items():
+            unprobed.append(f"logical volume {vg.name}/{name} ({why}: its content is not read)")
+        for name in vg.lvs:
+            if name in vg.unmapped:
+                continue
+            try:
+                probe = _probe(_LvContent(content, vg, name, where), 0, vg.lvs[name].sectors * SECTOR)
+            except (_lvm.LvmError, FsReadError, DiskError) as exc:
+                unprobed.append(f"logical volume {vg.name}/{name} ({exc})")
+                continue
+            if probe is None or probe.type in ("lvm2_pv", "bitlocker") or not (probe.uuid or probe.label or probe.type == "swap"):
+                kind = probe.type if probe else "content not known"
+                unprobed.append(f"logical volume {vg.name}/{name} ({kind}: what it holds is not read)")
+                continue
+            found.append((f"{vg.name}/{name}", probe))
+    return found, unprobed
+
+
 # ---------------------------------------------------------------------------- reading
 
 
@@ -1280,7 +1367,7 @@ def _find_root(file: _File, content: _Content, facts: DiskFacts) -> RootFsFacts:
                 root.mark_unreadable(name, why)
         later = candidates[candidates.index(index) + 1 : MAX_ROOT_CANDIDATES]
         _other_roots(file, content, facts, later, root)
-        root.unruled = [*no_reader, *root.unruled, *_unread_candidates(facts)]
+        root.unruled = [*no_reader, *root.unruled, *_unread_candidates(facts, content)]
         return root
     lvm = [
         f"partition {p.index}"
@@ -1332,21 +1419,45 @@ def _other_roots(
                 root.mark_unreadable(name, f"{where} could not be ruled out as the root ({problem})")
 
 
-def _unread_candidates(facts: DiskFacts) -> list[str]:
+# Content known not to be a Linux root whatever the partition's type code says: FAT and
+# exFAT store no owner, mode, symlink or device node (a distribution's tree cannot be on
+# them); swap is no file system. NTFS and BitLocker are not excluded: ntfs-3g/ntfs3 can
+# hold a root (POSIX modes through mount options and reparse points) and cryptsetup opens
+# BitLocker; a Linux root on them is odd, not impossible, so they stay to be ruled out.
+_NEVER_ROOT = ("vfat", "exfat", "swap")
+
+
+def _unread_candidates(facts: DiskFacts, content: _Content | None = None) -> list[str]:
     """Partitions that may hold the root but cannot be looked into: an LVM physical
-    volume, btrfs, a Linux partition whose content is not known."""
+    volume, btrfs, RAID, content that is not known (LUKS, another file system), NTFS or
+    BitLocker, whatever the partition's type code (Linux mounts root=UUID=... on any
+    type). Not counted: FAT, exFAT, swap (:data:`_NEVER_ROOT`) and a BIOS boot partition
+    holding GRUB's core image (its first sector is GRUB's diskboot.img, read through
+    ``content``; without it, or holding anything else, it counts)."""
+    readable = ("ext2", "ext3", "ext4", "xfs")
     found = []
     for part in facts.partitions:
         kind = part.content.type if part.content else ""
-        if part.kind == "extended" or part.size_sectors <= 0:
+        if part.kind == "extended" or part.size_sectors <= 0 or kind in readable or kind in _NEVER_ROOT:
             continue
         if part.role == "lvm" or kind == "lvm2_pv":
             found.append(f"partition {part.index} (LVM2 physical volume)")
-        elif kind == "btrfs" or part.type_name in ("Linux RAID", "Linux raid autodetect"):
-            found.append(f"partition {part.index} ({kind or part.type_name})")
-        elif part.role == "linux" and not kind:
-            found.append(f"partition {part.index} ({part.type_name}, content not known)")
+        elif kind:
+            found.append(f"partition {part.index} ({kind})")
+        elif part.type_name in ("Linux RAID", "Linux raid autodetect"):
+            found.append(f"partition {part.index} ({part.type_name})")
+        elif part.role == "bios_boot" and content is not None and _holds_grub_core(content, part):
+            continue
+        else:
+            found.append(f"partition {part.index} ({part.type_name or part.type_code}, content not known)")
     return found
+
+
+def _holds_grub_core(content: _Content, part: Partition) -> bool:
+    """The partition's first sector is GRUB's diskboot.img (the start of core.img, what
+    grub-install writes into a BIOS boot partition): code, no file system."""
+    head = content.read(part.start_bytes, SECTOR)
+    return len(head) == SECTOR and all(s in head for s in (b"loading", b"Geom", b"Read"))
 
 
 def _part(facts: DiskFacts, index: int) -> Partition:

@@ -2169,7 +2169,7 @@ def root_not_booted(fs: ImageFs) -> str:
         return f"the default boot entry is not known ({line.problem}), so its root= cannot confirm that {read} is the root{unread}"
     other = _other_boot_configs(fs)
     if other:
-        return f"{other}, so the root= read does not confirm that {read} is the root{unread}"
+        return f"{other}; so the default entry read does not confirm that {read} is the root{unread}"
     words = line.text.split()
     words = words[: words.index("--")] if "--" in words else words  # after "--": init's, not the kernel's
     specs = [w.split("=", 1)[1] for w in words if w.startswith("root=")]
@@ -2256,7 +2256,7 @@ def _other_boot_configs(fs: ImageFs) -> str:
     return (
         f"two boot loader configurations: {others} at its top, not mounted as /boot by the root's "
         f"/etc/fstab, and {read}; which one the boot loader reads is set by the prefix built into "
-        "GRUB's core image (not read), so the default entry read may not be the one that boots"
+        "GRUB's core image, which is not read"
     )
 
 

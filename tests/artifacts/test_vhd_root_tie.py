@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import struct
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,7 @@ from tests.test_linux_image_root import (
     _mkext4,
     pv_label,
 )
+from tests.testbed.disktool import _lvm_crc, lvm_pv
 
 from .conftest import needs_image_tools, run_suite
 
@@ -58,11 +60,12 @@ def _files(root_param: str, dirty: bool = False, swap_in_fstab: bool = False) ->
 def _image(tmp_path: Path, files: dict, second: str = "lvm", swap: bool = False) -> Path:
     """p1: the ext4 from ``files`` (ROOT_UUID, label rootfs); p2: ``second`` = "lvm" (an
     LVM2 physical volume label), "data" (an ext4 without /etc) or "btrfs" (a btrfs
-    superblock); p3 with ``swap``: a swap partition. Returns the raw disk."""
+    superblock), "lvm-data" (an LVM2 PV with real metadata: VG vg, LV data holding an ext4
+    DATA_UUID labelled data); p3 with ``swap``: a swap partition. Returns the raw disk."""
     root = write_tree(tmp_path / "root", files)
     rootimg = _mkext4(root, tmp_path / "root.ext4", 64, ROOT_UUID, "rootfs")
     raw = sparse_file(tmp_path / "os.raw", 128 * MIB)
-    p2type = LVM_TYPE if second == "lvm" else "L"
+    p2type = LVM_TYPE if second.startswith("lvm") else "L"
     script = (
         f"label: gpt\nstart=2048, size=64M, type=L, uuid={ROOT_PARTUUID}, name=root\n"
         f"size=32M, type={p2type}, uuid={DATA_PARTUUID}, name=data\n" + ("size=16M, type=S\n" if swap else "")
@@ -75,6 +78,8 @@ def _image(tmp_path: Path, files: dict, second: str = "lvm", swap: bool = False)
         place(raw, _mkext4(data, tmp_path / "p2.ext4", 32, DATA_UUID, "data"), p2)
     elif second == "lvm":
         pv_label(raw, p2)
+    elif second == "lvm-data":
+        place(raw, _pv_with_lv(tmp_path, DATA_UUID, "data", {"srv/readme": "data\n"}, lv="data"), p2)
     elif second == "btrfs":
         with open(raw, "r+b") as fh:  # the btrfs magic at 64 KiB + 0x40
             fh.seek(p2 * 512 + 0x10000 + 0x40)
@@ -82,6 +87,46 @@ def _image(tmp_path: Path, files: dict, second: str = "lvm", swap: bool = False)
     if swap:
         place(raw, mkswap(tmp_path / "swap.img", 16 * MIB, uuid_=SWAP_UUID), p2 + 32 * 2048)
     return raw
+
+
+def _pv_with_lv(
+    tmp_path: Path,
+    uuid: str,
+    label: str,
+    files: dict,
+    lv: str = "root",
+    size_mib: int = 32,
+    extra_lv: str = "",
+) -> Path:
+    """A ``size_mib`` LVM2 PV (VG vg, linear LV ``lv`` from 4 MiB, 16 MiB) whose LV holds an
+    ext4 (``uuid``, ``label``, ``files``); ``extra_lv``: LVM2 text of one more LV in the VG."""
+    lvfs = _mkext4(
+        write_tree(tmp_path / f"lv-{label}", files), tmp_path / f"lv-{label}.ext4", 16, uuid, label
+    )
+    pv = sparse_file(tmp_path / f"pv-{label}.img", size_mib * MIB)
+    lvm_pv(str(pv), "vg", lv, 4, 16)
+    if extra_lv:
+        _add_lv(pv, extra_lv)
+    place(pv, lvfs, 4 * 2048)
+    return pv
+
+
+def _add_lv(pv: Path, text: str) -> None:
+    """Insert ``text`` (an LV block) into the VG metadata lvm_pv wrote; checksums redone."""
+    with open(pv, "r+b") as fh:
+        fh.seek(4096)
+        header = bytearray(fh.read(512))
+        offset, size = struct.unpack_from("<QQ", header, 40)
+        fh.seek(4096 + offset)
+        meta = fh.read(size).replace(
+            b"logical_volumes {\n", b"logical_volumes {\n" + text.encode() + b"\n", 1
+        )
+        struct.pack_into("<QQII", header, 40, offset, len(meta), _lvm_crc(meta), 0)
+        struct.pack_into("<I", header, 0, _lvm_crc(bytes(header[4:])))
+        fh.seek(4096)
+        fh.write(header)
+        fh.seek(4096 + offset)
+        fh.write(meta)
 
 
 def _judge(check, facts, *args) -> tuple[str, str]:
@@ -136,18 +181,20 @@ def test_vhd009_failure_on_a_decoy_is_an_error_naming_what_was_found(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("root_param", "dirty", "expected"),
+    ("root_param", "dirty", "expected", "second"),
     [
-        (f"root=UUID={ROOT_UUID}", False, "PASSED"),
-        (f"root=UUID={ROOT_UUID}", True, "FAILED"),
-        ("root=PARTLABEL=root", True, "FAILED"),
-        ("root=/dev/sda1", False, "PASSED"),
+        (f"root=UUID={ROOT_UUID}", False, "PASSED", "lvm-data"),
+        (f"root=UUID={ROOT_UUID}", True, "FAILED", "lvm-data"),
+        ("root=LABEL=rootfs", False, "PASSED", "lvm-data"),
+        ("root=PARTLABEL=root", True, "FAILED", "lvm"),
+        ("root=/dev/sda1", False, "PASSED", "lvm"),
     ],
 )
-def test_vhd009_judges_the_root_the_boot_entry_names(tmp_path, root_param, dirty, expected):
-    """root= names p1: the LVM PV on p2 is ruled out, p1 is judged as before."""
-    facts = inspect_disk(_image(tmp_path, _files(root_param, dirty)))
-    assert facts.root_fs.not_booted == ""
+def test_vhd009_judges_the_root_the_boot_entry_names(tmp_path, root_param, dirty, expected, second):
+    """root= names p1: the LVM PV on p2 is ruled out (for UUID=/LABEL=, its VG's metadata is
+    read and its LV holds another file system), p1 is judged as before."""
+    facts = inspect_disk(_image(tmp_path, _files(root_param, dirty), second))
+    assert facts.root_fs.not_booted == "", facts.root_fs.not_booted
     assert _judge(checks.check_vhd_deprovisioned, facts)[0] == expected
 
 
@@ -167,7 +214,7 @@ def test_vhd006_swap_use_is_not_read_from_a_decoy_fstab(tmp_path):
 @pytest.mark.parametrize(("in_fstab", "expected"), [(True, "FAILED"), (False, "WARNING")])
 def test_vhd006_swap_use_is_read_from_the_booted_root(tmp_path, in_fstab, expected):
     facts = inspect_disk(
-        _image(tmp_path, _files(f"root=UUID={ROOT_UUID}", swap_in_fstab=in_fstab), swap=True)
+        _image(tmp_path, _files(f"root=UUID={ROOT_UUID}", swap_in_fstab=in_fstab), "lvm-data", swap=True)
     )
     result, message = _judge(checks.check_vhd_partition_layout, facts)
     assert result == expected, message
@@ -200,3 +247,241 @@ def test_artifacts_suite_vhd009_on_a_decoy(pytester, tmp_path):
     assert verdict["Result"] == "Error", verdict
     assert "root=/dev/mapper/vg-root" in verdict["Message"] and "LVM2 physical volume" in verdict["Message"]
     assert run.by("VHD-006")["Result"] == "Warning"  # LVM; no swap partition, so no fstab question
+
+
+# -- review r1: a boot loader configuration on another partition -----------------------
+
+BOOT_UUID = "0b0c0c0d-1111-2222-3333-00000000f0b0"
+REAL_BOOT_CFG = """menuentry 'Debian GNU/Linux' {
+\tlinux\t/vmlinuz-6.1.0-9-amd64 root=/dev/mapper/vg-root ro console=ttyS0 earlyprintk=ttyS0 rootdelay=300
+\tinitrd\t/initrd.img-6.1.0-9-amd64
+}
+"""
+
+
+def _boot_disk(tmp_path: Path, root_files: dict, boot_cfg: str, third: str = "lvm") -> Path:
+    """p1: an ext4 "boot" (BOOT_UUID) with grub/grub.cfg ``boot_cfg`` at its top; p2: the ext4
+    root from ``root_files`` (ROOT_UUID); p3: ``third`` = "lvm" (a PV label) or "btrfs"."""
+    boot = write_tree(tmp_path / "boot", {"grub/grub.cfg": boot_cfg, "vmlinuz-6.1.0-9-amd64": "K"})
+    bootimg = _mkext4(boot, tmp_path / "boot.ext4", 16, BOOT_UUID, "boot")
+    rootimg = _mkext4(
+        write_tree(tmp_path / "root", root_files), tmp_path / "root.ext4", 64, ROOT_UUID, "rootfs"
+    )
+    raw = sparse_file(tmp_path / "os.raw", 128 * MIB)
+    p3type = LVM_TYPE if third == "lvm" else "L"
+    partition(
+        raw,
+        f"label: gpt\nstart=2048, size=16M, type=L, name=boot\nsize=64M, type=L, name=root\n"
+        f"size=32M, type={p3type}, name=sys\n",
+    )
+    place(raw, bootimg, 2048)
+    place(raw, rootimg, 2048 + 16 * 2048)
+    p3 = 2048 + 80 * 2048
+    if third == "lvm":
+        pv_label(raw, p3)
+    else:
+        with open(raw, "r+b") as fh:
+            fh.seek(p3 * 512 + 0x10000 + 0x40)
+            fh.write(b"_BHRfS_M")
+    return raw
+
+
+@pytest.mark.parametrize("third", ["lvm", "btrfs"])
+def test_vhd009_root_whose_own_grub_cfg_names_it_beside_a_boot_partition_is_not_tied(tmp_path, third):
+    """Review r1 (1): p2's own /boot/grub/grub.cfg names p2 (the old root left behind), its
+    fstab mounts no /boot; p1 holds grub/grub.cfg at its top booting an LV (or p3). Which of
+    the two GRUB reads is set by core.img's prefix: an error naming both (before: PASSED)."""
+    facts = inspect_disk(_boot_disk(tmp_path, _files(f"root=UUID={ROOT_UUID}"), REAL_BOOT_CFG, third))
+    assert facts.root_fs.partition_index == 2
+    result, message = _judge(checks.check_vhd_deprovisioned, facts)
+    assert result == "ERROR", message
+    assert "partition 1 holds grub/grub.cfg" in message and "/boot of the root read" in message, message
+    assert "core image" in message and "not mounted as /boot" in message, message
+
+
+@pytest.mark.parametrize(
+    ("mounted_cfg", "hidden_cfg", "expected"),
+    [
+        (f"root=UUID={ROOT_UUID}", "root=/dev/mapper/vg-root", "PASSED"),
+        ("root=/dev/mapper/vg-root", f"root=UUID={ROOT_UUID}", "ERROR"),
+    ],
+    ids=["boot-names-root", "boot-names-lv"],
+)
+def test_vhd009_separate_boot_mounted_by_fstab_gives_the_entry(tmp_path, mounted_cfg, hidden_cfg, expected):
+    """The root's fstab mounts p1 as /boot: the entry is read from p1's grub/grub.cfg, never
+    from the root's own /boot/grub/grub.cfg hidden under the mount point."""
+    files = _files(hidden_cfg)
+    files["etc/fstab"] += f"UUID={BOOT_UUID} /boot ext4 defaults 0 2\n"
+    cfg = REAL_BOOT_CFG.replace("root=/dev/mapper/vg-root", mounted_cfg)
+    facts = inspect_disk(_boot_disk(tmp_path, files, cfg, third="btrfs"))
+    result, message = _judge(checks.check_vhd_deprovisioned, facts)
+    assert result == expected, message
+    if expected == "ERROR":
+        assert "root=/dev/mapper/vg-root" in message and "two boot loader" not in message, message
+
+
+# -- review r1: the default entry not known, an unread partition of any type ---------------
+
+DECIDED_AT_BOOT = f"""smbios --type 1 --get-string 4 --set vendor
+if [ "$vendor" = "Microsoft Corporation" ]; then set default=1; else set default=0; fi
+menuentry 'Debian (decoy)' {{
+\tlinux\t/boot/vmlinuz-6.1.0-9-amd64 root=UUID={ROOT_UUID} ro console=ttyS0 earlyprintk=ttyS0 rootdelay=300
+}}
+menuentry 'Debian' {{
+\tlinux\t/boot/vmlinuz-6.1.0-9-amd64 root=UUID=5e5e5e5e-0000-4000-8000-00000000beef ro console=ttyS0 rootdelay=300
+}}
+"""
+BASIC_DATA = "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7"
+BIOS_BOOT = "21686148-6449-6E6F-744E-656564454649"
+LUKS2 = b"LUKS\xba\xbe\x00\x02" + b"\0" * 504
+GRUB_DISKBOOT = b"\xeb\x3c" + b"\0" * 100 + b"loading\0Geom\0Read\0 Error\0"
+
+
+@pytest.mark.parametrize(
+    ("p2type", "content", "expected"),
+    [
+        (BASIC_DATA, LUKS2, "ERROR"),
+        ("5808C8AA-7E8F-42E0-85D2-E1E90434CFB3", LUKS2, "ERROR"),  # Windows LDM metadata
+        ("0FC63DAF-8483-4772-8E79-3D69D8477DE4", LUKS2, "ERROR"),
+        (BIOS_BOOT, LUKS2, "ERROR"),  # not GRUB's core image: a LUKS header
+        (BIOS_BOOT, GRUB_DISKBOOT, "PASSED"),
+        (BASIC_DATA, "vfat", "PASSED"),
+        (BASIC_DATA, "swap", "PASSED"),
+    ],
+    ids=["luks-basic-data", "luks-ldm", "luks-linux", "luks-bios-boot", "grub-core", "fat", "swap"],
+)
+def test_vhd009_entry_not_known_counts_unread_content_whatever_the_type(tmp_path, p2type, content, expected):
+    """Review r1 (2): the default entry is decided at boot (smbios), one of its lines boots a
+    file system not read; p2 holds a LUKS header on a 'Microsoft basic data' partition (Linux
+    mounts root=UUID= whatever the type code): not ruled out, an error (before: PASSED). FAT,
+    swap and GRUB's core image in a BIOS boot partition cannot be a root: still PASSED."""
+    files = _files(f"root=UUID={ROOT_UUID}")
+    files["boot/grub/grub.cfg"] = DECIDED_AT_BOOT
+    img = _mkext4(write_tree(tmp_path / "root", files), tmp_path / "root.ext4", 64, ROOT_UUID, "rootfs")
+    raw = sparse_file(tmp_path / "os.raw", 128 * MIB)
+    partition(raw, f"label: gpt\nstart=2048, size=64M, type=L\nsize=32M, type={p2type}\n")
+    place(raw, img, 2048)
+    p2 = 2048 + 64 * 2048
+    if content == "vfat":
+        import subprocess
+
+        if shutil.which("mkfs.vfat") is None:
+            pytest.skip("mkfs.vfat missing")
+        fat = sparse_file(tmp_path / "fat.img", 32 * MIB)
+        subprocess.run(["mkfs.vfat", str(fat)], check=True, capture_output=True)
+        place(raw, fat, p2)
+    elif content == "swap":
+        place(raw, mkswap(tmp_path / "swap.img", 32 * MIB), p2)
+    else:
+        with open(raw, "r+b") as fh:
+            fh.seek(p2 * 512)
+            fh.write(content)
+    facts = inspect_disk(raw)
+    result, message = _judge(checks.check_vhd_deprovisioned, facts)
+    assert result == expected, message
+    if expected == "ERROR":
+        assert "default boot entry is not known" in message and "partition 2 (" in message, message
+        assert "content not known" in message, message
+
+
+def test_unread_candidates_any_type_code():
+    from pytest_vmimage.facts import disk
+    from pytest_vmimage.facts.disk import DiskFacts, FsProbe, Partition, PartitionTable
+
+    def part(index, type_name, role, content=None):
+        return Partition(index, "gpt", "gpt", 2048 * index, 2048, "X", type_name, role, content=content)
+
+    parts = [
+        part(1, "Microsoft basic data", "windows"),
+        part(2, "Microsoft basic data", "windows", FsProbe("ntfs", uuid="A")),
+        part(3, "EFI System", "efi", FsProbe("vfat", uuid="B")),
+        part(4, "Linux swap", "swap", FsProbe("swap")),
+        part(5, "BIOS boot", "bios_boot"),
+        part(6, "Microsoft basic data", "windows", FsProbe("exfat", uuid="C")),
+        part(7, "Microsoft basic data", "windows", FsProbe("bitlocker")),
+    ]
+    facts = DiskFacts(
+        path="x",
+        apparent_size=0,
+        allocated_size=0,
+        data_bytes=None,
+        format="raw",
+        partition_table=PartitionTable("gpt", partitions=parts),
+    )
+    assert disk._unread_candidates(facts) == [
+        "partition 1 (Microsoft basic data, content not known)",
+        "partition 2 (ntfs)",
+        "partition 5 (BIOS boot, content not known)",  # no content given: GRUB's core not seen
+        "partition 7 (bitlocker)",
+    ]
+
+
+# -- review r1: root=LABEL=/UUID= shared with a file system inside a logical volume --------
+
+THIN_LV = """thin {
+id = "tttttt-tttt-tttt-tttt-tttt-tttt-tttttt"
+status = ["READ", "WRITE", "VISIBLE"]
+segment_count = 1
+segment1 {
+start_extent = 0
+extent_count = 1
+type = "thin"
+thin_pool = "pool"
+transaction_id = 1
+device_id = 1
+}
+}
+"""
+
+
+@pytest.mark.parametrize(
+    ("spec", "lv_uuid", "lv_label", "extra", "named"),
+    [
+        (
+            "root=LABEL=rootfs",
+            DATA_UUID,
+            "rootfs",
+            "",
+            "2 file systems match (partition 1 and logical volume vg/root)",
+        ),
+        (
+            f"root=UUID={ROOT_UUID}",
+            ROOT_UUID,
+            "clone",
+            "",
+            "2 file systems match (partition 1 and logical volume vg/root)",
+        ),
+        ("root=/dev/disk/by-label/rootfs", DATA_UUID, "rootfs", "", "logical volume vg/root"),
+        ("root=LABEL=rootfs", DATA_UUID, "data", THIN_LV, "logical volume vg/thin (a thin segment"),
+        (f"root=UUID={ROOT_UUID}", DATA_UUID, "data", THIN_LV, "logical volume vg/thin (a thin segment"),
+    ],
+    ids=["label", "uuid", "by-label", "thin-label", "thin-uuid"],
+)
+def test_vhd009_root_name_shared_with_a_logical_volume_is_not_tied(
+    tmp_path, spec, lv_uuid, lv_label, extra, named
+):
+    """Review r1 (3): p1 (clean) and the ext4 inside LV vg/root on p2 (dirty) both carry
+    root='s LABEL/UUID: udev points the name at either; an LV not probed (thin) may carry it
+    too. An error naming them (before: PASSED)."""
+    decoy = _mkext4(write_tree(tmp_path / "p1", _files(spec)), tmp_path / "p1.ext4", 64, ROOT_UUID, "rootfs")
+    pv = _pv_with_lv(tmp_path, lv_uuid, lv_label, _files(spec, dirty=True), size_mib=40, extra_lv=extra)
+    raw = sparse_file(tmp_path / "os.raw", 110 * MIB)
+    partition(raw, f"label: gpt\nstart=2048, size=64M, type=L\nsize=40M, type={LVM_TYPE}\n")
+    place(raw, decoy, 2048)
+    place(raw, pv, 2048 + 64 * 2048)
+    facts = inspect_disk(raw)
+    assert facts.root_fs.partition_index == 1
+    result, message = _judge(checks.check_vhd_deprovisioned, facts)
+    assert result == "ERROR", message
+    assert named in message, message
+
+
+def test_vhd009_pv_whose_volume_group_is_not_read_leaves_root_uuid_untied(tmp_path):
+    """A PV label without metadata (the VG is recorded elsewhere): its LVs are not known, so
+    root=UUID= naming p1 is not tied; root=PARTUUID= (a partition name) still is."""
+    facts = inspect_disk(_image(tmp_path / "a", _files(f"root=UUID={ROOT_UUID}"), "lvm"))
+    result, message = _judge(checks.check_vhd_deprovisioned, facts)
+    assert result == "ERROR" and "its logical volumes are not known" in message, message
+    facts = inspect_disk(_image(tmp_path / "b", _files(f"root=PARTUUID={ROOT_PARTUUID}"), "lvm"))
+    assert facts.root_fs.not_booted == ""
+    assert _judge(checks.check_vhd_deprovisioned, facts)[0] == "PASSED"
