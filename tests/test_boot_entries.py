@@ -1068,7 +1068,61 @@ R2_CASES = {
         f"#12 {extra.split()[0]}": (_r2_entry("x", f"{R2_GOOD}\t{extra}\n"), "", {}, f"reason: '{extra.split()[0]}'")
         for extra in (f"legacy_kernel {K} {K} root=LABEL=rootfs ro quiet", "kfreebsd /boot/kernel/kernel")
     },
+    # 14: test.c reads numbers with grub_strtosl (base 0), -s is a size > 0, a device prefix
+    # names another file system
+    **{
+        f"#14 test {cond}": (
+            f"if [ {cond} ]; then set extra=\"{PARAMS}\"; else set extra=quiet; fi\n" + R2_X,
+            "",
+            extra,
+            "x",  # both lines, one without the parameters (before: the line with them only)
+        )
+        for cond, extra in (
+            ("010 -eq 10", {}),
+            ("1_0 -eq 10", {}),
+            ("+5 -eq 5", {}),
+            ("-f (hd0,gpt99)/boot/grub/grub.cfg", {}),
+            ("-s $prefix/custom.cfg", {"/boot/grub/custom.cfg": ""}),
+        )
+    },
+    "#14 source on another device": (
+        "set extra=quiet\nsource (hd0,gpt99)/boot/grub/custom.cfg\n" + R2_X,
+        "",
+        {"/boot/grub/custom.cfg": f'set extra="{PARAMS}"\n'},
+        "reason: sources (hd0,gpt99)/boot/grub/custom.cfg, a file not read",
+    ),
+    # 9: envblk.c reads '\n' in a value as 'n'
+    "#9 grubenv backslash-n": (
+        f"load_env\nmenuentry 'x' {{\n\tlinux {K} $kernelopts\n}}\n",
+        "kernelopts=root=LABEL=rootfs ro\\nconsole=ttyS0 earlyprintk=ttyS0 rootdelay=300\n",
+        {},
+        "x",
+    ),
 }
+
+
+def test_review_r2_grubenv_as_envblk_reads_it():
+    env = "# GRUB Environment Block\na=x\\ny\nb=back\\\\slash\nc=two\\\nlines\nd\ne=1\n####\n"
+    assert be.parse_grubenv(env) == {"a": "xny", "b": "back\\slash", "c": "two\nlines", "d\ne": "1"}
+
+
+@pytest.mark.parametrize(
+    "kernelopts", [f"root=/dev/sda2 ro # {PARAMS}", f"root=/dev/sda2 ro ; true {PARAMS}", "root=/dev/sda2 ro $x"]
+)
+def test_review_r2_bls_options_are_lexed_again(kernelopts):
+    """#10: blscfg pastes $kernelopts into the entry's script as text: '#' starts a comment
+    there, ';' another command. Before: PASSED."""
+    facts = make_facts(
+        "rhel8",
+        proc_cmdline=f"BOOT_IMAGE=/vmlinuz-5.14.0-362.el9.x86_64 root=/dev/sda2 ro {PARAMS}",
+        grub_cfg=files(**{"/boot/grub2/grub.cfg": EL_GRUB}),
+        grubenv=files(
+            **{"/boot/grub2/grubenv": f"saved_entry=abc-5.14.0-362.el9.x86_64\nkernelopts={kernelopts}\n"}
+        ),
+        bls_entries=files(**BLS),
+    )
+    with pytest.raises(FactError, match="cannot be told.*blscfg pastes"):
+        checks.kernel_boot_line(facts, GUIDE)
 
 
 @pytest.mark.parametrize("case", list(R2_CASES))
@@ -1085,7 +1139,7 @@ def test_review_r2_no_false_pass(case):
     facts = _live(cfg, env, grub_cfg=files(**grub))
     try:
         verdict = checks.kernel_boot_line(facts, GUIDE)
-    except FactError as exc:
-        assert "cannot be told" in str(exc) or "not known" in str(exc), exc
+    except FactError as exc:  # the entry or its line cannot be told: an error naming why
+        assert "cannot be told" in str(exc) or "decided by GRUB at boot" in str(exc), exc
     else:
         assert verdict.result is Result.FAILED, verdict.message

@@ -601,8 +601,9 @@ def _check_function(command: list[_Word], stop: tuple) -> None:
 # ----------------------------------------------------------------------------- conditions
 
 
-def _test(args: list[str], exists) -> bool | None:
-    """GRUB's ``test`` / ``[`` on expanded arguments; None when not known."""
+def _test(args: list[str], exists, sizeable=lambda path: None) -> bool | None:
+    """GRUB's ``test`` / ``[`` on expanded arguments; None when not known. ``exists``:
+    whether a file exists; ``sizeable``: whether an existing file has a size > 0."""
     pos = 0
 
     def primary() -> bool | None:
@@ -619,10 +620,11 @@ def _test(args: list[str], exists) -> bool | None:
                 return left == right
             if op == "!=":
                 return left != right
-            try:
-                a, b = int(left), int(right)
-            except ValueError:
+            # test.c reads numbers with grub_strtosl(x, 0, 0): 010 is 8, 0x10 16, 1_0 and +5 stop at
+            # the first character that is no digit; only plain decimals are decided (review-r2 #14)
+            if not all(re.fullmatch(r"-?(0|[1-9][0-9]{0,17})", x) for x in (left, right)):
                 return None
+            a, b = int(left), int(right)
             return {"-eq": a == b, "-ne": a != b, "-lt": a < b, "-le": a <= b, "-gt": a > b, "-ge": a >= b}[
                 op
             ]
@@ -635,7 +637,10 @@ def _test(args: list[str], exists) -> bool | None:
                 return value != ""
             if op == "-d":
                 return None
-            return exists(value)
+            found = exists(value)
+            if op == "-s" and found:  # test.c: -s is a size > 0 (review-r2 #14)
+                return sizeable(value)
+            return found
         if rest:
             pos += 1
             return rest[0] != ""
@@ -709,6 +714,14 @@ def _menuentry_args(fields: list[str]) -> tuple[str, str, list[str], str]:
     if title is None:
         return "", "", [], "it has no title (GRUB: missing arguments, the entry is not defined)"
     return title, ident, rest, ""
+
+
+def _other_device(path: str) -> bool:
+    """A path on a device GRUB names literally ('(hd0,gpt99)/..'): which file system that is
+    (or whether it exists) is not known (review-r2 #14). '(hd0)' is what a search or $root
+    stands for here: this image's file systems."""
+    match = re.match(r"\(([^)]*)\)", path)
+    return bool(match) and match.group(1) != "hd0"
 
 
 def _strip_device(path: str) -> str:
@@ -1004,6 +1017,8 @@ class _Grub:
         """A file GRUB tests: True/False when it is one of the files read (or looked for
         and absent), None when nothing tells. A path without /boot may be on a separate
         /boot partition (GRUB names files relative to their file system)."""
+        if _other_device(path):
+            return None
         candidates = _candidates(path)
         if any(c in self.files or c in self.envs for c in candidates):
             return True
@@ -1011,8 +1026,18 @@ class _Grub:
             return False
         return None
 
+    def sizeable(self, path: str) -> bool | None:
+        """Whether a file read has a size > 0: True when it has text; an empty text may be a
+        file read as empty or one the recording cut, so not known."""
+        found = self._known_file(path) or self._known_file(path, self.envs)
+        if found is None:
+            return None
+        return True if (self.files.get(found) or self.envs.get(found) or "").strip() else None
+
     def _known_file(self, path: str, files: dict | None = None) -> str | None:
         files = self.files if files is None else files
+        if _other_device(path):
+            return None
         return next((c for c in _candidates(path) if c in files), None)
 
     # -- statements
@@ -1138,9 +1163,9 @@ class _Grub:
 
     def _test_args(self, args: list[str]) -> bool | None:
         if args[:1] == ["["] and args[-1:] == ["]"]:
-            return _test(args[1:-1], self.exists)
+            return _test(args[1:-1], self.exists, self.sizeable)
         if args[:1] == ["test"]:
-            return _test(args[1:], self.exists)
+            return _test(args[1:], self.exists, self.sizeable)
         return None
 
     def _assign(self, text: str, certain: bool, env: dict) -> None:
@@ -1525,13 +1550,35 @@ def _mentions_kernel(node) -> bool:
 
 
 def parse_grubenv(text: str) -> dict[str, str]:
-    """A grubenv block: ``name=value`` lines (``#`` padding), values verbatim."""
+    """A grubenv block as envblk.c's grub_envblk_iterate reads it: ``#`` lines are padding,
+    ``name=value`` up to a newline, where a backslash takes the next character as it is
+    (review-r2 #9: ``\\n`` is ``n``, ``\\\\`` a backslash, a backslash and a newline continue
+    the value with a newline). A line without '=' runs into the next one's name (as GRUB)."""
     values: dict[str, str] = {}
-    for line in text.splitlines():
-        if line.startswith("#") or "=" not in line:
+    i, n = 0, len(text)
+    while i < n:
+        if text[i] == "#" or text[i] == "\n":  # padding; an empty line (never written by GRUB)
+            end = text.find("\n", i)
+            i = n if end < 0 else end + 1
             continue
-        name, value = line.split("=", 1)
-        values[name.strip()] = value.replace("\\n", "\n").replace("\\\\", "\\")
+        name: list[str] = []
+        while i < n and text[i] != "=":
+            if text[i] == "\\" and i + 1 < n:
+                i += 1
+            name.append(text[i])
+            i += 1
+        if i >= n:
+            break
+        i += 1
+        value: list[str] = []
+        while i < n and text[i] != "\n":
+            if text[i] == "\\" and i + 1 < n:
+                i += 1
+            value.append(text[i])
+            i += 1
+        i += 1
+        if name:
+            values["".join(name)] = "".join(value)
     return values
 
 
@@ -1792,10 +1839,21 @@ def _bls_entry(path: str, text: str, env: dict) -> BootEntry | str:
             f"{path}: a unified kernel image ('efi' key): its kernel line is inside the EFI binary, not read"
         )
     options = _bls_value(text, "options")[:1]
+    # blscfg.c expand_val pastes the values of $vars as text into 'linux ...' which GRUB then
+    # lexes again (review-r2 #10): a value with a character the lexer reads is not modelled
+    for match in _VAR.finditer(" ".join([linux[0], *options, *_bls_value(text, "initrd")])):
+        value = env.get(match.group(1) or match.group(2))
+        if isinstance(value, str) and re.search(r"[#;$\\'\"{}|&<>\n]", value):
+            return (
+                f"{path}: ${match.group(1) or match.group(2)} holds {value!r}, which blscfg pastes into "
+                "the entry's script, where GRUB reads # ; $ quotes or braces again (not modelled)"
+            )
     try:
         words = _expand_all(_commands(f"linux {linux[0]} {options[0] if options else ''}")[0][1:], env)
     except _Unknown as exc:
         return f"{path}: its options use {exc.why}"
+    except _Unparsable as exc:
+        return f"{path}: its linux/options line: {exc}"
     try:  # EL 8: "initrd /initramfs-X.img $tuned_initrd"
         initrds = [
             p
@@ -1805,6 +1863,8 @@ def _bls_entry(path: str, text: str, env: dict) -> BootEntry | str:
         ]
     except _Unknown as exc:
         return f"{path}: its initrd uses {exc.why}"
+    except _Unparsable as exc:
+        return f"{path}: its initrd line: {exc}"
     return BootEntry(path, title, stem, words[0], words[1:], initrds)
 
 
