@@ -957,6 +957,9 @@ R2_BAD = f"\tlinux {K} root=LABEL=rootfs ro quiet\n\tinitrd /boot/initrd.img-6.1
 R2_X = f"menuentry 'x' {{\n\tlinux {K} root=LABEL=rootfs ro $extra\n\tinitrd /boot/initrd.img-6.1.0-9-amd64\n}}\n"
 
 
+R2_SUB = f"set default='0>0'\nsubmenu 'Advanced' {{\n  {R2_X}}}\n"
+
+
 def _r2_entry(title: str, body: str) -> str:
     return f"menuentry '{title}' {{\n{body}}}\n"
 
@@ -1098,7 +1101,42 @@ R2_CASES = {
         {},
         "x",
     ),
+    # 15: grub_env_context_open copies exported variables; unset drops the export flag
+    "#15 export in an undecided if": (
+        f"set extra=\"{PARAMS}\"\nif keystatus --shift; then export extra; fi\n" + R2_SUB,
+        "",
+        {},
+        "reason: $extra, whose value is not known",
+    ),
+    # (upstream boots an empty $extra; rhboot's GRUB copies extra all the same)
+    "#15 unset drops the export": (
+        f"export extra\nunset extra\nset extra=\"{PARAMS}\"\n" + R2_SUB,
+        "",
+        {},
+        "reason: rhboot's GRUB",
+    ),
+    # 16: rhboot's GRUB keeps default (and every variable) inside a submenu
+    "#16 rhboot keeps default inside a submenu": (
+        "set default=1\n" + _r2_entry("Rescue", R2_BAD)
+        + "submenu 'Advanced' {\n" + _r2_entry("good", R2_GOOD) + _r2_entry("bad", R2_BAD) + "}\n",
+        "",
+        {},
+        "reason: rhboot's GRUB",
+    ),
+    "#16 rhboot copies every variable into a submenu": (
+        f"set extra=\"{PARAMS}\"\n" + R2_SUB.replace("set default='0>0'\n", "set default=0\n"),
+        "",
+        {},
+        "reason: rhboot's GRUB",
+    ),
 }
+
+
+def test_review_r2_submenu_alike_in_both_grubs_is_an_entry():
+    """Upstream and rhboot's GRUB boot the same line: the entry is known."""
+    cfg = "set default='1>0'\n" + _r2_entry("Rescue", R2_BAD) + "submenu 'Advanced' {\n" + _r2_entry("good", R2_GOOD) + "}\n"
+    entry = be.grub_default_entry("/boot/grub/grub.cfg", {"/boot/grub/grub.cfg": cfg})
+    assert isinstance(entry, BootEntry) and entry.title == "good", entry
 
 
 def test_review_r2_grubenv_as_envblk_reads_it():
@@ -1143,3 +1181,13 @@ def test_review_r2_no_false_pass(case):
         assert "cannot be told" in str(exc) or "decided by GRUB at boot" in str(exc), exc
     else:
         assert verdict.result is Result.FAILED, verdict.message
+
+
+def test_review_r2_unset_drops_the_export_upstream():
+    """env.c grub_env_unset removes the variable with its export flag: upstream GRUB's submenu
+    gets no $extra (before: the parser kept it exported)."""
+    cfg = R2_CASES["#15 unset drops the export"][0]
+    grub = be._Grub("/boot/grub/grub.cfg", {"/boot/grub/grub.cfg": cfg}, {}, {})
+    grub.run(be._parse(be._commands(cfg))[0], True)
+    entry, entered = be._descend("/boot/grub/grub.cfg", {"/boot/grub/grub.cfg": cfg}, {}, {}, "pc", grub, "0>0", False)
+    assert entered and isinstance(entry, BootEntry) and entry.params == ["root=LABEL=rootfs", "ro"], entry

@@ -1004,6 +1004,7 @@ class _Grub:
             {"grub_platform": platform, "grub_cpu": _UNKNOWN, "cmdpath": _UNKNOWN, "?": _UNKNOWN}
         )
         self.exported: set[str] = {*_FEATURES, "grub_platform"}
+        self.unsure: set[str] = set()  # exported on some paths only (review-r2 #15)
         self.functions: dict[str, _Function] = {}
         self.scope = ""  # execute.c scope: "" (grub.cfg), function, submenu body, sourced file
         self.running: list[str] = []  # the functions being called
@@ -1260,11 +1261,20 @@ class _Grub:
             for arg in args:
                 if "=" in arg:
                     self._assign(arg, certain, env)
-        elif head == "unset":
+        elif head == "unset":  # env.c grub_env_unset: the variable goes, with its export flag
             for arg in args:
                 env[arg] = "" if _exact(certain) else _UNKNOWN
+                if arg in self.exported and certain is not True:
+                    self.unsure.add(arg)
+                elif certain is True:
+                    self.unsure.discard(arg)
+                self.exported.discard(arg)
         elif head == "export":
-            self.exported.update(args)
+            if certain is True:
+                self.exported.update(args)
+                self.unsure.difference_update(args)
+            else:  # review-r2 #15: an export GRUB decides at boot whether to run
+                self.unsure.update(a for a in args if a not in self.exported)
         elif head in _SEARCHES:
             for target in _search_target(head, args):
                 env[target] = "hd0"  # a device: paths are read from this image's file systems
@@ -1529,9 +1539,13 @@ class _Grub:
         _restore(env, saved)
         return why
 
-    def context(self, value: str | None) -> dict:
-        """A submenu's context: exported variables only, default set to what follows '>'."""
-        local = {k: v for k, v in self.vars.items() if k in self.exported}
+    def context(self, value: str | None, everything: bool = False) -> dict:
+        """A submenu's context: exported variables only (``everything``: all of them, as
+        rhboot's GRUB), default set to what follows '>'. A variable whose export is not
+        certain (an 'export' GRUB decides at boot whether to run) is not known there."""
+        local = {k: v for k, v in self.vars.items() if everything or k in self.exported}
+        if not everything:
+            local.update({k: _UNKNOWN for k in self.unsure if self.vars.get(k, "") != ""})
         if value is not None:
             local["default"] = value
         local["timeout"] = "0"
@@ -1643,30 +1657,62 @@ def _grub_default(path, files, envs, bls, depth, platform) -> BootEntry | str | 
             f"{path}: default is not known: 'set default' is inside an 'if' whose condition is not known "
             "or a loop, or a command sets it at boot (increment, regexp --set..)"
         )
-    menu, env, spec = grub.menu, grub.vars, value
+    upstream, entered = _descend(path, files, envs, bls, platform, grub, value, rhboot=False)
+    if not entered:
+        return upstream
+    # review-r2 #16: rhboot's GRUB (Fedora, EL 9/10; 22c9bada1 "Export all variables from the
+    # initial context when creating a submenu") copies every variable into a submenu and keeps
+    # default there; upstream copies the exported ones and unsets default. Known only when
+    # both boot the same line.
+    rhboot, _ = _descend(path, files, envs, bls, platform, grub, value, rhboot=True)
+    if isinstance(upstream, str):
+        return upstream
+    if isinstance(rhboot, str):
+        return f"{rhboot} (with rhboot's GRUB of Fedora/EL, whose submenus keep every variable and default)"
+    if upstream.same_boot(rhboot):
+        return upstream
+    other = f"'{rhboot.title}'" if rhboot.title != upstream.title else "another kernel line of it"
+    return (
+        f"{path}: upstream GRUB boots '{upstream.title}' and rhboot's GRUB (Fedora/EL: a submenu keeps "
+        f"every variable and default) boots {other}; which GRUB the image has is not modelled"
+    )
+
+
+def _descend(path, files, envs, bls, platform, grub: _Grub, value, rhboot: bool) -> tuple:
+    """The entry the menu's default boots, through submenus (upstream GRUB, or rhboot's with
+    ``rhboot``); and whether a submenu was entered."""
+    menu, env, spec, entered = grub.menu, grub.vars, value, False
     for _ in range(MAX_DEPTH):
         item = _pick_one(menu, spec)
         if isinstance(item, str):
-            return f"{path}: set default={_shown(value) if isinstance(value, _Values) else repr(value)}: {item}"
+            why = f"{path}: set default={_shown(value) if isinstance(value, _Values) else repr(value)}: {item}"
+            return why, entered
+        kept = spec
         spec = sorted(spec)[0] if isinstance(spec, _Values) else spec
         if item.kind != "submenu":
             entry = grub.entry_of(item, env)
-            return entry if isinstance(entry, BootEntry) else f"{path}: {entry}"
-        env = grub.context(None if spec is None else _after_first_gt(spec))
+            return (entry if isinstance(entry, BootEntry) else f"{path}: {entry}"), entered
+        entered = True
+        inside = None if spec is None else _after_first_gt(spec)
+        env = grub.context(inside, everything=rhboot)
+        if rhboot and inside is None and kept is not None:
+            env["default"] = kept
         _positional(env, _scope_args(item))
         sub = _Grub(path, files, envs, bls, platform)
-        sub.vars, sub.functions, sub.exported = env, grub.functions, set(grub.exported)
+        sub.vars, sub.functions = env, grub.functions
+        sub.exported = set(env) if rhboot else set(grub.exported)
+        sub.unsure = set() if rhboot else set(grub.unsure)
         sub.scope = "submenu body"
         sub.run(item.body, item.certain)
         if sub.problem:
-            return f"{path}: submenu '{item.title}': {sub.problem}"
+            return f"{path}: submenu '{item.title}': {sub.problem}", entered
         spec = env.get("default")
         if spec is _UNKNOWN:
-            return f"{path}: submenu '{item.title}' sets default in an 'if' whose condition is not known"
+            return f"{path}: submenu '{item.title}' sets default in an 'if' whose condition is not known", entered
         menu, grub = sub.menu, sub
         if not menu:
-            return f"{path}: submenu '{item.title}' has no entries"
-    return f"{path}: submenus nested too deeply"
+            return f"{path}: submenu '{item.title}' has no entries", entered
+    return f"{path}: submenus nested too deeply", entered
 
 
 def grub_kernel_params(text: str) -> list[list[str]]:
