@@ -456,3 +456,32 @@ def test_lvm_metadata_reader_parses_lvm2_text():
     assert vg.lvs["root"].sectors == 3 * 8192 and vg.dm_name("root") == "vg0-root"
     assert vg.dm_uuid("root") == "LVM-" + "aaaaaabbbbccccddddeeeeffffgggggg" + "l" * 32
     assert _lvm.split_dm_name("a--b-c--d") == ("a-b", "c-d") and _lvm.split_dm_name("a--b") is None
+
+
+def test_lvm_segments_map_lv_sectors_to_pv_sectors():
+    """Review r1 (3): the LV's superblock is read through its segments: linear and striped
+    (chunks of stripe_size sectors round-robin over the stripes), pe_start per PV; thin and
+    raid LVs are listed as not mapped."""
+    from pytest_vmimage.facts import _lvm
+
+    text = (
+        'vg0 {\nid = "aaaaaa-bbbb-cccc-dddd-eeee-ffff-gggggg"\nextent_size = 8192\n'
+        'physical_volumes {\npv0 {\nid = "p0"\npe_start = 2048\n}\npv1 {\nid = "p1"\npe_start = 4096\n}\n}\n'
+        "logical_volumes {\n"
+        'lin {\nid = "l"\nsegment1 {\nstart_extent = 0\nextent_count = 1\ntype = "striped"\nstripe_count = 1\n'
+        'stripes = ["pv1", 3]\n}\nsegment2 {\nstart_extent = 1\nextent_count = 1\ntype = "striped"\n'
+        'stripe_count = 1\nstripes = ["pv0", 7]\n}\n}\n'
+        'str {\nid = "s"\nsegment1 {\nstart_extent = 0\nextent_count = 2\ntype = "striped"\nstripe_count = 2\n'
+        'stripe_size = 128\nstripes = ["pv0", 10, "pv1", 20]\n}\n}\n'
+        'r {\nid = "r"\nsegment1 {\nstart_extent = 0\nextent_count = 1\ntype = "raid1"\nraids = ["a", "b"]\n}\n}\n'
+        "}\n}\n"
+    )
+    vg = _lvm._volume_group(_lvm._parse(text), "p0")
+    assert vg.lv_extent_at("lin", 2) == ("p1", 4096 + 3 * 8192 + 2)
+    assert vg.lv_extent_at("lin", 8192 + 5) == ("p0", 2048 + 7 * 8192 + 5)
+    assert vg.lv_extent_at("str", 2) == ("p0", 2048 + 10 * 8192 + 2)
+    assert vg.lv_extent_at("str", 130) == ("p1", 4096 + 20 * 8192 + 2)
+    assert vg.lv_extent_at("str", 260) == ("p0", 2048 + 10 * 8192 + 128 + 4)
+    assert vg.unmapped == {"r": "a raid1 segment"} and "r" not in vg.lvs
+    with pytest.raises(_lvm.LvmError):
+        vg.lv_extent_at("lin", 2 * 8192)

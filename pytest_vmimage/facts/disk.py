@@ -1431,9 +1431,10 @@ def _unread_candidates(facts: DiskFacts, content: _Content | None = None) -> lis
     """Partitions that may hold the root but cannot be looked into: an LVM physical
     volume, btrfs, RAID, content that is not known (LUKS, another file system), NTFS or
     BitLocker, whatever the partition's type code (Linux mounts root=UUID=... on any
-    type). Not counted: FAT, exFAT, swap (:data:`_NEVER_ROOT`) and a BIOS boot partition
-    holding GRUB's core image (its first sector is GRUB's diskboot.img, read through
-    ``content``; without it, or holding anything else, it counts)."""
+    type). Not counted: FAT, exFAT, swap (:data:`_NEVER_ROOT`), a BIOS boot partition
+    holding GRUB's core image (its first sector is GRUB's diskboot.img) and a partition of
+    at most :data:`ZERO_CHECK_LIMIT` bytes that holds only zeros (no file system has an
+    all-zero superblock), both read through ``content``; without it they count."""
     readable = ("ext2", "ext3", "ext4", "xfs")
     found = []
     for part in facts.partitions:
@@ -1446,11 +1447,28 @@ def _unread_candidates(facts: DiskFacts, content: _Content | None = None) -> lis
             found.append(f"partition {part.index} ({kind})")
         elif part.type_name in ("Linux RAID", "Linux raid autodetect"):
             found.append(f"partition {part.index} ({part.type_name})")
-        elif part.role == "bios_boot" and content is not None and _holds_grub_core(content, part):
+        elif content is not None and (
+            (part.role == "bios_boot" and _holds_grub_core(content, part)) or _all_zero(content, part)
+        ):
             continue
         else:
             found.append(f"partition {part.index} ({part.type_name or part.type_code}, content not known)")
     return found
+
+
+ZERO_CHECK_LIMIT = 16 * MIB  # a partition of unknown content is read whole up to this size
+
+
+def _all_zero(content: _Content, part: Partition) -> bool:
+    """The partition (no larger than :data:`ZERO_CHECK_LIMIT`) holds only zeros (an empty
+    BIOS boot partition of a UEFI-only image, a reserved gap)."""
+    if part.size_bytes > ZERO_CHECK_LIMIT:
+        return False
+    for offset in range(0, part.size_bytes, MIB):
+        chunk = content.read(part.start_bytes + offset, min(MIB, part.size_bytes - offset))
+        if chunk.count(0) != len(chunk):
+            return False
+    return True
 
 
 def _holds_grub_core(content: _Content, part: Partition) -> bool:

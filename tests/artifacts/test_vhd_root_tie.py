@@ -345,10 +345,22 @@ GRUB_DISKBOOT = b"\xeb\x3c" + b"\0" * 100 + b"loading\0Geom\0Read\0 Error\0"
         ("0FC63DAF-8483-4772-8E79-3D69D8477DE4", LUKS2, "ERROR"),
         (BIOS_BOOT, LUKS2, "ERROR"),  # not GRUB's core image: a LUKS header
         (BIOS_BOOT, GRUB_DISKBOOT, "PASSED"),
+        (BIOS_BOOT, b"", "PASSED"),  # empty (a UEFI-only image): all zeros, no file system
+        (BASIC_DATA, b"", "ERROR"),  # 32 MiB: larger than what is read to see it is all zeros
         (BASIC_DATA, "vfat", "PASSED"),
         (BASIC_DATA, "swap", "PASSED"),
     ],
-    ids=["luks-basic-data", "luks-ldm", "luks-linux", "luks-bios-boot", "grub-core", "fat", "swap"],
+    ids=[
+        "luks-basic-data",
+        "luks-ldm",
+        "luks-linux",
+        "luks-bios-boot",
+        "grub-core",
+        "empty-bios-boot",
+        "empty-32m",
+        "fat",
+        "swap",
+    ],
 )
 def test_vhd009_entry_not_known_counts_unread_content_whatever_the_type(tmp_path, p2type, content, expected):
     """Review r1 (2): the default entry is decided at boot (smbios), one of its lines boots a
@@ -359,7 +371,8 @@ def test_vhd009_entry_not_known_counts_unread_content_whatever_the_type(tmp_path
     files["boot/grub/grub.cfg"] = DECIDED_AT_BOOT
     img = _mkext4(write_tree(tmp_path / "root", files), tmp_path / "root.ext4", 64, ROOT_UUID, "rootfs")
     raw = sparse_file(tmp_path / "os.raw", 128 * MIB)
-    partition(raw, f"label: gpt\nstart=2048, size=64M, type=L\nsize=32M, type={p2type}\n")
+    p2size = "4M" if p2type == BIOS_BOOT else "32M"
+    partition(raw, f"label: gpt\nstart=2048, size=64M, type=L\nsize={p2size}, type={p2type}\n")
     place(raw, img, 2048)
     p2 = 2048 + 64 * 2048
     if content == "vfat":
@@ -484,4 +497,36 @@ def test_vhd009_pv_whose_volume_group_is_not_read_leaves_root_uuid_untied(tmp_pa
     assert result == "ERROR" and "its logical volumes are not known" in message, message
     facts = inspect_disk(_image(tmp_path / "b", _files(f"root=PARTUUID={ROOT_PARTUUID}"), "lvm"))
     assert facts.root_fs.not_booted == ""
+    assert _judge(checks.check_vhd_deprovisioned, facts)[0] == "PASSED"
+
+
+@pytest.mark.skipif(shutil.which("mkfs.vfat") is None, reason="mkfs.vfat missing")
+@pytest.mark.parametrize("bios", [b"", GRUB_DISKBOOT], ids=["bios-boot-empty", "bios-boot-grub"])
+@pytest.mark.parametrize(
+    "spec", ["root=LABEL=rootfs", f"root=UUID={ROOT_UUID}", f"root=PARTUUID={ROOT_PARTUUID}"]
+)
+def test_vhd009_common_uefi_layout_stays_judged(tmp_path, bios, spec):
+    """The common layout (ext4 root, a 4 MiB BIOS boot partition, an ESP that fstab mounts
+    at /boot/efi; the ESP is not read, so the default entry is not known offline): nothing
+    else could be the root, the root is judged."""
+    import subprocess
+
+    files = _files(spec)
+    files["etc/fstab"] += "UUID=ABCD-1234 /boot/efi vfat umask=0077 0 1\n"
+    img = _mkext4(write_tree(tmp_path / "root", files), tmp_path / "root.ext4", 64, ROOT_UUID, "rootfs")
+    fat = sparse_file(tmp_path / "fat.img", 32 * MIB)
+    subprocess.run(["mkfs.vfat", "-i", "ABCD1234", str(fat)], check=True, capture_output=True)
+    raw = sparse_file(tmp_path / "os.raw", 128 * MIB)
+    partition(
+        raw,
+        f"label: gpt\nstart=2048, size=64M, type=L, uuid={ROOT_PARTUUID}\n"
+        f"size=4M, type={BIOS_BOOT}\nsize=32M, type=U\n",
+    )
+    place(raw, img, 2048)
+    place(raw, fat, 2048 + 68 * 2048)
+    with open(raw, "r+b") as fh:
+        fh.seek((2048 + 64 * 2048) * 512)
+        fh.write(bios)
+    facts = inspect_disk(raw)
+    assert facts.root_fs.unruled == [] and facts.root_fs.not_booted == "", facts.root_fs.not_booted
     assert _judge(checks.check_vhd_deprovisioned, facts)[0] == "PASSED"
