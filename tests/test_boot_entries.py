@@ -1191,3 +1191,18 @@ def test_review_r2_unset_drops_the_export_upstream():
     grub.run(be._parse(be._commands(cfg))[0], True)
     entry, entered = be._descend("/boot/grub/grub.cfg", {"/boot/grub/grub.cfg": cfg}, {}, {}, "pc", grub, "0>0", False)
     assert entered and isinstance(entry, BootEntry) and entry.params == ["root=LABEL=rootfs", "ro"], entry
+
+
+@needs_mkfs
+def test_review_r2_offline_missing_kernel_with_fallback_is_not_applicable(tmp_path):
+    """#17: the default entry's kernel is not in the image and grub.cfg sets fallback: GRUB's
+    linux fails and menu.c boots the fallback entry (quiet). Before: PASSED offline."""
+    cfg = (
+        f"set fallback=1\nmenuentry 'x' {{\n\tlinux /boot/vmlinuz-9.9.9-missing root=LABEL=rootfs ro {PARAMS}\n}}\n"
+        f"menuentry 'y' {{\n\tlinux {K} root=LABEL=rootfs ro quiet\n}}\n"
+    )
+    entry = be.grub_default_entry("/boot/grub/grub.cfg", {"/boot/grub/grub.cfg": cfg})
+    assert isinstance(entry, BootEntry) and entry.fallback == "1"
+    facts = _offline(tmp_path, {"/boot/grub/grub.cfg": cfg})
+    with pytest.raises(NotAvailableOffline, match="vmlinuz-9.9.9-missing, which is not a file.*fallback=1"):
+        checks.kernel_boot_line(facts, GUIDE)

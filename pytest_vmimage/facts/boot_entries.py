@@ -103,6 +103,10 @@ class BootEntry:
     # at boot, e.g. Ubuntu's $vt_handoff); empty: ``params`` is the only one
     alternatives: list[list[str]] = field(default_factory=list)
     decided_by: str = ""  # what picks among ``alternatives`` ("" when there is one)
+    # GRUB's 'fallback' when grub.cfg sets it ("?" when its value is not known): the entry
+    # GRUB boots instead when this one's kernel or initrd fails to load (menu.c
+    # grub_menu_execute_with_fallback; review-r2 #17: the files must then be in the image)
+    fallback: str = ""
 
     @property
     def lines(self) -> list[list[str]]:
@@ -1608,6 +1612,7 @@ def grub_default_entry(
     bios, uefi = (_grub_default(path, files, envs or {}, bls or {}, 0, p) for p in ("pc", "efi"))
     if isinstance(bios, BootEntry) and isinstance(uefi, BootEntry):
         if bios.same_boot(uefi):
+            bios.fallback = bios.fallback or uefi.fallback
             return bios
         if (bios.kernel, bios.initrds) == (uefi.kernel, uefi.initrds):
             # the same kernel, lines that differ by $grub_platform (Ubuntu's linux_gfx_mode):
@@ -1622,7 +1627,10 @@ def grub_default_entry(
                 f" and {why}" if why else ""
             )
             titles = bios.title if bios.title == uefi.title else f"{bios.title}' or '{uefi.title}"
-            return BootEntry(bios.source, titles, bios.id, bios.kernel, lines[0], bios.initrds, lines, decided_by)
+            return BootEntry(
+                bios.source, titles, bios.id, bios.kernel, lines[0], bios.initrds, lines, decided_by,
+                bios.fallback or uefi.fallback,
+            )
         return (
             f"{path}: BIOS (Gen1) boots '{bios.title}' and UEFI (Gen2) boots '{uefi.title}' "
             "(grub.cfg tests $grub_platform); which one the VM uses is not in the image"
@@ -1651,6 +1659,14 @@ def _grub_default(path, files, envs, bls, depth, platform) -> BootEntry | str | 
         return _grub_default(grub.delegate, files, envs, bls, depth + 1, platform)
     if not grub.menu:
         return None
+    found = _grub_entry(path, files, envs, bls, platform, grub)
+    fallback = grub.vars.get("fallback", "")
+    if isinstance(found, BootEntry) and fallback != "":
+        found.fallback = fallback if isinstance(fallback, str) else "?"
+    return found
+
+
+def _grub_entry(path, files, envs, bls, platform, grub: _Grub) -> BootEntry | str:
     value = grub.vars.get("default")
     if value is _UNKNOWN:
         return (

@@ -1421,6 +1421,18 @@ def _proc_cmdline(fs: ImageFs, _: str) -> tuple[int, str]:
         entry = default_boot_entry(fs)
     except _NotOffline as exc:
         raise _NotOffline(f"{exc}; the live check reads /proc/cmdline of the booted VM") from None
+    if entry.fallback:  # review-r2 #17: GRUB boots the fallback entry when a file fails to load
+        for named in [entry.kernel, *entry.initrds]:
+            path = boot_file_path(fs, named)
+            found = fs.resolve([path])[path]
+            if isinstance(found, Unreadable):
+                raise _Problem(found.reason)
+            if found is None or found.kind != "file":
+                raise _NotOffline(
+                    f"the default entry ({entry.where}) loads {named}, which is not a file in the image "
+                    f"({path}): GRUB then boots the fallback entry (fallback={entry.fallback}); the live "
+                    "check reads /proc/cmdline of the booted VM"
+                )
     if len(entry.lines) > 1:
         raise _NotOffline(
             f"the default entry ({entry.where}) has {len(entry.lines)} {SEVERAL_LINES} {entry.decided_by}; "
