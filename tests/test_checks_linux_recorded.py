@@ -947,7 +947,50 @@ def test_lnx006_a_default_entry_loading_another_initramfs_is_an_error_not_a_pass
         linux.hyperv_drivers(facts, GUIDE)
 
 
-def test_lnx006_an_undecidable_default_entry_leaves_the_running_kernel_judged():
-    """What the next boot starts cannot be told: no mismatch is claimed (LNX-013 reports why)."""
-    facts = edited(compliant(), "grub_cfg", old="set default=\"0\"", new="set default=\"${unknown_var}\"")
-    assert linux.hyperv_drivers(facts, GUIDE).result is Result.PASSED
+def test_lnx006_an_undecidable_default_entry_is_an_error_not_a_pass():
+    """What the next boot starts cannot be told: the running kernel is not evidence of it (review-r3 #5)."""
+    facts = edited(compliant(), "grub_cfg", old='set default="0"', new="probe --set default -u (hd0)")
+    with pytest.raises(FactError, match="default entry in /boot/grub/grub.cfg cannot be told"):
+        linux.hyperv_drivers(facts, GUIDE)
+    facts = edited(compliant(), "grub_cfg", "", rc=2)
+    with pytest.raises(FactError, match="configuration could not be read"):
+        linux.hyperv_drivers(facts, GUIDE)
+
+
+def test_lnx006_a_default_entry_without_initrd_fails_when_storvsc_is_a_module():
+    """grub-mkconfig leaves the initrd line out when no initramfs existed (review-r3 #1)."""
+    grub = compliant().sections["grub_cfg"].text
+    facts = edited(compliant(), "grub_cfg", grub.replace(f"\tinitrd\t/boot/initrd.img-{RECORDED_KERNEL}\n", ""))
+    verdict = linux.hyperv_drivers(facts, GUIDE)
+    assert verdict.result is Result.FAILED and "loads no initramfs" in verdict.message
+
+
+@pytest.mark.parametrize("name", ["vmlinuz", "vmlinux-{new}", "Image-{new}", "kernel-{new}"])
+def test_lnx006_kernel_names_are_read_or_an_error(name):
+    """(review-r3 #4) a kernel file named otherwise than NAME-RELEASE shows no release: an error."""
+    new = name.format(new=NEW_KERNEL)
+    facts = edited(compliant(), "grub_cfg", old=f"vmlinuz-{RECORDED_KERNEL}", new=new)
+    with pytest.raises(FactError, match="does not show its kernel release|boots kernel 6.1.0-99"):
+        linux.hyperv_drivers(facts, GUIDE)
+
+
+@pytest.mark.parametrize(
+    ("initrds", "passes"),
+    [
+        ([f"/boot/initrd.img-{RECORDED_KERNEL}"], True),
+        ([f"/initrd.img-{RECORDED_KERNEL}"], True),  # a separate /boot: the same file
+        ([f"(hd0,msdos1)/boot/initrd.img-{RECORDED_KERNEL}"], True),
+        (["/boot/intel-ucode.img", f"/boot/initrd.img-{RECORDED_KERNEL}"], True),  # microcode first
+        ([f"/boot/initrd.img-{RECORDED_KERNEL}", "/boot/override.img"], False),  # a later one replaces members
+        ([f"/other/initrd.img-{RECORDED_KERNEL}"], False),
+    ],
+)
+def test_lnx006_the_initramfs_read_must_be_the_last_the_entry_loads(initrds, passes):
+    grub = compliant().sections["grub_cfg"].text
+    line = f"\tinitrd\t/boot/initrd.img-{RECORDED_KERNEL}\n"
+    facts = edited(compliant(), "grub_cfg", grub.replace(line, f"\tinitrd\t{' '.join(initrds)}\n"))
+    if passes:
+        assert linux.hyperv_drivers(facts, GUIDE).result is Result.PASSED
+    else:
+        with pytest.raises(FactError, match="the initramfs read"):
+            linux.hyperv_drivers(facts, GUIDE)

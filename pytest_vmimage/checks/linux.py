@@ -494,13 +494,24 @@ def hyperv_drivers(facts: LinuxFacts, profile: Mapping[str, Any]) -> Verdict:
             f"{', '.join(absent)} missing from the running kernel; use a kernel with Hyper-V drivers (LIS ≥ 3.0) (guide §2.3)",
         )
     modular = state.get("hv_storvsc") == "module"
-    mismatch = facts.next_boot_mismatch(facts.initramfs_image() if modular else "")
+    fix = (
+        "reboot into the default entry (or make the running kernel the default) and run again, so the "
+        "kernel and initramfs judged are the ones the image boots"
+    )
+    mismatch = facts.next_boot_mismatch()  # the kernel release first: its drivers were read
+    bare = facts.entries_without_initrd() if modular and not mismatch else []
+    if bare:
+        return Verdict.failed(
+            actual + "; the default entry loads no initramfs",
+            required,
+            f"the boot loader's default entry ({', '.join(bare)}) loads no initramfs while hv_storvsc is a module: "
+            "the kernel cannot reach its disk on Hyper-V; add an initrd line (update-grub / grub2-mkconfig after "
+            "update-initramfs / dracut) or build hv_vmbus and hv_storvsc into the kernel (guide §2.3)",
+        )
+    mismatch = mismatch or (facts.next_boot_mismatch(facts.initramfs_image()) if modular else "")
     if mismatch:
         # what was read is not what a VM made from this image boots: never a pass on it
-        raise FactError(
-            f"{mismatch}. Required: {required}. Fix: reboot into the default entry (or make the running "
-            "kernel the default) and run again, so the kernel and initramfs judged are the ones the image boots"
-        )
+        raise FactError(f"{mismatch}. Required: {required}. Fix: {fix}")
     if modular:
         found = facts.initramfs_modules()
         missing = [m for m in ("hv_vmbus", "hv_storvsc") if m not in found]

@@ -249,8 +249,12 @@ SECTIONS: dict[str, tuple[bool, str]] = {
         True,
         "read -r r </proc/sys/kernel/osrelease || exit 2; "
         'grep -q "/hv_storvsc.ko" /lib/modules/$r/modules.builtin 2>/dev/null && { echo builtin; exit 0; }; '
-        # (a symbolic link's line ends "NAME -> TARGET")
-        'f=\'{ p = $NF; if ($(NF - 1) == "->") p = $(NF - 2); sub(/^\\.?\\//, "", p); ok[p] = ($1 ~ /^-/ && $5 + 0 > 0) } '
+        # the name is what follows the 8 columns (9 for a device: "MAJOR, MINOR"), a link's
+        # without " -> TARGET"; spelled as the kernel resolves it (no ./, // or /./); a name
+        # with a blank never counts
+        'f=\'{ p = $0; n = ($1 ~ /^[bc]/) ? 9 : 8; for (k = 0; k < n; k++) sub(/^ *[^ ]+ +/, "", p); '
+        'if ($1 ~ /^l/) sub(/ -> .*$/, "", p); sub(/^(\\.?\\/)+/, "", p); while (sub(/\\/\\.\\//, "/", p)) {} '
+        'gsub(/\\/+/, "/", p); ok[p] = ($1 ~ /^-/ && $5 + 0 > 0 && p !~ / /) } '
         'END { a = "lib/modules/" r "/"; b = "usr/" a; for (p in ok) { n = p; sub(/.*\\//, "", n); '
         'if (ok[p] && (index(p, a) == 1 || index(p, b) == 1) && n ~ /^hv_[a-z_]+\\.ko(\\.(xz|zst|gz))?$/) '
         '{ sub(/\\.ko.*/, ".ko", n); print n } } }\'; '
@@ -1171,32 +1175,47 @@ class LinuxFacts:
         return match.group(1) if match else ""
 
     def next_boot_mismatch(self, initrd: str = "") -> str:
-        """Why the running kernel (and ``initrd``, the file read for it) is not what the boot
-        loader's default entry starts next ("" when every default entry that can be told
-        boots this release and, if it names initrds, one with this file name). An entry
-        that cannot be told is not a mismatch: what it boots is not known either way."""
+        """Why the running kernel (and ``initrd``, the initramfs file read for it) may not be
+        what the boot loader's default entry starts next ("" when every default entry boots
+        this release and, when ``initrd`` is given, loads it last: an initrd loaded after it
+        would replace its members). A configuration that could not be read, or whose default
+        entry cannot be told, is a reason too: what boots next was not seen."""
         try:
             entries = self.default_boot_entries()
-        except FactError:
-            return ""
+        except FactError as exc:
+            return f"the boot loader's configuration could not be read ({exc})"
         running = self.kernel_release
         for where, entry in entries.items():
             if isinstance(entry, str):
-                continue
-            # (Ubuntu's signed EFI kernels: vmlinuz-RELEASE.efi.signed)
-            match = re.search(r"vmlinuz-([^/\s]+?)(?:\.efi(?:\.signed)?)?$", entry.kernel)
-            if match and match.group(1) != running:
+                return f"the boot loader's default entry in {where} cannot be told ({entry})"
+            name = entry.kernel.rsplit("/", 1)[-1]
+            # (Ubuntu's signed EFI kernels: vmlinuz-RELEASE.efi.signed; arm64: Image-RELEASE)
+            match = re.fullmatch(r"(?:vmlinuz|vmlinux|bzImage|zImage|Image|kernel)-(.+?)(?:\.efi(?:\.signed)?)?", name)
+            if not match:
+                return (
+                    f"the boot loader's default entry ({where}: {entry.title!r}) boots {entry.kernel}, "
+                    "a name that does not show its kernel release"
+                )
+            if match.group(1) != running:
                 return (
                     f"the boot loader's default entry ({where}: {entry.title!r}) boots kernel {match.group(1)}, "
                     f"not the running {running} whose drivers and initramfs were read"
                 )
-            names = [path.rsplit("/", 1)[-1] for path in entry.initrds]
-            if initrd and names and initrd.rsplit("/", 1)[-1] not in names:
+            if initrd and (not entry.initrds or not _same_boot_file(entry.initrds[-1], initrd)):
+                loads = ", ".join(entry.initrds) or "no initramfs"
                 return (
-                    f"the boot loader's default entry ({where}: {entry.title!r}) loads {', '.join(entry.initrds)}, "
-                    f"not {initrd}, the initramfs read"
+                    f"the boot loader's default entry ({where}: {entry.title!r}) loads {loads}, "
+                    f"not {initrd} (the initramfs read) last"
                 )
         return ""
+
+    def entries_without_initrd(self) -> list[str]:
+        """The default entries (by where they are defined) that load no initramfs."""
+        try:
+            entries = self.default_boot_entries()
+        except FactError:
+            return []
+        return [where for where, entry in entries.items() if not isinstance(entry, str) and not entry.initrds]
 
     def agent_python(self) -> dict[str, str]:
         """The agent's interpreter, its version and pyasn1's ({} without the agent)."""
@@ -1301,6 +1320,13 @@ def collection_script(
     else:
         parts.append(rest)
     return "\n".join(parts) + "\n"
+
+
+def _same_boot_file(named: str, path: str) -> bool:
+    """Whether a boot entry's file (relative to the partition GRUB reads: /boot/X on the
+    root file system, or /X on a separate /boot) is the file at ``path``."""
+    named = "/" + named.split(")", 1)[-1].lstrip("/")  # (hd0,gpt2)/boot/x -> /boot/x
+    return path in (named, "/boot" + named)
 
 
 def section_timings(sections: Mapping[str, Section]) -> list[dict]:

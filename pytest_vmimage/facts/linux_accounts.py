@@ -306,12 +306,13 @@ def sshd_login_findings(text: str, sshd_effective: str | None) -> list[str]:
         quoted = [
             f"{pair[0]}: {pair[1].strip()}"
             for pair in lines
-            if len(pair) == 2 and re.match(r"\s*authorizedkeysfile\b", pair[1], re.I) and '"' in pair[1]
+            if len(pair) == 2 and re.match(r"\s*authorizedkeysfile\b", pair[1], re.I) and re.search(r"[\"'\\]", pair[1])
         ]
         if quoted:
-            # sshd -T prints the list unquoted: "a b/%u" and the two paths a, b/%u look alike
+            # sshd -T prints the list unquoted: "a b/%u" (or 'a b/%u', a\ b/%u: OpenSSH >= 8.7
+            # argv_split) and the two paths a, b/%u look alike
             raise FactError(
-                f"AuthorizedKeysFile is quoted in sshd's configuration ({quoted[0]}): sshd -T prints its "
+                f"AuthorizedKeysFile is quoted or escaped in sshd's configuration ({quoted[0]}): sshd -T prints its "
                 "paths unquoted, so a path with a space cannot be told from two paths and the keys files "
                 "sshd reads were not all found"
             )

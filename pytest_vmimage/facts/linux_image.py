@@ -1307,6 +1307,15 @@ def initramfs_members(raw: bytes, check=lambda: None) -> list[tuple[bytes, int, 
 _HV_MODULE_FILE = re.compile(rb"hv_[a-z_]+\.ko(?:\.(?:xz|zst|gz))?")
 
 
+def normal_member_name(name: bytes) -> bytes:
+    """A cpio member's name as the kernel's unpacker resolves it: no leading ./ or /, no
+    // or /./ (the live listing's awk filter spells names the same way)."""
+    name = re.sub(rb"^(?:\.?/)+", b"", name)
+    while b"/./" in name:
+        name = name.replace(b"/./", b"/")
+    return re.sub(rb"/+", b"/", name)
+
+
 def loadable_hv_modules(final: dict[bytes, tuple[int, int]], release: str) -> set[str]:
     """The hv_*.ko modules the unpacked initramfs holds for ``release``: regular, non-empty
     files under (usr/)lib/modules/RELEASE/ in the final state (the same rule as the live
@@ -1315,7 +1324,8 @@ def loadable_hv_modules(final: dict[bytes, tuple[int, int]], release: str) -> se
     found = set()
     for path, (mode, size) in final.items():
         base = path.rsplit(b"/", 1)[-1]
-        if mode & 0o170000 == 0o100000 and size > 0 and path.startswith(prefixes) and _HV_MODULE_FILE.fullmatch(base):
+        regular = mode & 0o170000 == 0o100000 and size > 0 and b" " not in path
+        if regular and path.startswith(prefixes) and _HV_MODULE_FILE.fullmatch(base):
             found.add(base.split(b".ko")[0].decode() + ".ko")
     return found
 
@@ -1354,7 +1364,7 @@ def _initramfs_hv(fs: ImageFs, _: str) -> tuple[int, str]:
             raise _Problem(getattr(raw, "reason", f"{path}: not read"))
         # the kernel unpacks the initrds in order, each member replacing one of the same name
         for name, mode, size in initramfs_members(raw, fs.meter.check_time):
-            final[re.sub(rb"^\.?/+", b"", name)] = (mode, size)
+            final[normal_member_name(name)] = (mode, size)
         out += f"image {path}\n"
     return 0, out + "".join(f"{m}\n" for m in sorted(loadable_hv_modules(final, release)))
 
@@ -1684,6 +1694,16 @@ def _sshd_effective(fs: ImageFs, _: str) -> tuple[int, str]:
 _KEY_MATERIAL = re.compile(r"((ssh|ecdsa|sk)-[A-Za-z0-9@.-]+)[ \t]+[A-Za-z0-9+/=]+.*$")
 
 
+def _tilde(fs: ImageFs, pattern: str) -> str:
+    """``~/x`` or ``~name/x`` with the home directory /etc/passwd gives (uid 0's for ``~``)."""
+    who, _, rest = pattern[1:].partition("/")
+    for line in _lines(_need(fs, "/etc/passwd")):
+        fields = line.split(":")
+        if len(fields) >= 6 and (fields[0] == who if who else fields[2] == "0"):
+            return f"{fields[5].rstrip('/')}/{rest}"
+    raise _Problem(f"AuthorizedKeysFile {pattern!r}: no account {who or 'with uid 0'} in /etc/passwd to expand ~")
+
+
 def _authorized_keys(fs: ImageFs, _: str) -> tuple[int, str]:
     """The live section: sshd's AuthorizedKeysFile per account, key material masked."""
     if not _command_v(fs, "sshd"):
@@ -1709,6 +1729,10 @@ def _authorized_keys(fs: ImageFs, _: str) -> tuple[int, str]:
         for pattern in akf.split():
             if pattern == "none":
                 continue
+            if pattern.startswith("~"):
+                # sshd expands ~ once, when it reads its configuration, as root (servconf.c
+                # tilde_expand_filename(arg, getuid())): ~/x is root's, ~name/x that account's
+                pattern = _tilde(fs, pattern)
             path = percent_expand(pattern, {"h": home, "u": user, "U": uid})
             if path is None:
                 raise _Problem(f"AuthorizedKeysFile {pattern!r} has a % token sshd does not know")
