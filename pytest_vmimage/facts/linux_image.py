@@ -2252,21 +2252,32 @@ def _lv_matches(fs: ImageFs, spec: str) -> tuple[list[str], list[str]]:
     return [name for name, probe in probes if disk.names_file_system(spec, probe)], unprobed
 
 
-def _boot_configs(file, content, facts: DiskFacts, skip: set) -> tuple[list[tuple[int, str]], list[str]]:
-    """The ext/XFS partitions (not in ``skip``) holding a boot loader configuration at their
-    top (:data:`BOOT_MARKERS`): (partition, first marker found), and the partitions that
-    could not be looked into, each with why."""
+def _boot_configs(
+    file, content, facts: DiskFacts, skip: set, fat: bool = False
+) -> tuple[list[tuple[int, str]], list[str]]:
+    """The ext/XFS partitions (with ``fat``, FAT ones too) not in ``skip`` holding a boot
+    loader configuration at their top (:data:`BOOT_MARKERS`): (partition, first marker
+    found), and the partitions that could not be looked into, each with why."""
+    from pytest_vmimage.facts import _fat
+
     found, problems = [], []
     for part in facts.partitions:
-        if part.index in skip or not (part.content and part.content.type in ("ext2", "ext3", "ext4", "xfs")):
+        kind = part.content.type if part.content else ""
+        if part.index in skip or kind not in ("ext2", "ext3", "ext4", "xfs", *(("vfat",) if fat else ())):
             continue
         try:
-            entries = disk._reader_for(file, content, facts, part.index).lstat_many(list(BOOT_MARKERS))
+            if kind == "vfat":
+                volume = _fat.FatVolume(
+                    lambda off, n, s=part.start_bytes: content.read(s + off, n), part.size_bytes, file.meter
+                )
+                markers = [m for m in BOOT_MARKERS if volume.lookup(m) is not None]
+            else:
+                entries = disk._reader_for(file, content, facts, part.index).lstat_many(list(BOOT_MARKERS))
+                problems += [f"partition {part.index}: {e.reason}" for e in entries.values() if isinstance(e, Unreadable)]
+                markers = [m for m in BOOT_MARKERS if isinstance(entries.get(m), FileEntry)]
         except Exception as exc:  # noqa: BLE001 - a broken candidate is a reason, not a crash
             problems.append(f"partition {part.index}: {exc}")
             continue
-        problems += [f"partition {part.index}: {e.reason}" for e in entries.values() if isinstance(e, Unreadable)]
-        markers = [m for m in BOOT_MARKERS if isinstance(entries.get(m), FileEntry)]
         if markers:
             found.append((part.index, markers[0].lstrip("/")))
     return found, problems
@@ -2274,12 +2285,13 @@ def _boot_configs(file, content, facts: DiskFacts, skip: set) -> tuple[list[tupl
 
 def _other_boot_configs(fs: ImageFs) -> str:
     """Why the boot loader configuration read (the root's /boot, or the partition its fstab
-    mounts there) may not be the one the boot loader reads ("" when none): another
-    partition holds one at its top that the fstab does not mount as /boot. Which of the two
-    GRUB reads is set by the prefix built into its core image, which is not read."""
+    mounts there) may not be the one the boot loader reads ("" when none): another ext, XFS
+    or FAT partition holds one at its top that the fstab does not mount as /boot. Which of
+    the two GRUB reads is set by the prefix built into its core image, which is not read;
+    systemd-boot reads loader/entries on the FAT partition it is on."""
     boot = [m.index for m in fs.mounts if m.point == "/boot" and m.index is not None]
     skip = {fs.facts.root_fs.partition_index, *boot}
-    found, problems = _boot_configs(fs.file, fs.content, fs.facts, skip)
+    found, problems = _boot_configs(fs.file, fs.content, fs.facts, skip, fat=True)
     if problems:
         return (
             "a partition that may hold the boot loader's configuration could not be read ("
@@ -2291,8 +2303,8 @@ def _other_boot_configs(fs: ImageFs) -> str:
     others = ", ".join(f"partition {i} holds {marker}" for i, marker in found)
     return (
         f"two boot loader configurations: {others} at its top, not mounted as /boot by the root's "
-        f"/etc/fstab, and {read}; which one the boot loader reads is set by the prefix built into "
-        "GRUB's core image, which is not read"
+        f"/etc/fstab, and {read}; which one boots is set by the boot loader installed (the prefix "
+        "built into GRUB's core image, or systemd-boot on a FAT partition), which is not read"
     )
 
 

@@ -530,3 +530,47 @@ def test_vhd009_common_uefi_layout_stays_judged(tmp_path, bios, spec):
     facts = inspect_disk(raw)
     assert facts.root_fs.unruled == [] and facts.root_fs.not_booted == "", facts.root_fs.not_booted
     assert _judge(checks.check_vhd_deprovisioned, facts)[0] == "PASSED"
+
+
+@pytest.mark.skipif(
+    shutil.which("mkfs.vfat") is None or shutil.which("mmd") is None, reason="dosfstools/mtools missing"
+)
+@pytest.mark.parametrize(
+    ("esp_dirs", "expected"),
+    [
+        (["loader", "loader/entries"], "ERROR"),
+        (["grub", "grub/grub.cfg"], "ERROR"),
+        (["EFI", "EFI/debian", "EFI/debian/grub.cfg"], "PASSED"),
+    ],
+    ids=["systemd-boot-entries", "grub-at-top", "efi-stub-only"],
+)
+def test_vhd009_fat_partition_with_a_boot_loader_configuration_at_its_top(tmp_path, esp_dirs, expected):
+    """Review r1 (1), FAT: the root's grub.cfg names it, its fstab mounts no ESP; the ESP
+    holds loader/entries (systemd-boot reads them there) or grub/ at its top: which one
+    boots is not read, an error (before: PASSED). EFI/<distro>/ only: the root is judged."""
+    import subprocess
+
+    files = _files(f"root=UUID={ROOT_UUID}")
+    img = _mkext4(write_tree(tmp_path / "root", files), tmp_path / "root.ext4", 64, ROOT_UUID, "rootfs")
+    fat = sparse_file(tmp_path / "fat.img", 32 * MIB)
+    subprocess.run(["mkfs.vfat", str(fat)], check=True, capture_output=True)
+    (tmp_path / "grub.cfg").write_text(REAL_BOOT_CFG)
+    for name in esp_dirs:
+        tool = (
+            ["mcopy", "-i", str(fat), str(tmp_path / "grub.cfg")]
+            if name.endswith(".cfg")
+            else ["mmd", "-i", str(fat)]
+        )
+        subprocess.run([*tool, f"::/{name}"], check=True, capture_output=True)
+    raw = sparse_file(tmp_path / "os.raw", 128 * MIB)
+    partition(raw, "label: gpt\nstart=2048, size=64M, type=L\nsize=32M, type=U\nsize=16M, type=L\n")
+    place(raw, img, 2048)
+    place(raw, fat, 2048 + 64 * 2048)
+    with open(raw, "r+b") as fh:  # p3: btrfs (not read: a root to rule out)
+        fh.seek((2048 + 96 * 2048) * 512 + 0x10000 + 0x40)
+        fh.write(b"_BHRfS_M")
+    facts = inspect_disk(raw)
+    result, message = _judge(checks.check_vhd_deprovisioned, facts)
+    assert result == expected, message
+    if expected == "ERROR":
+        assert f"partition 2 holds {esp_dirs[1]}" in message and "systemd-boot" in message, message
