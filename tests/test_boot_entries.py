@@ -1139,6 +1139,14 @@ def test_review_r2_submenu_alike_in_both_grubs_is_an_entry():
     assert isinstance(entry, BootEntry) and entry.title == "good", entry
 
 
+def test_review_r2_bls_options_with_a_second_command_is_a_reason():
+    """blscfg pastes 'linux KERNEL OPTIONS' into the entry's script: a ';' in options starts
+    another command (here a second linux line, the one that boots). Before: the first only."""
+    conf = "title EL\nlinux /vmlinuz-5.14\noptions root=/dev/sda2 ro PARAMS ; linux /vmlinuz-5.14 quiet\n"
+    result = be._bls_entry("/boot/loader/entries/a.conf", conf.replace("PARAMS", PARAMS), {})
+    assert isinstance(result, str) and "more than one GRUB command" in result, result
+
+
 def test_review_r2_grubenv_as_envblk_reads_it():
     env = "# GRUB Environment Block\na=x\\ny\nb=back\\\\slash\nc=two\\\nlines\nd\ne=1\n####\n"
     assert be.parse_grubenv(env) == {"a": "xny", "b": "back\\slash", "c": "two\nlines", "d\ne": "1"}

@@ -1911,18 +1911,19 @@ def _bls_entry(path: str, text: str, env: dict) -> BootEntry | str:
                 "the entry's script, where GRUB reads # ; $ quotes or braces again (not modelled)"
             )
     try:
-        words = _expand_all(_commands(f"linux {linux[0]} {options[0] if options else ''}")[0][1:], env)
+        commands = _commands(f"linux {linux[0]} {options[0] if options else ''}")
+        if len(commands) > 1:  # ';' in options: GRUB runs what follows as another command
+            return f"{path}: its linux/options line holds more than one GRUB command (a ';'): not modelled"
+        words = _expand_all(commands[0][1:], env)
     except _Unknown as exc:
         return f"{path}: its options use {exc.why}"
     except _Unparsable as exc:
         return f"{path}: its linux/options line: {exc}"
     try:  # EL 8: "initrd /initramfs-X.img $tuned_initrd"
-        initrds = [
-            p
-            for value in _bls_value(text, "initrd")
-            for words in _commands(value)[:1]
-            for p in _expand_all(words, env)
-        ]
+        lexed = [_commands(value) for value in _bls_value(text, "initrd")]
+        if any(len(commands) > 1 for commands in lexed):
+            return f"{path}: its initrd line holds more than one GRUB command (a ';'): not modelled"
+        initrds = [p for commands in lexed for words in commands[:1] for p in _expand_all(words, env)]
     except _Unknown as exc:
         return f"{path}: its initrd uses {exc.why}"
     except _Unparsable as exc:
