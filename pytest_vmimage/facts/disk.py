@@ -1427,14 +1427,17 @@ def _other_roots(
 _NEVER_ROOT = ("vfat", "exfat", "swap")
 
 
-def _unread_candidates(facts: DiskFacts, content: _Content | None = None) -> list[str]:
+def _unread_candidates(facts: DiskFacts, content: _Content | None = None, wrappers_only: bool = False) -> list[str]:
     """Partitions that may hold the root but cannot be looked into: an LVM physical
     volume, btrfs, RAID, content that is not known (LUKS, another file system), NTFS or
     BitLocker, whatever the partition's type code (Linux mounts root=UUID=... on any
     type). Not counted: FAT, exFAT, swap (:data:`_NEVER_ROOT`), a BIOS boot partition
     holding GRUB's core image (its first sector is GRUB's diskboot.img) and a partition of
     at most :data:`ZERO_CHECK_LIMIT` bytes that holds only zeros (no file system has an
-    all-zero superblock), both read through ``content``; without it they count."""
+    all-zero superblock), both read through ``content``; without it they count.
+    ``wrappers_only``: only those whose file system, if any, is inside (encrypted, RAID,
+    not known), so its UUID and LABEL are not read: not LVM (see
+    :func:`logical_volume_file_systems`), btrfs or NTFS (their UUID and LABEL are read)."""
     readable = ("ext2", "ext3", "ext4", "xfs")
     found = []
     for part in facts.partitions:
@@ -1442,7 +1445,10 @@ def _unread_candidates(facts: DiskFacts, content: _Content | None = None) -> lis
         if part.kind == "extended" or part.size_sectors <= 0 or kind in readable or kind in _NEVER_ROOT:
             continue
         if part.role == "lvm" or kind == "lvm2_pv":
-            found.append(f"partition {part.index} (LVM2 physical volume)")
+            if not wrappers_only:
+                found.append(f"partition {part.index} (LVM2 physical volume)")
+        elif kind and wrappers_only and kind != "bitlocker":
+            continue
         elif kind:
             found.append(f"partition {part.index} ({kind})")
         elif part.type_name in ("Linux RAID", "Linux raid autodetect"):

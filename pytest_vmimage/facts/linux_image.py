@@ -2190,7 +2190,7 @@ def root_not_booted(fs: ImageFs) -> str:
     """Why the file system read may not be the root the default boot entry mounts ("" when
     its ``root=`` names it): root= names another partition, a device-mapper/LVM path or
     nothing on the OS disk, or a UUID/LABEL that a file system inside a logical volume has
-    too (or may have: an LV not probed). Without root= (systemd-gpt-auto), or when the
+    too (or may have: an LV not probed, a LUKS/RAID/unknown container). Without root= (systemd-gpt-auto), or when the
     entry is not known, the read one counts only if no partition that was not read could
     be the root. Another partition holding a boot loader configuration that the root's
     fstab does not mount as /boot leaves the entry read unproven (:func:`_other_boot_configs`)."""
@@ -2221,6 +2221,8 @@ def root_not_booted(fs: ImageFs) -> str:
     found, why = disk.kernel_root_partitions(fs.facts, spec)
     if found == [root.partition_index]:
         lvs, unprobed = _lv_matches(fs, spec)
+        if disk.names_file_system(spec, None):
+            unprobed += disk._unread_candidates(fs.facts, fs.content, wrappers_only=True)
         if not lvs and not unprobed:
             return ""
         if lvs:
@@ -2230,8 +2232,8 @@ def root_not_booted(fs: ImageFs) -> str:
                 "not known to be the root"
             )
         return (
-            f"the default boot entry boots root={spec}, which {read} has, but a logical volume on the OS disk "
-            f"may have it too: {'; '.join(unprobed)}"
+            f"the default boot entry boots root={spec}, which {read} has, but a file system not read "
+            f"(inside a logical volume or a container on the OS disk) may have it too: {'; '.join(unprobed)}"
         )
     if len(found) > 1:
         why = f"{len(found)} file systems on the OS disk match it"

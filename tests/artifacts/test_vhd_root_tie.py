@@ -574,3 +574,41 @@ def test_vhd009_fat_partition_with_a_boot_loader_configuration_at_its_top(tmp_pa
     assert result == expected, message
     if expected == "ERROR":
         assert f"partition 2 holds {esp_dirs[1]}" in message and "systemd-boot" in message, message
+
+
+@pytest.mark.parametrize(
+    ("spec", "content", "expected"),
+    [
+        (f"root=UUID={ROOT_UUID}", LUKS2, "ERROR"),
+        ("root=LABEL=rootfs", LUKS2, "ERROR"),
+        (f"root=PARTUUID={ROOT_PARTUUID}", LUKS2, "PASSED"),
+        (f"root=UUID={ROOT_UUID}", "btrfs", "PASSED"),
+    ],
+    ids=["uuid-luks", "label-luks", "partuuid-luks", "uuid-btrfs"],
+)
+def test_vhd009_root_name_beside_an_unread_container(tmp_path, spec, content, expected):
+    """Review r1 (3), containers: a file system inside a LUKS (or RAID, or not known)
+    partition may carry root='s UUID/LABEL (a clone): not tied. A partition name
+    (PARTUUID) is not shared that way; a btrfs's own UUID is read and differs: judged."""
+    facts_tree = _files(spec)
+    img = _mkext4(write_tree(tmp_path / "root", facts_tree), tmp_path / "root.ext4", 64, ROOT_UUID, "rootfs")
+    raw = sparse_file(tmp_path / "os.raw", 128 * MIB)
+    partition(
+        raw, f"label: gpt\nstart=2048, size=64M, type=L, uuid={ROOT_PARTUUID}\nsize=32M, type={BASIC_DATA}\n"
+    )
+    place(raw, img, 2048)
+    with open(raw, "r+b") as fh:
+        if content == "btrfs":
+            fh.seek((2048 + 64 * 2048) * 512 + 0x10000 + 0x40)
+            fh.write(b"_BHRfS_M")
+        else:
+            fh.seek((2048 + 64 * 2048) * 512)
+            fh.write(content)
+    facts = inspect_disk(raw)
+    result, message = _judge(checks.check_vhd_deprovisioned, facts)
+    assert result == expected, message
+    if expected == "ERROR":
+        assert (
+            "partition 2 (Microsoft basic data, content not known)" in message
+            and "may have it too" in message
+        )
