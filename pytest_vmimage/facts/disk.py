@@ -532,7 +532,7 @@ class _LvContent:
             sector, skip = divmod(offset + len(out), SECTOR)
             pv, at = self.vg.lv_extent_at(self.lv, sector)
             if pv not in self.where:
-                raise _lvm.LvmError(f"logical volume {self.vg.name}/{self.lv} has data on a PV not on this disk ({pv})")
+                raise _lvm.LvmError(f"logical volume {self.vg.name}/{self.lv}: data on a PV not on this disk ({pv})")
             chunk = self.content.read(self.where[pv] + at * SECTOR + skip, min(size - len(out), SECTOR - skip))
             if not chunk:
                 raise _lvm.LvmError(f"logical volume {self.vg.name}/{self.lv}: its data lies beyond the disk")
@@ -563,7 +563,7 @@ def logical_volume_file_systems(content: _Content, facts: DiskFacts) -> tuple[li
                 lambda off, n, part=part: content.read(part.start_bytes + off, min(n, max(0, part.size_bytes - off))),
                 part.size_bytes,
             )
-        except (_lvm.LvmError, FsReadError, DiskError) as exc:
+        except Exception as exc:  # noqa: BLE001 - untrusted metadata: a reason, never a crash
             unprobed.append(f"{where} (LVM2 physical volume: its logical volumes are not known: {exc})")
             continue
         known = groups.setdefault(vg.id, (vg, {}))
@@ -577,8 +577,10 @@ def logical_volume_file_systems(content: _Content, facts: DiskFacts) -> tuple[li
                 continue
             try:
                 probe = _probe(_LvContent(content, vg, name, where), 0, vg.lvs[name].sectors * SECTOR)
-            except (_lvm.LvmError, FsReadError, DiskError) as exc:
-                unprobed.append(f"logical volume {vg.name}/{name} ({exc})")
+            except Exception as exc:  # noqa: BLE001 - untrusted metadata: a reason, never a crash
+                why = str(exc) if isinstance(exc, _lvm.LvmError) else f"{type(exc).__name__}: {exc}"
+                why = why.removeprefix(f"logical volume {vg.name}/{name}: ")
+                unprobed.append(f"logical volume {vg.name}/{name} ({why})")
                 continue
             if probe is None or probe.type in ("lvm2_pv", "bitlocker") or not (probe.uuid or probe.label or probe.type == "swap"):
                 kind = probe.type if probe else "content not known"
@@ -1462,7 +1464,7 @@ def _unread_candidates(facts: DiskFacts, content: _Content | None = None, wrappe
     return found
 
 
-ZERO_CHECK_LIMIT = 16 * MIB  # a partition of unknown content is read whole up to this size
+ZERO_CHECK_LIMIT = 8 * MIB  # a partition of unknown content is read whole up to this size (BIOS boot: 1-4 MiB)
 
 
 def _all_zero(content: _Content, part: Partition) -> bool:
@@ -1470,17 +1472,23 @@ def _all_zero(content: _Content, part: Partition) -> bool:
     BIOS boot partition of a UEFI-only image, a reserved gap)."""
     if part.size_bytes > ZERO_CHECK_LIMIT:
         return False
-    for offset in range(0, part.size_bytes, MIB):
-        chunk = content.read(part.start_bytes + offset, min(MIB, part.size_bytes - offset))
-        if chunk.count(0) != len(chunk):
-            return False
+    try:
+        for offset in range(0, part.size_bytes, MIB):
+            chunk = content.read(part.start_bytes + offset, min(MIB, part.size_bytes - offset))
+            if len(chunk) != min(MIB, part.size_bytes - offset) or chunk.count(0) != len(chunk):
+                return False
+    except (FsReadError, DiskError, OSError):  # out of budget, unreadable: not known to be empty
+        return False
     return True
 
 
 def _holds_grub_core(content: _Content, part: Partition) -> bool:
     """The partition's first sector is GRUB's diskboot.img (the start of core.img, what
     grub-install writes into a BIOS boot partition): code, no file system."""
-    head = content.read(part.start_bytes, SECTOR)
+    try:
+        head = content.read(part.start_bytes, SECTOR)
+    except (FsReadError, DiskError, OSError):
+        return False
     return len(head) == SECTOR and all(s in head for s in (b"loading", b"Geom", b"Read"))
 
 

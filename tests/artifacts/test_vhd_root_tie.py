@@ -113,14 +113,19 @@ def _pv_with_lv(
 
 def _add_lv(pv: Path, text: str) -> None:
     """Insert ``text`` (an LV block) into the VG metadata lvm_pv wrote; checksums redone."""
+    _edit_metadata(pv, b"logical_volumes {\n", b"logical_volumes {\n" + text.encode() + b"\n")
+
+
+def _edit_metadata(pv: Path, old: bytes, new: bytes) -> None:
+    """Replace ``old`` by ``new`` in the VG metadata lvm_pv wrote; checksums redone."""
     with open(pv, "r+b") as fh:
         fh.seek(4096)
         header = bytearray(fh.read(512))
         offset, size = struct.unpack_from("<QQ", header, 40)
         fh.seek(4096 + offset)
-        meta = fh.read(size).replace(
-            b"logical_volumes {\n", b"logical_volumes {\n" + text.encode() + b"\n", 1
-        )
+        meta = fh.read(size)
+        assert old in meta
+        meta = meta.replace(old, new, 1)
         struct.pack_into("<QQII", header, 40, offset, len(meta), _lvm_crc(meta), 0)
         struct.pack_into("<I", header, 0, _lvm_crc(bytes(header[4:])))
         fh.seek(4096)
@@ -612,3 +617,27 @@ def test_vhd009_root_name_beside_an_unread_container(tmp_path, spec, content, ex
             "partition 2 (Microsoft basic data, content not known)" in message
             and "may have it too" in message
         )
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "why"),
+    [
+        (b"extent_size = 8192", b"extent_size = 0", "logical volume vg/root (content not known"),
+        (b'"pv0", 0\n', b'"pv0", 900000\n', "logical volume vg/root (its data lies beyond the disk)"),
+    ],
+    ids=["extent-size-0", "extent-beyond-disk"],
+)
+def test_vhd009_broken_lv_metadata_is_a_reason_never_a_crash(tmp_path, old, new, why):
+    """Untrusted VG metadata (extent_size 0, the LV's extents beyond the disk): the LV is not
+    probed, root=UUID= is not tied, naming it; inspect_disk does not crash."""
+    pv = _pv_with_lv(tmp_path, DATA_UUID, "data", {"srv/readme": "x\n"}, size_mib=40)
+    _edit_metadata(pv, old, new)
+    tree = write_tree(tmp_path / "p1", _files(f"root=UUID={ROOT_UUID}"))
+    decoy = _mkext4(tree, tmp_path / "p1.ext4", 64, ROOT_UUID, "rootfs")
+    raw = sparse_file(tmp_path / "os.raw", 110 * MIB)
+    partition(raw, f"label: gpt\nstart=2048, size=64M, type=L\nsize=40M, type={LVM_TYPE}\n")
+    place(raw, decoy, 2048)
+    place(raw, pv, 2048 + 64 * 2048)
+    facts = inspect_disk(raw)
+    result, message = _judge(checks.check_vhd_deprovisioned, facts)
+    assert result == "ERROR" and why in message, message
