@@ -485,4 +485,3 @@ def test_lvm_segments_map_lv_sectors_to_pv_sectors():
     assert vg.unmapped == {"r": "a raid1 segment"} and "r" not in vg.lvs
     with pytest.raises(_lvm.LvmError):
         vg.lv_extent_at("lin", 2 * 8192)
-
