@@ -2190,9 +2190,9 @@ def root_not_booted(fs: ImageFs) -> str:
     """Why the file system read may not be the root the default boot entry mounts ("" when
     its ``root=`` names it): root= names another partition, a device-mapper/LVM path or
     nothing on the OS disk, or a UUID/LABEL that a file system inside a logical volume has
-    too (or may have: an LV not probed, a LUKS/RAID/unknown container). Without root= (systemd-gpt-auto), or when the
-    entry is not known, the read one counts only if no partition that was not read could
-    be the root. Another partition holding a boot loader configuration that the root's
+    too (or may have: an LV not probed, a LUKS/RAID/unknown container). Without root=
+    (systemd-gpt-auto), or when the entry is not known, the read one counts only if no
+    partition that was not read could be the root. Another partition holding a boot loader configuration that the root's
     fstab does not mount as /boot leaves the entry read unproven (:func:`_other_boot_configs`)."""
     root = fs.facts.root_fs
     where = "the whole disk" if root.partition_index is None else f"partition {root.partition_index}"
@@ -2246,9 +2246,7 @@ def _lv_matches(fs: ImageFs, spec: str) -> tuple[list[str], list[str]]:
     """For a root=UUID=/LABEL= (or /dev/disk/by-uuid|label/) spec: the logical volumes on the
     OS disk's physical volumes whose file system has it, and those that could not be
     probed (see disk.logical_volume_file_systems). ([], []) for other specs."""
-    if not disk.names_file_system(spec, disk.FsProbe("", uuid="\0", label="\0")) and not re.match(
-        r"(UUID|LABEL)=|/dev/disk/by-(uuid|label)/", spec
-    ):
+    if not disk.names_file_system(spec, None):
         return [], []
     probes, unprobed = disk.logical_volume_file_systems(fs.content, fs.facts)
     return [name for name, probe in probes if disk.names_file_system(spec, probe)], unprobed
