@@ -1184,6 +1184,8 @@ class LinuxFacts:
             entries = self.default_boot_entries()
         except FactError as exc:
             return f"the boot loader's configuration could not be read ({exc})"
+        if not entries:
+            return "no boot loader configuration (grub.cfg, BLS entries, extlinux.conf) was read"
         running = self.kernel_release
         for where, entry in entries.items():
             if isinstance(entry, str):
