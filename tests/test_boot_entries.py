@@ -311,9 +311,11 @@ def test_offline_judges_the_entry_grub_boots(tmp_path, case):
 
 
 def _cpio_text(names: list[str]) -> str:
-    from tests.test_linux_image import _cpio
+    from tests.test_initramfs_section import _cpio
 
-    return _cpio(names).decode("ascii")  # an uncompressed newc archive of empty files is ASCII
+    # an uncompressed newc archive of files holding ASCII is ASCII (non-empty: an empty
+    # module file is not a module, LNX-006)
+    return _cpio(names, data=b"module").decode("ascii")
 
 
 @needs_mkfs
@@ -329,7 +331,8 @@ def test_offline_initramfs_is_every_initrd_the_entry_loads(tmp_path):
         "/boot/initrd.img-6.1.0-9-amd64.custom": _cpio_text(
             [
                 "usr/lib/modules/6.1.0-9-amd64/kernel/drivers/hv/hv_vmbus.ko",
-                "usr/lib/modules/x/hv_storvsc.ko.xz",
+                "usr/lib/modules/6.1.0-9-amd64/kernel/drivers/scsi/hv_storvsc.ko.xz",
+                "usr/lib/modules/x/hv_netvsc.ko",  # another kernel's module does not count
             ]
         ),
         # the name-convention file holds no Hyper-V module: it must not be the one judged
