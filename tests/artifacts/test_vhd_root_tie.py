@@ -57,7 +57,7 @@ def _files(root_param: str, dirty: bool = False, swap_in_fstab: bool = False) ->
     return tree
 
 
-def _image(tmp_path: Path, files: dict, second: str = "lvm", swap: bool = False) -> Path:
+def _image(tmp_path: Path, files: dict, second: str = "lvm-data", swap: bool = False) -> Path:
     """p1: the ext4 from ``files`` (ROOT_UUID, label rootfs); p2: ``second`` = "lvm" (an
     LVM2 physical volume label), "data" (an ext4 without /etc) or "btrfs" (a btrfs
     superblock), "lvm-data" (an LVM2 PV with real metadata: VG vg, LV data holding an ext4
