@@ -1352,10 +1352,7 @@ def _initramfs_hv(fs: ImageFs, _: str) -> tuple[int, str]:
     out, final = "", {}
     for named in boot.initrds:
         path = boot_file_path(fs, named)
-        entry = fs.resolve([path])[path]
-        if isinstance(entry, Unreadable):
-            raise _Problem(entry.reason)
-        if entry is None or entry.kind != "file":
+        if not _is_file(fs, path):
             raise _Problem(
                 f"the default entry ({boot.where}) loads initrd {named}, which is not a file in the image ({path})"
             )
@@ -1367,6 +1364,15 @@ def _initramfs_hv(fs: ImageFs, _: str) -> tuple[int, str]:
             final[normal_member_name(name)] = (mode, size)
         out += f"image {path}\n"
     return 0, out + "".join(f"{m}\n" for m in sorted(loadable_hv_modules(final, release)))
+
+
+def _is_file(fs: ImageFs, path: str) -> bool:
+    """Whether ``path`` (links followed) is a regular file of the image; _Problem when it
+    cannot be read."""
+    found = fs.resolve([path])[path]
+    if isinstance(found, Unreadable):
+        raise _Problem(found.reason)
+    return found is not None and found.kind == "file"
 
 
 def boot_file_path(fs: ImageFs, named: str) -> str:
@@ -1434,10 +1440,7 @@ def _proc_cmdline(fs: ImageFs, _: str) -> tuple[int, str]:
     if entry.fallback:  # review-r2 #17: GRUB boots the fallback entry when a file fails to load
         for named in [entry.kernel, *entry.initrds]:
             path = boot_file_path(fs, named)
-            found = fs.resolve([path])[path]
-            if isinstance(found, Unreadable):
-                raise _Problem(found.reason)
-            if found is None or found.kind != "file":
+            if not _is_file(fs, path):
                 raise _NotOffline(
                     f"the default entry ({entry.where}) loads {named}, which is not a file in the image "
                     f"({path}): GRUB then boots the fallback entry (fallback={entry.fallback}); the live "
