@@ -1579,25 +1579,27 @@ def parse_grubenv(text: str) -> dict[str, str]:
             end = text.find("\n", i)
             i = n if end < 0 else end + 1
             continue
-        name: list[str] = []
-        while i < n and text[i] != "=":
-            if text[i] == "\\" and i + 1 < n:
-                i += 1
-            name.append(text[i])
-            i += 1
+        name, i = _envblk_until(text, i, "=")
         if i >= n:
             break
-        i += 1
-        value: list[str] = []
-        while i < n and text[i] != "\n":
-            if text[i] == "\\" and i + 1 < n:
-                i += 1
-            value.append(text[i])
-            i += 1
+        value, i = _envblk_until(text, i + 1, "\n")
         i += 1
         if name:
-            values["".join(name)] = "".join(value)
+            values[name] = value
     return values
+
+
+def _envblk_until(text: str, i: int, stop: str) -> tuple[str, int]:
+    """The characters from ``i`` up to an unescaped ``stop`` (a backslash takes the next
+    character as it is) and the index of that ``stop`` (``len(text)`` when there is none)."""
+    out: list[str] = []
+    n = len(text)
+    while i < n and text[i] != stop:
+        if text[i] == "\\" and i + 1 < n:
+            i += 1
+        out.append(text[i])
+        i += 1
+    return "".join(out), i
 
 
 def grub_default_entry(
